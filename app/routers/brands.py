@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from app.auth import BrandReader, BrandWriter, CurrentUser
+from app.db import Session
+from app.deps import Now
+from app.errors import AUTH_PROBLEMS, Forbidden, problem_responses
+from app.models import Brand, BrandMember, BrandRole, User
+from app.pagination import Page, Pagination, page_of
+from app.schemas.brands import (
+    BrandIn,
+    BrandOut,
+    BrandPatch,
+    InvitationIn,
+    InvitationOut,
+    MemberOut,
+    RoleIn,
+)
+from app.services import brands as service
+from app.services.brands import (
+    AlreadyMember,
+    BrandNotFound,
+    InvitationNotFound,
+    InvitationNotPending,
+    InvitationPending,
+    LastOwner,
+    MemberNotFound,
+)
+
+router = APIRouter(tags=["brands"])
+
+
+def _brand_out(brand: Brand, role: BrandRole) -> BrandOut:
+    return BrandOut(
+        id=brand.id,
+        name=brand.name,
+        role=role,
+        created_at=brand.created_at,
+        updated_at=brand.updated_at,
+    )
+
+
+def _member_out(member: BrandMember, user: User) -> MemberOut:
+    return MemberOut(
+        user_id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        role=member.role,
+        joined_at=member.created_at,
+    )
+
+
+@router.post(
+    "/v1/brands",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a brand; you become its owner",
+    responses=problem_responses(*AUTH_PROBLEMS),
+)
+async def create_brand(body: BrandIn, principal: BrandWriter, session: Session) -> BrandOut:
+    return _brand_out(*await service.create_brand(session, principal.user_id, body.name))
+
+
+@router.get(
+    "/v1/brands",
+    summary="The brands you are a member of",
+    responses=problem_responses(*AUTH_PROBLEMS),
+)
+async def list_brands(principal: BrandReader, session: Session, page: Pagination) -> Page[BrandOut]:
+    rows, cursor = await service.list_brands(session, principal.user_id, page)
+    return Page[BrandOut](**page_of([_brand_out(b, r) for b, r in rows], cursor))
+
+
+@router.get(
+    "/v1/brands/{brand_id}",
+    summary="A brand you are a member of",
+    responses=problem_responses(*AUTH_PROBLEMS, BrandNotFound),
+)
+async def get_brand(brand_id: str, principal: BrandReader, session: Session) -> BrandOut:
+    return _brand_out(*await service.get_brand(session, principal.user_id, brand_id))
+
+
+@router.patch(
+    "/v1/brands/{brand_id}",
+    summary="Change a brand (owners and admins)",
+    responses=problem_responses(*AUTH_PROBLEMS, BrandNotFound, Forbidden),
+)
+async def update_brand(
+    brand_id: str, body: BrandPatch, principal: BrandWriter, session: Session
+) -> BrandOut:
+    return _brand_out(*await service.update_brand(session, principal.user_id, brand_id, body.name))
+
+
+@router.delete(
+    "/v1/brands/{brand_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a brand (owners)",
+    responses=problem_responses(*AUTH_PROBLEMS, BrandNotFound, Forbidden),
+)
+async def delete_brand(brand_id: str, principal: BrandWriter, session: Session) -> Response:
+    await service.delete_brand(session, principal.user_id, brand_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/v1/brands/{brand_id}/members",
+    summary="The brand's members",
+    responses=problem_responses(*AUTH_PROBLEMS, BrandNotFound),
+)
+async def list_members(
+    brand_id: str, principal: BrandReader, session: Session, page: Pagination
+) -> Page[MemberOut]:
+    rows, cursor = await service.list_members(session, principal.user_id, brand_id, page)
+    return Page[MemberOut](**page_of([_member_out(m, u) for m, u in rows], cursor))
+
+
+@router.patch(
+    "/v1/brands/{brand_id}/members/{user_id}",
+    summary="Change a member's role",
+    description="Admins change members and admins; only owners grant or take the owner role. "
+    "The last owner cannot be demoted.",
+    responses=problem_responses(
+        *AUTH_PROBLEMS, BrandNotFound, MemberNotFound, Forbidden, LastOwner
+    ),
+)
+async def change_member_role(
+    brand_id: str, user_id: str, body: RoleIn, principal: BrandWriter, session: Session
+) -> MemberOut:
+    member = await service.change_role(session, principal.user_id, brand_id, user_id, body.role)
+    user = await session.get(User, member.user_id)
+    assert user is not None
+    return _member_out(member, user)
+
+
+@router.delete(
+    "/v1/brands/{brand_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a member, or leave (your own user id)",
+    description="Anyone may leave; admins remove members, owners remove anyone. The last owner "
+    "cannot leave.",
+    responses=problem_responses(
+        *AUTH_PROBLEMS, BrandNotFound, MemberNotFound, Forbidden, LastOwner
+    ),
+)
+async def remove_member(
+    brand_id: str, user_id: str, principal: BrandWriter, session: Session
+) -> Response:
+    await service.remove_member(session, principal.user_id, brand_id, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/v1/brands/{brand_id}/invitations",
+    status_code=status.HTTP_201_CREATED,
+    summary="Invite someone by email",
+    description="The invitee accepts with POST /v1/me/brand-invitations/{id}/accept after signing "
+    "in with that email. Invitations expire after 7 days.",
+    responses=problem_responses(
+        *AUTH_PROBLEMS, BrandNotFound, Forbidden, AlreadyMember, InvitationPending
+    ),
+)
+async def invite_member(
+    brand_id: str, body: InvitationIn, principal: BrandWriter, session: Session, now: Now
+) -> InvitationOut:
+    invitation = await service.invite(
+        session, principal.user_id, brand_id, body.email, body.role, now
+    )
+    return InvitationOut.model_validate(invitation)
+
+
+@router.get(
+    "/v1/brands/{brand_id}/invitations",
+    summary="The brand's invitations, newest first",
+    responses=problem_responses(*AUTH_PROBLEMS, BrandNotFound),
+)
+async def list_brand_invitations(
+    brand_id: str, principal: BrandReader, session: Session, page: Pagination
+) -> Page[InvitationOut]:
+    rows, cursor = await service.list_brand_invitations(session, principal.user_id, brand_id, page)
+    return Page[InvitationOut](**page_of([InvitationOut.model_validate(i) for i in rows], cursor))
+
+
+@router.delete(
+    "/v1/brands/{brand_id}/invitations/{invitation_id}",
+    summary="Revoke a pending invitation",
+    responses=problem_responses(
+        *AUTH_PROBLEMS, BrandNotFound, InvitationNotFound, Forbidden, InvitationNotPending
+    ),
+)
+async def revoke_invitation(
+    brand_id: str, invitation_id: str, principal: BrandWriter, session: Session, now: Now
+) -> InvitationOut:
+    invitation = await service.revoke_invitation(
+        session, principal.user_id, brand_id, invitation_id, now
+    )
+    return InvitationOut.model_validate(invitation)
+
+
+@router.get(
+    "/v1/me/brand-invitations",
+    tags=["me"],
+    summary="Pending brand invitations sent to your email",
+    responses=problem_responses(*AUTH_PROBLEMS),
+)
+async def list_my_invitations(
+    principal: CurrentUser, session: Session, page: Pagination
+) -> Page[InvitationOut]:
+    rows, cursor = await service.list_my_invitations(session, principal.user_id, page)
+    return Page[InvitationOut](**page_of([InvitationOut.model_validate(i) for i in rows], cursor))
+
+
+@router.post(
+    "/v1/me/brand-invitations/{invitation_id}/accept",
+    tags=["me"],
+    summary="Accept a brand invitation",
+    responses=problem_responses(
+        *AUTH_PROBLEMS, InvitationNotFound, InvitationNotPending, AlreadyMember
+    ),
+)
+async def accept_invitation(
+    invitation_id: str, principal: BrandWriter, session: Session, now: Now
+) -> InvitationOut:
+    invitation = await service.respond_to_invitation(
+        session, principal.user_id, invitation_id, True, now
+    )
+    return InvitationOut.model_validate(invitation)
+
+
+@router.post(
+    "/v1/me/brand-invitations/{invitation_id}/decline",
+    tags=["me"],
+    summary="Decline a brand invitation",
+    responses=problem_responses(*AUTH_PROBLEMS, InvitationNotFound, InvitationNotPending),
+)
+async def decline_invitation(
+    invitation_id: str, principal: BrandWriter, session: Session, now: Now
+) -> InvitationOut:
+    invitation = await service.respond_to_invitation(
+        session, principal.user_id, invitation_id, False, now
+    )
+    return InvitationOut.model_validate(invitation)

@@ -1,0 +1,31 @@
+"""Building blocks shared by every request and response model."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import StrictBool as StrictBool
+from pydantic import StrictInt as StrictInt
+
+# Free text that must not be blank; surrounding whitespace is trimmed.
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text5000 = Annotated[str, StringConstraints(max_length=5000)]
+CountryCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{2}$"), Field(description="ISO 3166-1 alpha-2")
+]
+LanguageCode = Annotated[
+    str, StringConstraints(pattern=r"^[a-z]{2}$"), Field(description="ISO 639-1")
+]
+
+
+class Input(BaseModel):
+    """Base of request bodies: unknown fields are an error, strings are not coerced to numbers."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, str_strip_whitespace=False)
+
+
+class Output(BaseModel):
+    """Base of response bodies, built from ORM rows."""
+
+    model_config = ConfigDict(from_attributes=True)

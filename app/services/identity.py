@@ -1,0 +1,179 @@
+"""Accounts and sign-in: registration, password login, refresh-token rotation, logout.
+
+Enumeration safety: a wrong password and an unknown email fail identically (same problem, same
+work: the password is verified against a dummy hash), and the per-account rate limit counts
+attempts for any email, registered or not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import scopes_for
+from app.errors import Conflict, InvalidCredentials, InvalidToken, RateLimited, RefreshTokenReused
+from app.ids import new_id
+from app.models import LoginAttempt, RefreshToken, User
+from app.security import AccessTokens, Passwords, new_secret, sha256_hex
+from app.settings import Settings
+
+
+class EmailTaken(Conflict):
+    slug, title = "email-taken", "An account with this email already exists"
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    scope: str
+
+
+@dataclass
+class Identity:
+    """The identity service: the settings and crypto it needs, and the clock's `now`."""
+
+    settings: Settings
+    passwords: Passwords
+    access_tokens: AccessTokens
+
+    async def register(
+        self, session: AsyncSession, email: str, password: str, full_name: str
+    ) -> User:
+        user = User(
+            email=normalise_email(email),
+            password_hash=self.passwords.hash(password),
+            full_name=full_name,
+        )
+        session.add(user)
+        try:
+            async with session.begin_nested():
+                await session.flush()
+        except IntegrityError as exc:
+            raise EmailTaken("An account with this email already exists; sign in instead") from exc
+        return user
+
+    # --- sign-in -------------------------------------------------------------------------------
+
+    async def _check_rate_limits(
+        self, session: AsyncSession, account_key: str, ip_key: str, now: datetime
+    ) -> None:
+        window_start = now - timedelta(seconds=self.settings.login_window_seconds)
+        failures = await session.scalar(
+            select(func.count()).where(
+                LoginAttempt.key == account_key,
+                LoginAttempt.at > window_start,
+                LoginAttempt.succeeded.is_(False),
+            )
+        )
+        attempts = await session.scalar(
+            select(func.count()).where(LoginAttempt.key == ip_key, LoginAttempt.at > window_start)
+        )
+        if (failures or 0) >= self.settings.login_max_failures_per_account or (
+            attempts or 0
+        ) >= self.settings.login_max_attempts_per_ip:
+            raise RateLimited(
+                self.settings.login_window_seconds,
+                "Too many sign-in attempts; try again later",
+            )
+
+    async def login(
+        self, session: AsyncSession, email: str, password: str, client_ip: str, now: datetime
+    ) -> IssuedTokens:
+        email = normalise_email(email)
+        account_key = "acct:" + sha256_hex(email)
+        ip_key = "ip:" + client_ip
+        await self._check_rate_limits(session, account_key, ip_key, now)
+        user = await session.scalar(select(User).where(User.email == email))
+        ok = self.passwords.verify(user.password_hash if user else None, password)
+        for key in (account_key, ip_key):
+            session.add(LoginAttempt(key=key, at=now, succeeded=ok))
+        if not ok or user is None:
+            raise InvalidCredentials("The email or password is wrong")
+        if self.passwords.needs_rehash(user.password_hash):
+            user.password_hash = self.passwords.hash(password)
+        return await self._issue(session, user, family_id=new_id("refresh_token"), now=now)
+
+    async def _issue(
+        self, session: AsyncSession, user: User, family_id: str, now: datetime
+    ) -> IssuedTokens:
+        scopes = scopes_for(user)
+        access_token, _ = self.access_tokens.issue(user.id, scopes, now)
+        token_id = new_id("refresh_token")
+        secret = new_secret()
+        refresh_token = f"{token_id}.{secret}"
+        session.add(
+            RefreshToken(
+                id=token_id,
+                user_id=user.id,
+                family_id=family_id,
+                token_hash=sha256_hex(refresh_token),
+                expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
+            )
+        )
+        await session.flush()
+        return IssuedTokens(
+            access_token=access_token,
+            expires_in=int(self.access_tokens.ttl.total_seconds()),
+            refresh_token=refresh_token,
+            scope=" ".join(sorted(scopes)),
+        )
+
+    # --- refresh and logout -------------------------------------------------------------------
+
+    async def _find_refresh_token(self, session: AsyncSession, presented: str) -> RefreshToken:
+        token = await session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == sha256_hex(presented))
+        )
+        if token is None:
+            raise InvalidToken("The refresh token is invalid")
+        return token
+
+    async def _revoke_family(self, session: AsyncSession, family_id: str, now: datetime) -> None:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def refresh(self, session: AsyncSession, presented: str, now: datetime) -> IssuedTokens:
+        token = await self._find_refresh_token(session, presented)
+        if token.revoked_at is not None:
+            raise InvalidToken("The refresh token was revoked; sign in again")
+        if token.expires_at <= now:
+            raise InvalidToken("The refresh token has expired; sign in again")
+        # Compare-and-set: of two refreshes racing with one token, exactly one marks it used.
+        won = await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if won.rowcount != 1:
+            # A used token presented again: it has leaked. Revoke every token of the family.
+            await self._revoke_family(session, token.family_id, now)
+            raise RefreshTokenReused(
+                "This refresh token was already used; every session of its sign-in was revoked"
+            )
+        user = await session.get(User, token.user_id)
+        if user is None:
+            raise InvalidToken("The refresh token's account no longer exists")
+        return await self._issue(session, user, family_id=token.family_id, now=now)
+
+    async def logout(self, session: AsyncSession, presented: str, now: datetime) -> None:
+        """Revokes the token's whole sign-in. Unknown tokens are ignored (RFC 7009 §2.2), so the
+        answer never tells whether a token existed."""
+        token = await session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == sha256_hex(presented))
+        )
+        if token is not None:
+            await self._revoke_family(session, token.family_id, now)

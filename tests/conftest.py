@@ -1,0 +1,167 @@
+"""Test fixtures: a real database per run (SQLite file, or a fresh PostgreSQL database), migrated
+with Alembic, emptied after every test; the app over real ASGI; a frozen, movable clock.
+
+Backend: `RAPPORT_TEST_BACKEND=postgresql` runs the suite on PostgreSQL (a database created for
+the run and dropped after it; server from `RAPPORT_TEST_POSTGRES_URL`). Under `CI=true` an
+unreachable PostgreSQL fails the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.clock import Clock
+from app.db import Database, create_database
+from app.main import create_app
+from app.migrations_state import upgrade
+from app.models import Base
+from app.settings import Settings
+from tests.factories import T0
+
+BACKEND = os.environ.get("RAPPORT_TEST_BACKEND", "sqlite")
+POSTGRES_SERVER = os.environ.get(
+    "RAPPORT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"rapport database backend: {BACKEND}"
+
+
+async def _admin(sql: str) -> None:
+    engine = create_async_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    if BACKEND == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="rapport-test-") as tmp:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'test.db'}"
+            upgrade(url)
+            yield url
+        return
+    if BACKEND != "postgresql":
+        raise pytest.UsageError(f"unknown RAPPORT_TEST_BACKEND={BACKEND!r}")
+    name = f"rapport_test_{secrets.token_hex(4)}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        message = f"PostgreSQL at {POSTGRES_SERVER} is unreachable: {exc}"
+        if IN_CI:
+            pytest.exit(message + " (CI=true: this is a failure)", returncode=3)
+        pytest.exit(message + " — the PostgreSQL suite is SKIPPED", returncode=0)
+    url = POSTGRES_SERVER.rsplit("/", 1)[0] + "/" + name
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database_url,
+        # Cheap hashing keeps the suite fast; production parameters are the defaults.
+        "password_time_cost": 1,
+        "password_memory_cost_kib": 1024,
+        "password_parallelism": 1,
+        "log_level": "WARNING",
+        "demo_data": False,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+def clock() -> Clock:
+    return Clock(frozen_at=T0)
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock(clock: Clock) -> None:
+    clock.freeze(T0)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, clock: Clock) -> AsyncIterator[Any]:
+    application = create_app(settings, clock=clock)
+    yield application
+    await application.state.database.dispose()
+
+
+@pytest.fixture(scope="session")
+async def database(app: Any) -> Database:
+    return app.state.database
+
+
+async def _empty_tables(database: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with database.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture(autouse=True)
+async def _isolated(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test that touches the database starts from empty tables."""
+    yield
+    if "database" in request.fixturenames or "client" in request.fixturenames:
+        await _empty_tables(request.getfixturevalue("database"))
+
+
+@pytest.fixture
+async def client(app: Any, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rapport.test") as c:
+        yield c
+
+
+@pytest.fixture
+def make_client(app: Any, database: Database) -> Any:
+    """Clients for other apps (other settings) or other client IPs."""
+
+    def _make(application: Any = None, ip: str = "203.0.113.10") -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=application or app, client=(ip, 50000))
+        return httpx.AsyncClient(transport=transport, base_url="http://rapport.test")
+
+    return _make
+
+
+@pytest.fixture
+def make_settings_for(database_url: str) -> Any:
+    def _make(**overrides: Any) -> Settings:
+        return make_settings(database_url, **overrides)
+
+    return _make
+
+
+@pytest.fixture
+def database_factory() -> Any:
+    return create_database
