@@ -12,12 +12,16 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def migrations_dir() -> Path:
+    """Beside the package in a checkout; in the working directory in an installed image."""
+    beside = Path(__file__).resolve().parent.parent / "migrations"
+    return beside if beside.is_dir() else Path.cwd() / "migrations"
 
 
 def alembic_config(database_url: str | None = None) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("script_location", str(migrations_dir()))
     if database_url:
         config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config

@@ -157,7 +157,7 @@ def make_client(app: Any, database: Database) -> Any:
 @pytest.fixture
 def make_settings_for(database_url: str) -> Any:
     def _make(**overrides: Any) -> Settings:
-        return make_settings(database_url, **overrides)
+        return make_settings(overrides.pop("database_url", database_url), **overrides)
 
     return _make
 
@@ -165,3 +165,17 @@ def make_settings_for(database_url: str) -> Any:
 @pytest.fixture
 def database_factory() -> Any:
     return create_database
+
+
+@pytest.fixture
+def scratch_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of the current backend, dropped after the test."""
+    if BACKEND == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
+        return
+    name = f"rapport_scratch_{secrets.token_hex(4)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_SERVER.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
