@@ -15,7 +15,7 @@ from app.db import create_database
 from app.errors import ProblemDetail, ValidationProblem, install_error_handlers
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from app.routers import auth, brands, health, influencers
+from app.routers import auth, brands, compliance, health, influencers, rates
 from app.security import AccessTokens, Passwords
 from app.services.identity import Identity
 from app.settings import Settings, get_settings
@@ -35,7 +35,14 @@ correlate logs; every response echoes one.
 send `Authorization: Bearer <access_token>`. The *Authorize* button of `/docs` does this.
 """
 
-ROUTERS = (health.router, auth.router, brands.router, influencers.router)
+ROUTERS = (
+    health.router,
+    auth.router,
+    brands.router,
+    influencers.router,
+    compliance.router,
+    rates.router,
+)
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -94,6 +101,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             {"name": "me", "description": "The signed-in account"},
             {"name": "brands", "description": "Brands, their members and invitations"},
             {"name": "influencers", "description": "Influencer profiles (listings)"},
+            {"name": "compliance", "description": "Disclosure checks for paid posts"},
+            {"name": "rates", "description": "Fair-rate guidance"},
             {"name": "health", "description": "Liveness and readiness probes"},
         ],
     )
