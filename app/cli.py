@@ -100,6 +100,20 @@ def create_operator(
     typer.echo(f"operator {asyncio.run(run())}")
 
 
+@cli.command("stripe-sandbox")
+def stripe_sandbox(
+    host: str = typer.Option("127.0.0.1", help="bind address"),
+    port: int = typer.Option(12111, help="port"),
+    webhook_url: str | None = typer.Option(None, help="where to POST signed events"),
+    webhook_secret: str | None = typer.Option(None, help="whsec_… signing secret"),
+) -> None:
+    """Serve the local Stripe sandbox (development and tests only; see docs/stripe-sandbox.md)."""
+    from app.integrations.stripe_sandbox.server import run_sandbox
+
+    typer.echo(f"Stripe sandbox on http://{host}:{port}")
+    run_sandbox(host=host, port=port, webhook_url=webhook_url, webhook_secret=webhook_secret)
+
+
 def main() -> None:
     cli()
 
