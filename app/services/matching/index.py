@@ -1,0 +1,706 @@
+"""In-memory, columnar listing index for matching.
+
+Built from listing dicts in the catalogue's shape (docs/design/catalogue-shapes.md), so the
+catalogue feeds it rows converted to those dicts (``ListingIndex.build(dicts)`` or, page by
+page, ``IndexBuilder.add_many(page)`` then ``finish()``); it never touches the database.
+
+Layout (struct of arrays, one column per feature, row = listing):
+
+===========================  ======================  ========================================
+column                       dtype x width           what
+===========================  ======================  ========================================
+followers, er, er_ratio,     float32 x 7 platforms   followers, engagement rate, engagement /
+views                                                median of similar accounts, avg views
+price                        float32 x 10            rate card per deliverable type, US cents
+                                                     (NaN = not on the card)
+aud_country / age / gender   uint8 x 61 / 6 / 3 /    audience shares in half-percent units
+/ lang                       39                      (fixed vocabularies, see ``vocab``)
+scalars                      67 bytes                masks (platforms, languages, refused
+                                                     categories), availability, authenticity
+                                                     evidence and score, over-exposure
+text                         ~26 nnz x 8 bytes       TF-IDF of bio + samples + topics (CSC)
+topics                       ~2 nnz x 8 bytes        hashed topic slugs (CSC)
+id                           ~130 bytes              Python str + id -> row dict entry
+===========================  ======================  ========================================
+
+Memory: 718-760 bytes per listing with the seed generator's data (684 MB for 1,000,000
+listings, measured by benchmarks/matching/bench.py; ``memory_bytes()`` reports it live).
+
+Changes are incremental: ``upsert`` tombstones the listing's old row and appends a new one
+(its text goes to a small row-major delta of the posting lists), ``remove`` tombstones.
+When the appended rows or the tombstones pass a threshold, ``compact`` rewrites the arrays
+without dead rows and refits the index-wide statistics (IDF, engagement medians). Between
+compactions IDF and medians stay as fitted; a new listing is weighed with them.
+Not thread-safe for writes: one writer (the catalogue's refresh task), any number of
+readers between writes.
+"""
+
+from __future__ import annotations
+
+import gc
+import zlib
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from app.services.matching import authenticity as au
+from app.services.matching import text as tx
+from app.services.matching import vocab as mv
+from app.services.matching.postings import Postings
+
+N_TOPIC_FEATURES = 1 << 16
+NO_DATE = np.iinfo(np.int32).max
+_EPOCH = date(1970, 1, 1)
+_NAN = float("nan")
+
+# Per-platform regions and language masks, to judge audience geography.
+_REGIONS = sorted({region for _, region in mv.COUNTRY_FACTS.values()})
+COUNTRY_REGION = np.array(
+    [_REGIONS.index(mv.COUNTRY_FACTS[c][1]) if c in mv.COUNTRY_FACTS else -1 for c in mv.COUNTRIES],
+    dtype=np.int16,
+)
+COUNTRY_LANG_MASK = np.array(
+    [
+        sum(1 << mv.LANGUAGE_INDEX[lang] for lang in mv.COUNTRY_FACTS[c][0])
+        if c in mv.COUNTRY_FACTS
+        else 0
+        for c in mv.COUNTRIES
+    ],
+    dtype=np.uint64,
+)
+
+_SCALARS: dict[str, tuple[type, float]] = {
+    "alive": (np.bool_, 0),
+    "platform_mask": (np.uint8, 0),
+    "available": (np.bool_, 1),
+    "unavail_until": (np.int32, -1),
+    "country": (np.int16, mv.OTHER_COUNTRY),
+    "lang_mask": (np.uint64, 0),
+    "refused_mask": (np.uint64, 0),
+    "main_platform": (np.int8, -1),
+    "cl_main": (np.float32, _NAN),
+    "spike": (np.float32, 0.0),
+    "spike_day": (np.int32, 0),
+    "spike_platform": (np.int8, -1),
+    "geo_mismatch": (np.float32, 0.0),
+    "sponsored90": (np.float32, 0.0),
+    "concurrent30": (np.float32, 0.0),
+    "recent_posts": (np.float32, 0.0),
+    "freshness": (np.float32, 1.0),
+    "authenticity": (np.float32, 1.0),
+    "total_followers": (np.float32, 0.0),
+}
+_MATRICES: dict[str, tuple[int, type, float]] = {
+    "followers": (len(mv.PLATFORMS), np.float32, 0.0),
+    "er": (len(mv.PLATFORMS), np.float32, _NAN),
+    "er_ratio": (len(mv.PLATFORMS), np.float32, _NAN),
+    "views": (len(mv.PLATFORMS), np.float32, 0.0),
+    "price": (len(mv.DELIVERABLES), np.float32, _NAN),
+    "aud_country": (len(mv.COUNTRIES), np.uint8, 0),
+    "aud_age": (len(mv.AGE_BANDS), np.uint8, 0),
+    "aud_gender": (len(mv.GENDERS), np.uint8, 0),
+    "aud_lang": (len(mv.LANGUAGES), np.uint8, 0),
+}
+
+
+def day_number(iso: str) -> int:
+    return (date.fromisoformat(iso[:10]) - _EPOCH).days
+
+
+def topic_col(topic: str) -> int:
+    return zlib.crc32(topic.strip().lower().encode("utf-8")) & (N_TOPIC_FEATURES - 1)
+
+
+# Per-row values the extractor collects as plain Python lists (fast appends), in this order.
+_ROW_FIELDS: tuple[str, ...] = (
+    "platform_mask", "main_platform", "cl_main", "total_followers", "available",
+    "unavail_until", "country", "lang_mask", "refused_mask", "sponsored90", "concurrent30",
+    "recent_posts",
+)  # fmt: skip
+
+
+class _Chunk:
+    """Rows extracted from listing dicts, turned into column arrays by `finish`."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.n = 0
+        self.ids: list[str] = []
+        self.rows: list[tuple[Any, ...]] = []  # one tuple per listing, _ROW_FIELDS order
+        # (platform, row, followers, engagement rate, views) per account.
+        self.accounts: list[tuple[int, int, float, float, float]] = []
+        # (column, row, value) triplets of the sparse-in-the-dict matrices.
+        self.audience: dict[str, list[tuple[int, int, float]]] = {
+            k: [] for k in ("aud_country", "aud_age", "aud_gender", "aud_lang")
+        }
+        self.prices: list[tuple[int, int, float]] = []
+        # Raw hashed terms and topics, flattened; turned into CSR rows by `finish`.
+        self.text_terms: list[int] = []
+        self.text_len: list[int] = []
+        self.topic_terms: list[int] = []
+        self.topic_len: list[int] = []
+        # Follower histories (one per account) for the growth-spike feature.
+        self.hist_counts: list[list[float]] = []
+        self.hist_dates: list[Any] = []
+        self.hist_owner: list[int] = []
+        self.hist_platform: list[int] = []
+        self.scalars: dict[str, np.ndarray] = {}
+        self.matrices: dict[str, np.ndarray] = {}
+        self.text_csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.topic_csr: tuple[np.ndarray, np.ndarray] | None = None
+
+    def finish(self) -> None:
+        """Vectorised per-chunk work: columns, term counts, spikes, geography, freshness."""
+        n = self.n
+        s = {k: np.full(n, fill, dtype=dt) for k, (dt, fill) in _SCALARS.items()}
+        m = {k: np.full((w, n), fill, dtype=dt) for k, (w, dt, fill) in _MATRICES.items()}
+        s["alive"][:] = True
+        if self.rows:
+            for k, values in zip(_ROW_FIELDS, zip(*self.rows, strict=True), strict=True):
+                s[k][:] = np.array(values, dtype=_SCALARS[k][0])
+        if self.accounts:
+            acc = np.array(self.accounts, dtype=np.float64)
+            acc = acc[np.argsort(acc[:, 2], kind="stable")]  # larger account last: it wins
+            p, r = acc[:, 0].astype(np.int64), acc[:, 1].astype(np.int64)
+            m["followers"][p, r] = acc[:, 2]
+            m["er"][p, r] = acc[:, 3]
+            m["views"][p, r] = acc[:, 4]
+        for k, triplets in self.audience.items():
+            if triplets:
+                t = np.array(triplets, dtype=np.float64)
+                acc2 = np.zeros(m[k].shape, dtype=np.float64)
+                np.add.at(acc2, (t[:, 0].astype(np.int64), t[:, 1].astype(np.int64)), t[:, 2])
+                m[k][:] = np.clip(np.round(acc2 * 2.0), 0, 200).astype(np.uint8)
+        if self.prices:
+            t = np.array(self.prices, dtype=np.float64)
+            price = m["price"]
+            np.fmin.at(price, (t[:, 0].astype(np.int64), t[:, 1].astype(np.int64)), t[:, 2])
+        self.scalars, self.matrices = s, m
+        self.rows, self.accounts, self.prices = [], [], []
+        self.audience = {k: [] for k in self.audience}
+
+        self.text_csr = _csr_counts(self.text_terms, self.text_len, n)
+        t_indptr, t_cols, _ = _csr_counts(self.topic_terms, self.topic_len, n)
+        self.topic_csr = (t_indptr, t_cols)
+        self.text_terms, self.topic_terms = [], []
+        _spikes(self, s)
+        s["geo_mismatch"][:] = _geo_mismatch(m["aud_country"], s["country"], s["lang_mask"])
+        s["freshness"][:] = au.freshness(s["sponsored90"], s["concurrent30"], s["recent_posts"])
+
+
+class ListingIndex:
+    """Columnar index of listings; see the module docstring. Not thread-safe for writes."""
+
+    def __init__(self, *, as_of: date | None = None) -> None:
+        self.as_of = as_of or date.today()
+        self.as_of_day = (self.as_of - _EPOCH).days
+        self._since90 = date.fromordinal(self.as_of.toordinal() - 89).isoformat()
+        self._since30 = date.fromordinal(self.as_of.toordinal() - 29).isoformat()
+        self.n = 0  # rows used (live + tombstoned)
+        self.cap = 0
+        self.ids: list[str] = []
+        self.row_of: dict[str, int] = {}
+        self.cols: dict[str, np.ndarray] = {}
+        self._alloc(0)
+        self.text = Postings(tx.N_FEATURES)
+        self.topics = Postings(N_TOPIC_FEATURES)
+        self.df = np.zeros(tx.N_FEATURES, dtype=np.int32)
+        self.idf = tx.idf_from_df(self.df, 0)
+        self.stats = au.EngagementStats(au.PRIOR_ER.copy(), au.PRIOR_CL.copy())
+        self.categories: dict[str, int] = {}
+        self.n_dead = 0
+
+    # --- construction -------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls, listings: Iterable[Mapping[str, Any]], *, as_of: date | None = None,
+        chunk_size: int = 10_000,
+    ) -> ListingIndex:  # fmt: skip
+        """Build from listing dicts (any iterable, consumed once, streamed in chunks)."""
+        builder = IndexBuilder(as_of=as_of, chunk_size=chunk_size)
+        builder.add_many(listings)
+        return builder.finish()
+
+    def _alloc(self, cap: int) -> None:
+        """Grow (or create) every column to `cap` rows, keeping rows [0, n)."""
+        new: dict[str, np.ndarray] = {}
+        for k, (dt, fill) in _SCALARS.items():
+            arr = np.full(cap, fill, dtype=dt)
+            if k in self.cols:
+                arr[: self.n] = self.cols[k][: self.n]
+            new[k] = arr
+        for k, (w, dt, fill) in _MATRICES.items():
+            arr = np.full((w, cap), fill, dtype=dt)
+            if k in self.cols:
+                arr[:, : self.n] = self.cols[k][:, : self.n]
+            new[k] = arr
+        self.cols = new
+        self.cap = cap
+
+    def _store_chunk(self, c: _Chunk, start: int) -> None:
+        end = start + c.n
+        for k in _SCALARS:
+            self.cols[k][start:end] = c.scalars[k][: c.n]
+        for k in _MATRICES:
+            self.cols[k][:, start:end] = c.matrices[k][:, : c.n]
+        for j, lid in enumerate(c.ids):
+            row = start + j
+            self.ids.append(lid)
+            if c.scalars["alive"][j]:
+                self.row_of[lid] = row
+
+    # --- one listing -> one row ---------------------------------------------------------
+
+    def _category_bit(self, name: str) -> int:
+        bit = self.categories.get(name)
+        if bit is None:
+            # 64 bits; beyond 63 distinct categories they share the last bit (documented:
+            # a false "refused" is possible then, never a false "accepted").
+            bit = min(len(self.categories), 63)
+            self.categories[name] = bit
+        return bit
+
+    def category_mask(self, name: str | None) -> int:
+        if not name:
+            return 0
+        bit = self.categories.get(name)
+        return 0 if bit is None else 1 << bit
+
+    def _extract(self, d: Mapping[str, Any], c: _Chunk) -> None:
+        """Append one listing dict to the chunk (plain Python; arrays are built in bulk)."""
+        j = c.n
+        c.n += 1
+        c.ids.append(d["id"])
+
+        pmask = 0
+        main_p, main_f, main_likes, main_comments = -1, -1.0, 0, 0
+        ppw = 0.0
+        total_followers = 0.0
+        for acc in d.get("accounts") or ():
+            p = mv.PLATFORM_INDEX.get(acc.get("platform"))
+            if p is None:
+                continue
+            f = float(acc.get("followers") or 0)
+            total_followers += f
+            ppw += float(acc.get("posts_per_week") or 0.0)
+            pmask |= 1 << p
+            likes = int(acc.get("avg_likes") or 0)
+            comments = int(acc.get("avg_comments") or 0)
+            inter = likes + comments + int(acc.get("avg_shares") or 0)
+            inter += int(acc.get("avg_saves") or 0)
+            c.accounts.append(
+                (p, j, f, inter / f if f > 0 else _NAN, float(acc.get("avg_views") or 0))
+            )
+            if f > main_f:
+                main_p, main_f, main_likes, main_comments = p, f, likes, comments
+            hist = acc.get("follower_history") or ()
+            if len(hist) >= 3:
+                c.hist_counts.append([pt.get("followers") or 0 for pt in hist])
+                c.hist_dates.append(hist)
+                c.hist_owner.append(j)
+                c.hist_platform.append(p)
+
+        available = bool(d.get("available", True))
+        until = d.get("unavailable_until")
+        lang_mask = 0
+        for lang in d.get("languages") or ():
+            lang_mask |= 1 << mv.LANGUAGE_INDEX.get(lang, mv.OTHER_LANGUAGE)
+        refused = 0
+        for cat in d.get("refused_categories") or ():
+            refused |= 1 << self._category_bit(cat)
+
+        audience = d.get("audience") or {}
+        for key, column, vocab, default in _AUDIENCE_KEYS:
+            triplets = c.audience[column]
+            for name, pct in (audience.get(key) or {}).items():
+                k = vocab.get(name, default)
+                if k is not None:
+                    triplets.append((k, j, float(pct)))
+
+        # Sponsored posts: ISO dates compare as strings, no parsing needed.
+        n90 = 0
+        brands30: set[str] = set()
+        since90, since30 = self._since90, self._since30
+        for post in d.get("sponsored_posts") or ():
+            when = post.get("date") or ""
+            if when >= since90:
+                n90 += 1
+                if when >= since30:
+                    brands30.add(post.get("brand") or "")
+
+        for item in d.get("rate_card") or ():
+            k = mv.DELIVERABLE_INDEX.get(item.get("deliverable_type"))
+            rate = mv.USD_CENTS_PER_MINOR.get(item.get("currency") or "")
+            if k is not None and rate is not None:
+                c.prices.append((k, j, float(item.get("amount") or 0) * rate))
+
+        c.rows.append(
+            (
+                pmask,
+                main_p,
+                main_comments / main_likes if main_likes > 0 else _NAN,
+                total_followers,
+                available,
+                -1 if available else (day_number(until) if until else NO_DATE),
+                mv.COUNTRY_INDEX.get(d.get("country") or "", mv.OTHER_COUNTRY),
+                lang_mask,
+                refused,
+                n90,
+                len(brands30),
+                ppw * 90.0 / 7.0,
+            )
+        )
+
+        topics = d.get("topics") or ()
+        topic_terms = [topic_col(t) for t in topics]
+        c.topic_terms.extend(topic_terms)
+        c.topic_len.append(len(topic_terms))
+        terms = tx.listing_terms(d.get("bio") or "", d.get("content_samples") or (), topics)
+        c.text_terms.extend(terms)
+        c.text_len.append(len(terms))
+
+    # --- statistics -----------------------------------------------------------------------
+
+    def refresh_stats(self) -> None:
+        """Recompute engagement medians and every row's engagement ratio and authenticity."""
+        n = self.n
+        c = self.cols
+        self.stats = au.compute_stats(
+            c["followers"][:, :n], c["er"][:, :n], c["cl_main"][:n], c["main_platform"][:n],
+            c["alive"][:n],
+        )  # fmt: skip
+        self._derive(slice(0, n))
+
+    def _derive(self, rows: slice) -> None:
+        c = self.cols
+        ratio = au.engagement_ratio(c["followers"][:, rows], c["er"][:, rows], self.stats)
+        c["er_ratio"][:, rows] = ratio
+        main = c["main_platform"][rows]
+        main_ratio = np.where(
+            main >= 0, ratio[np.maximum(main, 0), np.arange(ratio.shape[1])], np.nan
+        )
+        ev = au.evidence(
+            main_ratio, c["spike"][rows], c["geo_mismatch"][rows], c["cl_main"][rows], main,
+            self.stats,
+        )  # fmt: skip
+        c["authenticity"][rows] = au.authenticity_from(ev)
+
+    def evidence(self, rows: np.ndarray) -> au.Evidence:
+        """Authenticity evidence of some rows (for reasons)."""
+        c = self.cols
+        main = c["main_platform"][rows]
+        ratio = np.where(main >= 0, c["er_ratio"][np.maximum(main, 0), rows], np.nan)
+        return au.evidence(
+            ratio,
+            c["spike"][rows],
+            c["geo_mismatch"][rows],
+            c["cl_main"][rows],
+            main,
+            self.stats,
+        )
+
+    # --- incremental changes --------------------------------------------------------------
+
+    def upsert(self, listing: Mapping[str, Any]) -> int:
+        """Insert or replace one listing without a rebuild; returns its (new) row."""
+        lid = listing["id"]
+        old = self.row_of.get(lid)
+        if old is not None:
+            self._tombstone(old)
+        chunk = _Chunk(1)
+        self._extract(listing, chunk)
+        chunk.finish()
+        if self.n == self.cap:
+            self._alloc(max(1024, self.cap * 2))
+        row = self.n
+        self._store_chunk(chunk, row)
+        self.n += 1
+        self._derive(slice(row, row + 1))
+        # The IDF stays as fitted (an unseen word has the highest IDF, ln(1 + N)); it is
+        # refitted at compaction.
+        _, cols, tf = chunk.text_csr
+        self.df[cols] += 1
+        vals = _row_normalise(tf * self.idf[cols], np.array([0, len(cols)]))
+        self.text.append(row, cols, vals)
+        topic_cols = chunk.topic_csr[1]
+        self.topics.append(row, topic_cols, np.ones(len(topic_cols), np.float32))
+        self._maybe_compact()
+        return self.row_of[lid]
+
+    def remove(self, listing_id: str) -> bool:
+        row = self.row_of.get(listing_id)
+        if row is None:
+            return False
+        self._tombstone(row)
+        self._maybe_compact()
+        return True
+
+    def _tombstone(self, row: int) -> None:
+        self.cols["alive"][row] = False
+        del self.row_of[self.ids[row]]
+        self.n_dead += 1
+
+    def _maybe_compact(self) -> None:
+        delta = self.text.delta_size
+        if delta > max(10_000, self.n // 20) or self.n_dead > max(10_000, self.n // 5):
+            self.compact()
+
+    def compact(self) -> None:
+        """Drop dead rows, merge appended rows into the posting lists, refit IDF and medians."""
+        n = self.n
+        keep = np.flatnonzero(self.cols["alive"][:n])
+        text_csr = self.text.to_csr(n)[keep]
+        topic_csr = self.topics.to_csr(n)[keep]
+        new_cols: dict[str, np.ndarray] = {}
+        cap = len(keep) + max(1024, len(keep) // 16)
+        for k, (dt, fill) in _SCALARS.items():
+            arr = np.full(cap, fill, dtype=dt)
+            arr[: len(keep)] = self.cols[k][keep]
+            new_cols[k] = arr
+        for k, (w, dt, fill) in _MATRICES.items():
+            arr = np.full((w, cap), fill, dtype=dt)
+            arr[:, : len(keep)] = self.cols[k][:, keep]
+            new_cols[k] = arr
+        self.cols = new_cols
+        self.cap = cap
+        self.ids = [self.ids[r] for r in keep.tolist()]
+        self.row_of = {lid: r for r, lid in enumerate(self.ids)}
+        self.n = len(keep)
+        self.n_dead = 0
+
+        # Refit IDF: recover term frequencies by dividing out the old weights' IDF.
+        text_csr.sum_duplicates()
+        cols = text_csr.indices
+        self.df = np.bincount(cols, minlength=tx.N_FEATURES).astype(np.int32)
+        old_idf = np.maximum(self.idf[cols], 1e-6)
+        new_idf = tx.idf_from_df(self.df, self.n)
+        vals = _row_normalise(text_csr.data / old_idf * new_idf[cols], text_csr.indptr)
+        self.idf = new_idf
+        self.text.build(text_csr.indptr, cols, vals, self.n)
+        self.topics.build(topic_csr.indptr, topic_csr.indices, topic_csr.data, self.n)
+        self.refresh_stats()
+
+    # --- ranking (implemented in scoring; methods for convenience) -------------------------
+
+    def rank(self, brief: Mapping[str, Any], **kwargs: Any) -> list[Any]:
+        """See `app.services.matching.scoring.rank`."""
+        from app.services.matching import scoring
+
+        return scoring.rank(self, brief, **kwargs)
+
+    def filtered_out_reason(
+        self, brief: Mapping[str, Any], listing_id: str, **kwargs: Any
+    ) -> str | None:
+        """See `app.services.matching.scoring.filtered_out_reason`."""
+        from app.services.matching import scoring
+
+        return scoring.filtered_out_reason(self, brief, listing_id, **kwargs)
+
+    # --- introspection --------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.row_of)
+
+    def __contains__(self, listing_id: object) -> bool:
+        return listing_id in self.row_of
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the index (columns, posting lists, ids) — an estimate for ids."""
+        arrays = sum(a.nbytes for a in self.cols.values())
+        postings = self.text.memory_bytes() + self.topics.memory_bytes()
+        stats = self.df.nbytes + self.idf.nbytes
+        # A short str is ~49 + len bytes; a dict slot with its hash ~ 3 x 8 bytes + overhead.
+        ids = sum(49 + len(x) for x in self.ids[:1000]) / max(min(len(self.ids), 1000), 1)
+        id_bytes = int(len(self.ids) * (ids + 8) + len(self.row_of) * 50)
+        return int(arrays + postings + stats + id_bytes)
+
+    def bytes_per_listing(self) -> float:
+        return self.memory_bytes() / max(len(self), 1)
+
+
+class IndexBuilder:
+    """Builds a ListingIndex from listings fed in pages (e.g. from the catalogue, page by page).
+
+    ``add_many`` may be called any number of times; ``finish`` fits IDF and engagement medians
+    over everything added and returns the index. A listing id added twice keeps the last.
+    """
+
+    def __init__(self, *, as_of: date | None = None, chunk_size: int = 10_000) -> None:
+        self.index = ListingIndex(as_of=as_of)
+        self.chunk_size = chunk_size
+        self.chunks: list[_Chunk] = []
+        self.chunk = _Chunk(chunk_size)
+        self.seen: dict[str, tuple[int, int]] = {}
+        self.dead: set[tuple[int, int]] = set()
+
+    def add_many(self, listings: Iterable[Mapping[str, Any]]) -> None:
+        # The extractor makes millions of small acyclic objects; the cyclic collector's
+        # repeated scans would otherwise dominate the build time.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for listing in listings:
+                self.add(listing)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def add(self, listing: Mapping[str, Any]) -> None:
+        chunk = self.chunk
+        if chunk.n == chunk.size:
+            chunk.finish()
+            self.chunks.append(chunk)
+            chunk = self.chunk = _Chunk(self.chunk_size)
+        lid = listing["id"]
+        if lid in self.seen:  # a later duplicate wins, as an upsert would
+            self.dead.add(self.seen[lid])
+        self.seen[lid] = (len(self.chunks), chunk.n)
+        self.index._extract(listing, chunk)
+
+    def finish(self) -> ListingIndex:
+        index = self.index
+        self.chunk.finish()
+        chunks = [*self.chunks, self.chunk]
+        self.chunks, self.seen = [], {}
+        for ci, j in self.dead:
+            chunks[ci].scalars["alive"][j] = False
+
+        total = sum(c.n for c in chunks)
+        index._alloc(total + max(1024, total // 16))
+        t_parts, p_parts = [], []
+        start = 0
+        for c in chunks:
+            index._store_chunk(c, start)
+            t_parts.append(c.text_csr)
+            p_parts.append(c.topic_csr)
+            start += c.n
+        chunks.clear()
+        index.n = total
+        alive = index.cols["alive"][:total]
+        index.n_dead = int(total - alive.sum())
+
+        t_indptr, t_cols, t_tf = _concat_csr(t_parts)
+        del t_parts
+        live_nnz = np.repeat(alive, np.diff(t_indptr))
+        index.df = np.bincount(t_cols[live_nnz], minlength=tx.N_FEATURES).astype(np.int32)
+        index.idf = tx.idf_from_df(index.df, int(alive.sum()))
+        del live_nnz
+        t_vals = _row_normalise(t_tf * index.idf[t_cols], t_indptr)
+        del t_tf
+        index.text.build(t_indptr, t_cols, t_vals, total)
+        del t_cols, t_vals
+
+        p_indptr, p_cols, _ = _concat_csr([(a, b, np.ones(len(b), np.float32)) for a, b in p_parts])
+        index.topics.build(p_indptr, p_cols, np.ones(len(p_cols), np.float32), total)
+        index.refresh_stats()
+        return index
+
+
+def _csr_counts(
+    terms: list[int], lengths: list[int], n_rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flattened per-row term lists -> CSR (indptr, sorted unique cols, 1 + ln tf)."""
+    if not terms:
+        return np.zeros(n_rows + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
+    keys = rows * np.int64(1 << 32) + np.asarray(terms, dtype=np.int64)
+    uniq, counts = np.unique(keys, return_counts=True)
+    row_of = uniq >> 32
+    cols = (uniq & np.int64(0xFFFFFFFF)).astype(np.int32)
+    indptr = np.zeros(n_rows + 1, np.int64)
+    np.cumsum(np.bincount(row_of, minlength=n_rows), out=indptr[1:])
+    return indptr, cols, (1.0 + np.log(counts)).astype(np.float32)
+
+
+def _concat_csr(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    indptrs, cols, vals = [np.zeros(1, np.int64)], [], []
+    offset = 0
+    for indptr, c, v in parts:
+        indptrs.append(indptr[1:] + offset)
+        offset += int(indptr[-1])
+        cols.append(c)
+        vals.append(v)
+    return (
+        np.concatenate(indptrs),
+        np.concatenate(cols) if cols else np.zeros(0, np.int32),
+        np.concatenate(vals) if vals else np.zeros(0, np.float32),
+    )
+
+
+def _spikes(c: _Chunk, s: dict[str, np.ndarray]) -> None:
+    """Largest one-month follower growth above the account's usual (median) growth."""
+    if not c.hist_counts:
+        return
+    lengths = np.fromiter((len(h) for h in c.hist_counts), dtype=np.int64)
+    owner = np.asarray(c.hist_owner)
+    platform = np.asarray(c.hist_platform)
+    excess = np.zeros(len(lengths))
+    at = np.zeros(len(lengths), dtype=np.int64)
+    for length in np.unique(lengths).tolist():  # usually one length (12 months)
+        sel = np.flatnonzero(lengths == length)
+        h = np.array([c.hist_counts[k] for k in sel.tolist()], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            growth = np.where(h[:, :-1] > 0, h[:, 1:] / h[:, :-1] - 1.0, 0.0)
+        k_max = growth.argmax(axis=1)
+        usual = np.maximum(np.median(growth, axis=1), 0.0)
+        excess[sel] = growth[np.arange(len(sel)), k_max] - usual
+        at[sel] = k_max + 1
+    # Per listing, keep its account with the largest excess.
+    order = np.lexsort((-excess, owner))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = owner[order][1:] != owner[order][:-1]
+    best = order[first]
+    for k in best.tolist():
+        j = int(owner[k])
+        if excess[k] > 0:
+            s["spike"][j] = excess[k]
+            s["spike_platform"][j] = platform[k]
+            s["spike_day"][j] = day_number(c.hist_dates[k][int(at[k])]["date"])
+    c.hist_counts, c.hist_dates = [], []
+
+
+_AUDIENCE_KEYS: tuple[tuple[str, str, dict[str, int], int | None], ...] = (
+    ("countries", "aud_country", mv.COUNTRY_INDEX, mv.OTHER_COUNTRY),
+    ("age_bands", "aud_age", mv.AGE_INDEX, None),
+    ("genders", "aud_gender", mv.GENDER_INDEX, None),
+    ("languages", "aud_lang", mv.LANGUAGE_INDEX, mv.OTHER_LANGUAGE),
+)
+
+
+def _row_normalise(vals: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """L2-normalise each CSR row's values."""
+    vals = vals.astype(np.float32)
+    if len(vals) == 0:
+        return vals
+    lengths = np.diff(indptr)
+    sq = np.add.reduceat(vals.astype(np.float64) ** 2, np.minimum(indptr[:-1], len(vals) - 1))
+    sq = np.where(lengths > 0, sq, 1.0)
+    norms = np.sqrt(np.maximum(sq, 1e-30))
+    return (vals / np.repeat(norms, lengths)).astype(np.float32)
+
+
+def geo_consistent(country: np.ndarray, lang_mask: np.ndarray) -> np.ndarray:
+    """(countries, rows) bool: is each audience country plausible for each creator?"""
+    home_region = COUNTRY_REGION[country]
+    same_region = (COUNTRY_REGION[:, None] == home_region[None, :]) & (home_region[None, :] >= 0)
+    speaks = (COUNTRY_LANG_MASK[:, None] & lang_mask[None, :].astype(np.uint64)) != 0
+    is_home = np.arange(len(mv.COUNTRIES))[:, None] == country[None, :]
+    unknown = (np.arange(len(mv.COUNTRIES)) == mv.OTHER_COUNTRY)[:, None]
+    return same_region | speaks | is_home | unknown
+
+
+def _geo_mismatch(aud_country: np.ndarray, country: np.ndarray, lang_mask: np.ndarray):
+    """Share of the audience in countries that fit neither the creator's region nor languages."""
+    ok = geo_consistent(country, lang_mask)
+    total = aud_country.sum(axis=0, dtype=np.float32)
+    bad = np.where(ok, 0, aud_country).sum(axis=0, dtype=np.float32)
+    return np.where(total > 0, bad / np.maximum(total, 1.0), 0.0).astype(np.float32)
+
+
+def iso_day(day: int) -> str:
+    return date.fromordinal(_EPOCH.toordinal() + int(day)).isoformat()

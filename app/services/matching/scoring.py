@@ -1,0 +1,913 @@
+"""Ranking listings for a brief (and briefs for a listing), with a reason per component.
+
+Pipeline per brief, vectorised over the index's columns (float32, no Python loop over
+listings):
+
+1. Hard filters: an account on one of the brief's platforms (or the platforms of its
+   deliverables), available for the publishing window, the brief's category not refused,
+   not blocked by the brand, no exclusivity conflict, plus optional ``RankFilters``.
+2. Components, each in [0, 1]:
+
+   ================== =====================================================================
+   topic_relevance    0.25 x share of the brief's topics the listing has + 0.75 x TF-IDF
+                      cosine of brief text+topics vs bio+samples+topics (saturating at 0.3)
+   audience_fit       share of the audience in the target countries, ages, genders and
+                      languages, combined by geometric mean over the targeted dimensions
+                      (an empty target is "any": 1)
+   authenticity       fake-follower risk evidence (see ``authenticity``), 1 = no evidence
+   engagement_quality engagement rate / median of same platform and size: 1x -> 0.5,
+                      4x -> 1, 1/4x -> 0 (log scale); best of the brief's platforms
+   price_fit          rate card (or the fair-rate prior where the card has no price) for
+                      the brief's deliverables vs the per-influencer budget: 1 inside,
+                      (max / cost)^2 above, (cost / min)^0.35 below; times a penalty above
+                      1.5x the fair median for the creator's reach; times the share of the
+                      deliverables the creator has a platform for
+   over_exposure      1 = fresh; falls with the sponsored share of the last 90 days of
+                      posts above 15 % and with more than 3 brands in the last 30 days
+   relationship       0.5 (neutral) unless the caller passes relationship scores
+   ================== =====================================================================
+
+3. score = weighted geometric mean of (0.02 + 0.98 x component) x authenticity^2.
+   The geometric mean makes a match an "and" of its components; the authenticity gate
+   makes an account with strong fake-follower evidence sink whatever else it scores
+   (an authenticity weight of 0 turns the gate off too). Default weights: topic 0.25,
+   audience 0.25, price 0.20, engagement 0.10, over-exposure 0.10, authenticity 0.05,
+   relationship 0.05; a caller's weights override by name.
+4. Top-k by ``np.argpartition``, ties by listing id; keyset cursor for the next page.
+   Rows whose topic relevance is below a ``PRUNE_TOPIC`` threshold are scored only when the bound
+   on their score does not rule them out, so the result is exact. Reasons are built only
+   for the rows returned.
+
+Money is compared in US cents with the static FX table of the fair-rate guidance
+(``vocab.USD_CENTS_PER_MINOR``). The fair range mirrors ``rates.estimate_rate``'s prior
+(median per 1,000 audience x engagement multiplier, minimum fee), vectorised; it ignores
+agreed-price market data, usage rights and exclusivity uplifts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from app.services.currencies import MINOR_UNIT_EXPONENTS
+from app.services.deliverable_types import DELIVERABLE_TYPES
+from app.services.matching import authenticity as au
+from app.services.matching import text as tx
+from app.services.matching import vocab as mv
+from app.services.matching.index import day_number, geo_consistent, iso_day, topic_col
+
+if TYPE_CHECKING:
+    from app.services.matching.index import ListingIndex
+
+COMPONENTS: tuple[str, ...] = (
+    "topic_relevance",
+    "audience_fit",
+    "authenticity",
+    "engagement_quality",
+    "price_fit",
+    "over_exposure",
+    "relationship",
+)
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "topic_relevance": 0.25,
+    "audience_fit": 0.25,
+    "authenticity": 0.05,
+    "engagement_quality": 0.10,
+    "price_fit": 0.20,
+    "over_exposure": 0.10,
+    "relationship": 0.05,
+}
+AUTHENTICITY_GATE_POWER = 2.0
+COSINE_SATURATION = 0.3  # a cosine this high is as relevant as text gets
+TOPIC_SHARE_WEIGHT = 0.25
+FAIR_OVERSHOOT = 1.5  # asking more than this x the fair median is penalised
+UNDER_BUDGET_POWER = 0.35
+MAX_LIMIT = 1000
+
+_PRICE_MEDIAN = np.array(
+    [DELIVERABLE_TYPES[d].median_cents_per_1k for d in mv.DELIVERABLES], dtype=np.float32
+)
+_PRICE_MIN = np.array([DELIVERABLE_TYPES[d].min_fee_cents for d in mv.DELIVERABLES], np.float32)
+_DELIVERABLE_P = np.array([mv.PLATFORM_INDEX[mv.DELIVERABLE_PLATFORM[d]] for d in mv.DELIVERABLES])
+
+
+@dataclass(frozen=True)
+class Match:
+    """One ranked listing: score in [0, 1] and, per component, (value in [0, 1], reason)."""
+
+    listing_id: str
+    score: float
+    components: dict[str, tuple[float, str]]
+
+    @property
+    def cursor(self) -> str:
+        """Opaque keyset cursor: pass as `offset_cursor` to get the results after this one."""
+        return f"{self.score!r}|{self.listing_id}"
+
+
+@dataclass(frozen=True)
+class BriefMatch:
+    """One ranked brief for a listing (reverse ranking), with the same components."""
+
+    brief_id: str
+    score: float
+    components: dict[str, tuple[float, str]]
+
+
+@dataclass(frozen=True)
+class RankFilters:
+    """Optional extra hard filters (the brief's own filters always apply)."""
+
+    countries: frozenset[str] = frozenset()  # the creator's home country
+    languages: frozenset[str] = frozenset()  # creator speaks any of these
+    min_followers: int | None = None  # on the brief's platforms (largest account)
+    max_followers: int | None = None
+    min_authenticity: float | None = None
+
+
+# --------------------------------------------------------------------------------------
+# Weights
+
+
+def resolve_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
+    """Defaults overridden by `weights`; unknown names, negatives, NaN or all-zero raise."""
+    resolved = dict(DEFAULT_WEIGHTS)
+    for name, value in (weights or {}).items():
+        if name not in DEFAULT_WEIGHTS:
+            raise ValueError(f"unknown score component {name!r}; known: {', '.join(COMPONENTS)}")
+        v = float(value)
+        if not math.isfinite(v) or v < 0:
+            raise ValueError(f"weight of {name} must be a finite number >= 0, got {value!r}")
+        resolved[name] = v
+    if sum(resolved.values()) <= 0:
+        raise ValueError("at least one weight must be positive")
+    return resolved
+
+
+# --------------------------------------------------------------------------------------
+# The brief, resolved against the index
+
+
+@dataclass
+class BriefQuery:
+    brief: Mapping[str, Any]
+    platform_mask: int
+    platforms: list[int]
+    deliverables: list[tuple[int, int]]
+    budget_min: float | None  # US cents
+    budget_max: float | None
+    currency: str
+    cents_per_minor: float
+    category_mask: int
+    start_day: int
+    countries: list[int]
+    ages: list[int]
+    genders: list[int]
+    languages: list[int]
+    text_cols: np.ndarray
+    text_vals: np.ndarray
+    word_of: dict[int, str]
+    topic_cols: np.ndarray
+    topics: list[str] = field(default_factory=list)
+
+
+def resolve_brief(index: ListingIndex, brief: Mapping[str, Any]) -> BriefQuery:
+    deliverables = []
+    for item in brief.get("deliverables") or ():
+        k = mv.DELIVERABLE_INDEX.get(item.get("type"))
+        if k is not None:
+            deliverables.append((k, max(int(item.get("count") or 1), 1)))
+    platforms = [
+        mv.PLATFORM_INDEX[p] for p in brief.get("platforms") or () if p in mv.PLATFORM_INDEX
+    ]
+    if not platforms:
+        platforms = sorted({int(_DELIVERABLE_P[k]) for k, _ in deliverables})
+    if not platforms:
+        platforms = list(range(len(mv.PLATFORMS)))  # no platform asked: any will do
+    budget = brief.get("budget") or {}
+    currency = budget.get("currency") or "USD"
+    rate = mv.USD_CENTS_PER_MINOR.get(currency)
+    lo, hi = budget.get("per_influencer_min"), budget.get("per_influencer_max")
+    timeline = brief.get("timeline") or {}
+    start = timeline.get("publish_start") or timeline.get("content_due")
+    target = brief.get("target_audience") or {}
+    cols, word_of = tx.brief_terms(dict(brief))
+    qcols, qvals = tx.weighted_query(cols, index.idf)
+    topics = [t for t in brief.get("topics") or () if t]
+    return BriefQuery(
+        brief=brief,
+        platform_mask=sum(1 << p for p in platforms),
+        platforms=platforms,
+        deliverables=deliverables,
+        budget_min=float(lo) * rate if (lo is not None and rate) else None,
+        budget_max=float(hi) * rate if (hi is not None and rate) else None,
+        currency=currency if rate else "USD",
+        cents_per_minor=rate or 1.0,
+        category_mask=index.category_mask(brief.get("category")),
+        start_day=day_number(start) if start else index.as_of_day,
+        countries=_indices(target.get("countries"), mv.COUNTRY_INDEX, mv.OTHER_COUNTRY),
+        ages=_indices(target.get("age_bands"), mv.AGE_INDEX, None),
+        genders=_indices(target.get("genders"), mv.GENDER_INDEX, None),
+        languages=_indices(target.get("languages"), mv.LANGUAGE_INDEX, mv.OTHER_LANGUAGE),
+        text_cols=qcols,
+        text_vals=qvals,
+        word_of=word_of,
+        topic_cols=np.unique(np.array([topic_col(t) for t in topics], dtype=np.int32)),
+        topics=topics,
+    )
+
+
+def _indices(names: Iterable[str] | None, vocab: Mapping[str, int], other: int | None) -> list[int]:
+    """Vocabulary positions of the names; unknown names map to `other` (or are dropped)."""
+    out = {vocab.get(name, other) for name in names or ()}
+    return sorted(k for k in out if k is not None)
+
+
+# --------------------------------------------------------------------------------------
+# Hard filters
+
+
+def hard_filter_mask(
+    index: ListingIndex,
+    q: BriefQuery,
+    *,
+    filters: RankFilters | None = None,
+    blocked_ids: Iterable[str] = (),
+    exclusivity_conflicts: Iterable[str] = (),
+) -> np.ndarray:
+    n = index.n
+    c = index.cols
+    mask = c["alive"][:n].copy()
+    mask &= (c["platform_mask"][:n] & np.uint8(q.platform_mask)) != 0
+    mask &= c["available"][:n] | (c["unavail_until"][:n] < q.start_day)
+    if q.category_mask:
+        mask &= (c["refused_mask"][:n] & np.uint64(q.category_mask)) == 0
+    if filters is not None:
+        mask &= _extra_filter_mask(index, q, filters, slice(0, n))
+    for lid in (*blocked_ids, *exclusivity_conflicts):
+        row = index.row_of.get(lid)
+        if row is not None:
+            mask[row] = False
+    return mask
+
+
+def _extra_filter_mask(
+    index: ListingIndex, q: BriefQuery, f: RankFilters, rows: slice
+) -> np.ndarray:
+    c = index.cols
+    out = np.ones(rows.stop - rows.start, dtype=bool)
+    if f.countries:
+        wanted = [mv.COUNTRY_INDEX[x] for x in f.countries if x in mv.COUNTRY_INDEX]
+        out &= np.isin(c["country"][rows], wanted)
+    if f.languages:
+        bits = sum(1 << mv.LANGUAGE_INDEX[x] for x in f.languages if x in mv.LANGUAGE_INDEX)
+        out &= (c["lang_mask"][rows] & np.uint64(bits)) != 0
+    if f.min_followers is not None or f.max_followers is not None:
+        reach = c["followers"][q.platforms, rows].max(axis=0)
+        if f.min_followers is not None:
+            out &= reach >= f.min_followers
+        if f.max_followers is not None:
+            out &= reach <= f.max_followers
+    if f.min_authenticity is not None:
+        out &= c["authenticity"][rows] >= f.min_authenticity
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Components (vectorised over a row range)
+
+
+@dataclass
+class _Parts:
+    topic_share: np.ndarray
+    cosine: np.ndarray
+    shares: list[tuple[str, np.ndarray]]
+    cost: np.ndarray
+    fair: np.ndarray
+    coverage: np.ndarray
+    best_ratio: np.ndarray
+
+
+@dataclass
+class _Topic:
+    """Topic relevance of every row (cheap: only the query's posting lists are touched)."""
+
+    relevance: np.ndarray
+    share: np.ndarray
+    cosine: np.ndarray
+
+
+def topic_relevance(index: ListingIndex, q: BriefQuery) -> _Topic:
+    n = index.n
+    cosine = index.text.scores(q.text_cols, q.text_vals, n)
+    if len(q.topic_cols):
+        per_topic = np.full(len(q.topic_cols), 1.0 / len(q.topic_cols), np.float32)
+        share = np.minimum(index.topics.scores(q.topic_cols, per_topic, n), 1.0)
+        text_part = np.minimum(cosine * np.float32(1 / COSINE_SATURATION), 1.0)
+        topic = np.float32(TOPIC_SHARE_WEIGHT) * share
+        topic += np.float32(1 - TOPIC_SHARE_WEIGHT) * text_part
+    elif len(q.text_cols):
+        share = np.zeros(n, np.float32)
+        topic = np.minimum(cosine * np.float32(1 / COSINE_SATURATION), 1.0)
+    else:
+        share = np.zeros(n, np.float32)
+        topic = np.full(n, 0.5, np.float32)
+    return _Topic(topic.astype(np.float32), share, cosine)
+
+
+def components(
+    index: ListingIndex,
+    q: BriefQuery,
+    rows: np.ndarray,
+    relationship: Mapping[str, float | tuple[float, str]] | None = None,
+    topic: _Topic | None = None,
+) -> tuple[dict[str, np.ndarray], _Parts]:
+    """Every component for the given rows (an index array), vectorised."""
+    c = index.cols
+    n_rows = len(rows)
+    t = topic if topic is not None else topic_relevance(index, q)
+
+    # Audience fit: geometric mean of the targeted dimensions' shares.
+    shares: list[tuple[str, np.ndarray]] = []
+    for name, col, targets in (
+        ("countries", "aud_country", q.countries),
+        ("age_bands", "aud_age", q.ages),
+        ("genders", "aud_gender", q.genders),
+        ("languages", "aud_lang", q.languages),
+    ):
+        if targets:
+            arr = c[col]
+            total = arr[targets[0]][rows].astype(np.float32)
+            for k in targets[1:]:
+                total += arr[k][rows]
+            shares.append((name, np.minimum(total * np.float32(1 / 200), 1.0)))
+    if shares:
+        prod = shares[0][1].copy()
+        for _, sh in shares[1:]:
+            prod *= sh
+        audience = prod ** np.float32(1.0 / len(shares)) if len(shares) > 1 else prod
+    else:
+        audience = np.ones(n_rows, np.float32)
+
+    # Engagement quality on the brief's platforms.
+    er_ratio = c["er_ratio"]
+    best = er_ratio[q.platforms[0]][rows]
+    for p in q.platforms[1:]:
+        best = np.fmax(best, er_ratio[p][rows])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eng = np.clip(0.5 + 0.25 * np.log2(np.maximum(best, 1e-3)), 0.0, 1.0)
+    eng = np.where(np.isfinite(best), eng, 0.5).astype(np.float32)
+
+    # Price fit.
+    cost = np.zeros(n_rows, np.float32)
+    fair = np.zeros(n_rows, np.float32)
+    covered = np.zeros(n_rows, np.float32)
+    total_count = sum(cnt for _, cnt in q.deliverables)
+    for d, cnt in q.deliverables:
+        p = int(_DELIVERABLE_P[d])
+        followers = c["followers"][p][rows]
+        size = c["views"][p][rows] if mv.PLATFORMS[p] in mv.AUDIENCE_FROM_VIEWS else followers
+        has = followers > 0
+        ratio = er_ratio[p][rows]
+        mult = np.clip(np.sqrt(np.where(np.isnan(ratio), 1.0, ratio)), 0.7, 1.5)
+        fair_d = np.maximum(_PRICE_MEDIAN[d] * size * np.float32(1 / 1000) * mult, _PRICE_MIN[d])
+        asked = c["price"][d][rows]
+        price = np.where(np.isnan(asked), fair_d, asked)
+        cost += np.where(has, cnt * price, 0.0).astype(np.float32)
+        fair += np.where(has, cnt * fair_d, 0.0).astype(np.float32)
+        covered += np.where(has, np.float32(cnt), np.float32(0))
+    if total_count:
+        coverage = covered / np.float32(total_count)
+        budget_fit = np.ones(n_rows, np.float32)
+        if q.budget_max is not None:
+            over = cost > q.budget_max
+            budget_fit = np.where(over, (q.budget_max / np.maximum(cost, 1.0)) ** 2, budget_fit)
+        if q.budget_min is not None and q.budget_min > 0:
+            under = cost < q.budget_min
+            # Cheaper than planned is fine for the wallet but hints at a smaller creator than
+            # the brand had in mind: a gentle penalty.
+            below = (np.maximum(cost, 0.0) / q.budget_min) ** np.float32(UNDER_BUDGET_POWER)
+            budget_fit = np.where(under, below, budget_fit)
+        fairness = np.minimum(1.0, FAIR_OVERSHOOT * fair / np.maximum(cost, 1.0))
+        price_fit = (budget_fit * fairness * coverage).astype(np.float32)
+    else:
+        coverage = np.ones(n_rows, np.float32)
+        price_fit = np.ones(n_rows, np.float32)
+
+    rel = np.full(n_rows, 0.5, np.float32)
+    if relationship:
+        position = {int(r): k for k, r in enumerate(rows.tolist())} if n_rows < 64 else None
+        for lid, value in relationship.items():
+            row = index.row_of.get(lid)
+            if row is None:
+                continue
+            if position is not None:
+                k = position.get(row)
+            else:
+                hit = np.flatnonzero(rows == row)
+                k = int(hit[0]) if len(hit) else None
+            if k is not None:
+                v = value[0] if isinstance(value, tuple) else value
+                rel[k] = min(max(float(v), 0.0), 1.0)
+
+    comps = {
+        "topic_relevance": t.relevance[rows],
+        "audience_fit": audience.astype(np.float32),
+        "authenticity": c["authenticity"][rows],
+        "engagement_quality": eng,
+        "price_fit": price_fit,
+        "over_exposure": c["freshness"][rows],
+        "relationship": rel,
+    }
+    parts = _Parts(t.share[rows], t.cosine[rows], shares, cost, fair, coverage, best)
+    return comps, parts
+
+
+FLOOR = 0.02  # components enter the geometric mean as FLOOR + (1 - FLOOR) x value
+
+
+def combine(comps: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
+    """Weighted geometric mean of the components, times the authenticity gate.
+
+    A geometric mean makes the score an "and": a listing must fit on every weighted
+    component, which is what a brand means by a good match (the right niche *and* the
+    right audience *and* affordable). The floor keeps one zero from erasing the order of
+    everything else.
+    """
+    total = float(sum(weights.values()))
+    log_score = np.zeros_like(comps["topic_relevance"])
+    for name, w in weights.items():
+        if w:
+            value = np.float32(FLOOR) + np.float32(1 - FLOOR) * comps[name]
+            log_score += np.float32(w / total) * np.log(value)
+    if weights.get("authenticity", 0) > 0:
+        log_score += np.float32(AUTHENTICITY_GATE_POWER) * np.log(
+            np.maximum(comps["authenticity"], np.float32(1e-6))
+        )
+    return np.exp(log_score)
+
+
+# --------------------------------------------------------------------------------------
+# Ranking
+
+# Topic-relevance thresholds tried in turn: rows below a threshold are scored only if the
+# rows above cannot fill the top k, since their score is at most
+# (FLOOR + (1 - FLOOR) x threshold) ** (topic weight share).
+PRUNE_TOPIC: tuple[float, ...] = (0.15, 0.05)
+
+
+def rank(
+    index: ListingIndex,
+    brief: Mapping[str, Any],
+    *,
+    weights: Mapping[str, float] | None = None,
+    limit: int = 20,
+    offset_cursor: str | None = None,
+    filters: RankFilters | None = None,
+    blocked_ids: Iterable[str] = (),
+    exclusivity_conflicts: Iterable[str] = (),
+    relationship: Mapping[str, float | tuple[float, str]] | None = None,
+) -> list[Match]:
+    """Top `limit` listings for the brief, best first, each with its component reasons.
+
+    Exact: rows are pruned only when a bound proves they cannot reach the top `limit`.
+    """
+    w = resolve_weights(weights)
+    limit = max(0, min(int(limit), MAX_LIMIT))
+    q = resolve_brief(index, brief)
+    mask = hard_filter_mask(
+        index,
+        q,
+        filters=filters,
+        blocked_ids=blocked_ids,
+        exclusivity_conflicts=exclusivity_conflicts,
+    )
+    if limit == 0 or not mask.any():
+        return []
+    cursor = _parse_cursor(offset_cursor) if offset_cursor else None
+    topic = topic_relevance(index, q)
+
+    # Every component is <= 1, so a row's score is at most its topic term to the power of
+    # the topic weight's share (times 1 for the rest). Score the rows above a topic
+    # threshold first; widen only when the k-th best score found does not beat the bound
+    # of the rows left out (the result is exact either way).
+    share = w["topic_relevance"] / sum(w.values())
+    n_candidates = int(mask.sum())
+    result = None
+    for threshold in (*PRUNE_TOPIC, 0.0) if share > 0 else (0.0,):
+        if threshold > 0:
+            rows = np.flatnonzero(mask & (topic.relevance >= threshold))
+            if len(rows) == n_candidates:
+                continue
+        else:
+            rows = np.flatnonzero(mask)
+        result = _top(index, q, rows, w, topic, limit, cursor, relationship)
+        bound = (FLOOR + (1 - FLOOR) * threshold) ** share if threshold > 0 else 0.0
+        if result is not None and len(result[0]) == limit and result[1][-1] > bound:
+            break
+    if result is None:
+        return []
+    top_rows, top_scores, comps, parts, positions = result
+    why = _ReasonData.collect(index, q, np.array(top_rows, dtype=np.int64))
+    return [
+        Match(
+            listing_id=index.ids[r],
+            score=float(sc),
+            components=_reasons(index, q, r, pos, comps, parts, relationship, why, k),
+        )
+        for k, (r, sc, pos) in enumerate(zip(top_rows, top_scores, positions, strict=True))
+    ]
+
+
+def _top(
+    index: ListingIndex,
+    q: BriefQuery,
+    rows: np.ndarray,
+    w: Mapping[str, float],
+    topic: _Topic,
+    limit: int,
+    cursor: tuple[float, str] | None,
+    relationship: Mapping[str, float | tuple[float, str]] | None,
+) -> tuple[list[int], list[float], dict[str, np.ndarray], _Parts, list[int]] | None:
+    """Score `rows`, apply the cursor, return the best `limit` (rows, scores, positions)."""
+    if len(rows) == 0:
+        return None
+    comps, parts = components(index, q, rows, relationship, topic)
+    score = combine(comps, w)
+    if cursor is not None:
+        last_score, last_id = cursor
+        after = score < np.float32(last_score)
+        ties = np.flatnonzero(score == np.float32(last_score))
+        after[ties] = [index.ids[rows[t]] > last_id for t in ties.tolist()]
+        score = np.where(after, score, -np.inf).astype(np.float32)
+    live = int(np.count_nonzero(score > -np.inf))
+    if live == 0:
+        return None
+    k = min(limit, live)
+    top = np.argpartition(-score, k - 1)[:k] if k < len(score) else np.arange(len(score))
+    # Include every position tied with the k-th score so ties break by id, deterministically.
+    kth = score[top].min()
+    top = np.union1d(top, np.flatnonzero(score == kth))
+    top = top[score[top] > -np.inf]
+    order = sorted(top.tolist(), key=lambda t: (-float(score[t]), index.ids[rows[t]]))[:k]
+    return (
+        [int(rows[t]) for t in order],
+        [float(score[t]) for t in order],
+        comps,
+        parts,
+        order,
+    )
+
+
+def _parse_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        s, lid = cursor.split("|", 1)
+        return float(s), lid
+    except ValueError as exc:
+        raise ValueError(f"malformed cursor {cursor!r}") from exc
+
+
+def filtered_out_reason(
+    index: ListingIndex,
+    brief: Mapping[str, Any],
+    listing_id: str,
+    *,
+    filters: RankFilters | None = None,
+    blocked_ids: Iterable[str] = (),
+    exclusivity_conflicts: Iterable[str] = (),
+) -> str | None:
+    """Why the listing cannot appear in the brief's ranking; None when it can."""
+    row = index.row_of.get(listing_id)
+    if row is None:
+        return "listing is not in the matching index (unknown, removed or not yet indexed)"
+    if listing_id in set(blocked_ids):
+        return "the brand has blocked this influencer"
+    if listing_id in set(exclusivity_conflicts):
+        return "an exclusivity clause in an existing contract conflicts with this brief"
+    q = resolve_brief(index, brief)
+    c = index.cols
+    if not int(c["platform_mask"][row]) & q.platform_mask:
+        wanted = "/".join(mv.PLATFORMS[p] for p in q.platforms)
+        have = "/".join(
+            p for i, p in enumerate(mv.PLATFORMS) if int(c["platform_mask"][row]) >> i & 1
+        )
+        return f"no account on the brief's platforms ({wanted}); has {have or 'no accounts'}"
+    if not c["available"][row] and not c["unavail_until"][row] < q.start_day:
+        until = int(c["unavail_until"][row])
+        when = (
+            "until further notice" if until >= np.iinfo(np.int32).max else f"until {iso_day(until)}"
+        )
+        return f"unavailable {when}, the brief publishes from {iso_day(q.start_day)}"
+    if q.category_mask and int(c["refused_mask"][row]) & q.category_mask:
+        return f"refuses the brief's category ({brief.get('category')})"
+    if filters is not None and not _extra_filter_mask(index, q, filters, slice(row, row + 1))[0]:
+        return "excluded by the search filters (country, language, followers or authenticity)"
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# Reverse ranking: briefs for one listing
+
+
+def rank_briefs_for_listing(
+    listing: Mapping[str, Any],
+    briefs: Iterable[Mapping[str, Any]],
+    *,
+    index: ListingIndex | None = None,
+    weights: Mapping[str, float] | None = None,
+    limit: int = 20,
+    exclusivity_conflicts: Iterable[str] = (),
+    blocked_by_brands: Iterable[str] = (),
+    relationship: Mapping[str, float | tuple[float, str]] | None = None,
+) -> list[BriefMatch]:
+    """Briefs ranked for one listing with the same components, filters and reasons.
+
+    `index` lends its statistics (IDF, engagement medians) so scores are comparable with the
+    forward ranking; without it IDF is flat and medians are the priors. Left out: briefs
+    whose hard filters exclude the listing, brief ids in `exclusivity_conflicts`, briefs of
+    the brand ids in `blocked_by_brands` (brands that blocked this influencer).
+    `relationship` maps a brief id or brand id to a score (or (score, reason)).
+    Briefs are few, so this loops over them; reasons are built for the returned ones only.
+    """
+    from app.services.matching.index import ListingIndex
+
+    w = resolve_weights(weights)
+    mini = ListingIndex(as_of=index.as_of if index is not None else None)
+    if index is not None:
+        mini.idf = index.idf
+        mini.stats = index.stats
+        mini.categories = dict(index.categories)
+    else:
+        mini.idf = np.ones(tx.N_FEATURES, np.float32)
+    mini.upsert(listing)
+    lid = listing["id"]
+    conflicts = set(exclusivity_conflicts)
+    blocked = set(blocked_by_brands)
+    scored: list[tuple[float, str, Any]] = []
+    rows = np.zeros(1, dtype=np.int64)
+    for brief in briefs:
+        if brief.get("id") in conflicts or brief.get("brand_id") in blocked:
+            continue
+        q = resolve_brief(mini, brief)
+        if not hard_filter_mask(mini, q)[0]:
+            continue
+        rel = None
+        if relationship:
+            v = relationship.get(brief.get("id")) or relationship.get(brief.get("brand_id"))
+            rel = {lid: v} if v is not None else None
+        comps, parts = components(mini, q, rows, rel)
+        score = float(combine(comps, w)[0])
+        scored.append((score, brief["id"], (q, comps, parts, rel)))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    out = []
+    for score, brief_id, (q, comps, parts, rel) in scored[: max(0, limit)]:
+        why = _ReasonData.collect(mini, q, rows)
+        reasons = _reasons(mini, q, 0, 0, comps, parts, rel, why, 0)
+        out.append(BriefMatch(brief_id=brief_id, score=score, components=reasons))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Reasons (only for the rows returned)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.0f}%"
+
+
+def _major(usd_cents: float, q: BriefQuery) -> str:
+    minor = usd_cents / q.cents_per_minor
+    return f"{minor / 10 ** MINOR_UNIT_EXPONENTS.get(q.currency, 2):,.0f}"
+
+
+def _money(usd_cents: float, q: BriefQuery) -> str:
+    """An amount in the brief's currency, whole major units (display only)."""
+    return f"{_major(usd_cents, q)} {q.currency}"
+
+
+@dataclass
+class _ReasonData:
+    """Per-returned-row facts for the reasons, gathered in one vectorised pass."""
+
+    topic_hit: np.ndarray  # (rows, brief topics)
+    text_hit: np.ndarray  # (rows, query columns)
+    evidence: au.Evidence
+
+    @classmethod
+    def collect(cls, index: ListingIndex, q: BriefQuery, rows: np.ndarray) -> _ReasonData:
+        topic_cols = np.array([topic_col(t) for t in q.topics], dtype=np.int64)
+        return cls(
+            topic_hit=index.topics.contains(rows, topic_cols, index.n),
+            text_hit=index.text.contains(rows, q.text_cols, index.n),
+            evidence=index.evidence(rows),
+        )
+
+
+def _reasons(
+    index: ListingIndex,
+    q: BriefQuery,
+    row: int,
+    i: int,
+    comps: Mapping[str, np.ndarray],
+    parts: _Parts,
+    relationship: Mapping[str, float | tuple[float, str]] | None,
+    why: _ReasonData,
+    k: int,
+) -> dict[str, tuple[float, str]]:
+    """Reasons for index row `row`: values at position `i` of `comps`, facts at `k` of `why`."""
+    c = index.cols
+    out: dict[str, tuple[float, str]] = {}
+
+    # Topic relevance.
+    have_topics = [t for t, h in zip(q.topics, why.topic_hit[k], strict=True) if h]
+    words = []
+    if len(q.text_cols):
+        hit = why.text_hit[k]
+        order = np.argsort(-q.text_vals)
+        words = [q.word_of[int(q.text_cols[k])] for k in order if hit[k]][:5]
+    if have_topics:
+        topic_text = f"shares topic{'s' if len(have_topics) > 1 else ''} {', '.join(have_topics)}"
+    elif q.topics:
+        topic_text = f"none of the brief's topics ({', '.join(q.topics)})"
+    else:
+        topic_text = "the brief names no topics"
+    word_text = f"; content mentions {', '.join(words)}" if words else "; few words in common"
+    out["topic_relevance"] = (
+        float(comps["topic_relevance"][i]),
+        f"{topic_text}{word_text} (text similarity {float(parts.cosine[i]):.2f})",
+    )
+
+    # Audience fit.
+    if parts.shares:
+        target = q.brief.get("target_audience") or {}
+        bits = []
+        for name, share in parts.shares:
+            s = float(share[i])
+            label = {
+                "countries": "in " + "/".join(target.get("countries") or ()),
+                "age_bands": "aged " + _age_label(target.get("age_bands") or ()),
+                "genders": "/".join(target.get("genders") or ()),
+                "languages": "speak " + "/".join(target.get("languages") or ()),
+            }[name]
+            bits.append(f"{_pct(s)} {label}")
+        audience_text = f"audience: {', '.join(bits)}"
+    else:
+        audience_text = "the brief sets no target audience, so any audience fits"
+    out["audience_fit"] = (float(comps["audience_fit"][i]), audience_text)
+
+    out["authenticity"] = (
+        float(comps["authenticity"][i]),
+        _authenticity_reason(index, row, why.evidence, k),
+    )
+
+    # Engagement quality.
+    best_ratio = float(parts.best_ratio[i])
+    if math.isfinite(best_ratio):
+        ratios = [(float(c["er_ratio"][p, row]), p) for p in q.platforms]
+        ratio, p = max((r, p) for r, p in ratios if math.isfinite(r))
+        f = float(c["followers"][p, row])
+        er = float(c["er"][p, row])
+        median = er / ratio if ratio > 0 else float("nan")
+        tier = mv.tier_of(f)
+        plat = mv.PLATFORM_LABEL[mv.PLATFORMS[p]]
+        if ratio >= 1:
+            rel_text = f"{ratio:.1f}x the {tier}-{plat} median {median * 100:.1f}%"
+        else:
+            rel_text = (
+                f"{1 / max(ratio, 1e-3):.1f}x below the {tier}-{plat} median {median * 100:.1f}%"
+            )
+        eng_text = f"engagement {er * 100:.1f}% on {plat} ({f:,.0f} followers) is {rel_text}"
+    else:
+        eng_text = "no engagement data on the brief's platforms (neutral)"
+    out["engagement_quality"] = (float(comps["engagement_quality"][i]), eng_text)
+
+    # Price fit.
+    if q.deliverables:
+        items = []
+        for d, cnt in q.deliverables:
+            asked = float(c["price"][d, row])
+            src = "rate card" if math.isfinite(asked) else "estimate"
+            items.append(f"{cnt} x {mv.DELIVERABLES[d]} ({src})")
+        cost = float(parts.cost[i])
+        text = f"{' + '.join(items)} = {_money(cost, q)}"
+        if q.budget_min is not None and q.budget_max is not None:
+            rng_text = f"{_major(q.budget_min, q)}-{_major(q.budget_max, q)} {q.currency}"
+            if cost > q.budget_max:
+                text += f", {cost / q.budget_max:.1f}x over the {rng_text} budget"
+            elif cost < q.budget_min:
+                text += f", below the {rng_text} budget (smaller creator than planned)"
+            else:
+                text += f", within the {rng_text} budget"
+        fair = float(parts.fair[i])
+        if fair > 0 and cost > FAIR_OVERSHOOT * fair:
+            text += f"; asks {cost / fair:.1f}x the fair median {_money(fair, q)} for its reach"
+        if float(parts.coverage[i]) < 1:
+            text += f"; can deliver only {_pct(float(parts.coverage[i]))} of the deliverables"
+    else:
+        text = "the brief lists no deliverables to price"
+    out["price_fit"] = (float(comps["price_fit"][i]), text)
+
+    # Over-exposure.
+    n90 = float(c["sponsored90"][row])
+    posts = float(c["recent_posts"][row])
+    brands = int(c["concurrent30"][row])
+    out["over_exposure"] = (
+        float(comps["over_exposure"][i]),
+        f"{n90:.0f} of ~{posts:.0f} posts in the last 90 days sponsored "
+        f"({_pct(n90 / max(posts, 1.0))}); {brands} brand{'s' if brands != 1 else ''} "
+        "in the last 30 days",
+    )
+
+    # Relationship.
+    lid = index.ids[row]
+    value = (relationship or {}).get(lid)
+    if value is None:
+        rel_text = "no history with this brand (neutral)"
+    elif isinstance(value, tuple):
+        rel_text = value[1]
+    else:
+        rel_text = f"past work with this brand scores {float(value):.2f}"
+    out["relationship"] = (float(comps["relationship"][i]), rel_text)
+    return out
+
+
+def _age_label(bands: Iterable[str]) -> str:
+    bands = [b for b in bands if b in mv.AGE_INDEX]
+    if not bands:
+        return "any age"
+    idx = sorted(mv.AGE_INDEX[b] for b in bands)
+    if idx == list(range(idx[0], idx[-1] + 1)) and len(idx) > 1:
+        lo = mv.AGE_BANDS[idx[0]].split("-")[0]
+        hi = mv.AGE_BANDS[idx[-1]]
+        hi = hi.split("-")[1] if "-" in hi else "+"
+        return f"{lo}-{hi}" if hi != "+" else f"{lo}+"
+    return "/".join(mv.AGE_BANDS[k] for k in idx)
+
+
+def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int) -> str:
+    c = index.cols
+    signals = []
+    main = int(c["main_platform"][row])
+    if main >= 0:
+        ratio = float(c["er_ratio"][main, row])
+        er = float(c["er"][main, row])
+        f = float(c["followers"][main, row])
+        plat = mv.PLATFORM_LABEL[mv.PLATFORMS[main]]
+        tier = mv.tier_of(f)
+        if math.isfinite(ratio) and ratio > 0:
+            median = er / ratio
+            if ev.engagement[k] > 0:
+                signals.append(
+                    f"engagement {er * 100:.1f}% is {1 / ratio:.1f}x below the {tier}-{plat} "
+                    f"median {median * 100:.1f}%"
+                )
+    if ev.spike[k] > 0:
+        day = int(c["spike_day"][row])
+        month = date.fromordinal(date(1970, 1, 1).toordinal() + day).strftime("%B %Y")
+        signals.append(
+            f"follower spike +{float(c['spike'][row]) * 100:.0f}% above usual growth in {month}"
+        )
+    if ev.geo[k] > 0:
+        country = c["country"][row : row + 1]
+        ok = geo_consistent(country, c["lang_mask"][row : row + 1])[:, 0]
+        aud = c["aud_country"][:, row].astype(np.float32) / 2.0
+        odd = [(float(aud[k]), mv.COUNTRIES[k]) for k in np.flatnonzero(~ok & (aud > 0)).tolist()]
+        odd.sort(reverse=True)
+        names = "/".join(code for _, code in odd[:3])
+        langs = "/".join(
+            lang for k, lang in enumerate(mv.LANGUAGES) if int(c["lang_mask"][row]) >> k & 1
+        )
+        signals.append(
+            f"{float(c['geo_mismatch'][row]) * 100:.0f}% of the audience in {names}, which fit "
+            f"neither the creator's country ({mv.COUNTRIES[int(country[0])]}) nor languages "
+            f"({langs})"
+        )
+    if ev.comments[k] > 0:
+        r = float(ev.cl_ratio[k])
+        signals.append(
+            f"comments per like {r:.1f}x the platform median"
+            if r > 1
+            else f"comments per like {1 / max(r, 1e-3):.1f}x below the platform median"
+        )
+    if not signals:
+        return "no signs of bought followers: engagement, growth and audience look organic"
+    return "; ".join(signals)
+
+
+__all__ = [
+    "COMPONENTS",
+    "DEFAULT_WEIGHTS",
+    "BriefMatch",
+    "Match",
+    "RankFilters",
+    "filtered_out_reason",
+    "hard_filter_mask",
+    "rank",
+    "rank_briefs_for_listing",
+    "resolve_weights",
+]

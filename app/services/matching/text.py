@@ -1,0 +1,106 @@
+"""Offline text relevance: tokenizer, feature hashing and TF-IDF, no model downloads.
+
+Text is lower-cased, split on anything that is not a letter or digit (Unicode aware, so
+"älskar" and "美味しい" stay words), stripped of a short stop-word list, and hashed into
+``N_FEATURES`` columns with CRC32 (stable across processes, unlike ``hash()``). A topic slug
+contributes its parts ("vegan-food" -> "vegan", "food") and itself ("veganfood"), which also
+matches the hashtag "#veganfood" in a caption.
+
+Document vectors use sublinear term frequency (1 + ln tf) times ``idf = ln((1 + N) / (1 + df))``
+fitted on the index build, L2-normalised; words that every listing uses weigh about nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable
+
+import numpy as np
+
+N_FEATURES = 1 << 18
+_MASK = N_FEATURES - 1
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_HASH_CACHE: dict[str, int] = {}
+_HASH_CACHE_LIMIT = 2_000_000
+
+STOP_WORDS: frozenset[str] = frozenset(
+    """a an and are as at be but by for from has have i in is it its me my of on or our so
+    that the their them they this to us was we were what when where which who will with you
+    your about after all also am any been before being can could did do does each few had he
+    her here him his how if into just more most no not now only other out over own same she
+    should some such than then there these those through too under up very while why would
+    creators creator content make looking must haves""".split()
+)
+
+
+def hash_token(token: str) -> int:
+    col = _HASH_CACHE.get(token)
+    if col is None:
+        col = zlib.crc32(token.encode("utf-8")) & _MASK
+        if len(_HASH_CACHE) < _HASH_CACHE_LIMIT:
+            _HASH_CACHE[token] = col
+    return col
+
+
+def tokenize(text: str) -> list[str]:
+    return [t for t in _TOKEN.findall(text.lower()) if len(t) > 1 and t not in STOP_WORDS]
+
+
+def topic_tokens(topic: str) -> list[str]:
+    """Tokens of one topic slug: its parts and the slug glued together (the hashtag form)."""
+    parts = tokenize(topic.replace("-", " "))
+    glued = "".join(parts)
+    return [*parts, glued] if len(parts) > 1 else parts
+
+
+def listing_terms(bio: str, samples: Iterable[str], topics: Iterable[str]) -> list[int]:
+    """Hashed columns (with repeats, one per occurrence) of a listing's text."""
+    tokens = tokenize(bio)
+    for sample in samples:
+        tokens.extend(tokenize(sample))
+    for topic in topics:
+        tokens.extend(topic_tokens(topic))
+    return [hash_token(t) for t in tokens]
+
+
+def brief_terms(brief: dict) -> tuple[list[int], dict[int, str]]:
+    """Hashed columns of a brief's text, and a column -> word map for reasons."""
+    tokens = tokenize(brief.get("title") or "")
+    tokens.extend(tokenize(brief.get("description") or ""))
+    for topic in brief.get("topics") or ():
+        # Topics are the brief's own summary of what it is about: count them twice.
+        tokens.extend(topic_tokens(topic) * 2)
+    names: dict[int, str] = {}
+    cols = []
+    for t in tokens:
+        c = hash_token(t)
+        names.setdefault(c, t)
+        cols.append(c)
+    return cols, names
+
+
+def tf_counts(cols: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Unique columns (sorted) and their sublinear term frequencies 1 + ln(tf)."""
+    if not cols:
+        return np.zeros(0, np.int32), np.zeros(0, np.float32)
+    uniq, counts = np.unique(np.asarray(cols, dtype=np.int32), return_counts=True)
+    return uniq, (1.0 + np.log(counts)).astype(np.float32)
+
+
+def idf_from_df(df: np.ndarray, n_docs: int) -> np.ndarray:
+    return np.log((1.0 + n_docs) / (1.0 + df)).astype(np.float32)
+
+
+def weighted_query(
+    cols: list[int], idf: np.ndarray, min_idf: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
+    """Query columns and L2-normalised tf-idf weights (columns too common to help dropped)."""
+    uniq, tf = tf_counts(cols)
+    w = tf * idf[uniq]
+    keep = idf[uniq] > min_idf
+    uniq, w = uniq[keep], w[keep]
+    norm = float(np.sqrt((w.astype(np.float64) ** 2).sum()))
+    if norm == 0.0:
+        return uniq[:0], w[:0]
+    return uniq, (w / norm).astype(np.float32)

@@ -1,0 +1,41 @@
+"""Deterministic synthetic marketplace (listings, brands, briefs) and its ground truth."""
+
+from app.services.seed.generator import (
+    BLOCK,
+    DEFAULT_NOW,
+    BriefLatent,
+    InfluencerBatch,
+    ListingLatent,
+    Marketplace,
+    Truth,
+    TruthBuilder,
+    generate_marketplace,
+    grade_block,
+    ground_truth,
+    iter_influencer_batches,
+    iter_influencers,
+    make_brands,
+    make_briefs,
+    make_briefs_with_latent,
+    write_truth,
+)
+
+__all__ = [
+    "BLOCK",
+    "DEFAULT_NOW",
+    "BriefLatent",
+    "InfluencerBatch",
+    "ListingLatent",
+    "Marketplace",
+    "Truth",
+    "TruthBuilder",
+    "generate_marketplace",
+    "grade_block",
+    "ground_truth",
+    "iter_influencer_batches",
+    "iter_influencers",
+    "make_brands",
+    "make_briefs",
+    "make_briefs_with_latent",
+    "write_truth",
+]

@@ -1,0 +1,420 @@
+"""Matching engine on hand-built listings: filters, components, reasons, weights, updates."""
+
+from __future__ import annotations
+
+import copy
+import math
+from datetime import date
+from typing import Any
+
+import pytest
+
+from app.services.matching import (
+    COMPONENTS,
+    ListingIndex,
+    RankFilters,
+    filtered_out_reason,
+    rank,
+    rank_briefs_for_listing,
+    resolve_weights,
+)
+
+AS_OF = date(2026, 11, 24)
+MONTHS = [f"{y}-{m:02d}-01" for y, m in [(2025, 12)] + [(2026, k) for k in range(1, 12)]]
+
+
+def history(
+    current: int, monthly_growth: float = 0.02, spike_at: int | None = None, spike: float = 0.0
+) -> list[dict[str, Any]]:
+    """12 monthly points ending at `current`, optionally with a jump in month `spike_at`."""
+    counts = [float(current)]
+    for k in range(11, 0, -1):
+        growth = monthly_growth + (spike if k == spike_at else 0.0)
+        counts.append(counts[-1] / (1 + growth))
+    counts.reverse()
+    return [{"date": d, "followers": round(c)} for d, c in zip(MONTHS, counts, strict=True)]
+
+
+def account(
+    platform: str = "instagram",
+    followers: int = 48_000,
+    er: float = 0.035,
+    comments_per_like: float = 0.03,
+    hist: list | None = None,
+) -> dict[str, Any]:
+    interactions = followers * er
+    likes = interactions / (1 + comments_per_like + 0.06)
+    return {
+        "id": f"sac_{platform}",
+        "platform": platform,
+        "handle": "someone",
+        "url": f"https://{platform}.example/someone",
+        "followers": followers,
+        "avg_views": followers // 3,
+        "avg_likes": round(likes),
+        "avg_comments": round(likes * comments_per_like),
+        "avg_shares": round(likes * 0.02),
+        "avg_saves": round(likes * 0.04),
+        "posts_per_week": 4.0,
+        "follower_history": hist if hist is not None else history(followers),
+    }
+
+
+def listing(lid: str, **overrides: Any) -> dict[str, Any]:
+    """An honest Swedish plant-based food and running creator; override what a test needs."""
+    base: dict[str, Any] = {
+        "id": lid,
+        "display_name": "Mara Lind",
+        "bio": "Plant-based recipes and trail running from Stockholm.",
+        "country": "SE",
+        "languages": ["sv", "en"],
+        "topics": ["vegan-food", "running"],
+        "content_samples": [
+            "Five-minute oat bowls for race week with tofu and lentils #veganfood",
+            "Chickpea hummus and tempeh wraps after a long trail run",
+            "Vegan smoothie recipes for recovery, oat milk and cashew",
+        ],
+        "values": ["sustainability"],
+        "refused_categories": ["alcohol", "gambling"],
+        "available": True,
+        "unavailable_until": None,
+        "audience": {
+            "countries": {"SE": 61.0, "NO": 12.0, "US": 27.0},
+            "age_bands": {"18-24": 30.0, "25-34": 45.0, "35-44": 25.0},
+            "genders": {"female": 70.0, "male": 28.0, "other": 2.0},
+            "languages": {"sv": 60.0, "en": 40.0},
+        },
+        "accounts": [account()],
+        "sponsored_posts": [
+            {"brand": "Oatly", "category": "food", "date": "2026-10-02", "platform": "instagram"}
+        ],
+        "rate_card": [{"deliverable_type": "instagram_reel", "amount": 90_000, "currency": "EUR"}],
+    }
+    base.update(overrides)
+    return base
+
+
+def filler(k: int) -> dict[str, Any]:
+    """An unrelated gaming creator in the US, to give the index some other rows."""
+    return listing(
+        f"inf_filler{k:03d}",
+        bio="Ranked shooter clips and esports talk from Austin.",
+        country="US",
+        languages=["en"],
+        topics=["gaming", "fps"],
+        content_samples=[
+            "Headshot clutch in ranked valorant tonight",
+            "Best loadout for sniper lobbies this season",
+            "Tournament scrims and crosshair settings",
+        ],
+        audience={
+            "countries": {"US": 70.0, "CA": 10.0, "GB": 20.0},
+            "age_bands": {"13-17": 30.0, "18-24": 50.0, "25-34": 20.0},
+            "genders": {"female": 15.0, "male": 83.0, "other": 2.0},
+            "languages": {"en": 100.0},
+        },
+        accounts=[account("twitch", followers=20_000 + 500 * k, er=0.03)],
+        rate_card=[{"deliverable_type": "twitch_stream", "amount": 30_000, "currency": "USD"}],
+    )
+
+
+BRIEF: dict[str, Any] = {
+    "id": "brf_oat",
+    "brand_id": "brd_oatly",
+    "state": "open",
+    "title": "Race-week breakfast",
+    "objective": "awareness",
+    "description": "Plant-based oat breakfast bowls for runners: recipes with oat, tofu and "
+    "smoothie ideas before race week.",
+    "must_haves": ["show the carton", "link in bio"],
+    "category": "food",
+    "target_audience": {
+        "countries": ["SE", "NO"],
+        "age_bands": ["18-24", "25-34"],
+        "genders": ["female"],
+        "languages": [],
+    },
+    "topics": ["vegan-food", "running"],
+    "platforms": ["instagram"],
+    "deliverables": [{"type": "instagram_reel", "count": 2}],
+    "budget": {
+        "currency": "EUR",
+        "total": 1_000_000,
+        "per_influencer_min": 50_000,
+        "per_influencer_max": 250_000,
+    },
+    "timeline": {
+        "application_deadline": "2026-12-10",
+        "content_due": "2026-12-20",
+        "publish_start": "2026-12-21",
+        "publish_end": "2027-01-10",
+    },
+    "visibility": "public",
+}
+
+GAMING_BRIEF: dict[str, Any] = {
+    **BRIEF,
+    "id": "brf_game",
+    "title": "Launch our FPS mouse",
+    "description": "Esports creators: ranked shooter gameplay with our mouse, headshot clips.",
+    "category": "gaming",
+    "target_audience": {"countries": ["US"], "age_bands": [], "genders": [], "languages": []},
+    "topics": ["gaming", "fps"],
+    "platforms": ["twitch"],
+    "deliverables": [{"type": "twitch_stream", "count": 1}],
+    "budget": {
+        "currency": "USD",
+        "total": 500_000,
+        "per_influencer_min": 10_000,
+        "per_influencer_max": 100_000,
+    },
+}
+
+
+def fake_listing(lid: str) -> dict[str, Any]:
+    """Same reach and niche as the honest one, but with bought followers' fingerprints."""
+    return listing(
+        lid,
+        accounts=[
+            account(
+                followers=48_000,
+                er=0.004,
+                comments_per_like=0.03,
+                hist=history(48_000, 0.02, spike_at=7, spike=0.9),
+            )
+        ],
+        audience={
+            "countries": {"SE": 30.0, "NO": 5.0, "BD": 25.0, "ID": 20.0, "VN": 20.0},
+            "age_bands": {"18-24": 40.0, "25-34": 40.0, "35-44": 20.0},
+            "genders": {"female": 55.0, "male": 43.0, "other": 2.0},
+            "languages": {"sv": 35.0, "bn": 25.0, "id": 20.0, "vi": 20.0},
+        },
+    )
+
+
+def build(*listings: dict[str, Any], fillers: int = 12) -> ListingIndex:
+    return ListingIndex.build([*listings, *(filler(k) for k in range(fillers))], as_of=AS_OF)
+
+
+def ids(matches: list[Any]) -> list[str]:
+    return [m.listing_id for m in matches]
+
+
+# --------------------------------------------------------------------------------------
+
+
+def test_fake_follower_account_ranks_below_honest_one_of_equal_reach() -> None:
+    index = build(listing("inf_honest"), fake_listing("inf_fake"))
+    matches = rank(index, BRIEF, limit=5)
+    order = ids(matches)
+    assert order.index("inf_honest") < order.index("inf_fake")
+    fake = next(m for m in matches if m.listing_id == "inf_fake")
+    honest = next(m for m in matches if m.listing_id == "inf_honest")
+    value, reason = fake.components["authenticity"]
+    assert value < 0.2 < 0.9 < honest.components["authenticity"][0]
+    assert "below the micro-Instagram median" in reason
+    assert "spike" in reason
+    assert "BD" in reason
+
+
+def test_over_exposed_account_ranks_below_fresh_one() -> None:
+    deals = [
+        {
+            "brand": f"Brand {k}",
+            "category": "food",
+            "date": f"2026-11-{k + 1:02d}",
+            "platform": "instagram",
+        }
+        for k in range(20)
+    ]
+    index = build(listing("inf_fresh"), listing("inf_busy", sponsored_posts=deals))
+    matches = rank(index, BRIEF, limit=5)
+    assert ids(matches)[:2] == ["inf_fresh", "inf_busy"]
+    busy = matches[1].components["over_exposure"]
+    assert busy[0] < 0.2
+    assert "20 of" in busy[1] and "20 brands in the last 30 days" in busy[1]
+
+
+@pytest.mark.parametrize(
+    ("changes", "kwargs", "expected"),
+    [
+        ({}, {"blocked_ids": {"inf_x"}}, "blocked"),
+        ({}, {"exclusivity_conflicts": {"inf_x"}}, "exclusivity"),
+        ({"refused_categories": ["food"]}, {}, "refuses the brief's category (food)"),
+        ({"available": False, "unavailable_until": "2027-02-01"}, {}, "unavailable until 2027"),
+        ({"available": False, "unavailable_until": None}, {}, "until further notice"),
+        ({"accounts": [account("youtube")]}, {}, "no account on the brief's platforms"),
+        ({"country": "DK"}, {"filters": RankFilters(countries=frozenset({"SE"}))}, "filters"),
+    ],
+)
+def test_conflicting_listing_is_filtered_out_with_a_reason(
+    changes: dict[str, Any], kwargs: dict[str, Any], expected: str
+) -> None:
+    index = build(listing("inf_ok"), listing("inf_x", **changes))
+    assert "inf_x" not in ids(rank(index, BRIEF, limit=50, **kwargs))
+    reason = filtered_out_reason(index, BRIEF, "inf_x", **kwargs)
+    assert reason is not None and expected in reason
+    assert filtered_out_reason(index, BRIEF, "inf_ok", **kwargs) is None
+
+
+def test_unavailable_listing_returns_in_time_for_the_publishing_window() -> None:
+    index = build(listing("inf_back", available=False, unavailable_until="2026-12-01"))
+    assert "inf_back" in ids(rank(index, BRIEF))
+    assert filtered_out_reason(index, BRIEF, "inf_back") is None
+
+
+def test_every_component_is_in_unit_range_with_a_reason() -> None:
+    index = build(listing("inf_a"), fake_listing("inf_b"), listing("inf_c", rate_card=[]))
+    matches = rank(index, BRIEF, limit=10)
+    assert matches
+    for m in matches:
+        assert 0.0 <= m.score <= 1.0
+        assert set(m.components) == set(COMPONENTS)
+        for value, reason in m.components.values():
+            assert 0.0 <= value <= 1.0 and math.isfinite(value)
+            assert isinstance(reason, str) and reason.strip()
+    a = next(m for m in matches if m.listing_id == "inf_a").components
+    assert "in SE/NO" in a["audience_fit"][1]
+    assert "aged 18-34" in a["audience_fit"][1]
+    assert "vegan-food" in a["topic_relevance"][1]
+    assert "within the 500-2,500 EUR budget" in a["price_fit"][1]
+    c = next(m for m in matches if m.listing_id == "inf_c").components
+    assert "(estimate)" in c["price_fit"][1]
+
+
+def test_weights_override_changes_the_order() -> None:
+    on_topic_pricey = listing(
+        "inf_topic",
+        rate_card=[{"deliverable_type": "instagram_reel", "amount": 900_000, "currency": "EUR"}],
+    )
+    off_topic_cheap = listing(
+        "inf_cheap",
+        topics=["fashion"],
+        bio="Outfits from Stockholm.",
+        content_samples=["New outfit for the weekend", "Sneakers and hoodie drop", "Thrift haul"],
+    )
+    index = build(on_topic_pricey, off_topic_cheap)
+    by_topic = rank(index, BRIEF, weights={"topic_relevance": 10.0})
+    by_price = rank(index, BRIEF, weights={"price_fit": 10.0})
+    assert ids(by_topic)[0] == "inf_topic"
+    assert ids(by_price)[0] == "inf_cheap"
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        {"topic_relevance": -1.0},
+        dict.fromkeys(COMPONENTS, 0.0),
+        {"topic_relevance": float("nan")},
+        {"charisma": 1.0},
+    ],
+)
+def test_bad_weights_raise(weights: dict[str, float]) -> None:
+    index = build(listing("inf_a"))
+    with pytest.raises(ValueError):
+        rank(index, BRIEF, weights=weights)
+    with pytest.raises(ValueError):
+        resolve_weights(weights)
+
+
+def test_upsert_changes_rank_without_rebuild_and_remove_drops() -> None:
+    weak = listing(
+        "inf_move",
+        audience={
+            "countries": {"US": 100.0},
+            "age_bands": {"45-54": 100.0},
+            "genders": {"male": 100.0},
+            "languages": {"en": 100.0},
+        },
+    )
+    index = build(listing("inf_a"), listing("inf_b"), weak)
+    assert ids(rank(index, BRIEF))[-1] == "inf_move"
+    rows_before = index.n
+
+    improved = copy.deepcopy(listing("inf_move"))
+    improved["audience"]["countries"] = {"SE": 95.0, "NO": 5.0}
+    improved["audience"]["genders"] = {"female": 95.0, "male": 5.0}
+    index.upsert(improved)
+    assert index.n == rows_before + 1  # appended, old row tombstoned: no rebuild
+    assert index.text.delta_size == 1
+    assert len(index) == 15
+    assert ids(rank(index, BRIEF))[0] == "inf_move"
+
+    assert index.remove("inf_move") is True
+    assert index.remove("inf_move") is False
+    assert "inf_move" not in ids(rank(index, BRIEF, limit=50))
+    assert len(index) == 14
+    assert filtered_out_reason(index, BRIEF, "inf_move") is not None
+
+
+def test_compaction_keeps_rankings() -> None:
+    index = build(listing("inf_a"), listing("inf_b"), fake_listing("inf_f"))
+    index.upsert(listing("inf_new", topics=["vegan-food"]))
+    index.remove("inf_b")
+    before = [(m.listing_id, round(m.score, 4)) for m in rank(index, BRIEF, limit=10)]
+    index.compact()
+    assert index.n == len(index) == 15
+    after = [(m.listing_id, round(m.score, 4)) for m in rank(index, BRIEF, limit=10)]
+    assert [x for x, _ in before] == [x for x, _ in after]
+    assert index.memory_bytes() > 0
+
+
+def test_cursor_pages_through_the_ranking() -> None:
+    index = build(*(listing(f"inf_{k}") for k in range(6)))
+    first = rank(index, BRIEF, limit=3)
+    second = rank(index, BRIEF, limit=3, offset_cursor=first[-1].cursor)
+    assert ids(first) + ids(second) == ids(rank(index, BRIEF, limit=6))
+    with pytest.raises(ValueError):
+        rank(index, BRIEF, offset_cursor="garbage")
+
+
+def test_relationship_is_neutral_unless_given() -> None:
+    index = build(listing("inf_a"), listing("inf_b"))
+    plain = {m.listing_id: m for m in rank(index, BRIEF)}
+    assert plain["inf_a"].components["relationship"][0] == 0.5
+    boosted = rank(index, BRIEF, relationship={"inf_b": (1.0, "two great campaigns together")})
+    assert boosted[0].listing_id == "inf_b"
+    assert boosted[0].components["relationship"] == (1.0, "two great campaigns together")
+
+
+def test_reverse_ranking_puts_the_matching_brief_first() -> None:
+    index = build(listing("inf_a"))
+    creator = listing("inf_a", accounts=[account(), account("twitch", followers=5_000)])
+    matches = rank_briefs_for_listing(creator, [GAMING_BRIEF, BRIEF], index=index)
+    assert [m.brief_id for m in matches] == ["brf_oat", "brf_game"]
+    assert matches[0].score > matches[1].score
+    for m in matches:
+        assert all(0 <= v <= 1 and r for v, r in m.components.values())
+    # Without the index's statistics it still works, and hard filters still apply.
+    only_instagram = rank_briefs_for_listing(listing("inf_a"), [GAMING_BRIEF, BRIEF])
+    assert [m.brief_id for m in only_instagram] == ["brf_oat"]
+
+
+def test_pruned_ranking_equals_brute_force(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.services.matching import scoring
+    from app.services.seed import generate_marketplace
+
+    market = generate_marketplace(listings=3_000, brands=8, briefs=8, seed=4)
+    index = ListingIndex.build(market.listings, as_of=AS_OF)
+    pruned = [[(m.listing_id, m.score) for m in rank(index, b)] for b in market.briefs]
+    monkeypatch.setattr(scoring, "PRUNE_TOPIC", ())
+    brute = [[(m.listing_id, m.score) for m in rank(index, b)] for b in market.briefs]
+    assert pruned == brute
+    assert all(len(page) == 20 for page in brute)
+
+
+def test_reverse_ranking_leaves_out_blocking_brands_and_conflicts() -> None:
+    briefs = [BRIEF, {**BRIEF, "id": "brf_other", "brand_id": "brd_other"}]
+    creator = listing("inf_a")
+    assert {m.brief_id for m in rank_briefs_for_listing(creator, briefs)} == {
+        "brf_oat",
+        "brf_other",
+    }
+    assert [
+        m.brief_id
+        for m in rank_briefs_for_listing(creator, briefs, blocked_by_brands={"brd_oatly"})
+    ] == ["brf_other"]
+    assert [
+        m.brief_id
+        for m in rank_briefs_for_listing(creator, briefs, exclusivity_conflicts={"brf_other"})
+    ] == ["brf_oat"]
