@@ -38,5 +38,13 @@ openapi: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/rapport migrate
 
+# The matching benchmark at 100k and 1M listings (≈ 15 min on 2 cores); results are merged into
+# benchmarks/matching/results.json and rendered to results.md.
+bench-matching: $(STAMP)
+	$(BIN)/python benchmarks/matching/bench.py --listings 100000 --briefs 50 --seed 1 \
+		--json benchmarks/matching/results.json --markdown benchmarks/matching/results.md
+	$(BIN)/python benchmarks/matching/bench.py --listings 1000000 --briefs 50 --seed 1 \
+		--json benchmarks/matching/results.json --markdown benchmarks/matching/results.md
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
