@@ -31,6 +31,11 @@ class Scope(enum.StrEnum):
     influencer_read = "influencer:read"
     influencer_write = "influencer:write"
     catalogue_read = "catalogue:read"
+    briefs_write = "briefs:write"
+    bids_read = "bids:read"
+    bids_write = "bids:write"
+    contracts_read = "contracts:read"
+    contracts_write = "contracts:write"
     operator = "operator"
 
 
@@ -41,6 +46,11 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     Scope.influencer_read: "Read your influencer profile",
     Scope.influencer_write: "Create and change your influencer profile",
     Scope.catalogue_read: "Read public briefs and influencer listings",
+    Scope.briefs_write: "Create, change and move the briefs of brands you belong to",
+    Scope.bids_read: "Read the bids, offers and messages you are a party to",
+    Scope.bids_write: "Invite, bid, make and answer offers, and send messages as a party",
+    Scope.contracts_read: "Read the contracts you are a party to",
+    Scope.contracts_write: "Act on the contracts you are a party to (e.g. cancel before funding)",
     Scope.operator: "Platform operations (operators only)",
 }
 
@@ -102,4 +112,9 @@ BrandWriter = Annotated[Principal, Authenticator(Scope.brands_write)]
 InfluencerReader = Annotated[Principal, Authenticator(Scope.influencer_read)]
 InfluencerWriter = Annotated[Principal, Authenticator(Scope.influencer_write)]
 CatalogueReader = Annotated[Principal, Authenticator(Scope.catalogue_read)]
+BriefWriter = Annotated[Principal, Authenticator(Scope.briefs_write)]
+BidReader = Annotated[Principal, Authenticator(Scope.bids_read)]
+BidWriter = Annotated[Principal, Authenticator(Scope.bids_write)]
+ContractReader = Annotated[Principal, Authenticator(Scope.contracts_read)]
+ContractWriter = Annotated[Principal, Authenticator(Scope.contracts_write)]
 Operator = Annotated[Principal, Authenticator(Scope.operator)]

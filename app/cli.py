@@ -54,6 +54,30 @@ def serve(
 
 
 @cli.command()
+def worker(
+    concurrency: int = typer.Option(4, min=1, help="jobs this process runs at once"),
+    poll: float | None = typer.Option(
+        None, help="seconds an idle worker waits (default RAPPORT_WORKER_POLL_SECONDS)"
+    ),
+    once: bool = typer.Option(False, "--once", help="one pass over due work, then exit"),
+) -> None:
+    """Fire due timers and relay outbox jobs until stopped (run any number on PostgreSQL)."""
+    from app.worker.runner import run_worker_process
+
+    settings = get_settings()
+    report = asyncio.run(
+        run_worker_process(
+            settings,
+            concurrency=concurrency,
+            poll_interval=poll if poll is not None else settings.worker_poll_seconds,
+            once=once,
+        )
+    )
+    if report is not None:
+        typer.echo(f"timers: {vars(report.timers)}; jobs: {vars(report.jobs)}")
+
+
+@cli.command()
 def openapi(
     output: Path = typer.Option(Path("openapi/openapi.json"), help="where to write the spec"),
 ) -> None:
@@ -112,6 +136,116 @@ def stripe_sandbox(
 
     typer.echo(f"Stripe sandbox on http://{host}:{port}")
     run_sandbox(host=host, port=port, webhook_url=webhook_url, webhook_secret=webhook_secret)
+
+
+@cli.command()
+def seed(
+    listings: int = typer.Option(10_000, min=0, help="influencer listings to generate"),
+    brands: int = typer.Option(100, min=0, help="brands to generate"),
+    briefs: int = typer.Option(500, min=0, help="briefs to generate (needs brands)"),
+    seed: int = typer.Option(1, help="generator seed: the same seed gives the same data"),
+    truth: Path | None = typer.Option(
+        None, help="write the ground truth (relevance grades, fakes) to this JSON file"
+    ),
+    today: str | None = typer.Option(
+        None, help="the generator's 'today' (YYYY-MM-DD); default: the generator's fixed date"
+    ),
+    migrate_first: bool = typer.Option(True, "--migrate/--no-migrate", help="upgrade first"),
+) -> None:
+    """Generate a synthetic marketplace and bulk-load it into the configured database."""
+    import time
+    from datetime import date
+
+    from tqdm import tqdm
+
+    from app.db import create_database
+    from app.migrations_state import upgrade
+    from app.services.catalogue_load import LoadConflict, seed_catalogue
+
+    if briefs and not brands:
+        raise typer.BadParameter("briefs need at least one brand", param_hint="--brands")
+    settings = get_settings()
+    if migrate_first:
+        upgrade(settings.database_url)
+
+    async def run() -> None:
+        database = create_database(settings)
+        started = time.perf_counter()
+        try:
+            with tqdm(total=listings, unit="listing", unit_scale=True, desc="listings") as bar:
+                result = await seed_catalogue(
+                    database.engine,
+                    listings=listings,
+                    brands=brands,
+                    briefs=briefs,
+                    seed=seed,
+                    truth_path=str(truth) if truth else None,
+                    today=date.fromisoformat(today) if today else None,
+                    progress=bar.update,
+                )
+        except LoadConflict as exc:
+            typer.echo(f"nothing loaded: the data clashes with existing rows ({exc})")
+            raise typer.Exit(1) from exc
+        finally:
+            await database.dispose()
+        counts = result.counts
+        phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items())
+        typer.echo(
+            f"loaded {counts.listings} listings ({counts.accounts} accounts), {counts.brands} "
+            f"brands, {counts.briefs} briefs in {time.perf_counter() - started:.1f} s ({phases})"
+        )
+        if result.truth_written:
+            typer.echo(f"ground truth written to {truth}")
+
+    asyncio.run(run())
+
+
+@cli.command()
+def reconcile(
+    since: str | None = typer.Option(
+        None, help="only movements since this ISO date/time (UTC); default: everything"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+) -> None:
+    """Compare the ledger with Stripe; print every difference; exit 1 when there is any."""
+    from datetime import UTC, datetime
+
+    from app.db import create_database
+    from app.integrations.stripe import StripeGateway
+    from app.services.reconcile import reconcile as run_reconcile
+
+    settings = get_settings()
+    start = datetime.fromisoformat(since) if since else None
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+
+    async def run() -> dict:
+        database = create_database(settings)
+        gateway = StripeGateway(settings)
+        try:
+            async with database.sessionmaker() as session:
+                report = await run_reconcile(session, gateway, since=start)
+                return report.as_dict()
+        finally:
+            await gateway.aclose()
+            await database.dispose()
+
+    result = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        checked = ", ".join(f"{n} {what}" for what, n in sorted(result["checked"].items()))
+        typer.echo(f"checked {checked}")
+        for d in result["differences"]:
+            typer.echo(
+                f"{d['kind']}: {d['object_id']} (contract {d['contract_id']}, {d['currency']}: "
+                f"ledger {d['ledger_amount']}, stripe {d['stripe_amount']}) — {d['detail']}"
+            )
+        typer.echo(
+            "no differences" if result["ok"] else f"{len(result['differences'])} difference(s)"
+        )
+    if not result["ok"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:

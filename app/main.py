@@ -13,12 +13,33 @@ from fastapi.routing import APIRoute
 from app.clock import Clock
 from app.db import create_database
 from app.errors import ProblemDetail, ValidationProblem, install_error_handlers
+from app.idempotency import IdempotencyMiddleware
+from app.integrations.stripe import StripeGateway
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from app.routers import auth, brands, compliance, health, influencers, rates
+from app.routers import (
+    auth,
+    brands,
+    briefs,
+    compliance,
+    health,
+    influencers,
+    matching,
+    operator,
+    rates,
+)
+from app.routers.bids import router as bids_router
+from app.routers.contracts import router as contracts_router
+from app.routers.delivery import router as delivery_router
+from app.routers.disputes import router as disputes_router
+from app.routers.money import router as money_router
+from app.routers.payouts import router as payouts_router
+from app.routers.stripe_webhooks import router as stripe_webhooks_router
 from app.security import AccessTokens, Passwords
 from app.services.identity import Identity
+from app.services.match_service import ListingIndexHolder
 from app.settings import Settings, get_settings
+from app.worker.runner import embedded_worker, worker_resources
 
 API_VERSION = "0.1.0"
 DESCRIPTION = """
@@ -40,9 +61,30 @@ ROUTERS = (
     auth.router,
     brands.router,
     influencers.router,
+    briefs.router,
+    matching.router,
     compliance.router,
     rates.router,
+    operator.router,
+    payouts_router,
+    money_router,
+    stripe_webhooks_router,
+    bids_router,
+    contracts_router,
+    delivery_router,
+    disputes_router,
 )
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Makes a retry safe: the first response to a key is stored for 24 h and "
+    "replayed (`Idempotent-Replayed: true`); the same key with other parameters is a 422 "
+    "`idempotency-key-reused`, and while the first request runs a 409 `idempotency-key-in-use`.",
+}
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -69,8 +111,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     # FastAPI's own 422 shape is never what we send: point every response at our problems.
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
-    for path in schema.get("paths", {}).values():
-        for operation in path.values():
+    for route, path in schema.get("paths", {}).items():
+        for method, operation in path.items():
+            if method == "post" and route.startswith("/v1/"):
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
+                operation["responses"].setdefault(
+                    "409", {"description": "A request with this Idempotency-Key is still running"}
+                )
             for status, response in operation.get("responses", {}).items():
                 if status.startswith(("4", "5")):
                     name = "ValidationProblem" if status == "422" else "ProblemDetail"
@@ -84,10 +131,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
     database = create_database(settings)
+    # One Stripe gateway per app, built here (never at import time) from the app's settings.
+    stripe_gateway = StripeGateway(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with embedded_worker(
+            database, _app.state.clock, settings, resources=worker_resources(_app)
+        ):
+            yield
+        await stripe_gateway.aclose()
         await database.dispose()
 
     app = FastAPI(
@@ -101,14 +154,35 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             {"name": "me", "description": "The signed-in account"},
             {"name": "brands", "description": "Brands, their members and invitations"},
             {"name": "influencers", "description": "Influencer profiles (listings)"},
+            {"name": "briefs", "description": "Briefs: what brands want made, and their lifecycle"},
+            {"name": "matching", "description": "Explainable relevance ranking"},
             {"name": "compliance", "description": "Disclosure checks for paid posts"},
             {"name": "rates", "description": "Fair-rate guidance"},
+            {"name": "operator", "description": "Platform operations (operators only)"},
+            {"name": "payouts", "description": "Getting paid: Stripe onboarding and status"},
+            {
+                "name": "payments",
+                "description": "Funding contracts (escrow) and influencers' earnings",
+            },
+            {
+                "name": "negotiation",
+                "description": "Invitations, bids, offers (versioned terms) and messages",
+            },
+            {"name": "contracts", "description": "Accepted terms: deliverables and milestones"},
+            {
+                "name": "delivery",
+                "description": "Deliverables, drafts and approvals, proof, deadlines, metrics, "
+                "cancellation and disputes",
+            },
+            {"name": "stripe", "description": "Stripe's webhooks (called by Stripe)"},
             {"name": "health", "description": "Liveness and readiness probes"},
         ],
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.stripe = stripe_gateway
     app.state.clock = clock or Clock()
+    app.state.listing_index = ListingIndexHolder()
     app.state.access_tokens = AccessTokens(settings)
     app.state.identity = Identity(settings, Passwords(settings), app.state.access_tokens)
 
@@ -117,7 +191,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
-    # Outermost first: the request id must exist before anything can fail and log.
+    # Added innermost first: the request id must exist before anything can fail and log, and
+    # the body cap applies before the idempotency layer buffers a body.
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -13,7 +13,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
@@ -70,12 +70,16 @@ class SortKey:
 def _encode_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return {"dt": value.isoformat()}
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
     return value
 
 
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict) and "dt" in value:
         return datetime.fromisoformat(value["dt"])
+    if isinstance(value, dict) and "d" in value:
+        return date.fromisoformat(value["d"])
     return value
 
 

@@ -9,10 +9,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-change-me-0123456789abcdef"  # noqa: S105
+# The local Stripe sandbox (`rapport stripe-sandbox`, docs/stripe-sandbox.md) and its dev secrets.
+DEV_STRIPE_API_KEY = "sk_test_rapport_sandbox"
+DEV_STRIPE_API_BASE = "http://127.0.0.1:12111"
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_rapport_dev_only_webhook_secret"  # noqa: S105
+STRIPE_SECRET_KEY_PREFIXES = ("sk_live_", "sk_test_", "rk_live_", "rk_test_")
 
 
 class Settings(BaseSettings):
@@ -57,6 +62,88 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="`rapport serve` port")
     demo_data: bool = Field(True, description="`rapport serve` seeds demo data into an empty DB")
 
+    embedded_worker: bool | None = Field(
+        None,
+        description="run the worker (timers, outbox relay) inside the API process; "
+        "unset: on for SQLite, off for PostgreSQL (run `rapport worker` processes there)",
+    )
+    worker_poll_seconds: float = Field(
+        1.0, description="how long an idle worker waits before looking for due work again"
+    )
+
+    # --- negotiation (docs/negotiation.md) -----------------------------------------------------
+    offer_expiry_hours: int = Field(
+        72, ge=1, le=720, description="an offer's lifetime when it names no `expires_at`"
+    )
+    contract_funding_window_hours: int = Field(
+        168,
+        ge=1,
+        le=720,
+        description="time to fund a contract after acceptance, unless the terms say otherwise",
+    )
+
+    # --- delivery (docs/delivery.md) -----------------------------------------------------------
+    dispute_escalation_hours: int = Field(
+        168,
+        ge=1,
+        le=24 * 90,
+        description="an unsettled dispute is escalated to the operators after this long",
+    )
+
+    # --- Stripe (docs/payments.md) -------------------------------------------------------------
+    stripe_api_key: str = Field(
+        DEV_STRIPE_API_KEY, description="Stripe secret key (sk_live_/sk_test_/rk_…)"
+    )
+    stripe_api_base: str | None = Field(
+        DEV_STRIPE_API_BASE,
+        description="base URL of a Stripe sandbox; empty/None = real Stripe (api.stripe.com)",
+    )
+    stripe_webhook_secret: str = Field(
+        DEV_STRIPE_WEBHOOK_SECRET,
+        description="whsec_ signing secret(s) of our webhook endpoints, comma-separated",
+    )
+    stripe_webhook_tolerance_seconds: int = Field(
+        300, description="largest accepted age (or skew) of a webhook's signed timestamp"
+    )
+    stripe_timeout_seconds: float = Field(30.0, description="timeout of one call to Stripe")
+    stripe_connect_country: str = Field(
+        "US", description="country of the Express accounts created for influencers"
+    )
+    onboarding_return_url: str = Field(
+        "http://127.0.0.1:8000/payouts/onboarding/return",
+        description="where Stripe sends an influencer who finished onboarding",
+    )
+    onboarding_refresh_url: str = Field(
+        "http://127.0.0.1:8000/payouts/onboarding/refresh",
+        description="where Stripe sends an influencer whose onboarding link expired",
+    )
+
+    # --- money: funding, fees, payouts (docs/payments.md) ---------------------------------------
+    brand_fee_bps: int = Field(
+        500,
+        ge=0,
+        le=10_000,
+        description="brand-side service fee in basis points of the agreed price (500 = 5 %), "
+        "added to what the brand pays; never deducted from the influencer's price",
+    )
+    brand_fee_fixed: dict[str, int] = Field(
+        default_factory=dict,
+        description='fixed brand fee per currency in minor units, JSON (`{"USD": 30}`); '
+        "added to the percentage",
+    )
+    payout_mode: Literal["automatic", "per_transfer"] = Field(
+        "automatic",
+        description="automatic: Stripe pays connected accounts out on their schedule and we "
+        "record payout.* events; per_transfer: Rapport creates a payout for each transfer "
+        "(manual payout schedules, and the sandbox, which has no automatic payouts)",
+    )
+    money_hold_recheck_minutes: int = Field(
+        60,
+        ge=1,
+        le=24 * 60,
+        description="how often a release or transfer held by a dispute looks again",
+    )
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment == "production":
@@ -66,9 +153,49 @@ class Settings(BaseSettings):
                 raise ValueError("production needs PostgreSQL (RAPPORT_DATABASE_URL)")
         return self
 
+    @field_validator("stripe_api_base", mode="before")
+    @classmethod
+    def _empty_base_is_real_stripe(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _refuse_stripe_sandbox_in_production(self) -> Settings:
+        # Separate from the check above, which runs first: its messages stay what they were.
+        if self.environment == "production":
+            if self.stripe_api_base is not None:
+                raise ValueError("production talks to real Stripe: unset RAPPORT_STRIPE_API_BASE")
+            key = self.stripe_api_key
+            if key == DEV_STRIPE_API_KEY or not key.startswith(STRIPE_SECRET_KEY_PREFIXES):
+                raise ValueError(
+                    "RAPPORT_STRIPE_API_KEY must be a real Stripe secret key (sk_live_/sk_test_)"
+                )
+            secrets = self.stripe_webhook_secrets
+            if (
+                not secrets
+                or DEV_STRIPE_WEBHOOK_SECRET in secrets
+                or not all(s.startswith("whsec_") for s in secrets)
+            ):
+                raise ValueError(
+                    "RAPPORT_STRIPE_WEBHOOK_SECRET must be the endpoints' whsec_ secret(s)"
+                )
+            for name in ("onboarding_return_url", "onboarding_refresh_url"):
+                if not getattr(self, name).startswith("https://"):
+                    raise ValueError(f"RAPPORT_{name.upper()} must be an https:// URL")
+        return self
+
+    @property
+    def stripe_webhook_secrets(self) -> list[str]:
+        """Every accepted signing secret (platform and Connect endpoints; old and new during a
+        rotation)."""
+        return [s.strip() for s in self.stripe_webhook_secret.split(",") if s.strip()]
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        return self.is_sqlite if self.embedded_worker is None else self.embedded_worker
 
     def sqlite_path(self) -> Path | None:
         if not self.is_sqlite:

@@ -29,6 +29,9 @@ from app.models import Base
 from app.settings import Settings
 from tests.factories import T0
 
+# Stripe fixtures (the sandbox, an app pointed at it, served by uvicorn): tests/stripe_support.py
+pytest_plugins = ["tests.stripe_support"]
+
 BACKEND = os.environ.get("RAPPORT_TEST_BACKEND", "sqlite")
 POSTGRES_SERVER = os.environ.get(
     "RAPPORT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

@@ -230,3 +230,32 @@ async def test_brand_input_validation(client, body):
         await client.post("/v1/brands", json=body, headers=owner.headers), 422, "validation-error"
     )
     assert (await client.get("/v1/brands", headers=owner.headers)).json()["data"] == []
+
+
+async def test_a_brand_with_live_briefs_or_contracts_cannot_be_deleted(client):
+    from tests.factories import create_brief, create_contract
+
+    deal, contract = await create_contract(client)
+    owner, brand_id = deal.brand_owner, deal.brand["id"]
+    r = await client.delete(f"/v1/brands/{brand_id}", headers=owner.headers)
+    body = assert_problem(r, 409, "brand-has-activity")
+    assert "contract" in body["detail"]
+    # Nothing changed: the brand, its brief and the contract are all still there.
+    assert (await client.get(f"/v1/brands/{brand_id}", headers=owner.headers)).status_code == 200
+    assert (
+        await client.get(f"/v1/contracts/{contract['id']}", headers=owner.headers)
+    ).status_code == 200
+
+    # An open brief alone also blocks; drafts and cancelled briefs go with the brand.
+    other_owner = await register(client)
+    other = await create_brand(client, other_owner, "Other")
+    await create_brief(client, other_owner, other["id"], state="open")
+    r = await client.delete(f"/v1/brands/{other['id']}", headers=other_owner.headers)
+    assert_problem(r, 409, "brand-has-activity")
+
+    quiet_owner = await register(client)
+    quiet = await create_brand(client, quiet_owner, "Quiet")
+    await create_brief(client, quiet_owner, quiet["id"], state="draft")
+    await create_brief(client, quiet_owner, quiet["id"], state="cancelled")
+    r = await client.delete(f"/v1/brands/{quiet['id']}", headers=quiet_owner.headers)
+    assert r.status_code == 204

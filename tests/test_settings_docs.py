@@ -27,6 +27,14 @@ def test_production_refuses_insecure_defaults():
     with pytest.raises(ValueError, match="PostgreSQL"):
         Settings(environment="production", secret_key="s" * 40)
     ok = Settings(
-        environment="production", secret_key="s" * 40, database_url="postgresql+asyncpg://x/y"
+        environment="production",
+        secret_key="s" * 40,
+        database_url="postgresql+asyncpg://x/y",
+        # Production also needs real Stripe credentials (tests/test_stripe_gateway.py).
+        stripe_api_key="sk_live_" + "k" * 24,
+        stripe_api_base=None,
+        stripe_webhook_secret="whsec_" + "w" * 32,
+        onboarding_return_url="https://app.rapport.dev/payouts/return",
+        onboarding_refresh_url="https://app.rapport.dev/payouts/refresh",
     )
     assert ok.environment == "production"

@@ -2,18 +2,125 @@
 
 from app.models.base import Base
 from app.models.brand import Brand, BrandInvitation, BrandMember, BrandRole, InvitationState
+from app.models.brief import (
+    Brief,
+    BriefCountry,
+    BriefDeliverableType,
+    BriefPlatform,
+    BriefState,
+    BriefTopic,
+    Visibility,
+)
+from app.models.contract import (
+    Contract,
+    ContractState,
+    Deliverable,
+    DeliverableState,
+    Milestone,
+    MilestoneDeliverable,
+    MilestoneState,
+)
+from app.models.delivery import (
+    DeadlineExtension,
+    Dispute,
+    DisputeState,
+    Draft,
+    DraftState,
+    ExtensionState,
+    MetricReport,
+    MetricSource,
+    Proof,
+    ProofState,
+    Resolution,
+)
+from app.models.idempotency import IdempotencyRecord
 from app.models.identity import LoginAttempt, RefreshToken, User
-from app.models.influencer import Influencer
+from app.models.influencer import (
+    Influencer,
+    ListingCountry,
+    ListingRate,
+    ListingTopic,
+    SocialAccount,
+)
+from app.models.ledger import JournalEntry, JournalLine, LedgerAccount, LedgerContract
+from app.models.money import Payment, Payout, Refund, Transfer
+from app.models.negotiation import (
+    ACTIVE_BID_STATES,
+    Bid,
+    BidMessage,
+    BidState,
+    BriefInvitation,
+    Offer,
+    OfferState,
+    Side,
+)
+from app.models.payout_account import PayoutAccount
+from app.models.stripe_event import StripeEvent, StripeEventOutcome
+from app.models.workflow import Job, JobState, StateTransition, Timer, TimerState
 
 __all__ = [
+    "ACTIVE_BID_STATES",
     "Base",
+    "Bid",
+    "BidMessage",
+    "BidState",
     "Brand",
     "BrandInvitation",
     "BrandMember",
     "BrandRole",
+    "Brief",
+    "BriefCountry",
+    "BriefDeliverableType",
+    "BriefInvitation",
+    "BriefPlatform",
+    "BriefState",
+    "BriefTopic",
+    "Contract",
+    "ContractState",
+    "DeadlineExtension",
+    "Deliverable",
+    "DeliverableState",
+    "Dispute",
+    "DisputeState",
+    "Draft",
+    "DraftState",
+    "ExtensionState",
+    "IdempotencyRecord",
     "Influencer",
     "InvitationState",
+    "Job",
+    "JobState",
+    "JournalEntry",
+    "JournalLine",
+    "LedgerAccount",
+    "LedgerContract",
+    "ListingCountry",
+    "ListingRate",
+    "ListingTopic",
     "LoginAttempt",
+    "MetricReport",
+    "MetricSource",
+    "Milestone",
+    "MilestoneDeliverable",
+    "MilestoneState",
+    "Offer",
+    "OfferState",
+    "Payment",
+    "Payout",
+    "PayoutAccount",
+    "Proof",
+    "ProofState",
     "RefreshToken",
+    "Refund",
+    "Resolution",
+    "Side",
+    "SocialAccount",
+    "StateTransition",
+    "StripeEvent",
+    "StripeEventOutcome",
+    "Timer",
+    "TimerState",
+    "Transfer",
     "User",
+    "Visibility",
 ]

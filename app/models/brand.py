@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Enum, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, created_at_column, public_id_column, updated_at_column
+from app.models.base import (
+    Base,
+    JsonDoc,
+    created_at_column,
+    public_id_column,
+    updated_at_column,
+)
 
 
 class BrandRole(enum.StrEnum):
@@ -34,6 +41,20 @@ class Brand(Base):
 
     id: Mapped[str] = public_id_column("brand")
     name: Mapped[str] = mapped_column(String(200))
+    # The brand profile (docs/design/catalogue-shapes.md); lists are JSON documents.
+    website: Mapped[str | None] = mapped_column(String(2048), default=None)
+    category: Mapped[str | None] = mapped_column(String(60), default=None)
+    values: Mapped[list[Any]] = mapped_column(JsonDoc, default=list, server_default=text("'[]'"))
+    competitor_brands: Mapped[list[Any]] = mapped_column(
+        JsonDoc, default=list, server_default=text("'[]'")
+    )
+    competitor_categories: Mapped[list[Any]] = mapped_column(
+        JsonDoc, default=list, server_default=text("'[]'")
+    )
+    # Listing ids this brand never wants to see or hire; visible to the brand's members only.
+    blocked_influencers: Mapped[list[Any]] = mapped_column(
+        JsonDoc, default=list, server_default=text("'[]'")
+    )
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

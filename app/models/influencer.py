@@ -1,25 +1,155 @@
-"""Influencer profiles (the profile is the listing; the catalogue adds the listing's detail)."""
+"""Influencer listings: the influencer profile is the listing (docs/design/catalogue-shapes.md).
+
+The listing's document fields (topics, audience, rate card, …) live on the `influencers` row as
+JSON, exactly as the API reads and writes them. Social accounts are rows of their own (they have
+ids and routes). What the catalogue filters and sorts on is *also* written, denormalised, into
+plain columns and small side tables, so every filter is an indexed equality/range predicate that
+behaves identically on SQLite and PostgreSQL:
+
+- `influencers.max_followers` — the largest account's followers (the `followers` sort and range);
+- `influencers.search_text` — lower-cased text searched with `LIKE '%term%'` on both databases;
+- `listing_topics`, `listing_countries` (audience share), `listing_rates` (rate card).
+
+`app.services.catalogue_index` computes all of them from the document, for the API and for the
+bulk loader alike; nothing else writes them.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, JsonDoc, created_at_column, public_id_column, updated_at_column
 
 
 class Influencer(Base):
     __tablename__ = "influencers"
+    __table_args__ = (
+        Index("ix_influencers_max_followers_id", "max_followers", "id"),
+        Index("ix_influencers_created_at_id", "created_at", "id"),
+    )
 
     id: Mapped[str] = public_id_column("influencer")
-    # At most one profile per user.
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    # At most one profile per user. Null for listings imported without an account (the seed).
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True, default=None
+    )
     display_name: Mapped[str] = mapped_column(String(200))
     bio: Mapped[str] = mapped_column(Text, default="")
     country: Mapped[str | None] = mapped_column(String(2), default=None)
     languages: Mapped[list[Any]] = mapped_column(JsonDoc, default=list)
+    topics: Mapped[list[Any]] = mapped_column(JsonDoc, default=list, server_default=text("'[]'"))
+    content_samples: Mapped[list[Any]] = mapped_column(
+        JsonDoc, default=list, server_default=text("'[]'")
+    )
+    values: Mapped[list[Any]] = mapped_column(JsonDoc, default=list, server_default=text("'[]'"))
+    refused_categories: Mapped[list[Any]] = mapped_column(
+        JsonDoc, default=list, server_default=text("'[]'")
+    )
+    available: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    unavailable_until: Mapped[date | None] = mapped_column(Date, default=None)
+    audience: Mapped[dict[str, Any]] = mapped_column(
+        JsonDoc, default=dict, server_default=text("'{}'")
+    )
+    sponsored_posts: Mapped[list[Any]] = mapped_column(
+        JsonDoc, default=list, server_default=text("'[]'")
+    )
+    rate_card: Mapped[list[Any]] = mapped_column(JsonDoc, default=list, server_default=text("'[]'"))
+    # Derived (see the module docstring); never written by hand.
+    max_followers: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
+
+    # Loaded explicitly (`selectinload`); touching it unloaded raises instead of querying.
+    accounts: Mapped[list[SocialAccount]] = relationship(
+        order_by=lambda: [SocialAccount.position, SocialAccount.id], lazy="raise", viewonly=True
+    )
+
+
+class SocialAccount(Base):
+    """One account of a listing on one platform; the handle is unique per platform."""
+
+    __tablename__ = "social_accounts"
+    __table_args__ = (
+        # `handle_key` is the handle lower-cased: uniqueness is case-insensitive on both DBs.
+        UniqueConstraint("platform", "handle_key", name="uq_social_accounts_platform_handle"),
+        Index("ix_social_accounts_platform_followers", "platform", "followers"),
+    )
+
+    id: Mapped[str] = public_id_column("social_account")
+    influencer_id: Mapped[str] = mapped_column(
+        ForeignKey("influencers.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(20))
+    # The listing's own order of its accounts (the first is the main one); new ones go last.
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    handle: Mapped[str] = mapped_column(String(100))
+    handle_key: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(2048))
+    followers: Mapped[int] = mapped_column(BigInteger, default=0)
+    avg_views: Mapped[int] = mapped_column(BigInteger, default=0)
+    avg_likes: Mapped[int] = mapped_column(BigInteger, default=0)
+    avg_comments: Mapped[int] = mapped_column(BigInteger, default=0)
+    avg_shares: Mapped[int] = mapped_column(BigInteger, default=0)
+    avg_saves: Mapped[int] = mapped_column(BigInteger, default=0)
+    posts_per_week: Mapped[float] = mapped_column(Float, default=0.0)
+    follower_history: Mapped[list[Any]] = mapped_column(JsonDoc, default=list)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+
+class ListingTopic(Base):
+    """Index row: the listing has this topic."""
+
+    __tablename__ = "listing_topics"
+    __table_args__ = (Index("ix_listing_topics_topic", "topic", "influencer_id"),)
+
+    influencer_id: Mapped[str] = mapped_column(
+        ForeignKey("influencers.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(String(60), primary_key=True)
+
+
+class ListingCountry(Base):
+    """Index row: this share (percent) of the listing's audience is in this country."""
+
+    __tablename__ = "listing_countries"
+    __table_args__ = (Index("ix_listing_countries_country_share", "country", "share"),)
+
+    influencer_id: Mapped[str] = mapped_column(
+        ForeignKey("influencers.id", ondelete="CASCADE"), primary_key=True
+    )
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    share: Mapped[float] = mapped_column(Float)
+
+
+class ListingRate(Base):
+    """Index row: one rate-card entry (integer minor units of `currency`)."""
+
+    __tablename__ = "listing_rates"
+    __table_args__ = (
+        Index("ix_listing_rates_type_currency_amount", "deliverable_type", "currency", "amount"),
+    )
+
+    influencer_id: Mapped[str] = mapped_column(
+        ForeignKey("influencers.id", ondelete="CASCADE"), primary_key=True
+    )
+    deliverable_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)

@@ -20,6 +20,7 @@ from app.schemas.brands import (
 from app.services import brands as service
 from app.services.brands import (
     AlreadyMember,
+    BrandHasActivity,
     BrandNotFound,
     InvitationNotFound,
     InvitationNotPending,
@@ -35,6 +36,12 @@ def _brand_out(brand: Brand, role: BrandRole) -> BrandOut:
     return BrandOut(
         id=brand.id,
         name=brand.name,
+        website=brand.website,
+        category=brand.category,
+        values=brand.values,
+        competitor_brands=brand.competitor_brands,
+        competitor_categories=brand.competitor_categories,
+        blocked_influencers=brand.blocked_influencers,
         role=role,
         created_at=brand.created_at,
         updated_at=brand.updated_at,
@@ -55,10 +62,13 @@ def _member_out(member: BrandMember, user: User) -> MemberOut:
     "/v1/brands",
     status_code=status.HTTP_201_CREATED,
     summary="Create a brand; you become its owner",
+    description="The brand profile (website, category, values, competitors, blocked "
+    "influencers) is optional; `blocked_influencers` is only ever shown to the brand's members.",
     responses=problem_responses(*AUTH_PROBLEMS),
 )
 async def create_brand(body: BrandIn, principal: BrandWriter, session: Session) -> BrandOut:
-    return _brand_out(*await service.create_brand(session, principal.user_id, body.name))
+    profile = body.model_dump(mode="json", exclude={"name"})
+    return _brand_out(*await service.create_brand(session, principal.user_id, body.name, profile))
 
 
 @router.get(
@@ -88,14 +98,17 @@ async def get_brand(brand_id: str, principal: BrandReader, session: Session) -> 
 async def update_brand(
     brand_id: str, body: BrandPatch, principal: BrandWriter, session: Session
 ) -> BrandOut:
-    return _brand_out(*await service.update_brand(session, principal.user_id, brand_id, body.name))
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    return _brand_out(*await service.update_brand(session, principal.user_id, brand_id, changes))
 
 
 @router.delete(
     "/v1/brands/{brand_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a brand (owners)",
-    responses=problem_responses(*AUTH_PROBLEMS, BrandNotFound, Forbidden),
+    description="Refused (409 `brand-has-activity`) while the brand has contracts or briefs that "
+    "are open, closed or completed; its drafts and cancelled briefs are deleted with it.",
+    responses=problem_responses(*AUTH_PROBLEMS, BrandNotFound, Forbidden, BrandHasActivity),
 )
 async def delete_brand(brand_id: str, principal: BrandWriter, session: Session) -> Response:
     await service.delete_brand(session, principal.user_id, brand_id)

@@ -1,51 +1,163 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from app.auth import InfluencerReader, InfluencerWriter
+from fastapi import APIRouter, Query, Response, status
+
+from app.auth import CatalogueReader, InfluencerReader, InfluencerWriter
 from app.db import Session
-from app.errors import AUTH_PROBLEMS, InvalidRequest, problem_responses
-from app.schemas.influencers import InfluencerIn, InfluencerOut, InfluencerPatch
+from app.errors import AUTH_PROBLEMS, problem_responses
+from app.models import Influencer
+from app.pagination import Page, Pagination, page_of
+from app.schemas.influencers import (
+    AccountIn,
+    AccountOut,
+    AccountPatch,
+    InfluencerIn,
+    InfluencerOut,
+    InfluencerPatch,
+    ListingOut,
+    ListingQuery,
+)
 from app.services import influencers as service
-from app.services.influencers import InfluencerProfileExists, InfluencerProfileNotFound
+from app.services.influencers import (
+    HandleTaken,
+    InfluencerProfileExists,
+    InfluencerProfileNotFound,
+    ListingFilters,
+    ListingNotFound,
+    SocialAccountNotFound,
+)
 
 router = APIRouter(tags=["influencers"])
+
+
+def _own_out(listing: Influencer) -> InfluencerOut:
+    return InfluencerOut.model_validate(listing)
+
+
+# --- your own listing (the `me` routes come before `/{influencer_id}`) ------------------------
 
 
 @router.post(
     "/v1/influencers/me",
     status_code=status.HTTP_201_CREATED,
-    summary="Create your influencer profile (one per account)",
-    responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileExists),
+    summary="Create your influencer listing (one per account)",
+    description="The full listing shape; `accounts` may be given here or added later.",
+    responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileExists, HandleTaken),
 )
 async def create_own_profile(
     body: InfluencerIn, principal: InfluencerWriter, session: Session
 ) -> InfluencerOut:
-    profile = await service.create_profile(session, principal.user_id, body.model_dump())
-    return InfluencerOut.model_validate(profile)
+    fields = body.model_dump(mode="json", exclude={"accounts"})
+    accounts = [a.model_dump(mode="json") for a in body.accounts]
+    return _own_out(await service.create_profile(session, principal.user_id, fields, accounts))
 
 
 @router.get(
     "/v1/influencers/me",
-    summary="Your influencer profile",
+    summary="Your influencer listing",
     responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound),
 )
 async def get_own_profile(principal: InfluencerReader, session: Session) -> InfluencerOut:
-    return InfluencerOut.model_validate(await service.get_own_profile(session, principal.user_id))
+    return _own_out(await service.get_own_profile(session, principal.user_id))
 
 
 @router.patch(
     "/v1/influencers/me",
-    summary="Change your influencer profile",
-    description="Only the fields you send change; `null` clears an optional field.",
+    summary="Change your influencer listing",
+    description="Only the fields you send change, each replaced whole; `null` clears "
+    "`country` and `unavailable_until`. Accounts change under `/v1/influencers/me/accounts`.",
     responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound),
 )
 async def update_own_profile(
     body: InfluencerPatch, principal: InfluencerWriter, session: Session
 ) -> InfluencerOut:
-    changes = body.model_dump(exclude_unset=True)
-    for required in ("display_name", "bio", "languages"):
-        if required in changes and changes[required] is None:
-            raise InvalidRequest.field(required, "cannot be null", "not_nullable")
-    profile = await service.update_own_profile(session, principal.user_id, changes)
-    return InfluencerOut.model_validate(profile)
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    return _own_out(await service.update_own_profile(session, principal.user_id, changes))
+
+
+@router.get(
+    "/v1/influencers/me/accounts",
+    summary="Your social accounts",
+    responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound),
+)
+async def list_own_accounts(principal: InfluencerReader, session: Session) -> list[AccountOut]:
+    accounts = await service.list_own_accounts(session, principal.user_id)
+    return [AccountOut.model_validate(a) for a in accounts]
+
+
+@router.post(
+    "/v1/influencers/me/accounts",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a social account to your listing",
+    description="The handle must be unique on its platform, case-insensitively.",
+    responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound, HandleTaken),
+)
+async def add_own_account(
+    body: AccountIn, principal: InfluencerWriter, session: Session
+) -> AccountOut:
+    account = await service.add_account(session, principal.user_id, body.model_dump(mode="json"))
+    return AccountOut.model_validate(account)
+
+
+@router.patch(
+    "/v1/influencers/me/accounts/{account_id}",
+    summary="Change one of your social accounts",
+    description="Only the fields you send change; the platform is fixed.",
+    responses=problem_responses(
+        *AUTH_PROBLEMS, InfluencerProfileNotFound, SocialAccountNotFound, HandleTaken
+    ),
+)
+async def update_own_account(
+    account_id: str, body: AccountPatch, principal: InfluencerWriter, session: Session
+) -> AccountOut:
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    account = await service.update_account(session, principal.user_id, account_id, changes)
+    return AccountOut.model_validate(account)
+
+
+@router.delete(
+    "/v1/influencers/me/accounts/{account_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove one of your social accounts",
+    responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound, SocialAccountNotFound),
+)
+async def delete_own_account(
+    account_id: str, principal: InfluencerWriter, session: Session
+) -> Response:
+    await service.delete_account(session, principal.user_id, account_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- the public catalogue ---------------------------------------------------------------------
+
+
+@router.get(
+    "/v1/influencers",
+    summary="Search influencer listings",
+    description="Filters narrow the result (a repeated filter matches any of its values); `q` "
+    "matches listings containing every word. Sorted by `sort`, then id; cursor-paginated. See "
+    "docs/catalogue.md.",
+    responses=problem_responses(*AUTH_PROBLEMS),
+)
+async def search_listings(
+    query: Annotated[ListingQuery, Query()],
+    principal: CatalogueReader,
+    session: Session,
+    page: Pagination,
+) -> Page[ListingOut]:
+    filters = ListingFilters(**query.model_dump(mode="json"))
+    rows, cursor = await service.search_listings(session, filters, page)
+    return Page[ListingOut](**page_of([ListingOut.model_validate(r) for r in rows], cursor))
+
+
+@router.get(
+    "/v1/influencers/{influencer_id}",
+    summary="An influencer listing",
+    responses=problem_responses(*AUTH_PROBLEMS, ListingNotFound),
+)
+async def get_listing(
+    influencer_id: str, principal: CatalogueReader, session: Session
+) -> ListingOut:
+    return ListingOut.model_validate(await service.get_listing(session, influencer_id))

@@ -1,32 +1,261 @@
+"""Influencer listings (the profile is the listing) and their social accounts."""
+
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from app.schemas.common import CountryCode, Input, LanguageCode, Output, Text200, Text5000
+from app.schemas.catalogue import (
+    AgeBand,
+    Count,
+    Currency,
+    DeliverableTypeName,
+    Gender,
+    Money,
+    Patch,
+    Platform,
+    Slug,
+    Url,
+    distribution,
+    no_duplicates,
+    ordered_dates,
+)
+from app.schemas.common import (
+    CountryCode,
+    Input,
+    LanguageCode,
+    Output,
+    StrictBool,
+    Text200,
+    Text5000,
+)
+
+Handle = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^@?[A-Za-z0-9._-]{1,100}$", max_length=101),
+    Field(description="The account's handle; unique per platform, case-insensitively"),
+]
+Sample = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+NonNegative = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
+
+
+class FollowerPoint(Input):
+    date: date
+    followers: Count
+
+
+class AccountIn(Input):
+    platform: Platform
+    handle: Handle
+    url: Url
+    followers: Count
+    avg_views: Count = 0
+    avg_likes: Count = 0
+    avg_comments: Count = 0
+    avg_shares: Count = 0
+    avg_saves: Count = 0
+    posts_per_week: NonNegative = 0.0
+    follower_history: Annotated[
+        list[FollowerPoint], Field(max_length=1000), AfterValidator(ordered_dates)
+    ] = Field(default_factory=list, description="Dated follower counts, in date order")
+
+
+class AccountPatch(Patch):
+    """Change an account; the platform is fixed (delete and add to move platforms)."""
+
+    handle: Handle | None = None
+    url: Url | None = None
+    followers: Count | None = None
+    avg_views: Count | None = None
+    avg_likes: Count | None = None
+    avg_comments: Count | None = None
+    avg_shares: Count | None = None
+    avg_saves: Count | None = None
+    posts_per_week: NonNegative | None = None
+    follower_history: (
+        Annotated[list[FollowerPoint], Field(max_length=1000), AfterValidator(ordered_dates)] | None
+    ) = None
+
+
+class FollowerPointOut(Output):
+    date: date
+    followers: int
+
+
+class AccountOut(Output):
+    id: str = Field(examples=["sac_01JD3M8ZQ4X2V6R9T0A1B2C3D4"])
+    platform: str
+    handle: str
+    url: str
+    followers: int
+    avg_views: int
+    avg_likes: int
+    avg_comments: int
+    avg_shares: int
+    avg_saves: int
+    posts_per_week: float
+    follower_history: list[FollowerPointOut]
+
+
+class Audience(Input):
+    """Audience demographics in percent; each non-empty distribution sums to 100 ± 1."""
+
+    countries: distribution(CountryCode, 250) = Field(default_factory=dict)  # type: ignore[valid-type]
+    age_bands: distribution(AgeBand, 6) = Field(default_factory=dict)  # type: ignore[valid-type]
+    genders: distribution(Gender, 3) = Field(default_factory=dict)  # type: ignore[valid-type]
+    languages: distribution(LanguageCode, 200) = Field(default_factory=dict)  # type: ignore[valid-type]
+
+
+class SponsoredPost(Input):
+    brand: Text200
+    category: Slug
+    date: date
+    platform: Platform
+
+
+class Rate(Input):
+    deliverable_type: DeliverableTypeName
+    amount: Money
+    currency: Currency
+
+
+def _one_rate_per_type(rates: list[Rate]) -> list[Rate]:
+    no_duplicates([r.deliverable_type for r in rates])
+    return rates
+
+
+Topics = Annotated[list[Slug], Field(max_length=30), AfterValidator(no_duplicates)]
+Slugs = Annotated[list[Slug], Field(max_length=30), AfterValidator(no_duplicates)]
+Samples = Annotated[list[Sample], Field(max_length=20)]
+RateCard = Annotated[list[Rate], Field(max_length=50), AfterValidator(_one_rate_per_type)]
+SponsoredPosts = Annotated[list[SponsoredPost], Field(max_length=500)]
+Languages = Annotated[list[LanguageCode], Field(max_length=20)]
 
 
 class InfluencerIn(Input):
+    """A new listing. `accounts` may be given here or added later under `/accounts`."""
+
     display_name: Text200
     bio: Text5000 = ""
     country: CountryCode | None = None
-    languages: list[LanguageCode] = Field(default_factory=list, max_length=20)
+    languages: Languages = Field(default_factory=list)
+    topics: Topics = Field(default_factory=list)
+    content_samples: Samples = Field(default_factory=list)
+    values: Slugs = Field(default_factory=list)
+    refused_categories: Slugs = Field(default_factory=list)
+    available: StrictBool = True
+    unavailable_until: date | None = None
+    audience: Audience = Field(default_factory=Audience)
+    accounts: Annotated[list[AccountIn], Field(max_length=20)] = Field(default_factory=list)
+    sponsored_posts: SponsoredPosts = Field(default_factory=list)
+    rate_card: RateCard = Field(default_factory=list)
 
 
-class InfluencerPatch(Input):
+class InfluencerPatch(Patch):
+    """Change your listing: fields sent replace the stored ones whole (accounts have their own
+    routes). `null` clears `country` and `unavailable_until`."""
+
+    nullable_fields = frozenset({"country", "unavailable_until"})
+
     display_name: Text200 | None = None
     bio: Text5000 | None = None
     country: CountryCode | None = None
-    languages: list[LanguageCode] | None = Field(None, max_length=20)
+    languages: Languages | None = None
+    topics: Topics | None = None
+    content_samples: Samples | None = None
+    values: Slugs | None = None
+    refused_categories: Slugs | None = None
+    available: StrictBool | None = None
+    unavailable_until: date | None = None
+    audience: Audience | None = None
+    sponsored_posts: SponsoredPosts | None = None
+    rate_card: RateCard | None = None
 
 
-class InfluencerOut(Output):
+class AudienceOut(Output):
+    countries: dict[str, float] = Field(default_factory=dict)
+    age_bands: dict[str, float] = Field(default_factory=dict)
+    genders: dict[str, float] = Field(default_factory=dict)
+    languages: dict[str, float] = Field(default_factory=dict)
+
+
+class RateOut(Output):
+    deliverable_type: str
+    amount: int
+    currency: str
+
+
+class SponsoredPostOut(Output):
+    brand: str
+    category: str
+    date: date
+    platform: str
+
+
+class ListingOut(Output):
+    """A listing as everyone with the catalogue scope sees it."""
+
     id: str = Field(examples=["inf_01JD3M8ZQ4X2V6R9T0A1B2C3D4"])
-    user_id: str
     display_name: str
     bio: str
     country: str | None
     languages: list[str]
+    topics: list[str]
+    content_samples: list[str]
+    values: list[str]
+    refused_categories: list[str]
+    available: bool
+    unavailable_until: date | None
+    audience: AudienceOut
+    accounts: list[AccountOut]
+    sponsored_posts: list[SponsoredPostOut]
+    rate_card: list[RateOut]
     created_at: datetime
     updated_at: datetime
+
+
+class InfluencerOut(ListingOut):
+    """Your own listing: the public listing plus the account it belongs to."""
+
+    user_id: str | None
+
+
+ListingSort = Literal["created", "-created", "followers", "-followers"]
+
+
+class ListingQuery(BaseModel):
+    """Filters of `GET /v1/influencers`: every filter narrows; a repeated one matches any."""
+
+    q: str | None = Field(
+        None,
+        max_length=200,
+        description="Words that must all appear (as substrings, case-insensitively) in the "
+        "name, bio, topics, content samples or handles",
+    )
+    platform: list[Platform] = Field(default_factory=list, description="Has an account on it")
+    topic: list[Slug] = Field(default_factory=list, description="Has this topic")
+    country: list[CountryCode] = Field(
+        default_factory=list, description="Part of the audience is in this country"
+    )
+    min_country_share: float | None = Field(
+        None, ge=0, le=100, description="With `country`: at least this percent of the audience"
+    )
+    home_country: CountryCode | None = Field(None, description="The influencer's own country")
+    deliverable_type: list[DeliverableTypeName] = Field(
+        default_factory=list, description="Has a rate for this deliverable type"
+    )
+    currency: Currency | None = Field(None, description="Currency of `price_min`/`price_max`")
+    price_min: int | None = Field(
+        None, ge=0, description="A rate (of `deliverable_type` when given) ≥ this, minor units"
+    )
+    price_max: int | None = Field(None, ge=0, description="… and ≤ this")
+    followers_min: int | None = Field(
+        None,
+        ge=0,
+        description="Followers ≥ this (on `platform` when given, else the largest account)",
+    )
+    followers_max: int | None = Field(None, ge=0, description="Followers ≤ this")
+    available: bool | None = Field(None, description="Only (un)available influencers")
+    sort: ListingSort = Field("-created", description="`-` sorts descending")

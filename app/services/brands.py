@@ -7,19 +7,33 @@ Roles: owner > admin > member.
 - Anyone may leave; the last owner may not leave or be demoted (a brand always has an owner).
 Every membership change locks the brand row first, so two owners demoting each other at once
 cannot leave the brand ownerless.
-A caller who is not a member gets 404 for the brand and everything under it.
+A caller who is not a member gets 404 for the brand and everything under it — which is also
+why the brand profile's `blocked_influencers` is seen by members only: no route shows a brand
+to anyone else.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict, Forbidden, NotFound
-from app.models import Brand, BrandInvitation, BrandMember, BrandRole, InvitationState, User
+from app.db import add_unique
+from app.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from app.models import (
+    Brand,
+    BrandInvitation,
+    BrandMember,
+    BrandRole,
+    Brief,
+    BriefState,
+    Contract,
+    Influencer,
+    InvitationState,
+    User,
+)
 from app.pagination import PageParams, SortKey, paginate
 from app.services.identity import normalise_email
 
@@ -49,6 +63,10 @@ class InvitationNotPending(Conflict):
 
 class InvitationPending(Conflict):
     slug, title = "invitation-pending", "This email already has a pending invitation"
+
+
+class BrandHasActivity(Conflict):
+    slug, title = "brand-has-activity", "The brand has briefs or contracts and cannot be deleted"
 
 
 class MemberNotFound(NotFound):
@@ -92,8 +110,32 @@ async def _owner_count(session: AsyncSession, brand_id: str) -> int:
 # --- brands -----------------------------------------------------------------------------------
 
 
-async def create_brand(session: AsyncSession, user_id: str, name: str) -> tuple[Brand, BrandRole]:
-    brand = Brand(name=name)
+async def _check_blocked(session: AsyncSession, listing_ids: list[str]) -> None:
+    """Blocked influencers must be listings that exist (listings are public: no leak)."""
+    if not listing_ids:
+        return
+    found = set(await session.scalars(select(Influencer.id).where(Influencer.id.in_(listing_ids))))
+    errors = [
+        {
+            "field": f"blocked_influencers.{i}",
+            "message": f"no listing {listing_id}",
+            "rule": "unknown_influencer",
+        }
+        for i, listing_id in enumerate(listing_ids)
+        if listing_id not in found
+    ]
+    if errors:
+        raise InvalidRequest(f"blocked_influencers: {errors[0]['message']}", errors)
+
+
+async def create_brand(
+    session: AsyncSession, user_id: str, name: str, profile: dict[str, Any] | None = None
+) -> tuple[Brand, BrandRole]:
+    """`profile`: the brand profile's other fields (website, category, values, competitors,
+    blocked influencers), JSON-shaped."""
+    profile = profile or {}
+    await _check_blocked(session, profile.get("blocked_influencers", []))
+    brand = Brand(name=name, **profile)
     session.add(brand)
     await session.flush()
     session.add(BrandMember(brand_id=brand.id, user_id=user_id, role=BrandRole.owner))
@@ -121,19 +163,43 @@ async def list_brands(
 
 
 async def update_brand(
-    session: AsyncSession, user_id: str, brand_id: str, name: str | None
+    session: AsyncSession, user_id: str, brand_id: str, changes: dict[str, Any]
 ) -> tuple[Brand, BrandRole]:
+    """`changes`: only the fields sent (JSON-shaped); each replaces the stored value."""
     brand, member = await _membership(session, brand_id, user_id)
     _require(member, BrandRole.admin, "edit the brand")
-    if name is not None:
-        brand.name = name
+    if "blocked_influencers" in changes:
+        await _check_blocked(session, changes["blocked_influencers"])
+    for field, value in changes.items():
+        setattr(brand, field, value)
     await session.flush()
     return brand, member.role
 
 
 async def delete_brand(session: AsyncSession, user_id: str, brand_id: str) -> None:
+    """Deletes a brand with its drafts and cancelled briefs. A brand that has contracts (money
+    history) or briefs that influencers can see or bid on is refused: its counterparties'
+    records must not vanish."""
     brand, member = await _membership(session, brand_id, user_id, lock=True)
     _require(member, BrandRole.owner, "delete the brand")
+    contracts = await session.scalar(
+        select(func.count()).select_from(Contract).where(Contract.brand_id == brand_id)
+    )
+    live_briefs = await session.scalar(
+        select(func.count())
+        .select_from(Brief)
+        .where(
+            Brief.brand_id == brand_id,
+            Brief.state.not_in([BriefState.draft, BriefState.cancelled]),
+        )
+    )
+    if contracts or live_briefs:
+        raise BrandHasActivity(
+            f"The brand has {contracts} contract(s) and {live_briefs} open, closed or completed "
+            "brief(s); cancel what can be cancelled — a brand with contracts stays for the record",
+            contracts=contracts,
+            live_briefs=live_briefs,
+        )
     await session.delete(brand)
     await session.flush()
 
@@ -219,12 +285,8 @@ async def invite(
         invited_by=user_id,
         expires_at=now + INVITATION_TTL,
     )
-    session.add(invitation)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise InvitationPending(f"{email} already has a pending invitation to this brand") from exc
+    if not await add_unique(session, invitation):
+        raise InvitationPending(f"{email} already has a pending invitation to this brand")
     return invitation
 
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import scopes_for
+from app.db import add_unique
 from app.errors import Conflict, InvalidCredentials, InvalidToken, RateLimited, RefreshTokenReused
 from app.ids import new_id
 from app.models import LoginAttempt, RefreshToken, User
@@ -54,12 +54,8 @@ class Identity:
             password_hash=self.passwords.hash(password),
             full_name=full_name,
         )
-        session.add(user)
-        try:
-            async with session.begin_nested():
-                await session.flush()
-        except IntegrityError as exc:
-            raise EmailTaken("An account with this email already exists; sign in instead") from exc
+        if not await add_unique(session, user):
+            raise EmailTaken("An account with this email already exists; sign in instead")
         return user
 
     # --- sign-in -------------------------------------------------------------------------------

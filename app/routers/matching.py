@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
+
+from app.auth import BrandReader, InfluencerReader
+from app.db import Session
+from app.deps import Now
+from app.errors import AUTH_PROBLEMS, InvalidRequest, problem_responses
+from app.models import Brief, Influencer
+from app.schemas.matching import (
+    BriefMatchOut,
+    Component,
+    ListingMatchOut,
+    MatchesOut,
+    RecommendedBriefsOut,
+)
+from app.services import match_service as service
+from app.services.briefs import BriefNotFound
+from app.services.match_service import ListingNotMatched
+from app.services.matching.scoring import resolve_weights
+
+router = APIRouter(tags=["matching"])
+
+WEIGHTS_HELP = (
+    "Override component weights, e.g. `topic_relevance:0.5,price_fit:0.1` (names: "
+    "topic_relevance, audience_fit, authenticity, engagement_quality, price_fit, over_exposure, "
+    "relationship); negative or all-zero weights are a 422"
+)
+
+
+def _limit(request: Request, limit: int | None) -> int:
+    cap = request.app.state.settings.page_size_max
+    value = limit or request.app.state.settings.page_size_default
+    if value > cap:
+        raise InvalidRequest.field("limit", f"must be at most {cap}", "less_than_equal")
+    return value
+
+
+def _components(raw: dict[str, tuple[float, str]]) -> dict[str, Component]:
+    return {name: Component(value=value, reason=reason) for name, (value, reason) in raw.items()}
+
+
+@router.get(
+    "/v1/briefs/{brief_id}/matches",
+    summary="Listings ranked for a brief, with every score component explained",
+    description="Hard filters first (platform, availability, refused categories, the brand's "
+    "blocked list, other brands' active exclusivity in the brief's category), then seven "
+    "components in [0, 1] combined by weights. Brand members only. Pass `explain=inf_…` "
+    "(repeatable) to learn why a listing is excluded.",
+    responses=problem_responses(*AUTH_PROBLEMS, BriefNotFound),
+)
+async def list_brief_matches(
+    brief_id: str,
+    request: Request,
+    principal: BrandReader,
+    session: Session,
+    now: Now,
+    weights: Annotated[str | None, Query(max_length=500, description=WEIGHTS_HELP)] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    explain: Annotated[list[str] | None, Query(max_length=20)] = None,
+) -> MatchesOut:
+    parsed = service.parse_weights(weights)
+    result = await service.matches_for_brief(
+        session,
+        request.app.state.listing_index,
+        principal.user_id,
+        brief_id,
+        today=now.date(),
+        weights=parsed,
+        limit=_limit(request, limit),
+        cursor=cursor,
+        explain=explain or [],
+    )
+    names = dict(
+        (
+            await session.execute(
+                select(Influencer.id, Influencer.display_name).where(
+                    Influencer.id.in_([m.listing_id for m in result.matches])
+                )
+            )
+        ).all()
+    )
+    return MatchesOut(
+        brief_id=brief_id,
+        data=[
+            ListingMatchOut(
+                listing_id=m.listing_id,
+                display_name=names.get(m.listing_id),
+                score=m.score,
+                components=_components(m.components),
+            )
+            for m in result.matches
+        ],
+        next_cursor=result.next_cursor,
+        has_more=result.next_cursor is not None,
+        weights=resolve_weights(parsed),
+        excluded=result.excluded,
+    )
+
+
+@router.get(
+    "/v1/influencers/me/recommended-briefs",
+    tags=["influencers"],
+    summary="Open briefs ranked for your listing, with the same explanation",
+    responses=problem_responses(*AUTH_PROBLEMS, ListingNotMatched),
+)
+async def list_recommended_briefs(
+    request: Request,
+    principal: InfluencerReader,
+    session: Session,
+    now: Now,
+    weights: Annotated[str | None, Query(max_length=500, description=WEIGHTS_HELP)] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> RecommendedBriefsOut:
+    parsed = service.parse_weights(weights)
+    found = await service.recommended_briefs(
+        session,
+        request.app.state.listing_index,
+        principal.user_id,
+        today=now.date(),
+        weights=parsed,
+        limit=_limit(request, limit),
+    )
+    titles = dict(
+        (
+            await session.execute(
+                select(Brief.id, Brief.title).where(Brief.id.in_([b.brief_id for b in found]))
+            )
+        ).all()
+    )
+    return RecommendedBriefsOut(
+        data=[
+            BriefMatchOut(
+                brief_id=b.brief_id,
+                title=titles.get(b.brief_id),
+                score=b.score,
+                components=_components(b.components),
+            )
+            for b in found
+        ],
+        weights=resolve_weights(parsed),
+    )

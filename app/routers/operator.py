@@ -1,0 +1,78 @@
+"""Platform operations: the outbox's dead letters and the transition audit trail."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from app.auth import Operator
+from app.db import Session
+from app.deps import Now
+from app.errors import AUTH_PROBLEMS, InvalidTransition, problem_responses
+from app.models.workflow import JobState
+from app.pagination import Page, Pagination, page_of
+from app.schemas.workflow import JobOut, JobRetryIn, TransitionOut
+from app.services import outbox
+from app.services.outbox import JobNotFound
+from app.services.state_machine import Actor, list_transitions
+
+router = APIRouter(tags=["operator"])
+
+
+@router.get(
+    "/v1/operator/jobs",
+    summary="Outbox jobs, newest first (`state=dead` lists the dead letters)",
+    responses=problem_responses(*AUTH_PROBLEMS),
+)
+async def list_jobs(
+    principal: Operator,
+    session: Session,
+    page: Pagination,
+    state: JobState | None = Query(None, description="Only jobs in this state"),
+    topic: str | None = Query(None, max_length=100, description="Only jobs of this topic"),
+) -> Page[JobOut]:
+    rows, cursor = await outbox.list_jobs(session, state, topic, page)
+    return Page[JobOut](**page_of([JobOut.model_validate(j) for j in rows], cursor))
+
+
+@router.get(
+    "/v1/operator/jobs/{job_id}",
+    summary="One outbox job",
+    responses=problem_responses(*AUTH_PROBLEMS, JobNotFound),
+)
+async def get_job(job_id: str, principal: Operator, session: Session) -> JobOut:
+    return JobOut.model_validate(await outbox.get_job(session, job_id))
+
+
+@router.post(
+    "/v1/operator/jobs/{job_id}/retry",
+    summary="Send a dead job back to the queue",
+    description="The job becomes `pending`, due now, with its attempts reset; its last error "
+    "stays for reference. Only `dead` jobs can be retried (409 otherwise). Audited.",
+    responses=problem_responses(*AUTH_PROBLEMS, JobNotFound, InvalidTransition),
+)
+async def retry_job(
+    job_id: str,
+    principal: Operator,
+    session: Session,
+    now: Now,
+    body: JobRetryIn | None = None,
+) -> JobOut:
+    actor = Actor("operator", principal.user_id)
+    reason = body.reason if body is not None else None
+    return JobOut.model_validate(await outbox.retry_job(session, job_id, actor, now, reason))
+
+
+@router.get(
+    "/v1/operator/transitions",
+    summary="The audit trail of state transitions, oldest first",
+    responses=problem_responses(*AUTH_PROBLEMS),
+)
+async def list_state_transitions(
+    principal: Operator,
+    session: Session,
+    page: Pagination,
+    kind: str | None = Query(None, max_length=40, description="Only objects of this kind"),
+    object_id: str | None = Query(None, max_length=40, description="Only this object"),
+) -> Page[TransitionOut]:
+    rows, cursor = await list_transitions(session, kind, object_id, page)
+    return Page[TransitionOut](**page_of([TransitionOut.model_validate(t) for t in rows], cursor))

@@ -1,0 +1,67 @@
+"""An influencer's payout onboarding (Stripe Connect Express) and payout account status."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+
+from app.auth import InfluencerReader, InfluencerWriter
+from app.db import Session
+from app.deps import AppSettings
+from app.errors import AUTH_PROBLEMS, problem_responses
+from app.integrations.stripe import StripeGateway
+from app.schemas.payouts import OnboardingLinkOut, PayoutAccountOut
+from app.services import payouts as service
+from app.services.influencers import InfluencerProfileNotFound
+from app.services.payouts import PaymentProviderRejected, PaymentProviderUnavailable
+
+router = APIRouter(tags=["payouts"])
+
+
+def _gateway(request: Request) -> StripeGateway:
+    return request.app.state.stripe  # type: ignore[no-any-return]
+
+
+@router.post(
+    "/v1/influencers/me/payouts/onboarding",
+    status_code=status.HTTP_201_CREATED,
+    summary="Start or continue payout onboarding at Stripe",
+    description="Creates your Stripe Express account the first time, and returns a fresh, "
+    "single-use onboarding link on every call. Open `onboarding_url`; Stripe sends you back to "
+    "the app when you are done, and your payout status updates when Stripe tells us.",
+    responses=problem_responses(
+        *AUTH_PROBLEMS,
+        InfluencerProfileNotFound,
+        PaymentProviderRejected,
+        PaymentProviderUnavailable,
+    ),
+)
+async def start_payout_onboarding(
+    principal: InfluencerWriter, session: Session, settings: AppSettings, request: Request
+) -> OnboardingLinkOut:
+    link = await service.start_onboarding(session, _gateway(request), settings, principal.user_id)
+    return OnboardingLinkOut(
+        account_id=link.account_id, onboarding_url=link.url, expires_at=link.expires_at
+    )
+
+
+@router.get(
+    "/v1/influencers/me/payouts/account",
+    summary="Your payout account: can Rapport pay you yet?",
+    responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound),
+)
+async def get_payout_account(principal: InfluencerReader, session: Session) -> PayoutAccountOut:
+    found = await service.payout_status(session, principal.user_id)
+    account = found.account
+    return PayoutAccountOut(
+        status=found.state,  # type: ignore[arg-type]
+        account_id=account.stripe_account_id if account else None,
+        payouts_enabled=bool(account and account.payouts_enabled),
+        transfers_enabled=service.can_receive_transfers(account),
+        charges_enabled=bool(account and account.charges_enabled),
+        details_submitted=bool(account and account.details_submitted),
+        requirements_due=list(account.requirements_due) if account else [],
+        disabled_reason=account.disabled_reason if account else None,
+        money_waits=found.money_waits,
+        note=found.note,
+        updated_at=account.updated_at if account else None,
+    )

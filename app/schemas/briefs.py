@@ -1,0 +1,279 @@
+"""Briefs (docs/design/catalogue-shapes.md). Structure is checked here; the rules that relate
+fields to each other or to the clock (budget bounds, timeline order, deadlines in the past,
+deliverables on the brief's platforms) live in `app.services.briefs.check_brief`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+from app.models import BriefState, Visibility
+from app.schemas.catalogue import (
+    AgeBand,
+    ApprovalPolicy,
+    Count,
+    Currency,
+    DeliverableTypeName,
+    Gender,
+    Money,
+    Objective,
+    Patch,
+    Platform,
+    Slug,
+    UsageChannel,
+    no_duplicates,
+)
+from app.schemas.common import (
+    CountryCode,
+    Input,
+    LanguageCode,
+    Output,
+    StrictBool,
+    Text200,
+    Text5000,
+)
+
+MustHave = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+KpiMetric = Literal[
+    "impressions",
+    "reach",
+    "views",
+    "likes",
+    "comments",
+    "shares",
+    "saves",
+    "clicks",
+    "conversions",
+    "revenue",
+    "engagements",
+]
+
+
+def _unique(kind: type, max_items: int) -> object:
+    return Annotated[list[kind], Field(max_length=max_items), AfterValidator(no_duplicates)]  # type: ignore[valid-type]
+
+
+class TargetAudience(Input):
+    """Who the brief is for; an empty list means "any"."""
+
+    countries: _unique(CountryCode, 250) = Field(default_factory=list)  # type: ignore[valid-type]
+    age_bands: _unique(AgeBand, 6) = Field(default_factory=list)  # type: ignore[valid-type]
+    genders: _unique(Gender, 3) = Field(default_factory=list)  # type: ignore[valid-type]
+    languages: _unique(LanguageCode, 200) = Field(default_factory=list)  # type: ignore[valid-type]
+
+
+class Deliverable(Input):
+    type: DeliverableTypeName
+    count: Annotated[int, Field(strict=True, ge=1, le=100)]
+
+
+class Budget(Input):
+    """Integer minor units of `currency`: per_influencer_min ≤ per_influencer_max ≤ total."""
+
+    currency: Currency
+    total: Money
+    per_influencer_min: Money
+    per_influencer_max: Money
+
+
+class Timeline(Input):
+    """application_deadline ≤ content_due ≤ publish_start ≤ publish_end, none in the past."""
+
+    application_deadline: date
+    content_due: date
+    publish_start: date
+    publish_end: date
+
+
+class UsageRights(Input):
+    channels: _unique(UsageChannel, 6) = Field(default_factory=list)  # type: ignore[valid-type]
+    days: Annotated[int, Field(strict=True, ge=0, le=3650)] = 0
+
+
+class Exclusivity(Input):
+    category: Slug | None = None
+    days: Annotated[int, Field(strict=True, ge=0, le=3650)] = 0
+
+
+class TermsDefaults(Input):
+    """Defaults the brand proposes for every offer made on this brief."""
+
+    approval_policy: ApprovalPolicy = "first"
+    revision_cap: Annotated[int, Field(strict=True, ge=0, le=10)] = 2
+    review_window_hours: Annotated[int, Field(strict=True, ge=1, le=720)] = 72
+    usage_rights: UsageRights = Field(default_factory=UsageRights)
+    exclusivity: Exclusivity = Field(default_factory=Exclusivity)
+    disclosure_required: StrictBool = True
+
+
+class Kpi(Input):
+    metric: KpiMetric
+    target: Count
+
+
+Platforms = Annotated[
+    list[Platform], Field(min_length=1, max_length=7), AfterValidator(no_duplicates)
+]
+Deliverables = Annotated[list[Deliverable], Field(min_length=1, max_length=20)]
+Topics = Annotated[list[Slug], Field(max_length=20), AfterValidator(no_duplicates)]
+MustHaves = Annotated[list[MustHave], Field(max_length=30)]
+Kpis = Annotated[list[Kpi], Field(max_length=20)]
+
+
+class BriefIn(Input):
+    """A new brief, created as a draft of a brand you belong to."""
+
+    brand_id: str = Field(examples=["brd_01JD3M8ZQ4X2V6R9T0A1B2C3D4"])
+    title: Text200
+    objective: Objective
+    description: Text5000 = ""
+    must_haves: MustHaves = Field(default_factory=list)
+    category: Slug | None = None
+    target_audience: TargetAudience = Field(default_factory=TargetAudience)
+    topics: Topics = Field(default_factory=list)
+    platforms: Platforms
+    deliverables: Deliverables
+    budget: Budget
+    timeline: Timeline
+    terms_defaults: TermsDefaults = Field(default_factory=TermsDefaults)
+    kpis: Kpis = Field(default_factory=list)
+    visibility: Visibility = Visibility.public
+
+
+class BriefPatch(Patch):
+    """Fields sent replace the stored ones whole (a `budget` is sent complete). A draft may
+    change anything; an open brief only `description`, `must_haves`, `kpis` and a later
+    `timeline.application_deadline`; closed, completed and cancelled briefs nothing."""
+
+    nullable_fields = frozenset({"category"})
+
+    title: Text200 | None = None
+    objective: Objective | None = None
+    description: Text5000 | None = None
+    must_haves: MustHaves | None = None
+    category: Slug | None = None
+    target_audience: TargetAudience | None = None
+    topics: Topics | None = None
+    platforms: Platforms | None = None
+    deliverables: Deliverables | None = None
+    budget: Budget | None = None
+    timeline: Timeline | None = None
+    terms_defaults: TermsDefaults | None = None
+    kpis: Kpis | None = None
+    visibility: Visibility | None = None
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+class TargetAudienceOut(Output):
+    countries: list[str]
+    age_bands: list[str]
+    genders: list[str]
+    languages: list[str]
+
+
+class DeliverableOut(Output):
+    type: str
+    count: int
+
+
+class BudgetOut(Output):
+    currency: str
+    total: int
+    per_influencer_min: int
+    per_influencer_max: int
+
+
+class TimelineOut(Output):
+    application_deadline: date
+    content_due: date
+    publish_start: date
+    publish_end: date
+
+
+class UsageRightsOut(Output):
+    channels: list[str]
+    days: int
+
+
+class ExclusivityOut(Output):
+    category: str | None
+    days: int
+
+
+class TermsDefaultsOut(Output):
+    approval_policy: str
+    revision_cap: int
+    review_window_hours: int
+    usage_rights: UsageRightsOut
+    exclusivity: ExclusivityOut
+    disclosure_required: bool
+
+
+class KpiOut(Output):
+    metric: str
+    target: int
+
+
+class BriefOut(Output):
+    id: str = Field(examples=["brf_01JD3M8ZQ4X2V6R9T0A1B2C3D4"])
+    brand_id: str
+    state: BriefState
+    title: str
+    objective: str
+    description: str
+    must_haves: list[str]
+    category: str | None
+    target_audience: TargetAudienceOut
+    topics: list[str]
+    platforms: list[str]
+    deliverables: list[DeliverableOut]
+    budget: BudgetOut
+    timeline: TimelineOut
+    terms_defaults: TermsDefaultsOut
+    kpis: list[KpiOut]
+    visibility: Visibility
+    budget_warning: str | None = Field(
+        description="Set when the per-influencer budget is below the fair range for the "
+        "deliverables (from the fair-rate guidance)"
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+BriefSort = Literal["created", "-created", "deadline", "-deadline", "budget", "-budget"]
+
+
+class BriefQuery(BaseModel):
+    """Filters of `GET /v1/briefs`: every filter narrows; a repeated one matches any."""
+
+    q: str | None = Field(
+        None,
+        max_length=200,
+        description="Words that must all appear (as substrings, case-insensitively) in the "
+        "title, description, must-haves, topics or category",
+    )
+    brand_id: str | None = Field(None, description="Only this brand's briefs")
+    state: list[BriefState] = Field(
+        default_factory=list, description="Others' briefs are always open; yours in any state"
+    )
+    objective: list[Objective] = Field(default_factory=list)
+    platform: list[Platform] = Field(default_factory=list)
+    topic: list[Slug] = Field(default_factory=list)
+    country: list[CountryCode] = Field(
+        default_factory=list, description="Targets this country (or targets any country)"
+    )
+    deliverable_type: list[DeliverableTypeName] = Field(default_factory=list)
+    currency: Currency | None = Field(None, description="Budget currency (required with budgets)")
+    budget_min: int | None = Field(
+        None, ge=0, description="The per-influencer range reaches at least this (minor units)"
+    )
+    budget_max: int | None = Field(
+        None, ge=0, description="The per-influencer range starts at most at this"
+    )
+    deadline_after: date | None = Field(None, description="application_deadline after this day")
+    deadline_before: date | None = Field(None, description="application_deadline before this day")
+    sort: BriefSort = Field("-created", description="`-` sorts descending; budget is the total")

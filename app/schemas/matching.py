@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Component(BaseModel):
+    value: float = Field(ge=0, le=1)
+    reason: str
+
+
+class ListingMatchOut(BaseModel):
+    listing_id: str
+    display_name: str | None = None
+    score: float = Field(ge=0, le=1)
+    components: dict[str, Component] = Field(
+        description="topic_relevance, audience_fit, authenticity, engagement_quality, price_fit, "
+        "over_exposure, relationship — each in [0, 1] with its reason"
+    )
+
+
+class MatchesOut(BaseModel):
+    brief_id: str
+    data: list[ListingMatchOut]
+    next_cursor: str | None
+    has_more: bool
+    weights: dict[str, float] = Field(description="The weights this ranking used")
+    excluded: dict[str, str] = Field(
+        default_factory=dict,
+        description="For each listing named in `explain`: why the hard filters exclude it",
+    )
+
+
+class BriefMatchOut(BaseModel):
+    brief_id: str
+    title: str | None = None
+    score: float = Field(ge=0, le=1)
+    components: dict[str, Component]
+
+
+class RecommendedBriefsOut(BaseModel):
+    data: list[BriefMatchOut]
+    weights: dict[str, float]

@@ -1,0 +1,356 @@
+"""The outbox relay: claim due jobs, run their handlers, record the outcome.
+
+Handlers register by topic:
+
+    @job_handler("stripe.transfer")
+    async def create_transfer(ctx: JobContext, job: ClaimedJob) -> None:
+        async with ctx.transaction() as s:           # a short read, committed at once
+            milestone = await s.get(Milestone, job.payload["milestone_id"])
+        transfer = await stripe.transfers.create_async(..., options={
+            "idempotency_key": ctx.idempotency_key("transfer")})   # outside any transaction
+        ctx.session.add(TransferRecord(...))     # commits with the job's success, or not at all
+
+One job, three short transactions — never a transaction open across a call to the outside world:
+
+1. **claim** (one transaction): pick due jobs — `pending` with `run_after <= now`, or `running`
+   with an expired lease — with `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL (workers skip
+   each other's rows instead of queueing), and take them with a compare-and-set
+   `UPDATE jobs SET state='running', locked_by=:me, locked_until=:now+lease,
+   attempts=attempts+1 WHERE id IN (…) AND (<still due>)` — on SQLite, where `FOR UPDATE` does
+   not exist, `BEGIN IMMEDIATE` serialises claimers and the WHERE clause keeps the claim honest.
+2. **run** the handler, outside the claim's transaction. `ctx.session` begins lazily on first
+   use, so a handler that calls the outside world first and writes after holds no transaction
+   (and on SQLite no write lock) during the call. `ctx.transaction()` gives separate short
+   transactions for reads before the call.
+3. **record** the outcome, fenced by the lease: `UPDATE … WHERE id=:id AND state='running' AND
+   locked_by=:me AND attempts=:n`. Success commits in `ctx.session`, together with whatever the
+   handler wrote there; a worker that lost its lease (it was too slow, another worker re-ran the
+   job) commits nothing. A failure is recorded in a fresh transaction: back to `pending` with
+   exponential backoff and jitter, or `dead` (the dead letter) once `max_attempts` is spent or
+   the handler raised `PermanentJobError`.
+
+Crash windows:
+- dies after the claim, before or during the call: the job stays `running` until its lease
+  (`locked_until`) expires; then any worker re-claims it (the attempt counted). A job whose
+  final attempt's lease expires goes `dead` ("lease expired on the final attempt").
+- dies after the outside call succeeded but before recording it: the lease expires and the job
+  runs again — with the same idempotency key (`ctx.idempotency_key(step)`, derived from the job
+  id), so Stripe (or any receiver that honours keys) returns the first result instead of acting
+  twice. This is why every outside call a handler makes must carry that key.
+- dies after recording: nothing to do; the outcome is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.clock import Clock
+from app.db import Database
+from app.models.workflow import Job, JobState
+
+logger = logging.getLogger("rapport.worker")
+
+MAX_ERROR_LENGTH = 2000
+
+
+class PermanentJobError(Exception):
+    """Raised by a handler when retrying cannot help: the job goes straight to `dead`."""
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job as its handler sees it: read-only, with the lease that fences its outcome."""
+
+    id: str
+    topic: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    idempotency_key: str | None
+    locked_by: str
+
+
+@dataclass
+class JobContext:
+    job: ClaimedJob
+    session: AsyncSession
+    database: Database
+    clock: Clock
+    now: datetime
+    worker_id: str
+    # The outside world a handler may call (e.g. "stripe": the StripeGateway), given to the
+    # Worker by whoever hosts it, so handlers never reach for globals.
+    resources: Mapping[str, Any] = field(default_factory=dict)
+
+    def resource(self, name: str) -> Any:
+        try:
+            return self.resources[name]
+        except KeyError:
+            raise PermanentJobError(f"this worker was not given the resource {name!r}") from None
+
+    def idempotency_key(self, step: str = "") -> str:
+        """The key to send with an outside call: the same on every attempt of this job."""
+        return f"rapport-{self.job.id}" + (f"-{step}" if step else "")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A separate short transaction (committed on exit), e.g. to read before a call."""
+        async with self.database.sessionmaker() as session, session.begin():
+            yield session
+
+
+Handler = Callable[[JobContext, ClaimedJob], Awaitable[None]]
+
+
+class JobHandlers:
+    """Topic → handler. The app has one (`HANDLERS`); tests may build their own."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, topic: str, *, replace: bool = False) -> Callable[[Handler], Handler]:
+        def decorator(handler: Handler) -> Handler:
+            if topic in self._handlers and not replace and self._handlers[topic] is not handler:
+                raise ValueError(f"a handler for {topic!r} is already registered")
+            self._handlers[topic] = handler
+            return handler
+
+        return decorator
+
+    def get(self, topic: str) -> Handler | None:
+        return self._handlers.get(topic)
+
+    def topics(self) -> list[str]:
+        return sorted(self._handlers)
+
+
+HANDLERS = JobHandlers()
+
+
+def job_handler(topic: str) -> Callable[[Handler], Handler]:
+    """Register `handler(ctx, job)` for a topic in the app's registry."""
+    return HANDLERS.register(topic)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with "equal jitter": attempt n waits between c/2 and c, where
+    c = min(cap, base · 2^(n-1)) — spread out, yet never shorter than the previous ceiling/2,
+    so waits grow from one attempt to the next."""
+
+    base: timedelta = timedelta(seconds=15)
+    cap: timedelta = timedelta(hours=1)
+
+    def delay(self, attempt: int, rng: random.Random) -> timedelta:
+        ceiling = min(self.cap, self.base * (2 ** max(attempt - 1, 0)))
+        return ceiling / 2 + (ceiling / 2) * rng.random()
+
+
+@dataclass
+class RelayCounts:
+    succeeded: int = 0
+    retried: int = 0
+    dead: int = 0
+    lost: int = 0  # the lease was lost before the outcome could be recorded
+
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+    @property
+    def total(self) -> int:
+        return self.succeeded + self.retried + self.dead + self.lost
+
+
+def _due(now: datetime) -> Any:
+    return or_(
+        and_(Job.state == JobState.pending, Job.run_after <= now),
+        and_(Job.state == JobState.running, Job.locked_until < now),
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text[:MAX_ERROR_LENGTH]
+
+
+@dataclass
+class Relay:
+    database: Database
+    clock: Clock
+    handlers: JobHandlers
+    worker_id: str
+    lease: timedelta = timedelta(minutes=5)
+    backoff: Backoff = field(default_factory=Backoff)
+    rng: random.Random = field(default_factory=random.Random)
+    resources: Mapping[str, Any] = field(default_factory=dict)
+
+    async def claim(self, now: datetime, limit: int) -> list[ClaimedJob]:
+        """Take up to `limit` due jobs under a lease (one short transaction)."""
+        async with self.database.sessionmaker() as session, session.begin():
+            ids = list(
+                await session.scalars(
+                    select(Job.id)
+                    .where(_due(now))
+                    .order_by(Job.run_after, Job.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if not ids:
+                return []
+            rows = (
+                await session.execute(
+                    update(Job)
+                    .where(Job.id.in_(ids), _due(now))
+                    .values(
+                        state=JobState.running,
+                        locked_by=self.worker_id,
+                        locked_until=now + self.lease,
+                        attempts=Job.attempts + 1,
+                    )
+                    .returning(
+                        Job.id,
+                        Job.topic,
+                        Job.payload,
+                        Job.attempts,
+                        Job.max_attempts,
+                        Job.idempotency_key,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+            claimed, exhausted = [], []
+            for row in rows:
+                job = ClaimedJob(*row, locked_by=self.worker_id)
+                # Re-claimed after its final attempt's lease expired: that attempt was the last.
+                (exhausted if job.attempts > job.max_attempts else claimed).append(job)
+            if exhausted:
+                await session.execute(
+                    update(Job)
+                    .where(Job.id.in_([j.id for j in exhausted]))
+                    .values(
+                        state=JobState.dead,
+                        attempts=Job.attempts - 1,
+                        locked_by=None,
+                        locked_until=None,
+                        finished_at=now,
+                        last_error="lease expired on the final attempt (the worker died or hung)",
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                for job in exhausted:
+                    logger.error("job dead after lost final attempt", extra={"job_id": job.id})
+            return sorted(claimed, key=lambda j: j.id)
+
+    async def execute(self, job: ClaimedJob, now: datetime | None = None) -> str:
+        """Run one claimed job and record the outcome: succeeded, retried, dead or lost."""
+        handler = self.handlers.get(job.topic)
+        async with self.database.sessionmaker() as session:
+            ctx = JobContext(
+                job=job,
+                session=session,
+                database=self.database,
+                clock=self.clock,
+                now=now or self.clock.now(),
+                worker_id=self.worker_id,
+                resources=self.resources,
+            )
+            try:
+                if handler is None:
+                    raise PermanentJobError(f"no handler is registered for topic {job.topic!r}")
+                await handler(ctx, job)
+                finished = now or self.clock.now()
+                result = await session.execute(
+                    self._fenced(job)
+                    .values(
+                        state=JobState.succeeded,
+                        locked_by=None,
+                        locked_until=None,
+                        finished_at=finished,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    await session.rollback()
+                    logger.warning("job lease lost; outcome discarded", extra={"job_id": job.id})
+                    return "lost"
+                await session.commit()
+                return "succeeded"
+            except asyncio.CancelledError:
+                await session.rollback()
+                raise
+            except Exception as exc:
+                await session.rollback()
+                return await self._record_failure(job, exc, now or self.clock.now())
+
+    def _fenced(self, job: ClaimedJob) -> Any:
+        return update(Job).where(
+            Job.id == job.id,
+            Job.state == JobState.running,
+            Job.locked_by == job.locked_by,
+            Job.attempts == job.attempts,
+        )
+
+    async def _record_failure(self, job: ClaimedJob, exc: Exception, now: datetime) -> str:
+        permanent = isinstance(exc, PermanentJobError)
+        if permanent or job.attempts >= job.max_attempts:
+            outcome, values = (
+                "dead",
+                {"state": JobState.dead, "finished_at": now},
+            )
+        else:
+            outcome, values = (
+                "retried",
+                {
+                    "state": JobState.pending,
+                    "run_after": now + self.backoff.delay(job.attempts, self.rng),
+                },
+            )
+        async with self.database.sessionmaker() as session, session.begin():
+            result = await session.execute(
+                self._fenced(job)
+                .values(locked_by=None, locked_until=None, last_error=_describe(exc), **values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                logger.warning("job lease lost; failure not recorded", extra={"job_id": job.id})
+                return "lost"
+        log = logger.error if outcome == "dead" else logger.warning
+        log(
+            "job %s (attempt %d of %d): %s",
+            outcome,
+            job.attempts,
+            job.max_attempts,
+            _describe(exc),
+            extra={"job_id": job.id, "topic": job.topic},
+            exc_info=None if permanent else exc,
+        )
+        return outcome
+
+    async def run_due(
+        self, now: datetime | None = None, *, concurrency: int = 1, limit: int = 1000
+    ) -> RelayCounts:
+        """Claim and run due jobs, `concurrency` at a time, until none is due (or `limit`)."""
+        counts = RelayCounts()
+        while counts.total < limit:
+            at = now or self.clock.now()
+            batch = await self.claim(at, min(concurrency, limit - counts.total))
+            if not batch:
+                break
+            if len(batch) == 1:
+                outcomes = [await self.execute(batch[0], now)]
+            else:
+                outcomes = await asyncio.gather(*(self.execute(job, now) for job in batch))
+            for outcome in outcomes:
+                counts.add(outcome)
+        return counts

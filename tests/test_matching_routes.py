@@ -1,0 +1,149 @@
+"""The matching routes over real rows: ranking, explanations, filters, refresh, bad input."""
+
+from __future__ import annotations
+
+from tests.factories import (
+    account_body,
+    assert_problem,
+    create_brand,
+    create_brief,
+    create_listing,
+    register,
+)
+
+
+async def _brand_with_brief(client, **brief_fields):
+    owner = await register(client)
+    brand = await create_brand(client, owner, "Oatly")
+    brief = await create_brief(client, owner, brand["id"], state="open", **brief_fields)
+    return owner, brand, brief
+
+
+async def _listing(client, **fields):
+    account = await register(client)
+    listing = await create_listing(client, account, **fields)
+    return account, listing
+
+
+async def test_ranks_the_fitting_listing_first_with_explained_components(client):
+    owner, _, brief = await _brand_with_brief(client)
+    _, fit = await _listing(client)
+    _, off_topic = await _listing(
+        client,
+        display_name="Gamer",
+        bio="Competitive FPS streams and hardware reviews.",
+        topics=["gaming-fps"],
+        content_samples=["Ranked grind tonight, new GPU benchmark"],
+        audience={
+            "countries": {"US": 80.0, "GB": 20.0},
+            "age_bands": {"18-24": 70.0, "25-34": 30.0},
+            "genders": {"male": 85.0, "female": 15.0},
+            "languages": {"en": 100.0},
+        },
+    )
+    r = await client.get(f"/v1/briefs/{brief['id']}/matches", headers=owner.headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    ids = [m["listing_id"] for m in body["data"]]
+    assert ids[0] == fit["id"] and off_topic["id"] in ids
+    top = body["data"][0]
+    assert set(top["components"]) == {
+        "topic_relevance",
+        "audience_fit",
+        "authenticity",
+        "engagement_quality",
+        "price_fit",
+        "over_exposure",
+        "relationship",
+    }
+    for component in top["components"].values():
+        assert 0 <= component["value"] <= 1 and component["reason"]
+    assert body["data"][0]["score"] > body["data"][1]["score"]
+
+
+async def test_blocked_and_refusing_listings_are_filtered_with_the_reason(client):
+    owner, brand, brief = await _brand_with_brief(client)
+    _, blocked = await _listing(client)
+    _, refuses = await _listing(client, refused_categories=["food"])
+    _, ok = await _listing(client)
+    r = await client.patch(
+        f"/v1/brands/{brand['id']}",
+        json={"blocked_influencers": [blocked["id"]]},
+        headers=owner.headers,
+    )
+    assert r.status_code == 200, r.text
+    r = await client.get(
+        f"/v1/briefs/{brief['id']}/matches",
+        params={"explain": [blocked["id"], refuses["id"], ok["id"]]},
+        headers=owner.headers,
+    )
+    body = r.json()
+    ids = {m["listing_id"] for m in body["data"]}
+    assert ok["id"] in ids and blocked["id"] not in ids and refuses["id"] not in ids
+    assert "block" in body["excluded"][blocked["id"]].lower()
+    assert "food" in body["excluded"][refuses["id"]].lower()
+    assert body["excluded"][ok["id"]].startswith("not excluded")
+
+
+async def test_the_index_follows_listing_changes(client):
+    owner, _, brief = await _brand_with_brief(client)
+    account, listing = await _listing(client)
+    before = (await client.get(f"/v1/briefs/{brief['id']}/matches", headers=owner.headers)).json()
+    assert listing["id"] in [m["listing_id"] for m in before["data"]]
+    r = await client.patch("/v1/influencers/me", json={"available": False}, headers=account.headers)
+    assert r.status_code == 200, r.text
+    after = (await client.get(f"/v1/briefs/{brief['id']}/matches", headers=owner.headers)).json()
+    assert listing["id"] not in [m["listing_id"] for m in after["data"]]
+
+
+async def test_weights_change_the_order_and_bad_weights_are_422(client):
+    owner, _, brief = await _brand_with_brief(client)
+    await _listing(client)
+    await _listing(client, accounts=[account_body(followers=900000, avg_likes=9000)])
+    path = f"/v1/briefs/{brief['id']}/matches"
+    r = await client.get(path, params={"weights": "topic_relevance:1"}, headers=owner.headers)
+    assert r.status_code == 200 and r.json()["weights"]["topic_relevance"] == 1.0
+    for bad in (
+        "topic_relevance:-1",
+        "topic_relevance:0,audience_fit:0,authenticity:0,"
+        "engagement_quality:0,price_fit:0,over_exposure:0,relationship:0",
+        "nonsense:1",
+        "topic_relevance",
+    ):
+        r = await client.get(path, params={"weights": bad}, headers=owner.headers)
+        assert assert_problem(r, 422)["errors"][0]["field"] == "weights", bad
+    assert_problem(await client.get(path, params={"limit": 101}, headers=owner.headers), 422)
+
+
+async def test_foreign_or_unknown_brief_is_404(client):
+    _, _, brief = await _brand_with_brief(client)
+    stranger = await register(client)
+    r = await client.get(f"/v1/briefs/{brief['id']}/matches", headers=stranger.headers)
+    assert_problem(r, 404)
+    owner = await register(client)
+    r = await client.get("/v1/briefs/brf_nope/matches", headers=owner.headers)
+    assert_problem(r, 404)
+
+
+async def test_recommended_briefs_rank_the_fitting_brief_first(client):
+    owner, brand, food = await _brand_with_brief(client)
+    gaming = await create_brief(
+        client,
+        owner,
+        brand["id"],
+        state="open",
+        title="Headset launch",
+        description="Competitive FPS players test our new headset on stream.",
+        topics=["gaming-fps"],
+        category="electronics",
+    )
+    account, _ = await _listing(client)
+    r = await client.get("/v1/influencers/me/recommended-briefs", headers=account.headers)
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert data[0]["brief_id"] == food["id"]
+    assert gaming["id"] in [b["brief_id"] for b in data]
+    assert all(c["reason"] for c in data[0]["components"].values())
+    nobody = await register(client)
+    r = await client.get("/v1/influencers/me/recommended-briefs", headers=nobody.headers)
+    assert_problem(r, 404)
