@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -49,8 +50,48 @@ def serve(
         typer.echo(f"demo accounts (password {DEMO_PASSWORD}): {', '.join(DEMO_ACCOUNTS.values())}")
     host = host or settings.host
     port = port or settings.port
+    _start_local_stripe_sandbox(settings, f"http://{host}:{port}/v1/stripe/webhooks")
     typer.echo(f"Rapport API on http://{host}:{port} — docs at http://{host}:{port}/docs")
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
+def _start_local_stripe_sandbox(settings: Any, webhook_url: str) -> None:
+    """Outside production, when Stripe is configured as a local sandbox that is not running
+    yet, start one beside the API (a child process, stopped with it) that signs its webhooks
+    with our secret and sends them to our webhook endpoint."""
+    import atexit
+    import socket
+    import subprocess
+    import sys
+    from urllib.parse import urlparse
+
+    base = settings.stripe_api_base
+    if settings.environment == "production" or not base:
+        return
+    url = urlparse(base)
+    if url.hostname not in ("127.0.0.1", "localhost") or url.port is None:
+        return
+    with socket.socket() as probe:
+        if probe.connect_ex((url.hostname, url.port)) == 0:
+            typer.echo(f"Stripe sandbox already running at {base}")
+            return
+    command = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "stripe-sandbox",
+        "--host",
+        url.hostname,
+        "--port",
+        str(url.port),
+        "--webhook-url",
+        webhook_url,
+        "--webhook-secret",
+        settings.stripe_webhook_secrets[0],
+    ]
+    child = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
+    atexit.register(child.terminate)
+    typer.echo(f"Stripe sandbox on {base} (webhooks to {webhook_url}); test card: pm_card_visa")
 
 
 @cli.command()
