@@ -147,3 +147,21 @@ async def test_recommended_briefs_rank_the_fitting_brief_first(client):
     nobody = await register(client)
     r = await client.get("/v1/influencers/me/recommended-briefs", headers=nobody.headers)
     assert_problem(r, 404)
+
+
+async def test_filters_narrow_the_ranking(client):
+    owner, _, brief = await _brand_with_brief(client)
+    _, swede = await _listing(client)
+    _, norwegian = await _listing(client, country="NO", languages=["no", "en"])
+    path = f"/v1/briefs/{brief['id']}/matches"
+    r = await client.get(path, params={"country": "NO"}, headers=owner.headers)
+    assert [m["listing_id"] for m in r.json()["data"]] == [norwegian["id"]]
+    r = await client.get(
+        path, params={"followers_min": 100000, "explain": swede["id"]}, headers=owner.headers
+    )
+    body = r.json()
+    assert body["data"] == [] and "follower" in body["excluded"][swede["id"]].lower()
+    r = await client.get(
+        path, params={"followers_min": 10, "followers_max": 5}, headers=owner.headers
+    )
+    assert assert_problem(r, 422)["errors"][0]["field"] == "followers_min"

@@ -20,7 +20,7 @@ from app.schemas.matching import (
 from app.services import match_service as service
 from app.services.briefs import BriefNotFound
 from app.services.match_service import ListingNotMatched
-from app.services.matching.scoring import resolve_weights
+from app.services.matching.scoring import RankFilters, resolve_weights
 
 router = APIRouter(tags=["matching"])
 
@@ -62,8 +62,24 @@ async def list_brief_matches(
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     explain: Annotated[list[str] | None, Query(max_length=20)] = None,
+    country: Annotated[
+        list[str] | None, Query(description="Creator's home country (ISO 3166-1), any of")
+    ] = None,
+    language: Annotated[list[str] | None, Query(description="Creator speaks any of")] = None,
+    followers_min: Annotated[int | None, Query(ge=0)] = None,
+    followers_max: Annotated[int | None, Query(ge=0)] = None,
+    min_authenticity: Annotated[float | None, Query(ge=0, le=1)] = None,
 ) -> MatchesOut:
     parsed = service.parse_weights(weights)
+    if followers_min is not None and followers_max is not None and followers_min > followers_max:
+        raise InvalidRequest.field("followers_min", "must not exceed followers_max", "range")
+    filters = RankFilters(
+        countries=frozenset(c.upper() for c in country or []),
+        languages=frozenset(x.lower() for x in language or []),
+        min_followers=followers_min,
+        max_followers=followers_max,
+        min_authenticity=min_authenticity,
+    )
     result = await service.matches_for_brief(
         session,
         request.app.state.listing_index,
@@ -74,6 +90,7 @@ async def list_brief_matches(
         limit=_limit(request, limit),
         cursor=cursor,
         explain=explain or [],
+        filters=filters,
     )
     names = dict(
         (

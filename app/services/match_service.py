@@ -29,7 +29,7 @@ from app.services.briefs import BriefNotFound, document, readable_by
 from app.services.contracts import RELEASING_STATES
 from app.services.matching import ListingIndex, Match, rank, rank_briefs_for_listing
 from app.services.matching.index import IndexBuilder
-from app.services.matching.scoring import filtered_out_reason, resolve_weights
+from app.services.matching.scoring import RankFilters, filtered_out_reason, resolve_weights
 
 PAGE = 2000  # listings read per query while building
 
@@ -182,6 +182,7 @@ async def matches_for_brief(
     limit: int,
     cursor: str | None,
     explain: list[str],
+    filters: RankFilters | None = None,
 ) -> BriefMatches:
     brief = await session.scalar(
         select(Brief).where(Brief.id == brief_id, Brief.brand_id.in_(member_brands(user_id)))
@@ -201,6 +202,7 @@ async def matches_for_brief(
             weights=weights,
             limit=limit + 1,
             offset_cursor=cursor,
+            filters=filters,
             blocked_ids=blocked,
             exclusivity_conflicts=conflicts,
             relationship=relationship,
@@ -212,7 +214,12 @@ async def matches_for_brief(
     excluded: dict[str, str] = {}
     for listing_id in explain:
         reason = filtered_out_reason(
-            index, doc, listing_id, blocked_ids=blocked, exclusivity_conflicts=conflicts
+            index,
+            doc,
+            listing_id,
+            filters=filters,
+            blocked_ids=blocked,
+            exclusivity_conflicts=conflicts,
         )
         excluded[listing_id] = reason or "not excluded: it is ranked"
     return BriefMatches(brief, page, page[-1].cursor if more and page else None, excluded)
