@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format openapi migrate worker bench-matching seed clean
+.PHONY: run test lint format openapi migrate worker bench-matching seed bench-seed clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -37,6 +37,16 @@ openapi: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/rapport migrate
+
+# A synthetic marketplace (10,000 listings) in the configured database; see docs/catalogue.md.
+seed: $(STAMP)
+	$(BIN)/rapport seed
+
+# 1,000,000 listings into a scratch PostgreSQL database, timed (≈ 10 min on 2 cores); the run is
+# appended to benchmarks/seed/results.json.
+bench-seed: $(STAMP)
+	$(BIN)/python benchmarks/seed/bench.py --listings 1000000 --brands 1000 --briefs 1000 \
+		--json benchmarks/seed/results.json
 
 # The matching benchmark at 100k and 1M listings (≈ 15 min on 2 cores); results are merged into
 # benchmarks/matching/results.json and rendered to results.md.
