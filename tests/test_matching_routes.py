@@ -165,3 +165,36 @@ async def test_filters_narrow_the_ranking(client):
         path, params={"followers_min": 10, "followers_max": 5}, headers=owner.headers
     )
     assert assert_problem(r, 422)["errors"][0]["field"] == "followers_min"
+
+
+async def test_a_brief_carries_its_own_weights_and_the_request_overrides_them(client):
+    owner, _, brief = await _brand_with_brief(client, match_weights={"price_fit": 0.6})
+    assert brief["match_weights"] == {"price_fit": 0.6}
+    await _listing(client)
+    path = f"/v1/briefs/{brief['id']}/matches"
+    used = (await client.get(path, headers=owner.headers)).json()["weights"]
+    assert used["price_fit"] == 0.6 and used["topic_relevance"] == 0.25
+    used = (
+        await client.get(path, params={"weights": "price_fit:0.2"}, headers=owner.headers)
+    ).json()["weights"]
+    assert used["price_fit"] == 0.2
+    # An open brief may retune its weights; bad weights are refused and change nothing.
+    r = await client.patch(
+        f"/v1/briefs/{brief['id']}",
+        json={"match_weights": {"topic_relevance": 0.9}},
+        headers=owner.headers,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["match_weights"] == {"topic_relevance": 0.9}
+    for bad in ({"nonsense": 1.0}, {"price_fit": -1.0}, {"price_fit": "high"}):
+        r = await client.patch(
+            f"/v1/briefs/{brief['id']}", json={"match_weights": bad}, headers=owner.headers
+        )
+        fields = [e["field"] for e in assert_problem(r, 422)["errors"]]
+        assert any(f.startswith("match_weights") for f in fields), (bad, fields)
+    got = (await client.get(f"/v1/briefs/{brief['id']}", headers=owner.headers)).json()
+    assert got["match_weights"] == {"topic_relevance": 0.9}
+    r = await client.patch(
+        f"/v1/briefs/{brief['id']}", json={"match_weights": None}, headers=owner.headers
+    )
+    assert r.json()["match_weights"] is None

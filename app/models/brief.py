@@ -70,6 +70,8 @@ class Brief(Base):
     publish_end: Mapped[date] = mapped_column(Date)
     terms_defaults: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     kpis: Mapped[list[Any]] = mapped_column(JsonDoc, default=list)
+    # The brand's own weights for ranking listings against this brief (None: the defaults).
+    match_weights: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, default=None)
     visibility: Mapped[Visibility] = mapped_column(
         _enum(Visibility, "brief_visibility"), default=Visibility.public
     )

@@ -114,7 +114,7 @@ async def list_brief_matches(
         ],
         next_cursor=result.next_cursor,
         has_more=result.next_cursor is not None,
-        weights=resolve_weights(parsed),
+        weights=result.weights,
         excluded=result.excluded,
     )
 

@@ -34,6 +34,7 @@ from app.schemas.common import (
     Text200,
     Text5000,
 )
+from app.services.matching.scoring import resolve_weights
 
 MustHave = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 KpiMetric = Literal[
@@ -122,6 +123,23 @@ MustHaves = Annotated[list[MustHave], Field(max_length=30)]
 Kpis = Annotated[list[Kpi], Field(max_length=20)]
 
 
+def _known_weights(value: dict[str, float]) -> dict[str, float]:
+    resolve_weights(value)  # unknown names, negatives and all-zero raise ValueError → 422
+    return value
+
+
+MatchWeights = Annotated[
+    dict[str, Annotated[float, Field(ge=0, le=100)]],
+    AfterValidator(_known_weights),
+    Field(
+        description="Weights of the match components (topic_relevance, audience_fit, "
+        "authenticity, engagement_quality, price_fit, over_exposure, relationship); the ones "
+        "left out keep their defaults",
+        examples=[{"topic_relevance": 0.4, "price_fit": 0.1}],
+    ),
+]
+
+
 class BriefIn(Input):
     """A new brief, created as a draft of a brand you belong to."""
 
@@ -140,6 +158,7 @@ class BriefIn(Input):
     terms_defaults: TermsDefaults = Field(default_factory=TermsDefaults)
     kpis: Kpis = Field(default_factory=list)
     visibility: Visibility = Visibility.public
+    match_weights: MatchWeights | None = None
 
 
 class BriefPatch(Patch):
@@ -147,7 +166,7 @@ class BriefPatch(Patch):
     change anything; an open brief only `description`, `must_haves`, `kpis` and a later
     `timeline.application_deadline`; closed, completed and cancelled briefs nothing."""
 
-    nullable_fields = frozenset({"category"})
+    nullable_fields = frozenset({"category", "match_weights"})
 
     title: Text200 | None = None
     objective: Objective | None = None
@@ -163,6 +182,7 @@ class BriefPatch(Patch):
     terms_defaults: TermsDefaults | None = None
     kpis: Kpis | None = None
     visibility: Visibility | None = None
+    match_weights: MatchWeights | None = None
 
 
 # --- output ------------------------------------------------------------------------------------
@@ -236,6 +256,9 @@ class BriefOut(Output):
     terms_defaults: TermsDefaultsOut
     kpis: list[KpiOut]
     visibility: Visibility
+    match_weights: dict[str, float] | None = Field(
+        description="The brand's weights for ranking listings against this brief; null: defaults"
+    )
     budget_warning: str | None = Field(
         description="Set when the per-influencer budget is below the fair range for the "
         "deliverables (from the fair-rate guidance)"

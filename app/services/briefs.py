@@ -85,10 +85,12 @@ DOCUMENT_FIELDS: tuple[str, ...] = (
     "terms_defaults",
     "kpis",
     "visibility",
+    "match_weights",
 )
 EDITABLE: dict[BriefState, frozenset[str]] = {
     S.draft: frozenset(DOCUMENT_FIELDS),
-    S.open: frozenset({"description", "must_haves", "kpis", "timeline"}),
+    # Clarifications, and how the brand ranks applicants: nothing an applicant relied on.
+    S.open: frozenset({"description", "must_haves", "kpis", "timeline", "match_weights"}),
 }
 TIMELINE_ORDER: tuple[str, ...] = (
     "application_deadline",
@@ -197,6 +199,7 @@ def document(brief: Brief) -> dict[str, Any]:
         "terms_defaults": brief.terms_defaults,
         "kpis": brief.kpis,
         "visibility": Visibility(brief.visibility).value,
+        "match_weights": brief.match_weights,
     }
 
 

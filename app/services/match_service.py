@@ -169,6 +169,7 @@ class BriefMatches:
     matches: list[Match]
     next_cursor: str | None
     excluded: dict[str, str]
+    weights: dict[str, float]
 
 
 async def matches_for_brief(
@@ -195,11 +196,13 @@ async def matches_for_brief(
     relationship = await _relationship(session, brief.brand_id)
     index = await holder.current(session, today)
     doc = document(brief)
+    # The request's weights, else the brief's own, else the defaults.
+    used = weights if weights is not None else brief.match_weights
     try:
         found = rank(
             index,
             doc,
-            weights=weights,
+            weights=used,
             limit=limit + 1,
             offset_cursor=cursor,
             filters=filters,
@@ -222,7 +225,8 @@ async def matches_for_brief(
             exclusivity_conflicts=conflicts,
         )
         excluded[listing_id] = reason or "not excluded: it is ranked"
-    return BriefMatches(brief, page, page[-1].cursor if more and page else None, excluded)
+    next_cursor = page[-1].cursor if more and page else None
+    return BriefMatches(brief, page, next_cursor, excluded, resolve_weights(used))
 
 
 async def recommended_briefs(
