@@ -552,7 +552,9 @@ DELIVERABLE_TRANSITIONS: list[Transition] = [
         for state in OPEN_WORK
     ),
 ]
-DELIVERABLES = StateMachine("deliverable", Deliverable, DELIVERABLE_TRANSITIONS)
+DELIVERABLES = StateMachine(
+    "deliverable", Deliverable, DELIVERABLE_TRANSITIONS, lock_parent=(Contract, "contract_id")
+)
 
 
 # --- the draft machine --------------------------------------------------------------------------
@@ -645,7 +647,7 @@ DRAFT_TRANSITIONS: list[Transition] = [
         description="The deliverable was published or cancelled while the draft was in review",
     ),
 ]
-DRAFTS = StateMachine("draft", Draft, DRAFT_TRANSITIONS)
+DRAFTS = StateMachine("draft", Draft, DRAFT_TRANSITIONS, lock_parent=(Contract, "contract_id"))
 
 
 # --- loading (tenancy) --------------------------------------------------------------------------

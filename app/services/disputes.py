@@ -184,7 +184,9 @@ DISPUTE_TRANSITIONS: list[Transition] = [
         description="An operator decides: release, partial refund or full refund",
     ),
 ]
-DISPUTES = StateMachine("dispute", Dispute, DISPUTE_TRANSITIONS)
+DISPUTES = StateMachine(
+    "dispute", Dispute, DISPUTE_TRANSITIONS, lock_parent=(Contract, "contract_id")
+)
 
 
 # --- parties --------------------------------------------------------------------------------

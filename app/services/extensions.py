@@ -126,7 +126,9 @@ EXTENSION_TRANSITIONS: list[Transition] = [
         description="The deliverable was published or cancelled first",
     ),
 ]
-EXTENSIONS = StateMachine("extension", DeadlineExtension, EXTENSION_TRANSITIONS)
+EXTENSIONS = StateMachine(
+    "extension", DeadlineExtension, EXTENSION_TRANSITIONS, lock_parent=(Contract, "contract_id")
+)
 
 
 async def propose(

@@ -126,7 +126,9 @@ MILESTONE_TRANSITIONS: list[Transition] = [
         description="The money code refunded it to the brand",
     ),
 ]
-MILESTONES = StateMachine("milestone", Milestone, MILESTONE_TRANSITIONS)
+MILESTONES = StateMachine(
+    "milestone", Milestone, MILESTONE_TRANSITIONS, lock_parent=(Contract, "contract_id")
+)
 
 
 async def lock_milestones(session: AsyncSession, ids: Iterable[str]) -> list[Milestone]:

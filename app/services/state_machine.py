@@ -194,9 +194,14 @@ class StateMachine:
         state_column: str = "state",
         version_column: str | None = None,
         register: bool = True,
+        lock_parent: tuple[Any, str] | None = None,
     ) -> None:
         self.kind = kind
         self.model = model
+        # (ParentModel, "fk_column"): `load(lock=True)` locks the parent's row before the
+        # object's, so the worker takes locks in the same order as the services do (a contract,
+        # then its deliverables) and the two cannot deadlock on PostgreSQL.
+        self.lock_parent = lock_parent
         self.transitions = tuple(transitions)
         self.state_column = state_column
         self.version_column = version_column
@@ -270,6 +275,13 @@ class StateMachine:
     async def load(self, session: AsyncSession, object_id: str, *, lock: bool = False) -> Any:
         """The object by id, fresh from the database; `lock` takes its row lock (PostgreSQL)."""
         stmt = select(self.model).where(self._pk[0] == object_id)
+        if lock and self.lock_parent is not None:
+            parent, column = self.lock_parent
+            owner = select(getattr(self.model, column)).where(self._pk[0] == object_id)
+            parent_pk = parent.__mapper__.primary_key[0]
+            await session.execute(
+                select(parent_pk).where(parent_pk == owner.scalar_subquery()).with_for_update()
+            )
         if lock:
             stmt = stmt.with_for_update()
         obj = await session.scalar(stmt.execution_options(populate_existing=True))
