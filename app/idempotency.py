@@ -3,7 +3,8 @@
 The first response to a (caller, key) is stored and replayed for every retry with the same key,
 marked `Idempotent-Replayed: true`. The same key with a different request (method, path, query or
 body) is a 422; the same key while its first request is still running is a 409. Server errors
-(5xx) are not stored, so a retry runs again. Keys are kept for 24 hours.
+(5xx) are not stored, so a retry runs again. Keys are kept for 24 hours; the worker deletes
+expired ones on every pass (`Worker.purge_idempotency_records`).
 
 The caller is the account of the bearer token (so a retry after refreshing the token still
 replays), or the client address for anonymous calls.

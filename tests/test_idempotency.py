@@ -85,3 +85,27 @@ async def test_malformed_key_is_422(client):
         "/v1/brands", json={"name": "A"}, headers=owner.headers | {"Idempotency-Key": "x" * 300}
     )
     assert_problem(r, 422, "validation-error")
+
+
+async def test_the_worker_purges_keys_past_their_24_hours(client, clock, app):
+    from sqlalchemy import func, select
+
+    from app.models import IdempotencyRecord
+    from app.worker.runner import Worker
+
+    owner = await register(client)
+    for key in ("a", "b"):
+        r = await client.post(
+            "/v1/brands", json={"name": key}, headers=owner.headers | {"Idempotency-Key": key}
+        )
+        assert r.status_code == 201
+    worker = Worker(app.state.database, clock)
+
+    async def stored() -> int:
+        async with app.state.database.sessionmaker() as session:
+            return await session.scalar(select(func.count()).select_from(IdempotencyRecord))
+
+    assert await worker.purge_idempotency_records() == 0 and await stored() == 2
+    clock.advance(timedelta(hours=24, seconds=1))
+    report = await worker.run_once()
+    assert report.idempotency_purged == 2 and await stored() == 0

@@ -35,13 +35,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import Clock
 from app.db import Database
 from app.errors import Problem
 from app.ids import ulid_body
+from app.models.idempotency import IdempotencyRecord
 from app.models.workflow import Timer, TimerState
 from app.services.state_machine import MACHINES, Actor, ConcurrentTransition, StateMachine
 from app.settings import Settings
@@ -62,6 +63,8 @@ class TimerCounts:
 class RunReport:
     timers: TimerCounts = field(default_factory=TimerCounts)
     jobs: RelayCounts = field(default_factory=RelayCounts)
+    # Stored idempotent responses past their 24 hours, deleted this pass.
+    idempotency_purged: int = 0
 
     @property
     def did_work(self) -> bool:
@@ -113,7 +116,21 @@ class Worker:
         report = RunReport()
         report.timers = await self.fire_due_timers(now)
         report.jobs = await self.relay.run_due(now, concurrency=self.concurrency)
+        report.idempotency_purged = await self.purge_idempotency_records(now)
         return report
+
+    async def purge_idempotency_records(self, now: datetime | None = None) -> int:
+        """Deletes stored `Idempotency-Key` responses whose 24 hours are over (a bounded batch
+        per pass, oldest first, so one pass never holds a long lock)."""
+        at = now or self.clock.now()
+        async with self.database.sessionmaker() as session, session.begin():
+            expired = select(IdempotencyRecord.id).where(IdempotencyRecord.expires_at <= at)
+            ids = list(await session.scalars(expired.order_by(IdempotencyRecord.id).limit(1000)))
+            if ids:
+                await session.execute(
+                    delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(ids))
+                )
+        return len(ids)
 
     async def fire_due_timers(self, now: datetime | None = None, limit: int = 1000) -> TimerCounts:
         counts = TimerCounts()
