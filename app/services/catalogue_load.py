@@ -235,6 +235,7 @@ def brief_rows(briefs: Sequence[Mapping[str, Any]], now: datetime) -> Rows:
                 "terms_defaults": doc.get("terms_defaults", {}),
                 "kpis": doc.get("kpis", []),
                 "visibility": doc.get("visibility", "public"),
+                "match_weights": doc.get("match_weights"),
                 "search_text": brief_search_text(doc),
                 "created_at": ulid_time(doc["id"]),
                 "updated_at": now,
