@@ -48,14 +48,19 @@ def page_params(
     ),
     cursor: str | None = Query(None, max_length=2048, description="`next_cursor` of the last page"),
 ) -> PageParams:
+    return PageParams(limit=resolve_limit(request, limit), cursor=cursor)
+
+
+def resolve_limit(request: Request, limit: int | None) -> int:
+    """The page size: the settings' default when none is given, a 422 above the cap."""
     settings = request.app.state.settings
     if limit is None:
-        limit = settings.page_size_default
+        return settings.page_size_default
     if limit > settings.page_size_max:
         raise InvalidRequest.field(
             "limit", f"must be at most {settings.page_size_max}", "less_than_equal"
         )
-    return PageParams(limit=limit, cursor=cursor)
+    return limit
 
 
 Pagination = Annotated[PageParams, Depends(page_params)]

@@ -30,7 +30,7 @@ from app.settings import Settings
 from tests.factories import T0
 
 # Stripe fixtures (the sandbox, an app pointed at it, served by uvicorn): tests/stripe_support.py
-pytest_plugins = ["tests.stripe_support"]
+pytest_plugins = ["tests.stripe_support", "tests.money_support"]
 
 BACKEND = os.environ.get("RAPPORT_TEST_BACKEND", "sqlite")
 POSTGRES_SERVER = os.environ.get(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -189,3 +190,10 @@ async def transfers_per_milestone(app: FastAPI, contract_id: str) -> dict[str, i
         milestone = transfer.metadata["rapport_milestone_id"]
         counts[milestone] = counts.get(milestone, 0) + 1
     return counts
+
+
+@pytest.fixture
+def forwarder(
+    stripe_sandbox: RunningSandbox, stripe_api: httpx.AsyncClient, clock: Clock
+) -> Forwarder:
+    return Forwarder(stripe_sandbox, stripe_api, clock)

@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
@@ -33,13 +32,6 @@ from tests.money_support import (
     transfers_per_milestone,
 )
 from tests.stripe_support import stripe_settings
-
-
-@pytest.fixture
-def forwarder(
-    stripe_sandbox: RunningSandbox, stripe_api: httpx.AsyncClient, clock: Clock
-) -> Forwarder:
-    return Forwarder(stripe_sandbox, stripe_api, clock)
 
 
 async def _one_transfer_each(app: FastAPI, contract_id: str, *milestones: str) -> None:

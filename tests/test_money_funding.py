@@ -23,13 +23,6 @@ from tests.money_support import Forwarder, assert_sound, fund, money_worker, set
 from tests.stripe_support import stripe_settings
 
 
-@pytest.fixture
-def forwarder(
-    stripe_sandbox: RunningSandbox, stripe_api: httpx.AsyncClient, clock: Clock
-) -> Forwarder:
-    return Forwarder(stripe_sandbox, stripe_api, clock)
-
-
 def test_the_brand_fee_is_integer_basis_points_rounded_half_up_plus_a_fixed_part() -> None:
     settings = Settings(brand_fee_bps=500, brand_fee_fixed={"USD": 30})
     assert brand_fee(120_000, "EUR", settings) == 6_000

@@ -34,13 +34,6 @@ from tests.money_support import (
 )
 
 
-@pytest.fixture
-def forwarder(
-    stripe_sandbox: RunningSandbox, stripe_api: httpx.AsyncClient, clock: Clock
-) -> Forwarder:
-    return Forwarder(stripe_sandbox, stripe_api, clock)
-
-
 async def earnings(api: httpx.AsyncClient, funded: Any) -> dict[str, Any]:
     response = await api.get("/v1/influencers/me/earnings", headers=funded.deal.influencer.headers)
     assert response.status_code == 200, response.text

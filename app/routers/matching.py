@@ -10,6 +10,7 @@ from app.db import Session
 from app.deps import Now
 from app.errors import AUTH_PROBLEMS, InvalidRequest, problem_responses
 from app.models import Brief, Influencer
+from app.pagination import resolve_limit
 from app.schemas.matching import (
     BriefMatchOut,
     Component,
@@ -29,14 +30,6 @@ WEIGHTS_HELP = (
     "topic_relevance, audience_fit, authenticity, engagement_quality, price_fit, over_exposure, "
     "relationship); negative or all-zero weights are a 422"
 )
-
-
-def _limit(request: Request, limit: int | None) -> int:
-    cap = request.app.state.settings.page_size_max
-    value = limit or request.app.state.settings.page_size_default
-    if value > cap:
-        raise InvalidRequest.field("limit", f"must be at most {cap}", "less_than_equal")
-    return value
 
 
 def _components(raw: dict[str, tuple[float, str]]) -> dict[str, Component]:
@@ -87,7 +80,7 @@ async def list_brief_matches(
         brief_id,
         today=now.date(),
         weights=parsed,
-        limit=_limit(request, limit),
+        limit=resolve_limit(request, limit),
         cursor=cursor,
         explain=explain or [],
         filters=filters,
@@ -140,7 +133,7 @@ async def list_recommended_briefs(
         principal.user_id,
         today=now.date(),
         weights=parsed,
-        limit=_limit(request, limit),
+        limit=resolve_limit(request, limit),
     )
     titles = dict(
         (
