@@ -34,9 +34,9 @@ def serve(
     import uvicorn
 
     from app.db import create_database
-    from app.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
     from app.main import create_app
     from app.migrations_state import upgrade
+    from rapport_dev.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
 
     settings = get_settings()
     if migrate_first:
@@ -173,7 +173,7 @@ def stripe_sandbox(
     webhook_secret: str | None = typer.Option(None, help="whsec_… signing secret"),
 ) -> None:
     """Serve the local Stripe sandbox (development and tests only; see docs/stripe-sandbox.md)."""
-    from app.integrations.stripe_sandbox.server import run_sandbox
+    from rapport_dev.stripe_sandbox.server import run_sandbox
 
     typer.echo(f"Stripe sandbox on http://{host}:{port}")
     run_sandbox(host=host, port=port, webhook_url=webhook_url, webhook_secret=webhook_secret)
@@ -201,7 +201,7 @@ def seed(
 
     from app.db import create_database
     from app.migrations_state import upgrade
-    from app.services.catalogue_load import LoadConflict, seed_catalogue
+    from rapport_dev.catalogue_load import LoadConflict, seed_catalogue
 
     if briefs and not brands:
         raise typer.BadParameter("briefs need at least one brand", param_hint="--brands")

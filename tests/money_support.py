@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from app.clock import Clock
 from app.integrations.stripe import StripeGateway
-from app.integrations.stripe_sandbox.testing import RunningSandbox
 from app.models import Contract, Milestone
 from app.services import ledger
 from app.services.milestones import MILESTONES
@@ -23,6 +22,7 @@ from app.services.reconcile import reconcile
 from app.services.state_machine import Actor
 from app.settings import Settings
 from app.worker.runner import Worker
+from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import Deal, create_contract
 from tests.stripe_support import WEBHOOK_PATH, sign
 

@@ -24,13 +24,13 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from app.clock import Clock, utcnow
+from app.clock import Clock
 from app.db import Database
-from app.integrations.stripe_sandbox.testing import TEST_API_KEY, RunningSandbox, running_sandbox
 from app.main import create_app
 from app.models import Job, StripeEvent
 from app.settings import Settings
 from app.worker.runner import Worker
+from rapport_dev.stripe_sandbox.testing import TEST_API_KEY, RunningSandbox, running_sandbox
 from tests.factories import Account, create_influencer, register
 
 WEBHOOK_SECRET = "whsec_rapport_test_webhook_secret_0123456789"
@@ -144,9 +144,9 @@ def served_stripe_app(
 def sandbox_webhooks(
     stripe_sandbox: RunningSandbox, served_stripe_app: ServedApp, clock: Clock
 ) -> ServedApp:
-    """The sandbox delivers its events to the served app. The sandbox signs with wall-clock
-    time, so the app's clock is frozen at the wall clock for the test."""
-    clock.freeze(utcnow())
+    """The sandbox delivers its events to the served app. The sandbox signs with its own clock,
+    so it is set to the test clock (never today's date): both sides agree on the time."""
+    stripe_sandbox.set_clock(clock.now().timestamp())
     stripe_sandbox.configure_webhook(served_stripe_app.webhook_url, WEBHOOK_SECRET)
     return served_stripe_app
 

@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 
 from app.clock import Clock
 from app.integrations.stripe import StripeGateway
-from app.integrations.stripe_sandbox.testing import RunningSandbox
 from app.models import Job, JobState, JournalEntry, StripeEvent, Transfer
 from app.models.ledger import EntryKind
 from app.services import ledger
 from app.services.outbox import enqueue
+from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.conftest import BACKEND
 from tests.money_support import (
     Forwarder,

@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.clock import Clock
-from app.integrations.stripe_sandbox.testing import RunningSandbox
 from app.main import create_app
 from app.models import Payment, StripeEvent, StripeEventOutcome
 from app.services import ledger
 from app.services.funding import brand_fee
 from app.settings import Settings
+from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import assert_problem, create_contract, register, relogin
 from tests.money_support import Forwarder, assert_sound, fund, money_worker, settle
 from tests.stripe_support import stripe_settings

@@ -11,8 +11,8 @@ import httpx
 from fastapi import FastAPI
 
 from app.clock import Clock
-from app.integrations.stripe_sandbox.testing import RunningSandbox
 from app.models import Payout
+from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import create_contract
 from tests.money_support import assert_sound, money_worker, transfers_per_milestone
 from tests.stripe_support import ServedApp

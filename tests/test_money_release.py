@@ -15,12 +15,12 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.clock import Clock
 from app.integrations.stripe import idempotency_key
-from app.integrations.stripe_sandbox.testing import RunningSandbox
 from app.models import Job, JobState, Payout, Refund, Transfer
 from app.services import ledger
 from app.services.outbox import enqueue
 from app.services.reconcile import reconcile
 from app.settings import get_settings
+from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.money_support import (
     Forwarder,
     assert_sound,

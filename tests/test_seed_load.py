@@ -23,8 +23,8 @@ from app.models import (
 from app.schemas.brands import BrandIn
 from app.schemas.briefs import BriefIn
 from app.schemas.influencers import InfluencerIn
-from app.services import seed as generator
-from app.services.catalogue_load import catalogue_loader, seed_catalogue
+from rapport_dev import seed as generator
+from rapport_dev.catalogue_load import catalogue_loader, seed_catalogue
 from tests.factories import T0, assert_problem, register
 
 LISTINGS, BRANDS, BRIEFS, SEED = 300, 12, 40, 7
@@ -215,7 +215,7 @@ def test_rapport_seed_command(database, database_url, monkeypatch, tmp_path):
 
 
 async def test_demo_seed_is_idempotent(client, database, settings):
-    from app.demo import DEMO_ACCOUNTS, DEMO_CATALOGUE, DEMO_PASSWORD, seed_demo
+    from rapport_dev.demo import DEMO_ACCOUNTS, DEMO_CATALOGUE, DEMO_PASSWORD, seed_demo
 
     assert await seed_demo(database, settings, today=T0.date()) is True
     assert await seed_demo(database, settings, today=T0.date()) is False

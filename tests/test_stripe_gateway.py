@@ -14,8 +14,8 @@ from app.integrations.stripe import (
     StripeUnavailable,
     idempotency_key,
 )
-from app.integrations.stripe_sandbox.testing import RunningSandbox
 from app.settings import DEV_STRIPE_API_KEY, DEV_STRIPE_WEBHOOK_SECRET, Settings
+from rapport_dev.stripe_sandbox.testing import RunningSandbox
 
 
 @pytest.fixture

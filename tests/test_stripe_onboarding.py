@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from app.clock import Clock
 from app.integrations.stripe import StripeGateway
-from app.integrations.stripe_sandbox.testing import RunningSandbox
 from app.models import PayoutAccount, StripeEventOutcome
 from app.services.stripe_events import process_event
 from app.worker.runner import Worker
+from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import assert_problem, register
 from tests.stripe_support import ServedApp, influencer_account, stored_event
 

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from app.clock import Clock
 from app.integrations.stripe import StripeGateway, idempotency_key
-from app.integrations.stripe_sandbox.testing import RunningSandbox
 from app.models import Job, JobState, StripeEventOutcome
 from app.services.stripe_events import (
     EVENT_HANDLERS,
@@ -22,6 +21,7 @@ from app.services.stripe_events import (
     stripe_event_handler,
 )
 from app.worker.runner import Worker
+from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import assert_problem
 from tests.stripe_support import (
     WEBHOOK_PATH,

@@ -2,7 +2,7 @@
 
 Listings and briefs are stored as the documents the API reads and writes. What the catalogue
 filters, searches and sorts on is derived from those documents here — by the API services on
-every write and by the bulk loader (`app.services.catalogue_load`) for seeded rows — so both
+every write and by the bulk loader (`rapport_dev.catalogue_load`) for seeded rows — so both
 paths index a document identically:
 
 - `search_text`: the document's searchable text joined by spaces and lower-cased by Python

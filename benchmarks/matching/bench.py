@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/matching/bench.py --listings 100000 --briefs 50 --seed 1 \\
         --json benchmarks/matching/results.json --markdown benchmarks/matching/results.md
 
-Generates a synthetic marketplace in memory (app.services.seed; no database), builds the
+Generates a synthetic marketplace in memory (rapport_dev.seed; no database), builds the
 matching index, ranks every brief and scores the top 10 against the generator's ground
 truth (graded relevance from latent variables the ranker never sees). See README.md.
 """
@@ -30,7 +30,7 @@ from app.services.matching import hard_filter_mask
 from app.services.matching import text as tx
 from app.services.matching.index import IndexBuilder
 from app.services.matching.scoring import resolve_brief
-from app.services.seed import (
+from rapport_dev.seed import (
     BLOCK,
     DEFAULT_NOW,
     TruthBuilder,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import stripe
 
-from app.integrations.stripe_sandbox.testing import RunningSandbox, running_sandbox
+from rapport_dev.stripe_sandbox.testing import RunningSandbox, running_sandbox
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ import httpx
 import pytest
 import stripe
 
-from app.integrations.stripe_sandbox.server import ROUTES
-from app.integrations.stripe_sandbox.spec import get_spec
-from app.integrations.stripe_sandbox.testing import RunningSandbox
+from rapport_dev.stripe_sandbox.server import ROUTES
+from rapport_dev.stripe_sandbox.spec import get_spec
+from rapport_dev.stripe_sandbox.testing import RunningSandbox
 
 WHSEC = "whsec_rapport_sandbox_test_secret"
 

@@ -1,6 +1,6 @@
 """The payment side of the Stripe gateway against `localstripe`, an independent Stripe fake.
 
-Why a second fake: the project's sandbox (app/integrations/stripe_sandbox) was written by us and
+Why a second fake: the project's sandbox (rapport_dev/stripe_sandbox) was written by us and
 could share our misreadings of Stripe. localstripe (PyPI `localstripe`, GPL-3.0, a dev/test
 dependency only, never imported: it runs as a separate process) was written by others, so the
 gateway working against both is evidence that it speaks Stripe rather than our sandbox's

@@ -392,7 +392,7 @@ def test_reverse_ranking_puts_the_matching_brief_first() -> None:
 
 def test_pruned_ranking_equals_brute_force(monkeypatch: pytest.MonkeyPatch) -> None:
     from app.services.matching import scoring
-    from app.services.seed import generate_marketplace
+    from rapport_dev.seed import generate_marketplace
 
     market = generate_marketplace(listings=3_000, brands=8, briefs=8, seed=4)
     index = ListingIndex.build(market.listings, as_of=AS_OF)

@@ -13,7 +13,7 @@ import numpy as np
 from app.services.currencies import MINOR_UNIT_EXPONENTS
 from app.services.matching import ListingIndex
 from app.services.matching import vocab as mv
-from app.services.seed import (
+from rapport_dev.seed import (
     DEFAULT_NOW,
     Marketplace,
     generate_marketplace,
@@ -22,7 +22,7 @@ from app.services.seed import (
     make_briefs,
     write_truth,
 )
-from app.services.seed import vocab as sv
+from rapport_dev.seed import vocab as sv
 
 
 @cache

@@ -34,9 +34,9 @@ async def seed_demo(database: Database, settings: Settings, today: date | None =
 
 
 async def seed_demo_catalogue(database: Database, today: date | None = None) -> bool:
-    """Generated listings, brands and briefs (app.services.seed) loaded in one transaction; the
+    """Generated listings, brands and briefs (rapport_dev.seed) loaded in one transaction; the
     demo brand account becomes the owner of the first brand, so it sees drafts too."""
-    from app.services.catalogue_load import seed_catalogue
+    from rapport_dev.catalogue_load import seed_catalogue
 
     async with database.sessionmaker() as session:
         if await session.scalar(select(func.count()).select_from(Brief)):

@@ -489,6 +489,7 @@ def create_sandbox_app(
         max_attempts=webhook_max_attempts,
         initial_backoff_s=webhook_initial_backoff_s,
         on_delivered=state.mark_delivered,
+        now=state.clock.now,
     )
     state.webhooks_enabled = lambda: dispatcher.enabled
     state.on_event = dispatcher.enqueue

@@ -481,7 +481,7 @@ def _generate_listings(
     out: Any, listings: int, seed: int, day: date, latents: list[Any], truth_path: str | None
 ) -> None:
     """The generator process: streams listing batches into `out`, then writes the truth."""
-    from app.services import seed as generator
+    from rapport_dev import seed as generator
 
     gc.disable()  # millions of short-lived containers and no cycles: the collector only costs
     try:
@@ -525,7 +525,7 @@ async def seed_catalogue(
     progress: Callable[[int], None] | None = None,
     parallel: bool | None = None,
 ) -> SeedResult:
-    """Generate a marketplace with `app.services.seed` and load it in one transaction.
+    """Generate a marketplace with `rapport_dev.seed` and load it in one transaction.
 
     Brands first, then the listings as the generator streams them, then the briefs. From
     `BULK_THRESHOLD` listings (or with `parallel=True`) the generator runs in a process of its
@@ -534,7 +534,7 @@ async def seed_catalogue(
     `truth_path` with the generator's writer — only once the load has committed — and never
     enters the database.
     """
-    from app.services import seed as generator
+    from rapport_dev import seed as generator
 
     day = today or generator.DEFAULT_NOW
     parallel = listings >= BULK_THRESHOLD if parallel is None else parallel

@@ -1,6 +1,6 @@
 """Deterministic synthetic marketplace (listings, brands, briefs) and its ground truth."""
 
-from app.services.seed.generator import (
+from rapport_dev.seed.generator import (
     BLOCK,
     DEFAULT_NOW,
     BriefLatent,

@@ -43,7 +43,7 @@ from app.services.currencies import MINOR_UNIT_EXPONENTS
 from app.services.deliverable_types import DELIVERABLE_TYPES
 from app.services.matching import vocab as mv
 from app.services.rates import USD_TO_CURRENCY
-from app.services.seed import vocab as sv
+from rapport_dev.seed import vocab as sv
 
 DEFAULT_NOW = date(2026, 11, 24)
 BLOCK = 10_000

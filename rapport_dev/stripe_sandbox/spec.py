@@ -13,19 +13,19 @@ in the process.
 from __future__ import annotations
 
 import copy
+import gzip
 import json
-import os
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SPEC_FILENAME = "spec3-2022-04-12.json"
-FIXTURES_FILENAME = "fixtures3-2022-04-12.json"
-# Overrides the directory holding the two files above (default: `shared/stripe/` found next to
-# the repository, where the project's shared data lives).
-SPEC_DIR_ENV = "RAPPORT_STRIPE_SPEC_DIR"
+# Stripe's published description and example objects, copied into the package (gzip) so that a
+# clone works anywhere: nothing here reads outside the repository.
+DATA_DIR = Path(__file__).resolve().parent / "data"
+SPEC_FILE = DATA_DIR / "spec3-2022-04-12.json.gz"
+FIXTURES_FILE = DATA_DIR / "fixtures3-2022-04-12.json.gz"
 
 API_VERSION = "2020-08-27"
 
@@ -40,20 +40,9 @@ class ParamError(Exception):
         self.code = code
 
 
-def spec_dir() -> Path:
-    configured = os.environ.get(SPEC_DIR_ENV)
-    if configured:
-        return Path(configured)
-    # The repository sits beside `shared/` (/work/main next to /work/shared, and CI clones main
-    # with shared/ beside it), so walk up from this file until a `shared/stripe` appears.
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "stripe"
-        if (candidate / SPEC_FILENAME).is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"Stripe spec {SPEC_FILENAME} not found in any shared/stripe/ above {__file__}; "
-        f"set {SPEC_DIR_ENV}"
-    )
+def _load_json(path: Path) -> Any:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return json.load(fh)
 
 
 @dataclass(frozen=True)
@@ -144,8 +133,7 @@ def get_spec() -> Spec:
     if _spec is None:
         with _load_lock:
             if _spec is None:
-                with open(spec_dir() / SPEC_FILENAME, encoding="utf-8") as fh:
-                    _spec = Spec(json.load(fh))
+                _spec = Spec(_load_json(SPEC_FILE))
     return _spec
 
 
@@ -155,8 +143,7 @@ def fixture(resource: str) -> dict[str, Any]:
     if _fixtures is None:
         with _load_lock:
             if _fixtures is None:
-                with open(spec_dir() / FIXTURES_FILENAME, encoding="utf-8") as fh:
-                    _fixtures = json.load(fh)["resources"]
+                _fixtures = _load_json(FIXTURES_FILE)["resources"]
     return copy.deepcopy(_fixtures[resource])
 
 

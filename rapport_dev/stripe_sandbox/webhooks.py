@@ -1,8 +1,9 @@
 """Webhook signing and delivery, exactly in Stripe's scheme.
 
 Signature: `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<payload>" keyed by the
-whsec_ secret>`, so `stripe.Webhook.construct_event` accepts it. The timestamp is wall-clock time
-(not the sandbox clock) because the verifier checks it against its own wall clock.
+whsec_ secret>`, so `stripe.Webhook.construct_event` accepts it. The timestamp is the sandbox's
+clock (wall-clock time unless a test or demo moved it), so a receiver whose clock was moved the
+same way accepts it, as a real receiver accepts Stripe's.
 
 Delivery runs on one background thread, one event at a time in the order events were created,
 each retried with exponential backoff on a non-2xx answer or a connection error, up to a bounded
@@ -51,7 +52,9 @@ class WebhookDispatcher:
         max_backoff_s: float = 5.0,
         timeout_s: float = 5.0,
         on_delivered: Callable[[str], None] | None = None,
+        now: Callable[[], int] | None = None,
     ) -> None:
+        self.now = now or (lambda: int(time.time()))
         self.url = url
         self.secret = secret
         self.max_attempts = max_attempts
@@ -171,7 +174,7 @@ class WebhookDispatcher:
                         "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
                         # Each attempt is signed afresh, like Stripe, so retries late in the
                         # backoff still fall inside the receiver's timestamp tolerance.
-                        "Stripe-Signature": sign_payload(payload, secret),
+                        "Stripe-Signature": sign_payload(payload, secret, self.now()),
                     },
                 )
                 record["status"] = resp.status_code
