@@ -418,3 +418,23 @@ def test_reverse_ranking_leaves_out_blocking_brands_and_conflicts() -> None:
         m.brief_id
         for m in rank_briefs_for_listing(creator, briefs, exclusivity_conflicts={"brf_other"})
     ] == ["brf_oat"]
+
+
+@pytest.mark.parametrize(
+    "budget",
+    [
+        {"per_influencer_min": 0, "per_influencer_max": 0},
+        {"per_influencer_min": None, "per_influencer_max": 0},
+        {"per_influencer_min": 0, "per_influencer_max": None},
+    ],
+)
+def test_zero_budget_never_divides_by_zero(budget: dict[str, Any]) -> None:
+    """A per-influencer budget of 0 once made /matches a 500 (ZeroDivisionError in a reason)."""
+    brief = {**BRIEF, "budget": {"currency": "EUR", "total": 0, **budget}}
+    index = build(listing("inf_a"), listing("inf_free", rate_card=[]))
+    matches = rank(index, brief, limit=5)
+    assert {"inf_a", "inf_free"} <= set(ids(matches))
+    for m in matches:
+        assert math.isfinite(m.score) and 0 <= m.score <= 1
+        value, reason = m.components["price_fit"]
+        assert math.isfinite(value) and 0 <= value <= 1 and reason

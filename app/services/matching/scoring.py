@@ -797,8 +797,10 @@ def _reasons(
         text = f"{' + '.join(items)} = {_money(cost, q)}"
         if q.budget_min is not None and q.budget_max is not None:
             rng_text = f"{_major(q.budget_min, q)}-{_major(q.budget_max, q)} {q.currency}"
-            if cost > q.budget_max:
+            if cost > q.budget_max > 0:
                 text += f", {cost / q.budget_max:.1f}x over the {rng_text} budget"
+            elif cost > q.budget_max:  # a budget of 0 has no ratio to give
+                text += f", over the {rng_text} budget"
             elif cost < q.budget_min:
                 text += f", below the {rng_text} budget (smaller creator than planned)"
             else:
