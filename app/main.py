@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
@@ -33,6 +34,7 @@ from app.routers.contracts import router as contracts_router
 from app.routers.delivery import router as delivery_router
 from app.routers.disputes import router as disputes_router
 from app.routers.money import router as money_router
+from app.routers.pages import install_pages
 from app.routers.payouts import router as payouts_router
 from app.routers.stripe_webhooks import router as stripe_webhooks_router
 from app.security import AccessTokens, Passwords
@@ -149,6 +151,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # /docs and /redoc come from install_pages, on script files the app serves itself.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "auth", "description": "Accounts, sign-in and tokens"},
             {"name": "me", "description": "The signed-in account"},
@@ -189,11 +194,23 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_pages(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     # Added innermost first: the request id must exist before anything can fail and log, and
     # the body cap applies before the idempotency layer buffers a body.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Outside everything but the request id: a preflight is answered before anything else
+    # runs, and every answer, a 413 included, carries the headers a browser needs to read it.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list,
+        allow_origin_regex=settings.cors_origin_regex,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["X-Request-Id", "ETag", "Location", "Idempotent-Replayed", "Retry-After"],
+        max_age=600,
+    )
     app.add_middleware(RequestContextMiddleware)
     return app

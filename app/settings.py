@@ -60,6 +60,16 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="`rapport serve` bind address")
     port: int = Field(8000, description="`rapport serve` port")
+    public_url: str = Field(
+        "",
+        description="base URL browsers reach Rapport at; empty: http://<host>:<port> "
+        "(127.0.0.1 when bound to every interface)",
+    )
+    cors_origins: str | None = Field(
+        None,
+        description="browser origins allowed to call the API, comma-separated (`*` = any); "
+        "unset: localhost origins outside production, none in production",
+    )
     demo_data: bool = Field(True, description="`rapport serve` seeds demo data into an empty DB")
 
     embedded_worker: bool | None = Field(
@@ -109,13 +119,17 @@ class Settings(BaseSettings):
     stripe_connect_country: str = Field(
         "US", description="country of the Express accounts created for influencers"
     )
+    # Empty = derived from public_url (itself from host and port), so a local run on another
+    # port still lands on the pages Rapport serves (app/routers/pages.py).
     onboarding_return_url: str = Field(
-        "http://127.0.0.1:8000/payouts/onboarding/return",
-        description="where Stripe sends an influencer who finished onboarding",
+        "",
+        description="where Stripe sends an influencer who finished onboarding; "
+        "empty: <public_url>/payouts/onboarding/return",
     )
     onboarding_refresh_url: str = Field(
-        "http://127.0.0.1:8000/payouts/onboarding/refresh",
-        description="where Stripe sends an influencer whose onboarding link expired",
+        "",
+        description="where Stripe sends an influencer whose onboarding link expired; "
+        "empty: <public_url>/payouts/onboarding/refresh",
     )
 
     # --- money: funding, fees, payouts (docs/payments.md) ---------------------------------------
@@ -143,6 +157,21 @@ class Settings(BaseSettings):
         le=24 * 60,
         description="how often a release or transfer held by a dispute looks again",
     )
+
+    @model_validator(mode="after")
+    def _derive_public_urls(self) -> Settings:
+        # Declared before the production checks, which pydantic runs after it.
+        if not self.public_url:
+            host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host  # noqa: S104
+            if ":" in host:
+                host = f"[{host}]"
+            self.public_url = f"http://{host}:{self.port}"
+        self.public_url = self.public_url.rstrip("/")
+        if not self.onboarding_return_url:
+            self.onboarding_return_url = f"{self.public_url}/payouts/onboarding/return"
+        if not self.onboarding_refresh_url:
+            self.onboarding_refresh_url = f"{self.public_url}/payouts/onboarding/refresh"
+        return self
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -180,7 +209,10 @@ class Settings(BaseSettings):
                 )
             for name in ("onboarding_return_url", "onboarding_refresh_url"):
                 if not getattr(self, name).startswith("https://"):
-                    raise ValueError(f"RAPPORT_{name.upper()} must be an https:// URL")
+                    raise ValueError(
+                        f"RAPPORT_{name.upper()} must be an https:// URL "
+                        "(set RAPPORT_PUBLIC_URL to Rapport's https:// address)"
+                    )
         return self
 
     @property
@@ -188,6 +220,20 @@ class Settings(BaseSettings):
         """Every accepted signing secret (platform and Connect endpoints; old and new during a
         rotation)."""
         return [s.strip() for s in self.stripe_webhook_secret.split(",") if s.strip()]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """Exact origins allowed by CORS (empty when none, or when the localhost default holds)."""
+        if self.cors_origins is None:
+            return []
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def cors_origin_regex(self) -> str | None:
+        """The development default: any port of localhost, 127.0.0.1 or [::1]."""
+        if self.cors_origins is not None or self.environment == "production":
+            return None
+        return r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]+)?"
 
     @property
     def is_sqlite(self) -> bool:
