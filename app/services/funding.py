@@ -56,9 +56,17 @@ from app.services.money import (
     fresh_contract,
 )
 from app.services.outbox import enqueue
-from app.services.payouts import PaymentProviderRejected, PaymentProviderUnavailable, _stripe
 from app.services.state_machine import Actor
 from app.services.stripe_events import EventContext, Handled, stripe_event_handler
+from app.services.stripe_problems import (
+    STRIPE_PROBLEMS,
+    PaymentDeclined,
+    PaymentMethodInvalid,
+    PaymentParameterInvalid,
+    PaymentStateConflict,
+    call_stripe,
+    stripe_problem,
+)
 from app.settings import Settings
 from app.worker.relay import ClaimedJob, JobContext, PermanentJobError, job_handler
 
@@ -88,18 +96,11 @@ class SandboxOnly(NotFound):
     slug, title = "sandbox-only", "This route exists only against the Stripe sandbox"
 
 
-class PaymentDeclined(Problem):
-    status, slug, title = 402, "payment-declined", "The card was declined"
-    # The failure is recorded on the payment even though the request fails.
-    commit_on_error = True
-
-
 FUNDING_PROBLEMS: tuple[type[Problem], ...] = (
     ContractNotFound,
     FundingBrandOnly,
     ContractNotFundable,
-    PaymentProviderRejected,
-    PaymentProviderUnavailable,
+    *STRIPE_PROBLEMS,
 )
 CONFIRM_PROBLEMS: tuple[type[Problem], ...] = (
     ContractNotFound,
@@ -107,8 +108,10 @@ CONFIRM_PROBLEMS: tuple[type[Problem], ...] = (
     FundingNotStarted,
     SandboxOnly,
     PaymentDeclined,
-    PaymentProviderRejected,
-    PaymentProviderUnavailable,
+    PaymentStateConflict,
+    PaymentMethodInvalid,
+    PaymentParameterInvalid,
+    *STRIPE_PROBLEMS,
 )
 
 
@@ -188,7 +191,7 @@ async def start_funding(
     if payment is not None:
         intent_id = payment.payment_intent_id
         await _end_transaction(session)
-        intent = await _stripe(gateway.retrieve_payment_intent(intent_id))
+        intent = await call_stripe(gateway.retrieve_payment_intent(intent_id))
         return Funding(contract_id, state, payment, intent.client_secret, intent.status)
     if state != AWAITING_FUNDING:
         raise ContractNotFundable(
@@ -198,7 +201,7 @@ async def start_funding(
     fee = brand_fee(price, currency, settings)
     await _end_transaction(session)
 
-    intent = await _stripe(
+    intent = await call_stripe(
         gateway.create_payment_intent(
             amount=price + fee,
             currency=currency,
@@ -251,6 +254,12 @@ async def confirm_funding(
     payment = await _payment(session, contract_id)
     if payment is None:
         raise FundingNotStarted(f"Contract {contract_id} has no PaymentIntent yet")
+    if payment.status == "succeeded":
+        # Stripe would refuse it too (payment_intent_unexpected_state); no need to ask.
+        raise PaymentStateConflict(
+            f"Contract {contract_id} is already paid (PaymentIntent {payment.payment_intent_id})",
+            payment_intent_status=payment.status,
+        )
     n = (
         await session.execute(
             update(Payment)
@@ -280,19 +289,14 @@ async def confirm_funding(
             )
             .execution_options(synchronize_session=False)
         )
-        raise PaymentDeclined(
-            exc.message, decline_code=exc.decline_code, payment_intent_id=intent_id
-        ) from exc
+        raise stripe_problem(exc) from exc
     except StripeGatewayError as exc:
-        await _stripe(_fail(exc))  # maps it to the route's 502/503 problem
-        raise  # pragma: no cover - _stripe always raises
+        # A concurrent confirmation (a duplicate click) that won, an unknown payment method:
+        # the caller's 409/422 in Stripe's words; only an outage is a 5xx.
+        raise stripe_problem(exc, caller_params={"payment_method"}) from exc
     stored = await _payment(session, contract_id)
     assert stored is not None
     return Funding(contract_id, state, stored, intent.client_secret, intent.status)
-
-
-async def _fail(exc: Exception) -> None:
-    raise exc
 
 
 async def funding_status(session: AsyncSession, user_id: str, contract_id: str) -> Funding:

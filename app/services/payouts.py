@@ -26,33 +26,20 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import add_unique
-from app.errors import Problem
-from app.integrations.stripe import (
-    StripeGateway,
-    StripeGatewayError,
-    StripeUnavailable,
-    idempotency_key,
-)
+from app.integrations.stripe import StripeGateway, idempotency_key
 from app.models import Influencer, PayoutAccount, User
 from app.models.stripe_event import StripeEventOutcome
 from app.services.influencers import get_own_profile
+from app.services.stripe_problems import (  # noqa: F401 - re-exported for the routes
+    PaymentProviderRejected,
+    PaymentProviderUnavailable,
+    call_stripe,
+)
 from app.settings import Settings
 
 logger = logging.getLogger("rapport.payouts")
 
 T = TypeVar("T")
-
-
-class PaymentProviderUnavailable(Problem):
-    status, slug, title = 503, "payment-provider-unavailable", "Stripe cannot be reached now"
-
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail or "Try again in a minute; nothing was lost")
-        self.headers["Retry-After"] = "30"
-
-
-class PaymentProviderRejected(Problem):
-    status, slug, title = 502, "payment-provider-rejected", "Stripe refused the request"
 
 
 @dataclass(frozen=True)
@@ -96,17 +83,7 @@ async def _end_transaction(session: AsyncSession) -> None:
 
 
 async def _stripe(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except StripeUnavailable as exc:
-        raise PaymentProviderUnavailable() from exc
-    except StripeGatewayError as exc:
-        logger.error("stripe refused %s: %s", exc.operation, exc.message)
-        raise PaymentProviderRejected(
-            f"Stripe refused {exc.operation.replace('_', ' ')}"
-            + (f" ({exc.code})" if exc.code else ""),
-            stripe_code=exc.code,
-        ) from exc
+    return await call_stripe(call)
 
 
 def apply_account_snapshot(row: PayoutAccount, account: Mapping[str, Any]) -> None:

@@ -85,6 +85,8 @@ class StripeGatewayError(Exception):
         code: str | None = None,
         param: str | None = None,
         request_id: str | None = None,
+        error_type: str | None = None,
+        body: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(f"{operation}: {message}")
         self.operation = operation
@@ -93,9 +95,15 @@ class StripeGatewayError(Exception):
         self.code = code
         self.param = param
         self.request_id = request_id
+        # Stripe's error `type` (`invalid_request_error`, `card_error`, `api_error` …) and the
+        # whole error object, which names the object in question (e.g. `payment_intent`).
+        self.error_type = error_type
+        self.body: Mapping[str, Any] = body or {}
 
     @classmethod
     def _from_stripe(cls, operation: str, exc: stripe.StripeError, **extra: Any) -> Any:
+        body = (exc.json_body or {}).get("error") if isinstance(exc.json_body, dict) else None
+        body = body if isinstance(body, dict) else {}
         error = cls(
             operation,
             exc.user_message or str(exc) or type(exc).__name__,
@@ -103,9 +111,17 @@ class StripeGatewayError(Exception):
             code=exc.code,
             param=getattr(exc, "param", None),
             request_id=exc.request_id,
+            error_type=body.get("type"),
+            body=body,
             **extra,
         )
         return error
+
+    def stripe_object_status(self, field: str) -> str | None:
+        """The status of the object Stripe's error names (`payment_intent`, …), if it does."""
+        found = self.body.get(field)
+        status = found.get("status") if isinstance(found, Mapping) else None
+        return status if isinstance(status, str) else None
 
 
 class StripeUnavailable(StripeGatewayError):
