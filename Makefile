@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format openapi migrate worker bench-matching seed bench-seed clean
+.PHONY: run test chromium lint format openapi migrate worker bench-matching seed bench-seed clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -16,13 +16,24 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/rapport serve
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@echo "== test suite on SQLite =="
 	$(BIN)/python -m pytest -q
 	@echo "== test suite on PostgreSQL =="
 	RAPPORT_TEST_BACKEND=postgresql $(BIN)/python -m pytest -q
+
+# Headless Chromium for tests/test_browser_docs.py (Debian's packages), installed when missing and
+# when this is a root shell with apt-get; otherwise that test says what to install (and fails
+# under CI=true).
+chromium:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium and chromium-driver for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver >/dev/null; \
+	else echo "note: no chromium/chromedriver and no root apt-get: the browser test will say so"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
