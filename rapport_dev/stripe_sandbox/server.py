@@ -25,8 +25,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from . import disputes
 from .faults import Fault, FaultSpecError, FaultStore, parse_fault
 from .idempotency import IdempotencyStore, StoredResponse
+from .options import build_options
 from .spec import API_VERSION, ParamError, compile_template, decode_form, get_spec, validate
 from .state import PLATFORM_ACCOUNT_ID, Ctx, SandboxState, StripeApiError, new_id
 from .webhooks import WebhookDispatcher
@@ -113,6 +115,23 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ),
     ("GET", "/v1/disputes", lambda s, c, a, p: s.list_disputes(c, p)),
     ("GET", "/v1/disputes/{dispute}", lambda s, c, a, p: s.retrieve_dispute(c, a["dispute"])),
+    (
+        "POST",
+        "/v1/disputes/{dispute}",
+        lambda s, c, a, p: disputes.submit_evidence(
+            s,
+            c,
+            a["dispute"],
+            evidence=p.get("evidence"),
+            metadata=p.get("metadata"),
+            submit=bool(p.get("submit")),
+        ),
+    ),
+    (
+        "POST",
+        "/v1/disputes/{dispute}/close",
+        lambda s, c, a, p: disputes.accept(s, c, a["dispute"]),
+    ),
     ("GET", "/v1/events", lambda s, c, a, p: s.list_events(c, p)),
     ("GET", "/v1/events/{id}", lambda s, c, a, p: s.retrieve_event(c, a["id"])),
 ]
@@ -462,15 +481,32 @@ def _dispute(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, A
     if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)):
         raise ValueError("'amount' must be an integer")
     return sb.state.create_dispute(
-        request.path_params["id"], reason=data.get("reason", "fraudulent"), amount=amount
+        request.path_params["id"],
+        reason=data.get("reason") or "fraudulent",
+        amount=amount,
+        kind=data.get("kind") or "chargeback",
     )
 
 
 def _close_dispute(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    outcome = data.get("outcome", "lost")
-    if outcome not in ("won", "lost"):
-        raise ValueError("'outcome' must be 'won' or 'lost'")
-    return sb.state.close_dispute(request.path_params["id"], won=outcome == "won")
+    return sb.state.close_dispute(request.path_params["id"], outcome=data.get("outcome"))
+
+
+def _escalate_dispute(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    return disputes.escalate(sb.state, request.path_params["id"])
+
+
+def _submit_dispute(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    return disputes.submit_evidence(
+        sb.state, None, request.path_params["id"], evidence=data.get("evidence")
+    )
+
+
+def _options(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    if request.method == "POST":
+        with sb.state._lock:
+            sb.state.options = build_options(sb.state.options, data)
+    return sb.state.options.to_dict()
 
 
 def create_sandbox_app(
@@ -479,10 +515,12 @@ def create_sandbox_app(
     *,
     webhook_max_attempts: int = 5,
     webhook_initial_backoff_s: float = 0.2,
+    options: dict[str, Any] | None = None,
 ) -> Starlette:
     """A fresh, empty sandbox as an ASGI app. Events go to `webhook_url` signed with
-    `webhook_secret` when both are given (or later, via POST /_sandbox/webhook)."""
-    state = SandboxState()
+    `webhook_secret` when both are given (or later, via POST /_sandbox/webhook). `options`:
+    how strict it is (options.py; reset restores them)."""
+    state = SandboxState(options=options)
     dispatcher = WebhookDispatcher(
         webhook_url,
         webhook_secret,
@@ -526,6 +564,9 @@ def create_sandbox_app(
         Route("/_sandbox/payouts/{id}/fail", _control(_fail_payout), methods=["POST"]),
         Route("/_sandbox/charges/{id}/dispute", _control(_dispute), methods=["POST"]),
         Route("/_sandbox/disputes/{id}/close", _control(_close_dispute), methods=["POST"]),
+        Route("/_sandbox/disputes/{id}/escalate", _control(_escalate_dispute), methods=["POST"]),
+        Route("/_sandbox/disputes/{id}/submit", _control(_submit_dispute), methods=["POST"]),
+        Route("/_sandbox/options", _control(_options), methods=["GET", "POST"]),
         Route("/v1/{rest:path}", api, methods=["GET", "POST", "DELETE"]),
     ]
 

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import disputes
+from .options import SandboxOptions, build_options
 from .spec import API_VERSION, fixture
 
 PLATFORM_ACCOUNT_ID = "acct_1RapportSandboxPlatfrm"
@@ -85,6 +87,19 @@ class Clock:
 
     def now(self) -> int:
         return int(time.time() + self._offset)
+
+    def time(self) -> float:
+        """`now` with sub-second precision (webhook retry schedules)."""
+        return time.time() + self._offset
+
+    @property
+    def offset(self) -> float:
+        """Seconds ahead of wall-clock time (saved with the sandbox's state)."""
+        return self._offset
+
+    @offset.setter
+    def offset(self, value: float) -> None:
+        self._offset = value
 
     def set(self, now: float) -> None:
         self._offset = now - time.time()
@@ -258,9 +273,16 @@ def merge_metadata(existing: dict[str, str], new: Any) -> dict[str, str]:
 
 
 class SandboxState:
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(
+        self, clock: Clock | None = None, options: SandboxOptions | dict[str, Any] | None = None
+    ) -> None:
         self.clock = clock or Clock()
         self._lock = threading.RLock()
+        # Strictness options (options.py): `reset` restores these, the ones given at creation.
+        self.initial_options = (
+            options if isinstance(options, SandboxOptions) else build_options(None, options or {})
+        )
+        self.options = build_options(self.initial_options, {})
         # Hooks set by the server: whether an endpoint is listening, and where events go.
         self.webhooks_enabled: Callable[[], bool] = lambda: False
         self.on_event: Callable[[dict[str, Any]], None] | None = None
@@ -280,6 +302,7 @@ class SandboxState:
             self._txns: dict[str, list[str]] = defaultdict(list)  # account -> txn ids
             self._cards: dict[str, TestCard] = {}  # pm_... created here -> its behaviour
             self._account_links: dict[str, dict[str, Any]] = {}
+            self.options = build_options(self.initial_options, {})
             self._create_platform()
 
     def _store(self, obj: dict[str, Any], owner: str) -> dict[str, Any]:
@@ -358,6 +381,8 @@ class SandboxState:
             )
         elif kind == "balance_transaction":
             obj["status"] = "available" if obj["available_on"] <= self.clock.now() else "pending"
+        elif kind == "dispute":
+            disputes.render(self, obj)
         return obj
 
     def render(self, obj_id: str) -> dict[str, Any]:
@@ -448,20 +473,24 @@ class SandboxState:
         *,
         reporting_category: str,
         description: str | None = None,
+        fee: int = 0,
+        fee_details: list[dict[str, Any]] | None = None,
+        exchange_rate: float | None = None,
+        available_on: int | None = None,
     ) -> str:
         now = self.clock.now()
         txn = fixture("balance_transaction")
         txn.update(
             id=new_id("txn"),
             amount=amount,
-            available_on=now,
+            available_on=now if available_on is None else available_on,
             created=now,
             currency=currency,
             description=description,
-            exchange_rate=None,
-            fee=0,
-            fee_details=[],
-            net=amount,
+            exchange_rate=exchange_rate,
+            fee=fee,
+            fee_details=fee_details or [],
+            net=amount - fee,
             reporting_category=reporting_category,
             source=source,
             status="available",
@@ -1162,7 +1191,7 @@ class SandboxState:
                     param="charge",
                     code="charge_not_refundable",
                 )
-            if charge["disputed"]:
+            if disputes.blocks_refund(self, charge):
                 raise _invalid(
                     f"Charge {charge_id} has been charged back; cannot issue a refund.",
                     code="charge_disputed",
@@ -1207,8 +1236,8 @@ class SandboxState:
             charge["amount_refunded"] += amount
             charge["refunded"] = charge["amount_refunded"] == charge["amount"]
             self._children[("refunds", charge_id)].append(refund["id"])
+            # API version 2020-08-27 has no refund.created event: charge.refunded is the one.
             self._emit(ctx, "charge.refunded", charge_id)
-            self._emit(ctx, "refund.created", refund["id"])
             return self._render(refund["id"])
 
     def retrieve_refund(self, ctx: Ctx, refund_id: str) -> dict[str, Any]:
@@ -1506,7 +1535,9 @@ class SandboxState:
                 id=new_id("po"),
                 amount=amount,
                 arrival_date=now if method == "instant" else now + 2 * 86400,
-                automatic=False,
+                # Only the payout schedule (payouts_schedule.py) sets it: the spec refuses an
+                # `automatic` parameter from clients before it gets here.
+                automatic=bool(p.get("automatic")),
                 created=now,
                 currency=currency,
                 description=p.get("description"),
@@ -1636,73 +1667,18 @@ class SandboxState:
     # --- disputes -----------------------------------------------------------------------------
 
     def create_dispute(
-        self, charge_id: str, *, reason: str = "fraudulent", amount: int | None = None
+        self,
+        charge_id: str,
+        *,
+        reason: str = "fraudulent",
+        amount: int | None = None,
+        kind: str = "chargeback",
     ) -> dict[str, Any]:
-        """A cardholder disputing a charge (sandbox control): funds are withdrawn at once."""
-        with self._lock:
-            charge = self._get(charge_id, "charge", None, "charge")
-            if charge["status"] != "succeeded" or charge["disputed"]:
-                raise _invalid(f"Charge {charge_id} cannot be disputed.", param="charge")
-            disputable = charge["amount"] - charge["amount_refunded"]
-            amount = disputable if amount is None else amount
-            if not 1 <= amount <= disputable:
-                raise _invalid(
-                    f"Dispute amount must be between 1 and {disputable}.", param="amount"
-                )
-            owner = self._owner[charge_id]
-            now = self.clock.now()
-            dispute = fixture("dispute")
-            dispute.update(
-                id=new_id("dp"),
-                amount=amount,
-                charge=charge_id,
-                created=now,
-                currency=charge["currency"],
-                evidence_details={
-                    **dispute["evidence_details"],
-                    "due_by": now + 7 * 86400,
-                },
-                is_charge_refundable=False,
-                payment_intent=charge["payment_intent"],
-                reason=reason,
-                status="needs_response",
-            )
-            self._store(dispute, owner)
-            dispute["balance_transactions"] = [
-                self._txn(
-                    owner,
-                    "adjustment",
-                    -amount,
-                    charge["currency"],
-                    dispute["id"],
-                    reporting_category="dispute",
-                    description=f"Chargeback withdrawal for {charge_id}",
-                )
-            ]
-            charge["disputed"] = True
-            self._emit(None, "charge.dispute.created", dispute["id"])
-            return self._render(dispute["id"])
+        """A cardholder disputing a charge (sandbox control; disputes.py)."""
+        return disputes.open_dispute(self, charge_id, kind=kind, reason=reason, amount=amount)
 
-    def close_dispute(self, dispute_id: str, *, won: bool) -> dict[str, Any]:
-        with self._lock:
-            dispute = self._get(dispute_id, "dispute", None, "id")
-            if dispute["status"] in ("won", "lost"):
-                raise _invalid(f"Dispute {dispute_id} is already closed.")
-            if won:
-                dispute["balance_transactions"].append(
-                    self._txn(
-                        self._owner[dispute_id],
-                        "adjustment",
-                        dispute["amount"],
-                        dispute["currency"],
-                        dispute_id,
-                        reporting_category="dispute_reversal",
-                        description=f"Chargeback reversal for {dispute['charge']}",
-                    )
-                )
-            dispute["status"] = "won" if won else "lost"
-            self._emit(None, "charge.dispute.closed", dispute_id)
-            return self._render(dispute_id)
+    def close_dispute(self, dispute_id: str, *, outcome: str | None = None) -> dict[str, Any]:
+        return disputes.close(self, dispute_id, outcome)
 
     def retrieve_dispute(self, ctx: Ctx, dispute_id: str) -> dict[str, Any]:
         with self._lock:

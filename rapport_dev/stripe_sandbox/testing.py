@@ -114,7 +114,20 @@ class RunningSandbox:
         return self._call("POST", "/_sandbox/webhook/wait", {"timeout_s": timeout_s})["idle"]
 
     def deliveries(self) -> list[dict[str, Any]]:
+        """Every delivery attempt, oldest first (`next_attempt_at` when it will be retried,
+        `gave_up` on the last one)."""
         return self._call("GET", "/_sandbox/webhook/deliveries")["deliveries"]
+
+    def pending_deliveries(self) -> list[dict[str, Any]]:
+        """Deliveries still to be made: attempts so far and when the next one is due."""
+        return self._call("GET", "/_sandbox/webhook/deliveries")["pending"]
+
+    def advance_clock(self, seconds: float) -> int:
+        """Move the sandbox's clock forward, running what falls due on the way (automatic
+        payouts created and paid, webhook retries), then wait for the deliveries due now."""
+        now = self.set_clock(advance=seconds)
+        self.wait_for_webhooks()
+        return now
 
     def events(self) -> list[dict[str, Any]]:
         """All events of all accounts, oldest first."""
@@ -149,14 +162,50 @@ class RunningSandbox:
         )
 
     def dispute(
-        self, charge_id: str, *, reason: str = "fraudulent", amount: int | None = None
+        self,
+        charge_id: str,
+        *,
+        reason: str = "fraudulent",
+        amount: int | None = None,
+        kind: str = "chargeback",
     ) -> dict[str, Any]:
+        """Open a dispute on a charge: `kind="chargeback"` (status `needs_response`, amount +
+        dispute fee withdrawn, `charge.dispute.funds_withdrawn`) or `kind="inquiry"`
+        (`warning_needs_response`, no money moves)."""
         return self._call(
-            "POST", f"/_sandbox/charges/{charge_id}/dispute", {"reason": reason, "amount": amount}
+            "POST",
+            f"/_sandbox/charges/{charge_id}/dispute",
+            {"reason": reason, "amount": amount, "kind": kind},
         )
 
-    def close_dispute(self, dispute_id: str, outcome: str) -> dict[str, Any]:
+    def inquiry(self, charge_id: str, *, reason: str = "fraudulent") -> dict[str, Any]:
+        return self.dispute(charge_id, reason=reason, kind="inquiry")
+
+    def close_dispute(self, dispute_id: str, outcome: str | None = None) -> dict[str, Any]:
+        """Decide a dispute: a chargeback `won` (funds reinstated) or `lost` (the default); an
+        inquiry `warning_closed` (its only, and default, outcome)."""
         return self._call("POST", f"/_sandbox/disputes/{dispute_id}/close", {"outcome": outcome})
+
+    def escalate_dispute(self, dispute_id: str) -> dict[str, Any]:
+        """An inquiry becomes a chargeback (`needs_response`; funds withdrawn)."""
+        return self._call("POST", f"/_sandbox/disputes/{dispute_id}/escalate")
+
+    def submit_dispute_evidence(
+        self, dispute_id: str, evidence: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Evidence submitted: `under_review` / `warning_under_review`, `charge.dispute.updated`."""
+        return self._call(
+            "POST", f"/_sandbox/disputes/{dispute_id}/submit", {"evidence": evidence or {}}
+        )
+
+    # --- strictness options (options.py) -----------------------------------------------------
+
+    def options(self) -> dict[str, Any]:
+        return self._call("GET", "/_sandbox/options")
+
+    def set_options(self, **changes: Any) -> dict[str, Any]:
+        """Change options until the next reset, e.g. `set_options(strict=True)`."""
+        return self._call("POST", "/_sandbox/options", changes)
 
 
 def _free_socket(host: str) -> socket.socket:

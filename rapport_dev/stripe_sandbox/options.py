@@ -1,0 +1,84 @@
+"""How strict the sandbox is: per-sandbox options, plain data (so they can be saved to disk).
+
+Each option is a Stripe behaviour the application has to cope with. Some default to the kind
+behaviour the application relied on before the sandbox modelled them ("strict mode coming on by
+default once Rapport handles it", docs/stripe-sandbox.md); `strict=True` (or
+`POST /_sandbox/options {"strict": true}`) turns every one of them on at once.
+
+Options are set when the sandbox is created (`create_sandbox_app(options={...})`,
+`running_sandbox(options={...})`) and changed at run time with `POST /_sandbox/options`;
+`POST /_sandbox/reset` restores the ones the sandbox was created with.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+# Stripe's dispute fee per settlement currency (minor units). US: $15.00; the others are
+# Stripe's published local fees (they change over time; the sandbox keeps these fixed).
+DISPUTE_FEES: dict[str, int] = {
+    "usd": 1500,
+    "eur": 2000,
+    "gbp": 2000,
+    "cad": 1500,
+    "aud": 2500,
+    "nzd": 2500,
+    "chf": 2000,
+    "sek": 22500,
+    "nok": 22500,
+    "dkk": 15000,
+    "pln": 8000,
+    "jpy": 1500,
+    "sgd": 2000,
+    "hkd": 15000,
+    "mxn": 30000,
+}
+
+
+@dataclass
+class SandboxOptions:
+    # Dispute fee taken with a chargeback's withdrawal; Stripe returns it when the dispute is
+    # won (Stripe's dispute-fee FAQ: "if you win the dispute, Stripe will refund this dispute fee
+    # to you"). Set False to model pricing where the fee is kept.
+    dispute_fee_refunded_on_win: bool = True
+    dispute_fees: dict[str, int] = field(default_factory=lambda: dict(DISPUTE_FEES))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# Values `strict` sets (only the options whose default is the kind behaviour appear here).
+STRICT: dict[str, Any] = {}
+
+
+def build_options(base: SandboxOptions | None, changes: dict[str, Any]) -> SandboxOptions:
+    """`base` (or the defaults) with `changes` applied; unknown names and wrong types refused
+    with ValueError (the control endpoint answers 400)."""
+    opts = copy.deepcopy(base) if base is not None else SandboxOptions()
+    changes = dict(changes)
+    if changes.pop("strict", False):
+        for name, value in STRICT.items():
+            setattr(opts, name, copy.deepcopy(value))
+    known = {f.name: f for f in fields(SandboxOptions)}
+    for name, value in changes.items():
+        if name not in known:
+            raise ValueError(f"unknown sandbox option {name!r} (known: {', '.join(known)})")
+        current = getattr(opts, name)
+        if isinstance(current, bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"option {name!r} must be true or false")
+        elif isinstance(current, int):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"option {name!r} must be a non-negative integer")
+        elif isinstance(current, str):
+            if not isinstance(value, str):
+                raise ValueError(f"option {name!r} must be a string")
+            value = value.lower()
+        elif isinstance(current, dict):
+            if not isinstance(value, dict):
+                raise ValueError(f"option {name!r} must be an object")
+            value = {**current, **{str(k).lower(): v for k, v in value.items()}}
+        setattr(opts, name, value)
+    return opts
