@@ -3,15 +3,74 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 
-from app.settings import get_settings
+from app.settings import Settings
+from app.settings import get_settings as _load_settings
 
-cli = typer.Typer(help="Rapport: influencer marketplace API", no_args_is_help=True)
+cli = typer.Typer(
+    help="Rapport: influencer marketplace API",
+    no_args_is_help=True,
+    # A mistake in a command line or the environment is one message, never a page of traceback.
+    pretty_exceptions_show_locals=False,
+)
+
+DEV_TOOLS_HINT = (
+    "the development tools (rapport_dev) are not installed here; "
+    "from a checkout: pip install -e '.[dev]'"
+)
+
+
+def get_settings() -> Settings:
+    """The settings, or one line per invalid RAPPORT_* variable and exit code 2."""
+    try:
+        return _load_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            name = f"RAPPORT_{field.upper()}: " if field else ""
+            typer.echo(f"invalid configuration: {name}{error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _dev_tool(module: str, command: str) -> Any:
+    """A module of rapport_dev (not in the production image), or one line saying how to get it."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("rapport_dev"):
+            raise
+        typer.echo(f"rapport {command}: {DEV_TOOLS_HINT}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _iso_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from None
+
+
+def _iso_datetime(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO date or date-time (2026-12-01 or 2026-12-01T09:00:00Z)"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 @cli.command()
@@ -33,26 +92,41 @@ def serve(
     """Migrate, seed demo data into an empty database (when enabled), and serve the API."""
     import uvicorn
 
-    from app.db import create_database
     from app.main import create_app
     from app.migrations_state import upgrade
-    from rapport_dev.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
 
     settings = get_settings()
+    if host or port:
+        # The onboarding return/refresh URLs and the sandbox's webhook URL follow them.
+        overrides = {k: v for k, v in {"host": host, "port": port}.items() if v}
+        try:
+            settings = Settings(**overrides)
+        except ValidationError as exc:
+            raise typer.BadParameter(str(exc.errors()[0]["msg"])) from None
+    host, port = settings.host, settings.port
     if migrate_first:
         upgrade(settings.database_url)
     if settings.demo_data and settings.environment != "production":
-        database = create_database(settings)
-        seeded = asyncio.run(seed_demo(database, settings))
-        asyncio.run(database.dispose())
-        if seeded:
-            typer.echo("seeded demo data")
-        typer.echo(f"demo accounts (password {DEMO_PASSWORD}): {', '.join(DEMO_ACCOUNTS.values())}")
-    host = host or settings.host
-    port = port or settings.port
+        _seed_demo_data(settings)
     _start_local_stripe_sandbox(settings, f"http://{host}:{port}/v1/stripe/webhooks")
     typer.echo(f"Rapport API on http://{host}:{port} — docs at http://{host}:{port}/docs")
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
+def _seed_demo_data(settings: Settings) -> None:
+    from app.db import create_database
+
+    if importlib.util.find_spec("rapport_dev") is None:
+        typer.echo(f"no demo data: {DEV_TOOLS_HINT}")
+        return
+    from rapport_dev.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
+
+    database = create_database(settings)
+    seeded = asyncio.run(seed_demo(database, settings))
+    asyncio.run(database.dispose())
+    if seeded:
+        typer.echo("seeded demo data")
+    typer.echo(f"demo accounts (password {DEMO_PASSWORD}): {', '.join(DEMO_ACCOUNTS.values())}")
 
 
 def _start_local_stripe_sandbox(settings: Any, webhook_url: str) -> None:
@@ -75,6 +149,9 @@ def _start_local_stripe_sandbox(settings: Any, webhook_url: str) -> None:
         if probe.connect_ex((url.hostname, url.port)) == 0:
             typer.echo(f"Stripe sandbox already running at {base}")
             return
+    if importlib.util.find_spec("rapport_dev") is None:
+        typer.echo(f"no Stripe sandbox at {base} (payments will answer 503): {DEV_TOOLS_HINT}")
+        return
     command = [
         sys.executable,
         "-m",
@@ -88,10 +165,46 @@ def _start_local_stripe_sandbox(settings: Any, webhook_url: str) -> None:
         webhook_url,
         "--webhook-secret",
         settings.stripe_webhook_secrets[0],
+        # Its state beside the database, so a restart keeps the accounts and money the
+        # database names; webhooks signed with wall time, as the API's clock never moves.
+        "--state",
+        str(_stripe_sandbox_state_path(settings)),
+        "--webhook-clock",
+        "wall",
     ]
     child = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
     atexit.register(child.terminate)
+    if not _wait_until_listening(child, url.hostname, url.port):
+        typer.echo(
+            f"the Stripe sandbox did not start (exit code {child.poll()}, its output is above): "
+            "payments will answer 503 until one runs at " + base,
+            err=True,
+        )
+        return
     typer.echo(f"Stripe sandbox on {base} (webhooks to {webhook_url}); test card: pm_card_visa")
+
+
+def _stripe_sandbox_state_path(settings: Any) -> Path:
+    """`stripe-sandbox.json` beside the SQLite database (`var/` by default), or in `var/`."""
+    database = settings.sqlite_path
+    folder = database.parent if database is not None else Path("var")
+    return folder / "stripe-sandbox.json"
+
+
+def _wait_until_listening(child: Any, host: str, port: int, timeout: float = 30.0) -> bool:
+    """True once the child accepts connections; False when it died or never listened."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            return False
+        with socket.socket() as probe:
+            if probe.connect_ex((host, port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
 
 
 @cli.command()
@@ -171,12 +284,29 @@ def stripe_sandbox(
     port: int = typer.Option(12111, help="port"),
     webhook_url: str | None = typer.Option(None, help="where to POST signed events"),
     webhook_secret: str | None = typer.Option(None, help="whsec_… signing secret"),
+    state: Path | None = typer.Option(
+        None, help="keep the whole state in this file (loaded if it exists); default: memory"
+    ),
+    webhook_clock: str = typer.Option(
+        "sandbox",
+        help="sign webhooks with the sandbox's clock, or 'wall' time (when the receiver's "
+        "clock does not move with the sandbox's)",
+    ),
 ) -> None:
     """Serve the local Stripe sandbox (development and tests only; see docs/stripe-sandbox.md)."""
-    from rapport_dev.stripe_sandbox.server import run_sandbox
-
-    typer.echo(f"Stripe sandbox on http://{host}:{port}")
-    run_sandbox(host=host, port=port, webhook_url=webhook_url, webhook_secret=webhook_secret)
+    if webhook_clock not in ("sandbox", "wall"):
+        raise typer.BadParameter("must be 'sandbox' or 'wall'", param_hint="--webhook-clock")
+    run_sandbox = _dev_tool("rapport_dev.stripe_sandbox.server", "stripe-sandbox").run_sandbox
+    kept = f", state in {state}" if state else ""
+    typer.echo(f"Stripe sandbox on http://{host}:{port}{kept}")
+    run_sandbox(
+        host=host,
+        port=port,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        state_path=state,
+        webhook_signing_clock=webhook_clock,
+    )
 
 
 @cli.command()
@@ -189,20 +319,22 @@ def seed(
         None, help="write the ground truth (relevance grades, fakes) to this JSON file"
     ),
     today: str | None = typer.Option(
-        None, help="the generator's 'today' (YYYY-MM-DD); default: the generator's fixed date"
+        None,
+        help="the generator's 'today' (YYYY-MM-DD); default: the generator's fixed date",
+        callback=_iso_date,
     ),
     migrate_first: bool = typer.Option(True, "--migrate/--no-migrate", help="upgrade first"),
 ) -> None:
     """Generate a synthetic marketplace and bulk-load it into the configured database."""
     import time
-    from datetime import date
 
     from tqdm import tqdm
 
     from app.db import create_database
     from app.migrations_state import upgrade
-    from rapport_dev.catalogue_load import LoadConflict, seed_catalogue
 
+    loader = _dev_tool("rapport_dev.catalogue_load", "seed")
+    LoadConflict, seed_catalogue = loader.LoadConflict, loader.seed_catalogue
     if briefs and not brands:
         raise typer.BadParameter("briefs need at least one brand", param_hint="--brands")
     settings = get_settings()
@@ -221,7 +353,7 @@ def seed(
                     briefs=briefs,
                     seed=seed,
                     truth_path=str(truth) if truth else None,
-                    today=date.fromisoformat(today) if today else None,
+                    today=today,  # a date: _iso_date parsed it
                     progress=bar.update,
                 )
         except LoadConflict as exc:
@@ -244,21 +376,19 @@ def seed(
 @cli.command()
 def reconcile(
     since: str | None = typer.Option(
-        None, help="only movements since this ISO date/time (UTC); default: everything"
+        None,
+        help="only movements since this ISO date/time (UTC); default: everything",
+        callback=_iso_datetime,
     ),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ) -> None:
     """Compare the ledger with Stripe; print every difference; exit 1 when there is any."""
-    from datetime import UTC, datetime
-
     from app.db import create_database
     from app.integrations.stripe import StripeGateway
     from app.services.reconcile import reconcile as run_reconcile
 
     settings = get_settings()
-    start = datetime.fromisoformat(since) if since else None
-    if start is not None and start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
+    start = since  # a datetime in UTC: _iso_datetime parsed it
 
     async def run() -> dict:
         database = create_database(settings)
