@@ -1587,7 +1587,10 @@ class SandboxState:
         """What the bank eventually reports for a payout (sandbox control)."""
         with self._lock:
             payout = self._get(payout_id, "payout", None, "id")
-            if payout["status"] not in ("pending", "in_transit"):
+            # A bank can return a payout days after Stripe reported it `paid`: Stripe then sends
+            # payout.failed after payout.paid and the money comes back to the balance.
+            settleable = ("pending", "in_transit") if paid else ("pending", "in_transit", "paid")
+            if payout["status"] not in settleable:
                 raise _invalid(
                     f"Payout {payout_id} is already {payout['status']}.",
                     code="payout_not_pending",

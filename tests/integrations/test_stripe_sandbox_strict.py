@@ -207,3 +207,28 @@ def test_every_event_the_sandbox_sends_is_an_event_type_of_the_spec(
     stripe_client.v1.refunds.create({"charge": paid_charge(stripe_client), "amount": 100})
     sent = {e["type"] for e in sandbox.events()}
     assert sent <= spec_event_types(), sent - spec_event_types()
+
+
+# --- payouts that fail after paid ---------------------------------------------------------------
+
+
+def test_a_paid_payout_can_still_fail_and_its_money_comes_back(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    paid_charge(stripe_client, 9_000)
+    payout = stripe_client.v1.payouts.create({"amount": 5_000, "currency": "usd"})
+    assert sandbox.pay_payout(payout.id)["status"] == "paid"
+    assert balance(stripe_client) == (4_000, 0)
+    failed = sandbox.fail_payout(payout.id, "account_closed")
+    assert failed["status"] == "failed" and failed["failure_code"] == "account_closed"
+    assert failed["failure_balance_transaction"].startswith("txn_")
+    assert balance(stripe_client) == (9_000, 0)
+    assert event_types(stripe_client, "payout.") == [
+        "payout.created",
+        "payout.paid",
+        "payout.failed",
+    ]
+    with pytest.raises(SandboxError, match="already failed"):
+        sandbox.fail_payout(payout.id)
+    with pytest.raises(SandboxError, match="already failed"):
+        sandbox.pay_payout(payout.id)
