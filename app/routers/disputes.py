@@ -19,10 +19,12 @@ from app.schemas.delivery import (
     DisputeOut,
     MilestoneStateOut,
     OperatorDisputeOut,
+    PaymentDisputeOut,
     ReasonOptionalIn,
     ResolveIn,
 )
 from app.services import disputes as service
+from app.services import stripe_disputes
 from app.services.contracts import ContractNotFound
 from app.services.disputes import UNRELEASED, DisputeNotFound
 from app.services.state_machine import ActorNotAllowed, ConcurrentTransition, TransitionRefused
@@ -30,6 +32,18 @@ from app.services.state_machine import ActorNotAllowed, ConcurrentTransition, Tr
 router = APIRouter()
 
 MOVES = (InvalidTransition, ActorNotAllowed, ConcurrentTransition, TransitionRefused)
+
+
+async def _outs(session: Session, disputes: list[Dispute]) -> list[DisputeOut]:
+    """The disputes with Stripe's side attached to those opened for a chargeback."""
+    stripe_side = await stripe_disputes.by_dispute_record(session, [d.id for d in disputes])
+    outs = []
+    for dispute in disputes:
+        out = DisputeOut.model_validate(dispute)
+        if (found := stripe_side.get(dispute.id)) is not None:
+            out.payment_dispute = PaymentDisputeOut.model_validate(found)
+        outs.append(out)
+    return outs
 
 
 @router.post(
@@ -66,6 +80,8 @@ async def open_dispute(
     "/v1/contracts/{contract_id}/disputes",
     tags=["delivery"],
     summary="The contract's disputes, newest first",
+    description="Every dispute raised on this contract, newest first. Only the contract's "
+    "parties can read them.",
     responses=problem_responses(*AUTH_PROBLEMS, ContractNotFound),
 )
 async def list_contract_disputes(
@@ -74,18 +90,20 @@ async def list_contract_disputes(
     rows, cursor = await service.list_contract_disputes(
         session, principal.user_id, contract_id, page
     )
-    return Page[DisputeOut](**page_of([DisputeOut.model_validate(d) for d in rows], cursor))
+    return Page[DisputeOut](**page_of(await _outs(session, rows), cursor))
 
 
 @router.get(
     "/v1/disputes/{dispute_id}",
     tags=["delivery"],
     summary="A dispute (its contract's parties)",
+    description="One dispute: who raised it, why, its state and, once decided, the resolution. "
+    "Only the contract's parties can read it.",
     responses=problem_responses(*AUTH_PROBLEMS, DisputeNotFound),
 )
 async def get_dispute(dispute_id: str, principal: ContractReader, session: Session) -> DisputeOut:
     dispute, _ = await service.load_dispute(session, principal.user_id, dispute_id)
-    return DisputeOut.model_validate(dispute)
+    return (await _outs(session, [dispute]))[0]
 
 
 @router.post(
@@ -108,7 +126,47 @@ async def withdraw_dispute(
     return DisputeOut.model_validate(dispute)
 
 
+@router.get(
+    "/v1/contracts/{contract_id}/payment-disputes",
+    tags=["delivery"],
+    summary="Disputes of the funding charge by the brand's bank, newest first (both parties)",
+    description="Stripe's disputes on the contract's funding charge: inquiries (which freeze "
+    "nothing) and chargebacks (which froze the contract's money under the dispute record "
+    "`dispute_id`), with Stripe's status, reason, amount, evidence due date, and the money "
+    "Stripe withdrew, reinstated and charged as a dispute fee.",
+    responses=problem_responses(*AUTH_PROBLEMS, ContractNotFound),
+)
+async def list_payment_disputes(
+    contract_id: str, principal: ContractReader, session: Session, page: Pagination
+) -> Page[PaymentDisputeOut]:
+    rows, cursor = await stripe_disputes.contract_payment_disputes(
+        session, principal.user_id, contract_id, page
+    )
+    outs = [PaymentDisputeOut.model_validate(row) for row in rows]
+    return Page[PaymentDisputeOut](**page_of(outs, cursor))
+
+
 # --- operators ----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/v1/operator/payment-disputes",
+    tags=["operator"],
+    summary="Every dispute of a funding charge (inquiries and chargebacks), newest first",
+    description="Disputes a card holder opened against a brand's funding charge (Stripe "
+    "inquiries and chargebacks), newest first, optionally only some Stripe statuses. Operators "
+    "only.",
+    responses=problem_responses(*AUTH_PROBLEMS),
+)
+async def list_all_payment_disputes(
+    principal: Operator,
+    session: Session,
+    page: Pagination,
+    status: list[str] = Query(default_factory=list, description="Only these Stripe statuses"),
+) -> Page[PaymentDisputeOut]:
+    rows, cursor = await stripe_disputes.all_payment_disputes(session, status, page)
+    outs = [PaymentDisputeOut.model_validate(row) for row in rows]
+    return Page[PaymentDisputeOut](**page_of(outs, cursor))
 
 
 async def _operator_out(session: Session, dispute: Dispute) -> OperatorDisputeOut:
@@ -124,7 +182,7 @@ async def _operator_out(session: Session, dispute: Dispute) -> OperatorDisputeOu
     )
     return OperatorDisputeOut.model_validate(
         {
-            **DisputeOut.model_validate(dispute).model_dump(),
+            **(await _outs(session, [dispute]))[0].model_dump(),
             "contract_state": contract.state,
             "opened_by_user": dispute.opened_by_user,
             "resolved_by": dispute.resolved_by,
@@ -138,6 +196,8 @@ async def _operator_out(session: Session, dispute: Dispute) -> OperatorDisputeOu
     "/v1/operator/disputes",
     tags=["operator"],
     summary="Disputes, oldest first (`state=open&state=escalated` is the queue)",
+    description="Disputes between brands and creators, oldest first, optionally only some "
+    "states. Operators only.",
     responses=problem_responses(*AUTH_PROBLEMS),
 )
 async def list_disputes(
@@ -157,6 +217,8 @@ async def list_disputes(
     "/v1/operator/disputes/{dispute_id}",
     tags=["operator"],
     summary="One dispute, with its contract's milestones",
+    description="One dispute with its contract's milestones and how much of each is released, to "
+    "decide how to resolve it. Operators only.",
     responses=problem_responses(*AUTH_PROBLEMS, DisputeNotFound),
 )
 async def get_operator_dispute(

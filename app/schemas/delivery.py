@@ -236,6 +236,35 @@ class MetricsOut(Output):
     history: list[MetricReportOut] = Field(description="Every version, newest first")
 
 
+class PaymentDisputeOut(Output):
+    """The brand's bank disputing the funding charge, as Stripe reports it
+    (app/services/stripe_disputes.py)."""
+
+    id: str = Field(description="Stripe's dispute id", examples=["dp_1NvRapport"])
+    contract_id: str
+    dispute_id: str | None = Field(
+        description="The contract's dispute record it froze the money with (a chargeback); "
+        "null for an inquiry, which freezes nothing"
+    )
+    charge_id: str
+    status: str = Field(
+        description="Stripe's status: warning_needs_response, warning_under_review, "
+        "warning_closed (an inquiry); needs_response, under_review, won, lost (a chargeback)"
+    )
+    is_inquiry: bool
+    reason: str | None
+    amount: int = Field(description="Disputed, in minor units of `currency` (the charge's)")
+    currency: str
+    evidence_due_by: datetime | None
+    settlement_currency: str | None = Field(description="The currency Stripe moved it in")
+    funds_withdrawn: int = Field(description="Taken by Stripe, in the settlement currency")
+    funds_reinstated: int = Field(description="Given back by Stripe (won)")
+    dispute_fee: int = Field(description="Stripe's dispute fee net of any fee refunded")
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
 class DisputeOut(Output):
     id: str = Field(examples=["dsp_01JD3M8ZQ4X2V6R9T0A1B2C3D4"])
     contract_id: str
@@ -253,6 +282,9 @@ class DisputeOut(Output):
     resolved_at: datetime | None
     withdrawn_at: datetime | None
     created_at: datetime
+    payment_dispute: PaymentDisputeOut | None = Field(
+        default=None, description="Stripe's side, for a dispute opened for a chargeback"
+    )
 
 
 class MilestoneStateOut(Output):

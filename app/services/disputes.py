@@ -12,6 +12,7 @@ operators' queue.
 | escalate | open            | escalated | system (timer)                 |
 | withdraw | open, escalated | withdrawn | brand, influencer — the opener |
 | resolve  | open, escalated | resolved  | operator                       |
+| chargeback_closed | open, escalated | withdrawn | system (Stripe closed it won) |
 
 `withdraw` fires the contract's `resume` (→ active; milestones met meanwhile are released, the
 contract re-evaluated); `resolve` fires the contract's `resolve` (→ resolved) and settles the
@@ -19,7 +20,8 @@ money as below.
 
 A contract frozen by a **chargeback** (the payments code's `chargeback` transition) gets its
 record from `open_for_chargeback` (opened by nobody, `escalated` at once), and is resolved the
-same way.
+same way — or closed by Stripe (`chargeback_closed`: the dispute won, the contract's
+`chargeback_won` resumes it). app/services/stripe_disputes.py keeps Stripe's side of it.
 
 Resolutions (the operator's note is the audit rows' reason, the operator their actor):
 - `release`: every pending milestone → `releasable` with its `money.release_milestone` job
@@ -157,6 +159,26 @@ async def _settle(ctx: TransitionContext) -> None:
     )
 
 
+async def _chargeback_won(ctx: TransitionContext) -> None:
+    from app.services.contracts import CONTRACTS
+
+    contract = await lock_contract(ctx.session, ctx.obj.contract_id)
+    await CONTRACTS.fire(
+        ctx.session,
+        contract,
+        "chargeback_won",
+        ctx.actor,
+        ctx.now,
+        reason=f"Stripe closed the chargeback of {ctx.obj.id}",
+        data={"dispute_id": ctx.obj.id},
+    )
+
+
+def _opened_for_chargeback(ctx: TransitionContext) -> bool | str:
+    """only a dispute opened for a chargeback (a party's is theirs to settle)"""
+    return ctx.obj.opened_by is None or "a party's dispute is settled by its parties"
+
+
 DISPUTE_TRANSITIONS: list[Transition] = [
     Transition(
         "escalate",
@@ -182,6 +204,16 @@ DISPUTE_TRANSITIONS: list[Transition] = [
         actors={"operator"},
         effects=[cancel_timer(), _record_resolution, _settle],
         description="An operator decides: release, partial refund or full refund",
+    ),
+    Transition(
+        "chargeback_closed",
+        {S.open, S.escalated},
+        S.withdrawn,
+        actors={"system"},
+        guard=_opened_for_chargeback,
+        effects=[cancel_timer(), set_columns(withdrawn_at=lambda c: c.now), _chargeback_won],
+        description="Stripe closed the chargeback for the platform (won): the money it froze "
+        "moves again",
     ),
 ]
 DISPUTES = StateMachine(

@@ -62,6 +62,14 @@ cancel_funding_effect = enqueue_job(
     key=lambda c: f"{CANCEL_FUNDING_TOPIC}:{c.obj.id}",
 )
 
+
+async def _resume_after_chargeback(ctx: Any) -> None:
+    # The same effect as a party withdrawing a dispute (delivery's `resume`).
+    from app.services.contract_delivery import _after_resume
+
+    await _after_resume(ctx)
+
+
 MONEY_CONTRACT_TRANSITIONS: list[Transition] = [
     Transition(
         "chargeback",
@@ -69,6 +77,15 @@ MONEY_CONTRACT_TRANSITIONS: list[Transition] = [
         DISPUTED,
         actors={"system"},
         description="The brand's bank disputed the funding charge: the contract's money is frozen",
+    ),
+    Transition(
+        "chargeback_won",
+        {DISPUTED},
+        "active",
+        actors={"system"},
+        effects=[_resume_after_chargeback],
+        description="Stripe closed the dispute for the platform (won, or an inquiry closed): "
+        "money may move again; the contract moves on as its deliverables and milestones say",
     ),
 ]
 

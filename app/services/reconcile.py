@@ -6,9 +6,11 @@ What is compared:
 1. **Each money movement.** Every ledger entry that moved the platform's Stripe balance names its
    Stripe object (`external_ref`): funding → the charge, transfer → the transfer, reversal → the
    transfer reversal, chargeback / chargeback reversal → the dispute, refund → our refund row →
-   its Stripe refund. Stripe's platform balance transactions are grouped by `source` (the same
-   ids). Per object: the ledger's movement of `platform:stripe_balance` must equal the sum of
-   the balance transactions' `amount` (gross; Stripe's fees are not booked by the money flows).
+   its Stripe refund; Stripe's fees booked by the money flows (`fee` entries: the dispute fee)
+   name the object they were charged on. Stripe's platform balance transactions are grouped by
+   `source` (the same ids). Per object: the ledger's movement of `platform:stripe_balance` must
+   equal the sum of the balance transactions' `net` (what Stripe's balance moved: the amount
+   less Stripe's fee).
    - `missing_in_stripe`: the ledger booked it, Stripe has no such movement;
    - `missing_in_ledger`: Stripe moved money (a charge, refund, transfer …) the ledger lacks;
    - `amount_mismatch`: both have it, with different amounts;
@@ -55,6 +57,7 @@ _MOVES_STRIPE = (
     EntryKind.refund,
     EntryKind.chargeback,
     EntryKind.chargeback_reversal,
+    EntryKind.fee,
 )
 
 
@@ -175,9 +178,11 @@ async def reconcile(
             continue
         source = stripe_id(txn.get("source")) or txn["id"]
         currency = str(txn["currency"]).upper()
+        # `net`: the balance moved by the amount less Stripe's fee (a dispute fee, say).
+        net = int(txn["net"] if txn.get("net") is not None else txn["amount"])
         amount, _, kinds = actual.get(source, (0, currency, ""))
-        actual[source] = (amount + int(txn["amount"]), currency, f"{kinds} {txn['type']}".strip())
-        balance[currency] += int(txn["amount"])
+        actual[source] = (amount + net, currency, f"{kinds} {txn['type']}".strip())
+        balance[currency] += net
     report.checked["balance_transactions"] = len(txns)
     report.checked["ledger_movements"] = len(expected)
 

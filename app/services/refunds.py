@@ -26,10 +26,7 @@ Stripe's message, and the job is dead-lettered for an operator.
 `rapport_refund_id` metadata when the webhook beats the job's record step); a refund made outside
 Rapport (the Stripe dashboard) is booked from escrow first, then from the fee, and recorded.
 
-`charge.dispute.created` freezes the contract (`chargeback`: active → disputed; a contract
-disputed already stays so) and books the chargeback (`book_chargeback`: escrow first, the rest a
-platform loss). `charge.dispute.closed` as won books the chargeback's reversal; the contract
-stays disputed until an operator resolves it.
+Disputes on the funding charge (`charge.dispute.*`): app/services/stripe_disputes.py.
 """
 
 from __future__ import annotations
@@ -48,10 +45,8 @@ from app.models import Milestone, Payment, Refund
 from app.models.ledger import EntryKind
 from app.models.stripe_event import StripeEventOutcome
 from app.services import ledger
-from app.services.contracts import CONTRACTS
 from app.services.milestones import MILESTONES
 from app.services.money import (
-    DISPUTED,
     REFUND_CONTRACT_TOPIC,
     REFUND_MILESTONE_TOPIC,
     REFUNDABLE,
@@ -67,8 +62,6 @@ from app.worker.relay import ClaimedJob, JobContext, PermanentJobError, job_hand
 logger = logging.getLogger("rapport.money.refunds")
 
 UNRELEASED = "unreleased"
-# A contract in one of these is frozen by a chargeback (`chargeback` transition).
-CHARGEBACK_FROM = ("active", "completed")
 
 
 @dataclass(frozen=True)
@@ -456,70 +449,5 @@ async def _book_outside_refund(
     return None
 
 
-# --- disputes (chargebacks) -----------------------------------------------------------------
-
-
-@stripe_event_handler("charge.dispute.created")
-async def dispute_created(ctx: EventContext) -> Handled:
-    session, dispute = ctx.session, ctx.data_object
-    payment = await _payment_by_charge(session, dispute.get("charge"))
-    if payment is None:
-        return Handled(StripeEventOutcome.ignored, f"{dispute.get('charge')} is not ours")
-    contract = await fresh_contract(session, payment.contract_id, lock=True)
-    assert contract is not None
-    frozen = ""
-    if contract.state in CHARGEBACK_FROM:
-        await CONTRACTS.fire(
-            session,
-            contract,
-            "chargeback",
-            Actor("system", ctx.event.stripe_event_id),
-            ctx.now,
-            reason=f"Stripe dispute {dispute['id']} ({dispute.get('reason')})",
-        )
-        frozen = "contract frozen (disputed); "
-    elif contract.state == DISPUTED:
-        frozen = "contract already disputed; "
-    entry, _ = await ledger.book_chargeback(
-        session,
-        payment.contract_id,
-        int(dispute["amount"]),
-        payment.currency,
-        dispute["id"],
-        memo=f"dispute {dispute['id']}: {dispute.get('reason')}",
-        now=ctx.now,
-    )
-    money = await ledger.contract_balances(session, payment.contract_id)
-    return Handled(
-        StripeEventOutcome.applied,
-        f"{frozen}chargeback of {dispute['amount']} booked as {entry.id} "
-        f"(platform loss so far {money.chargeback_loss})",
-    )
-
-
-@stripe_event_handler("charge.dispute.closed")
-async def dispute_closed(ctx: EventContext) -> Handled:
-    session, dispute = ctx.session, ctx.data_object
-    payment = await _payment_by_charge(session, dispute.get("charge"))
-    if payment is None:
-        return Handled(StripeEventOutcome.ignored, f"{dispute.get('charge')} is not ours")
-    if dispute.get("status") != "won":
-        return Handled(
-            StripeEventOutcome.applied,
-            f"dispute {dispute['id']} {dispute.get('status')}: the chargeback stands; an "
-            "operator resolves the contract",
-        )
-    await ledger.book_chargeback_reversal(
-        session,
-        payment.contract_id,
-        int(dispute["amount"]),
-        payment.currency,
-        dispute["id"],
-        memo=f"dispute {dispute['id']} won",
-        now=ctx.now,
-    )
-    return Handled(
-        StripeEventOutcome.applied,
-        f"dispute {dispute['id']} won: chargeback reversed; the contract stays disputed until "
-        "an operator resolves it",
-    )
+# Disputes on a funding charge register their `charge.dispute.*` handlers on import.
+from app.services import stripe_disputes as _stripe_disputes  # noqa: E402, F401

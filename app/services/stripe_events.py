@@ -43,7 +43,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Problem
 from app.ids import new_id
-from app.models.stripe_event import StripeEvent, StripeEventOutcome
+from app.integrations.stripe import STRIPE_API_VERSION
+from app.models.stripe_event import StripeEvent, StripeEventOutcome, StripeObjectState
 from app.services import payouts
 from app.services.outbox import enqueue
 from app.worker.relay import ClaimedJob, JobContext, PermanentJobError, job_handler
@@ -171,9 +172,36 @@ def _short(value: Any, length: int = 255) -> str | None:
     return value[:length] if isinstance(value, str) and value else None
 
 
+def warn_on_api_version(event: dict[str, Any]) -> bool:
+    """Log a warning when an event is shaped by another API version than the one Rapport pins
+    (`STRIPE_API_VERSION`): its `data.object` may lack fields the handlers read or carry them
+    differently. Real Stripe renders an endpoint's events in the endpoint's version (or the
+    account's default), so the fix is the endpoint's API version (docs/payments.md, "Deploying
+    on real Stripe"). The event is still stored and processed. True when it warned."""
+    version = event.get("api_version")
+    if version is None or version == STRIPE_API_VERSION:
+        return False
+    logger.warning(
+        "Stripe event %s (%s) has api_version %s but Rapport pins %s: set the webhook "
+        "endpoint's API version to %s",
+        event.get("id"),
+        event.get("type"),
+        version,
+        STRIPE_API_VERSION,
+        STRIPE_API_VERSION,
+        extra={
+            "stripe_event": event.get("id"),
+            "stripe_api_version": version,
+            "pinned_api_version": STRIPE_API_VERSION,
+        },
+    )
+    return True
+
+
 async def record_event(session: AsyncSession, event: dict[str, Any], now: datetime) -> Received:
     """Store a verified event once; the first store enqueues its processing job."""
     event_id: str = event["id"]
+    warn_on_api_version(event)
     row_id = new_id("stripe_event")
     values = {
         "id": row_id,
@@ -270,6 +298,91 @@ class EventContext:
 
 EventHandler = Callable[[EventContext], Awaitable[Handled]]
 
+
+# --- order: the newest event's state wins ----------------------------------------------------
+
+# Each object's statuses in the order they can follow each other. A status never gives way to
+# a lower-ranked one, whatever the events' times: a `failed` payout never goes back to `paid`,
+# but `payout.failed` sent after `payout.paid` (Stripe does that when the bank returns the
+# money) wins; a closed dispute never reopens; an inquiry can become a chargeback. Within a
+# rank the newer event (`created`) wins. Types not listed rank every status 0 (time decides).
+STATUS_ORDER: dict[str, dict[str, int]] = {
+    "payout": {"pending": 0, "in_transit": 1, "paid": 2, "failed": 3, "canceled": 3},
+    "dispute": {
+        "warning_needs_response": 0,
+        "warning_under_review": 1,
+        "needs_response": 2,
+        "under_review": 3,
+        "warning_closed": 4,
+        "charge_refunded": 4,
+        "won": 4,
+        "lost": 4,
+    },
+    "payment_intent": {
+        "requires_payment_method": 0,
+        "requires_confirmation": 0,
+        "requires_action": 1,
+        "processing": 2,
+        "canceled": 3,
+        "succeeded": 3,
+    },
+}
+
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def status_rank(object_type: str, status: str | None) -> int:
+    return STATUS_ORDER.get(object_type, {}).get(status or "", 0)
+
+
+async def follow_newest(
+    ctx: EventContext,
+    object_type: str,
+    *,
+    status: str | None = None,
+    rank: int | None = None,
+    object_id: str | None = None,
+) -> bool:
+    """True when this event carries the newest state of its object — (rank, `created`) not
+    below the last applied — and records it as applied; False: an older state, not to be
+    written. The object's row is locked (PostgreSQL), so two events of one object are decided
+    one after the other. `rank` overrides the status's (a monotone amount)."""
+    session = ctx.session
+    key = object_id or ctx.data_object.get("id")
+    if not key:
+        return True
+    new_rank = status_rank(object_type, status) if rank is None else rank
+    created = ctx.event.stripe_created_at
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(StripeObjectState)
+        .values(
+            object_id=key,
+            object_type=object_type,
+            status=None,
+            rank=-1,
+            event_created=_NEVER,
+            event_id="",
+            updated_at=ctx.now,
+        )
+        .on_conflict_do_nothing(index_elements=["object_id"])
+    )
+    row = await session.scalar(
+        select(StripeObjectState)
+        .where(StripeObjectState.object_id == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    if (new_rank, created) < (row.rank, row.event_created):
+        return False
+    row.status, row.rank, row.event_created = status, new_rank, created
+    row.event_id, row.updated_at = ctx.event.stripe_event_id, ctx.now
+    await session.flush()
+    return True
+
+
 NO_HANDLER_YET = "no handler yet: stored and marked; the money flows will process this type"
 
 
@@ -302,7 +415,10 @@ EVENT_HANDLERS: dict[str, EventHandler] = {
     "payment_intent.payment_failed": _no_handler_yet,
     "charge.refunded": _no_handler_yet,
     "charge.dispute.created": _no_handler_yet,
+    "charge.dispute.updated": _no_handler_yet,
     "charge.dispute.closed": _no_handler_yet,
+    "charge.dispute.funds_withdrawn": _no_handler_yet,
+    "charge.dispute.funds_reinstated": _no_handler_yet,
     "transfer.created": _no_handler_yet,
     "transfer.updated": _no_handler_yet,
     "transfer.reversed": _no_handler_yet,
