@@ -220,7 +220,7 @@ async def test_demo_seed_is_idempotent(client, database, settings):
     assert await seed_demo(database, settings, today=T0.date()) is True
     assert await seed_demo(database, settings, today=T0.date()) is False
     assert await _count(database, Influencer) == DEMO_CATALOGUE["listings"] + 1
-    assert await _count(database, Brief) == DEMO_CATALOGUE["briefs"]
+    assert await _count(database, Brief) == DEMO_CATALOGUE["briefs"] + 1  # + the demo brand's
     r = await client.post(
         "/v1/auth/token", data={"username": DEMO_ACCOUNTS["brand"], "password": DEMO_PASSWORD}
     )

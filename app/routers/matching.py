@@ -116,6 +116,9 @@ async def list_brief_matches(
     "/v1/influencers/me/recommended-briefs",
     tags=["influencers"],
     summary="Open briefs ranked for your listing, with the same explanation",
+    description="Open public briefs ranked by how well they fit your listing, each with the "
+    "components of its score. An empty list says why (for example, a listing without social "
+    "accounts) in `reason`.",
     responses=problem_responses(*AUTH_PROBLEMS, ListingNotMatched),
 )
 async def list_recommended_briefs(
@@ -153,4 +156,9 @@ async def list_recommended_briefs(
             for b in found
         ],
         weights=resolve_weights(parsed),
+        reason=None
+        if found
+        else await service.why_no_recommended_briefs(
+            session, request.app.state.listing_index, principal.user_id, today=now.date()
+        ),
     )

@@ -40,3 +40,12 @@ class BriefMatchOut(BaseModel):
 class RecommendedBriefsOut(BaseModel):
     data: list[BriefMatchOut]
     weights: dict[str, float]
+    reason: str | None = Field(
+        None,
+        description="Why the list is empty (no open brief, no social account, the filters that "
+        "left every brief out); null when it is not",
+        examples=[
+            "Your listing has no social accounts, and every brief names the platforms it "
+            "wants: add one with POST /v1/influencers/me/accounts"
+        ],
+    )

@@ -284,3 +284,38 @@ async def recommended_briefs(
         )
     except ValueError as exc:
         raise InvalidRequest.field("weights", str(exc), "weights") from exc
+
+
+async def why_no_recommended_briefs(
+    session: AsyncSession, holder: ListingIndexHolder, user_id: str, *, today: date
+) -> str:
+    """Why an influencer's recommended briefs are empty, in one sentence with the next step."""
+    from collections import Counter
+
+    from app.services.influencers import _with_accounts
+
+    listing = await session.scalar(
+        _with_accounts(select(Influencer)).where(Influencer.user_id == user_id)
+    )
+    briefs = list(
+        await session.scalars(
+            select(Brief).where(Brief.state == BriefState.open, readable_by(user_id)).limit(5000)
+        )
+    )
+    if not briefs:
+        return "No open brief is visible to you: none is open yet, or the open ones are invite-only"
+    if listing is None or not listing.accounts:
+        return (
+            "Your listing has no social accounts, and every brief names the platforms it wants: "
+            "add one with POST /v1/influencers/me/accounts"
+        )
+    index = await holder.current(session, today)
+    reasons = Counter(
+        filtered_out_reason(index, document(b), listing.id)
+        or "the brand blocked you, or an exclusivity clause of yours conflicts"
+        for b in briefs
+    )
+    counted = "; ".join(
+        f"{reason} ({n} brief{'s' if n > 1 else ''})" for reason, n in reasons.most_common(3)
+    )
+    return f"No open brief admits your listing ({len(briefs)} open): {counted}"
