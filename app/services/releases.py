@@ -79,7 +79,13 @@ from app.services.money import (
 )
 from app.services.outbox import enqueue
 from app.services.state_machine import Actor
-from app.services.stripe_events import EventContext, Handled, stripe_event_handler
+from app.services.stripe_events import (
+    EventContext,
+    Handled,
+    follow_newest,
+    status_rank,
+    stripe_event_handler,
+)
 from app.worker.relay import ClaimedJob, JobContext, PermanentJobError, job_handler
 
 logger = logging.getLogger("rapport.money.releases")
@@ -468,6 +474,8 @@ async def _store_payout(
     stripe_account: str,
     now: datetime,
     transfer_id: str | None = None,
+    *,
+    newest: bool = True,
 ) -> Payout:
     row = await session.scalar(
         select(Payout)
@@ -489,20 +497,19 @@ async def _store_payout(
         )
         if not await add_unique(session, row):
             return await _store_payout(
-                session, payout, influencer_id, stripe_account, now, transfer_id
+                session, payout, influencer_id, stripe_account, now, transfer_id, newest=newest
             )
-    # A settled status is never moved back by an older answer (the job's create response).
-    if row.status not in ("paid", "failed", "canceled") or payout.get("status") in (
-        "paid",
-        "failed",
-        "canceled",
-    ):
-        row.status = payout.get("status") or row.status
     if transfer_id is not None and row.transfer_id is None:
         row.transfer_id = transfer_id
-    row.failure_code = payout.get("failure_code") or row.failure_code
-    row.failure_message = payout.get("failure_message") or row.failure_message
-    row.arrival_date = _arrival(payout.get("arrival_date")) or row.arrival_date
+    # The state follows the payout's status order (stripe_events.STATUS_ORDER): an answer or
+    # event with a lower-ranked status is older news — `failed` never goes back to `paid` —
+    # and `newest` is False for an event older than the one applied (`follow_newest`).
+    status = payout.get("status") or row.status
+    if newest and status_rank("payout", status) >= status_rank("payout", row.status):
+        row.status = status
+        row.failure_code = payout.get("failure_code") or row.failure_code
+        row.failure_message = payout.get("failure_message") or row.failure_message
+        row.arrival_date = _arrival(payout.get("arrival_date")) or row.arrival_date
     row.updated_at = now
     await session.flush()
     return row
@@ -519,10 +526,18 @@ async def _payout_event(ctx: EventContext) -> Handled:
             StripeEventOutcome.ignored,
             f"payout {payout.get('id')} is on {account_id}, no influencer's account",
         )
+    newest = await follow_newest(ctx, "payout", status=payout.get("status"))
     row = await _store_payout(
-        ctx.session, payout, account.influencer_id, account.stripe_account_id, ctx.now
+        ctx.session,
+        payout,
+        account.influencer_id,
+        account.stripe_account_id,
+        ctx.now,
+        newest=newest,
     )
     note = f"payout {row.stripe_payout_id} of {row.amount} {row.currency} {row.status}"
+    if not newest or row.status != payout.get("status"):
+        note += f" (this event's {payout.get('status')} is older news: not applied)"
     if row.status == "failed":
         note += f": {row.failure_code} — {row.failure_message}"
     return Handled(StripeEventOutcome.applied, note)
@@ -593,7 +608,10 @@ async def transfer_reversed(ctx: EventContext) -> Handled:
             now=ctx.now,
         )
         booked += int(created)
-    row.amount_reversed = int(transfer.get("amount_reversed") or row.amount_reversed)
+    # Reversals only add up: an older event's smaller `amount_reversed` is not written back.
+    reversed_now = int(transfer.get("amount_reversed") or 0)
+    if await follow_newest(ctx, "transfer", rank=reversed_now):
+        row.amount_reversed = max(row.amount_reversed, reversed_now)
     row.updated_at = ctx.now
     return Handled(
         StripeEventOutcome.applied,

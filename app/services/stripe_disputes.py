@@ -171,8 +171,11 @@ async def _book_money(
         )
         if created:
             notes.append(f"dispute fee {fee} {currency} booked")
-    row.funds_withdrawn, row.funds_reinstated = withdrawn, reinstated
-    row.dispute_fee = sum(int(t.get("fee") or 0) for t in txns)
+    # A dispute's balance transactions only grow: an event carrying fewer is older news.
+    known = bool(row.funds_withdrawn) + bool(row.funds_reinstated)
+    if len(txns) >= known:
+        row.funds_withdrawn, row.funds_reinstated = withdrawn, reinstated
+        row.dispute_fee = sum(int(t.get("fee") or 0) for t in txns)
     return notes
 
 
