@@ -186,7 +186,7 @@ def _start_local_stripe_sandbox(settings: Any, webhook_url: str) -> None:
 
 def _stripe_sandbox_state_path(settings: Any) -> Path:
     """`stripe-sandbox.json` beside the SQLite database (`var/` by default), or in `var/`."""
-    database = settings.sqlite_path
+    database = settings.sqlite_path()
     folder = database.parent if database is not None else Path("var")
     return folder / "stripe-sandbox.json"
 

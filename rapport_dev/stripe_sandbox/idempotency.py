@@ -87,3 +87,19 @@ class IdempotencyStore:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    def prune(self, now: int) -> None:
+        """Forget finished keys past their 24 hours (so a saved state does not grow forever)."""
+        with self._lock:
+            for k in [k for k, e in self._entries.items() if now - e.created >= TTL_SECONDS]:
+                if self._entries[k].response is not None:
+                    del self._entries[k]
+
+    def snapshot(self) -> dict[tuple[str, str], _Entry]:
+        """The finished keys (one still executing is not saved: its effect is not either)."""
+        with self._lock:
+            return {k: e for k, e in self._entries.items() if e.response is not None}
+
+    def restore(self, entries: dict[tuple[str, str], _Entry]) -> None:
+        with self._lock:
+            self._entries = dict(entries)

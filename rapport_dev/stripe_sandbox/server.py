@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,9 +30,11 @@ from . import disputes
 from .faults import Fault, FaultSpecError, FaultStore, parse_fault
 from .idempotency import IdempotencyStore, StoredResponse
 from .options import build_options
+from .payouts_schedule import PayoutSchedule, Ticker
+from .persistence import StateFile
 from .spec import API_VERSION, ParamError, compile_template, decode_form, get_spec, validate
 from .state import PLATFORM_ACCOUNT_ID, Ctx, SandboxState, StripeApiError, new_id
-from .webhooks import WebhookDispatcher
+from .webhooks import INITIAL_BACKOFF_S, WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +154,8 @@ class Sandbox:
     faults: FaultStore
     idempotency: IdempotencyStore
     webhooks: WebhookDispatcher
+    schedule: PayoutSchedule
+    state_file: StateFile | None = None
 
     def reset(self) -> None:
         self.faults.clear()
@@ -158,6 +163,28 @@ class Sandbox:
         self.webhooks.clear()
         self.state.clock.reset()
         self.state.reset()
+        self.schedule.rebase()
+
+    def save(self) -> None:
+        """Write the whole state to the state file, if there is one (persistence.py). Called
+        after every request that may have changed something, before it is answered."""
+        if self.state_file is not None:
+            self.state_file.save(self)
+
+    def set_clock(self, now: float) -> None:
+        """Jump to `now`: pending webhook retries keep their remaining wait, the payout
+        schedule starts again from the new present (no catch-up)."""
+        before = self.state.clock.time()
+        self.state.clock.set(now)
+        self.webhooks.shift(self.state.clock.time() - before)
+        self.schedule.rebase()
+
+    def advance_clock(self, seconds: float) -> int:
+        """Move forward, doing everything that falls due on the way (payouts_schedule.py);
+        webhook retries that fell due go out at once."""
+        now = self.schedule.advance(seconds)
+        self.webhooks.poke()
+        return now
 
 
 def _error(status: int, message: str, **fields: Any) -> dict[str, Any]:
@@ -342,6 +369,8 @@ class _ApiHandler:
 
         if idem_key:
             self.sb.idempotency.complete(account, idem_key, StoredResponse(status, out, request_id))
+        if method == "POST":
+            self.sb.save()  # before answering: what a client was told is on disk
         if fault is not None and fault.mode == "error_after_apply":
             return reply(500, self._fault_body(fault))
         if fault is not None and fault.mode == "timeout_after_apply":
@@ -384,6 +413,8 @@ def _control(fn: Callable[[Sandbox, Request, dict[str, Any]], Any]) -> Callable[
             return JSONResponse(exc.body(), status_code=exc.status)
         except (ValueError, FaultSpecError, TypeError) as exc:
             return JSONResponse(_error(400, str(exc)), status_code=400)
+        if request.method != "GET" or request.url.path.startswith("/_sandbox/onboarding/"):
+            sandbox.save()
         if isinstance(result, Response):
             return result
         return JSONResponse(result)
@@ -414,11 +445,14 @@ def _clock(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, Any
     clock = sb.state.clock
     if request.method == "POST":
         if data.get("reset"):
-            clock.reset()
+            sb.set_clock(clock.time() - clock.offset)
         if "now" in data:
-            clock.set(float(data["now"]))
+            sb.set_clock(float(data["now"]))
         if "advance" in data:
-            clock.advance(float(data["advance"]))
+            seconds = float(data["advance"])
+            if seconds < 0:
+                raise ValueError("'advance' moves forward only; set 'now' to go back")
+            sb.advance_clock(seconds)
     return {"now": clock.now()}
 
 
@@ -429,7 +463,9 @@ def _webhook_config(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict
 
 
 def _deliveries(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    return {"deliveries": list(sb.webhooks.deliveries)}
+    # Every attempt made (with `next_attempt_at` when it is retried, `gave_up` after the last),
+    # and what is still to be delivered.
+    return {"deliveries": list(sb.webhooks.deliveries), "pending": sb.webhooks.pending()}
 
 
 async def _wait_webhooks(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -513,25 +549,48 @@ def create_sandbox_app(
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
     *,
-    webhook_max_attempts: int = 5,
-    webhook_initial_backoff_s: float = 0.2,
+    webhook_max_attempts: int | None = None,
+    webhook_initial_backoff_s: float = INITIAL_BACKOFF_S,
+    webhook_signing_clock: str = "sandbox",
     options: dict[str, Any] | None = None,
+    state_path: str | os.PathLike[str] | None = None,
 ) -> Starlette:
-    """A fresh, empty sandbox as an ASGI app. Events go to `webhook_url` signed with
-    `webhook_secret` when both are given (or later, via POST /_sandbox/webhook). `options`:
-    how strict it is (options.py; reset restores them)."""
+    """A sandbox as an ASGI app. Events go to `webhook_url` signed with `webhook_secret` when
+    both are given (or later, via POST /_sandbox/webhook); failed deliveries are retried on
+    Stripe's schedule (webhooks.py; `webhook_max_attempts` caps the attempts, the initial
+    backoff doubles). `options`: how strict it is (options.py; reset restores them).
+    `state_path`: a file holding the whole state (persistence.py), loaded if it exists and
+    rewritten after every change; None (the default) keeps everything in memory."""
     state = SandboxState(options=options)
+    sandbox: Sandbox | None = None
+
+    def save() -> None:
+        if sandbox is not None:
+            sandbox.save()
+
     dispatcher = WebhookDispatcher(
         webhook_url,
         webhook_secret,
         max_attempts=webhook_max_attempts,
         initial_backoff_s=webhook_initial_backoff_s,
         on_delivered=state.mark_delivered,
-        now=state.clock.now,
+        now=state.clock.time,
+        signing_clock=webhook_signing_clock,
+        on_change=save,
     )
     state.webhooks_enabled = lambda: dispatcher.enabled
     state.on_event = dispatcher.enqueue
-    sandbox = Sandbox(state, FaultStore(), IdempotencyStore(), dispatcher)
+    sandbox = Sandbox(
+        state,
+        FaultStore(),
+        IdempotencyStore(),
+        dispatcher,
+        PayoutSchedule(state),
+        StateFile(state_path) if state_path is not None else None,
+    )
+    if sandbox.state_file is not None:
+        sandbox.state_file.load(sandbox)
+    ticker = Ticker(sandbox.schedule, save)
     api_handler = _ApiHandler(sandbox)
 
     async def api(request: Request) -> Response:
@@ -574,8 +633,12 @@ def create_sandbox_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Load the 4 MB spec before the first request rather than during it.
         await run_in_threadpool(get_spec)
+        ticker.start()
+        dispatcher.start()  # deliveries restored from the state file go out again
         yield
+        ticker.stop()
         dispatcher.stop()
+        save()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.sandbox = sandbox
@@ -587,10 +650,17 @@ def run_sandbox(
     port: int = 12111,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    *,
+    state_path: str | os.PathLike[str] | None = None,
+    webhook_signing_clock: str = "sandbox",
 ) -> None:
     """Serve a sandbox until interrupted (the `rapport stripe-sandbox` command)."""
     import uvicorn
 
-    uvicorn.run(
-        create_sandbox_app(webhook_url, webhook_secret), host=host, port=port, log_level="info"
+    app = create_sandbox_app(
+        webhook_url,
+        webhook_secret,
+        state_path=state_path,
+        webhook_signing_clock=webhook_signing_clock,
     )
+    uvicorn.run(app, host=host, port=port, log_level="info")
