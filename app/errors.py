@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 PROBLEM_BASE = "https://rapport.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -272,12 +274,41 @@ def install_error_handlers(app: FastAPI) -> None:
             problem = cls("No such route" if exc.detail == "Not Found" else str(exc.detail))
         else:
             problem = cls()
+        problem.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route matching the path; RFC 9110 wants them all.
+            problem.headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
         return problem_response(problem, request)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        if request.scope.get("rapport.body_too_large"):
-            return problem_response(PayloadTooLarge(), request)
-        # The client gets a generic problem; the trace goes to the log with the request id.
-        logger.exception("unhandled error", exc_info=exc)
-        return problem_response(InternalError(), request)
+        # Reached only if an exception escapes RequestContextMiddleware (which answers 500s
+        # itself, inside the request id's scope).
+        return unhandled_error_response(request.scope, exc)
+
+
+def unhandled_error_response(scope: Scope, exc: BaseException) -> JSONResponse:
+    """The answer to an exception nothing mapped: a 413 if the body cap interrupted reading the
+    body, else a generic 500 whose cause goes only to the log (with the request id)."""
+    instance = scope.get("path")
+    if scope.get("rapport.body_too_large"):
+        return JSONResponse(
+            PayloadTooLarge().body(instance), status_code=413, media_type=PROBLEM_MEDIA_TYPE
+        )
+    logger.exception("unhandled error", exc_info=exc)
+    return JSONResponse(
+        InternalError().body(instance), status_code=500, media_type=PROBLEM_MEDIA_TYPE
+    )
+
+
+def allowed_methods(app: Any, scope: Scope) -> list[str]:
+    """Every method some route fully matches at this path."""
+    candidates = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+    return [
+        method
+        for method in candidates
+        if any(
+            route.matches({**scope, "method": method})[0] == Match.FULL
+            for route in app.router.routes
+        )
+    ]

@@ -18,6 +18,7 @@ from app.idempotency import IdempotencyMiddleware
 from app.integrations.stripe import StripeGateway
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.openapi import refine as refine_openapi
 from app.routers import (
     auth,
     brands,
@@ -82,7 +83,8 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    # The pattern idempotency.KEY_PATTERN enforces: 1-255 visible ASCII characters.
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
     "description": "Makes a retry safe: the first response to a key is stored for 24 h and "
     "replayed (`Idempotent-Replayed: true`); the same key with other parameters is a 422 "
     "`idempotency-key-reused`, and while the first request runs a 409 `idempotency-key-in-use`.",
@@ -125,6 +127,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     name = "ValidationProblem" if status == "422" else "ProblemDetail"
                     ref = {"$ref": f"#/components/schemas/{name}"}
                     response["content"] = {"application/problem+json": {"schema": ref}}
+    schema = refine_openapi(schema, app.state.settings)
     app.openapi_schema = schema
     return schema
 

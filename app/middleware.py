@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, problem_response
+from app.errors import PayloadTooLarge, problem_response, unhandled_error_response
 from app.logs import request_id_var
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -36,11 +36,12 @@ class RequestContextMiddleware:
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        status: dict[str, Any] = {"code": 500}
+        status: dict[str, Any] = {"code": 500, "started": False}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                status["started"] = True
                 message.setdefault("headers", [])
                 message["headers"] = [
                     *message["headers"],
@@ -50,6 +51,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Answered here, not by Starlette's outermost handler, so the 500 carries the
+            # request id and its log line too (the id is still set in this scope).
+            if status["started"]:
+                raise
+            await unhandled_error_response(scope, exc)(scope, receive, send_with_id)
         finally:
             access_log.info(
                 "request",

@@ -28,11 +28,19 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
+    """One page of a list; follow `next_cursor` for the next."""
+
     data: list[T]
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page"
     )
     has_more: bool
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
+        # `Page[BidOut]` is named `BidPage` in OpenAPI (and so in generated clients), not
+        # `Page_BidOut_`.
+        return params[0].__name__.removesuffix("Out") + "Page"
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def _set(body: dict, path: str, value) -> dict:
     [
         ("budget.total", 100.5, "budget.total", "int_type"),
         ("budget.total", "1000000", "budget.total", "int_type"),
-        ("budget.per_influencer_min", 1e3, "budget.per_influencer_min", "int_type"),
+        ("budget.per_influencer_min", 1e-3, "budget.per_influencer_min", "int_type"),
         ("budget.total", -1, "budget.total", "greater_than_equal"),
         ("budget.currency", "XYZ", "budget.currency", "unsupported_currency"),
         ("budget.per_influencer_min", 200_000, "budget.per_influencer_min", "min_above_max"),

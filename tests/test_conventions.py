@@ -16,6 +16,17 @@ async def test_unknown_route_and_method_are_problems(client):
     assert_problem(await client.put("/healthz"), 405, "method-not-allowed")
 
 
+async def test_405_names_every_allowed_method(client):
+    r = await client.put("/healthz")
+    assert_problem(r, 405, "method-not-allowed")
+    assert r.headers["allow"] == "GET"
+    # GET and POST /v1/briefs are two routes; Allow names both (Starlette named only the first).
+    r = await client.request("TRACE", "/v1/briefs")
+    assert_problem(r, 405, "method-not-allowed")
+    assert r.headers["allow"] == "GET, POST"
+    assert r.headers["x-request-id"]
+
+
 async def test_malformed_json_is_a_400_problem(client):
     owner = await register(client)
     r = await client.post(
@@ -70,7 +81,7 @@ async def test_request_id_is_echoed_or_made(client):
     )
 
 
-async def test_unexpected_errors_leak_nothing(app, make_client, make_settings_for, caplog):
+async def test_unexpected_errors_leak_nothing(app, make_client, make_settings_for, capsys):
     broken = create_app(make_settings_for(), clock=app.state.clock)
     router = APIRouter()
 
@@ -79,13 +90,19 @@ async def test_unexpected_errors_leak_nothing(app, make_client, make_settings_fo
         raise RuntimeError("SELECT secret FROM users -- password=hunter2")
 
     broken.include_router(router)
-    # Starlette re-raises after answering (for the server's log); the client still gets the 500.
-    transport = httpx.ASGITransport(app=broken, raise_app_exceptions=False)
+    # Answered by the request-context layer: nothing is re-raised to the server.
+    transport = httpx.ASGITransport(app=broken)
     async with httpx.AsyncClient(transport=transport, base_url="http://rapport.test") as c:
-        r = await c.get("/boom")
+        r = await c.get("/boom", headers={"X-Request-Id": "req-boom-1"})
     body = assert_problem(r, 500, "internal-error")
     assert "hunter2" not in r.text and "Traceback" not in r.text and "SELECT" not in r.text
     assert body["detail"] == "Something went wrong on our side"
+    # The 500 carries the request id, and so does its log line (with the cause).
+    assert r.headers["x-request-id"] == "req-boom-1"
+    # create_app's logging writes JSON lines to the (captured) stderr.
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    [line] = [x for x in lines if x["logger"] == "rapport.errors"]
+    assert line["request_id"] == "req-boom-1" and "hunter2" in line["exc"]
     await broken.state.database.dispose()
 
 

@@ -35,6 +35,8 @@ def _token_out(tokens: IssuedTokens) -> TokenOut:
     "/v1/auth/register",
     status_code=status.HTTP_201_CREATED,
     summary="Create an account",
+    description="Creates an account from an email, a password and a full name, and returns it. "
+    "Sign in next with `POST /v1/auth/token`. An email already registered is a 409 `email-taken`.",
     responses=problem_responses(EmailTaken),
 )
 async def register(body: RegisterIn, session: Session, identity: IdentityService) -> UserOut:
@@ -95,6 +97,8 @@ async def logout(
     "/v1/me",
     tags=["me"],
     summary="The signed-in account",
+    description="Who the bearer token belongs to: id, email, name and whether the account is an "
+    "operator.",
     responses=problem_responses(*AUTH_PROBLEMS),
 )
 async def get_me(principal: CurrentUser, session: Session) -> UserOut:

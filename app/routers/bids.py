@@ -26,7 +26,7 @@ from app.pagination import Page, Pagination, page_of
 from app.schemas.negotiation import (
     BidIn,
     BidOut,
-    InvitationOut,
+    BriefInvitationOut,
     InvitationsIn,
     MessageIn,
     MessageOut,
@@ -182,9 +182,9 @@ async def _one_offer(session: Session, offer: Offer) -> OfferOut:
 )
 async def invite_influencers(
     brief_id: str, body: InvitationsIn, principal: BidWriter, session: Session
-) -> list[InvitationOut]:
+) -> list[BriefInvitationOut]:
     rows = await bid_service.invite(session, principal.user_id, brief_id, body.influencer_ids)
-    return [InvitationOut.model_validate(r) for r in rows]
+    return [BriefInvitationOut.model_validate(r) for r in rows]
 
 
 @router.get(
@@ -195,9 +195,10 @@ async def invite_influencers(
 )
 async def list_brief_invitations(
     brief_id: str, principal: BidReader, session: Session, page: Pagination
-) -> Page[InvitationOut]:
+) -> Page[BriefInvitationOut]:
     rows, cursor = await bid_service.list_invitations(session, principal.user_id, brief_id, page)
-    return Page[InvitationOut](**page_of([InvitationOut.model_validate(r) for r in rows], cursor))
+    items = [BriefInvitationOut.model_validate(r) for r in rows]
+    return Page[BriefInvitationOut](**page_of(items, cursor))
 
 
 # --- bids ---------------------------------------------------------------------------------------
@@ -474,11 +475,15 @@ async def list_bid_offers(
 @router.get(
     "/v1/offers/{offer_id}",
     summary="An offer",
-    description="The two parties of its bid only.",
-    responses=problem_responses(*AUTH_PROBLEMS, OfferNotFound),
+    description="The two parties of its bid only. `ETag` is the negotiation's version: send it "
+    "as `If-Match` to accept or reject this offer.",
+    responses=with_etag(200, problem_responses(*AUTH_PROBLEMS, OfferNotFound)),
 )
-async def get_offer(offer_id: str, principal: BidReader, session: Session) -> OfferOut:
-    offer, _, _ = await offer_service.load_offer(session, principal.user_id, offer_id)
+async def get_offer(
+    offer_id: str, principal: BidReader, session: Session, response: Response
+) -> OfferOut:
+    offer, bid, _ = await offer_service.load_offer(session, principal.user_id, offer_id)
+    response.headers["ETag"] = etag(bid.version)
     return await _one_offer(session, offer)
 
 
@@ -594,6 +599,8 @@ async def post_message(
 @router.get(
     "/v1/bids/{bid_id}/messages",
     summary="The bid's thread, oldest first",
+    description="The messages the brand and the creator exchanged on this bid, oldest first. "
+    "Only the two parties can read them.",
     responses=problem_responses(*AUTH_PROBLEMS, BidNotFound),
 )
 async def list_messages(

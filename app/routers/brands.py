@@ -10,10 +10,10 @@ from app.models import Brand, BrandMember, BrandRole, User
 from app.pagination import Page, Pagination, page_of
 from app.schemas.brands import (
     BrandIn,
+    BrandInvitationOut,
     BrandOut,
     BrandPatch,
     InvitationIn,
-    InvitationOut,
     MemberOut,
     RoleIn,
 )
@@ -74,6 +74,8 @@ async def create_brand(body: BrandIn, principal: BrandWriter, session: Session) 
 @router.get(
     "/v1/brands",
     summary="The brands you are a member of",
+    description="Every brand you belong to, with your role in each, oldest first. Brands you are "
+    "not a member of never appear.",
     responses=problem_responses(*AUTH_PROBLEMS),
 )
 async def list_brands(principal: BrandReader, session: Session, page: Pagination) -> Page[BrandOut]:
@@ -84,6 +86,8 @@ async def list_brands(principal: BrandReader, session: Session, page: Pagination
 @router.get(
     "/v1/brands/{brand_id}",
     summary="A brand you are a member of",
+    description="A brand you belong to, with your role. Another tenant's brand answers 404, "
+    "never 403.",
     responses=problem_responses(*AUTH_PROBLEMS, BrandNotFound),
 )
 async def get_brand(brand_id: str, principal: BrandReader, session: Session) -> BrandOut:
@@ -93,6 +97,8 @@ async def get_brand(brand_id: str, principal: BrandReader, session: Session) -> 
 @router.patch(
     "/v1/brands/{brand_id}",
     summary="Change a brand (owners and admins)",
+    description="Owners and admins only (a member gets 403 `forbidden`). Fields sent replace the "
+    "stored ones whole; `null` clears `website` or `category`; fields left out stay as they are.",
     responses=problem_responses(*AUTH_PROBLEMS, BrandNotFound, Forbidden),
 )
 async def update_brand(
@@ -118,6 +124,7 @@ async def delete_brand(brand_id: str, principal: BrandWriter, session: Session) 
 @router.get(
     "/v1/brands/{brand_id}/members",
     summary="The brand's members",
+    description="The brand's members with their roles. Visible to the brand's members only.",
     responses=problem_responses(*AUTH_PROBLEMS, BrandNotFound),
 )
 async def list_members(
@@ -174,81 +181,93 @@ async def remove_member(
 )
 async def invite_member(
     brand_id: str, body: InvitationIn, principal: BrandWriter, session: Session, now: Now
-) -> InvitationOut:
+) -> BrandInvitationOut:
     invitation = await service.invite(
         session, principal.user_id, brand_id, body.email, body.role, now
     )
-    return InvitationOut.model_validate(invitation)
+    return BrandInvitationOut.model_validate(invitation)
 
 
 @router.get(
     "/v1/brands/{brand_id}/invitations",
     summary="The brand's invitations, newest first",
+    description="Every invitation the brand sent, in any state (pending, accepted, declined, "
+    "revoked, expired), newest first.",
     responses=problem_responses(*AUTH_PROBLEMS, BrandNotFound),
 )
 async def list_brand_invitations(
     brand_id: str, principal: BrandReader, session: Session, page: Pagination
-) -> Page[InvitationOut]:
+) -> Page[BrandInvitationOut]:
     rows, cursor = await service.list_brand_invitations(session, principal.user_id, brand_id, page)
-    return Page[InvitationOut](**page_of([InvitationOut.model_validate(i) for i in rows], cursor))
+    items = [BrandInvitationOut.model_validate(i) for i in rows]
+    return Page[BrandInvitationOut](**page_of(items, cursor))
 
 
 @router.delete(
     "/v1/brands/{brand_id}/invitations/{invitation_id}",
     summary="Revoke a pending invitation",
+    description="Owners and admins withdraw an invitation nobody has answered yet; the invitee "
+    "can no longer accept it. An invitation already answered is a 409.",
     responses=problem_responses(
         *AUTH_PROBLEMS, BrandNotFound, InvitationNotFound, Forbidden, InvitationNotPending
     ),
 )
 async def revoke_invitation(
     brand_id: str, invitation_id: str, principal: BrandWriter, session: Session, now: Now
-) -> InvitationOut:
+) -> BrandInvitationOut:
     invitation = await service.revoke_invitation(
         session, principal.user_id, brand_id, invitation_id, now
     )
-    return InvitationOut.model_validate(invitation)
+    return BrandInvitationOut.model_validate(invitation)
 
 
 @router.get(
     "/v1/me/brand-invitations",
     tags=["me"],
     summary="Pending brand invitations sent to your email",
+    description="Invitations to join a brand, addressed to the email of your account and still "
+    "waiting for your answer.",
     responses=problem_responses(*AUTH_PROBLEMS),
 )
 async def list_my_invitations(
     principal: CurrentUser, session: Session, page: Pagination
-) -> Page[InvitationOut]:
+) -> Page[BrandInvitationOut]:
     rows, cursor = await service.list_my_invitations(session, principal.user_id, page)
-    return Page[InvitationOut](**page_of([InvitationOut.model_validate(i) for i in rows], cursor))
+    items = [BrandInvitationOut.model_validate(i) for i in rows]
+    return Page[BrandInvitationOut](**page_of(items, cursor))
 
 
 @router.post(
     "/v1/me/brand-invitations/{invitation_id}/accept",
     tags=["me"],
     summary="Accept a brand invitation",
+    description="You join the brand with the role the invitation names. The invitation must be "
+    "addressed to your email and still pending; if you already belong to the brand it is a 409.",
     responses=problem_responses(
         *AUTH_PROBLEMS, InvitationNotFound, InvitationNotPending, AlreadyMember
     ),
 )
 async def accept_invitation(
     invitation_id: str, principal: BrandWriter, session: Session, now: Now
-) -> InvitationOut:
+) -> BrandInvitationOut:
     invitation = await service.respond_to_invitation(
         session, principal.user_id, invitation_id, True, now
     )
-    return InvitationOut.model_validate(invitation)
+    return BrandInvitationOut.model_validate(invitation)
 
 
 @router.post(
     "/v1/me/brand-invitations/{invitation_id}/decline",
     tags=["me"],
     summary="Decline a brand invitation",
+    description="You turn the invitation down; the brand sees it as declined. The invitation "
+    "must be addressed to your email and still pending.",
     responses=problem_responses(*AUTH_PROBLEMS, InvitationNotFound, InvitationNotPending),
 )
 async def decline_invitation(
     invitation_id: str, principal: BrandWriter, session: Session, now: Now
-) -> InvitationOut:
+) -> BrandInvitationOut:
     invitation = await service.respond_to_invitation(
         session, principal.user_id, invitation_id, False, now
     )
-    return InvitationOut.model_validate(invitation)
+    return BrandInvitationOut.model_validate(invitation)

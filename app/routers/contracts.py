@@ -14,8 +14,8 @@ from app.errors import AUTH_PROBLEMS, InvalidTransition, problem_responses
 from app.models import Contract, Side
 from app.pagination import Page, Pagination, page_of
 from app.schemas.contracts import (
+    ContractDeliverableOut,
     ContractOut,
-    DeliverableOut,
     ExclusivityWindowOut,
     MilestoneOut,
 )
@@ -59,7 +59,7 @@ async def _outs(session: Session, user_id: str, rows: Sequence[Contract]) -> lis
                 funded_at=c.funded_at,
                 ended_at=c.ended_at,
                 exclusivity=exclusivity,
-                deliverables=[DeliverableOut.model_validate(d) for d in c.deliverables],
+                deliverables=[ContractDeliverableOut.model_validate(d) for d in c.deliverables],
                 milestones=[
                     MilestoneOut(
                         id=m.id,

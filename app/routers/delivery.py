@@ -116,6 +116,8 @@ async def list_contract_deliverables(
 @router.get(
     "/v1/deliverables/{deliverable_id}",
     summary="A deliverable",
+    description="One deliverable of a contract: its type, due date, state, drafts and proof. "
+    "Only the contract's parties can read it.",
     responses=problem_responses(*AUTH_PROBLEMS, DeliverableNotFound),
 )
 async def get_deliverable(
@@ -156,6 +158,8 @@ async def submit_draft(
 @router.get(
     "/v1/deliverables/{deliverable_id}/drafts",
     summary="The deliverable's drafts, newest first",
+    description="Every draft the creator submitted for this deliverable, newest first, with the "
+    "brand's answer to each.",
     responses=problem_responses(*AUTH_PROBLEMS, DeliverableNotFound),
 )
 async def list_drafts(
@@ -168,6 +172,7 @@ async def list_drafts(
 @router.get(
     "/v1/drafts/{draft_id}",
     summary="A draft",
+    description="One draft: its caption, media links, disclosure check and the brand's answer.",
     responses=problem_responses(*AUTH_PROBLEMS, DraftNotFound),
 )
 async def get_draft(draft_id: str, principal: ContractReader, session: Session) -> DraftOut:
@@ -349,6 +354,7 @@ async def propose_extension(
 @router.get(
     "/v1/deliverables/{deliverable_id}/extensions",
     summary="The deliverable's extension requests, newest first",
+    description="Requests to move this deliverable's due date, newest first, in every state.",
     responses=problem_responses(*AUTH_PROBLEMS, DeliverableNotFound),
 )
 async def list_extensions(
@@ -388,6 +394,8 @@ async def accept_extension(
 @router.post(
     "/v1/extensions/{extension_id}/decline",
     summary="Decline a proposed due date (the other party)",
+    description="The party who did not propose the new due date refuses it; the current due date "
+    "stands. An optional `note` says why.",
     responses=problem_responses(*AUTH_PROBLEMS, ExtensionNotFound, *MOVES),
 )
 async def decline_extension(
@@ -404,6 +412,8 @@ async def decline_extension(
 @router.post(
     "/v1/extensions/{extension_id}/withdraw",
     summary="Withdraw your proposal",
+    description="The party who proposed a new due date takes the proposal back before the other "
+    "side answers.",
     responses=problem_responses(*AUTH_PROBLEMS, ExtensionNotFound, *MOVES),
 )
 async def withdraw_extension(
@@ -454,6 +464,8 @@ async def report_metrics(
 @router.get(
     "/v1/deliverables/{deliverable_id}/metrics",
     summary="The deliverable's metrics: the latest of each series, and the history",
+    description="The reported results of this deliverable (impressions, reach, clicks, revenue "
+    "and so on): the latest value of each series, and every report.",
     responses=problem_responses(*AUTH_PROBLEMS, DeliverableNotFound),
 )
 async def list_metrics(

@@ -57,6 +57,8 @@ async def create_own_profile(
 @router.get(
     "/v1/influencers/me",
     summary="Your influencer listing",
+    description="The influencer listing of the signed-in account, as brands see it, with its "
+    "social accounts. 404 until you create one with `POST /v1/influencers/me`.",
     responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound),
 )
 async def get_own_profile(principal: InfluencerReader, session: Session) -> InfluencerOut:
@@ -80,6 +82,7 @@ async def update_own_profile(
 @router.get(
     "/v1/influencers/me/accounts",
     summary="Your social accounts",
+    description="The social accounts on your listing (platform, handle, followers and engagement).",
     responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound),
 )
 async def list_own_accounts(principal: InfluencerReader, session: Session) -> list[AccountOut]:
@@ -121,6 +124,7 @@ async def update_own_account(
     "/v1/influencers/me/accounts/{account_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove one of your social accounts",
+    description="The account leaves your listing at once, and matching stops counting it.",
     responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound, SocialAccountNotFound),
 )
 async def delete_own_account(
@@ -155,6 +159,8 @@ async def search_listings(
 @router.get(
     "/v1/influencers/{influencer_id}",
     summary="An influencer listing",
+    description="A creator's public listing: profile, social accounts, audience, topics and rate "
+    "card.",
     responses=problem_responses(*AUTH_PROBLEMS, ListingNotFound),
 )
 async def get_listing(

@@ -21,6 +21,8 @@ router = APIRouter(tags=["operator"])
 @router.get(
     "/v1/operator/jobs",
     summary="Outbox jobs, newest first (`state=dead` lists the dead letters)",
+    description="Background jobs (payouts, transfers, notifications), newest first. Operators "
+    "only.",
     responses=problem_responses(*AUTH_PROBLEMS),
 )
 async def list_jobs(
@@ -37,6 +39,7 @@ async def list_jobs(
 @router.get(
     "/v1/operator/jobs/{job_id}",
     summary="One outbox job",
+    description="One background job with its attempts, last error and next run. Operators only.",
     responses=problem_responses(*AUTH_PROBLEMS, JobNotFound),
 )
 async def get_job(job_id: str, principal: Operator, session: Session) -> JobOut:
@@ -65,6 +68,8 @@ async def retry_job(
 @router.get(
     "/v1/operator/transitions",
     summary="The audit trail of state transitions, oldest first",
+    description="Every recorded state change (briefs, bids, offers, contracts, deliverables, "
+    "disputes), oldest first, with who made it and when. Operators only.",
     responses=problem_responses(*AUTH_PROBLEMS),
 )
 async def list_state_transitions(

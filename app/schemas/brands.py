@@ -75,7 +75,7 @@ class InvitationIn(Input):
     role: BrandRole = BrandRole.member
 
 
-class InvitationOut(Output):
+class BrandInvitationOut(Output):
     id: str = Field(examples=["bin_01JD3M8ZQ4X2V6R9T0A1B2C3D4"])
     brand_id: str
     email: str

@@ -195,7 +195,7 @@ class TargetAudienceOut(Output):
     languages: list[str]
 
 
-class DeliverableOut(Output):
+class BriefDeliverableOut(Output):
     type: str
     count: int
 
@@ -250,7 +250,7 @@ class BriefOut(Output):
     target_audience: TargetAudienceOut
     topics: list[str]
     platforms: list[str]
-    deliverables: list[DeliverableOut]
+    deliverables: list[BriefDeliverableOut]
     budget: BudgetOut
     timeline: TimelineOut
     terms_defaults: TermsDefaultsOut

@@ -13,7 +13,7 @@ from datetime import date
 from itertools import pairwise
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, Strict, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, Strict, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
 from app.schemas.common import Input
@@ -50,7 +50,7 @@ Slug = Annotated[
     StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=60),
     Field(description="A lowercase slug, e.g. `vegan-food`"),
 ]
-Count = Annotated[int, Strict(), Field(ge=0, description="A non-negative integer")]
+Count = Annotated[int, Strict(), Field(ge=0, le=10**15, description="A non-negative integer")]
 Money = Annotated[
     int, Strict(), Field(ge=0, le=10**15, description="Integer amount in the currency's minor unit")
 ]
@@ -63,21 +63,30 @@ Url = Annotated[
 ListingId = Annotated[str, StringConstraints(pattern=r"^inf_[0-9A-HJKMNP-TV-Z]{26}$")]
 
 
+SUPPORTED_CURRENCIES = sorted(currencies.MINOR_UNIT_EXPONENTS)
+
+
 def _currency(code: str) -> str:
-    if not currencies.is_supported(code):
+    # Exactly the codes the OpenAPI enum lists (upper case): `eur` is refused, not normalised,
+    # so a client generated from the spec and the server agree.
+    if code not in currencies.MINOR_UNIT_EXPONENTS:
         raise PydanticCustomError(
             "unsupported_currency",
             "is not a supported ISO 4217 currency ({supported})",
-            {"supported": ", ".join(sorted(currencies.MINOR_UNIT_EXPONENTS))},
+            {"supported": ", ".join(SUPPORTED_CURRENCIES)},
         )
-    return currencies.normalize_code(code)
+    return code
 
 
 Currency = Annotated[
     str,
     StringConstraints(min_length=3, max_length=3),
     AfterValidator(_currency),
-    Field(description="ISO 4217 code of a supported currency, e.g. `EUR`", examples=["EUR"]),
+    Field(
+        description="ISO 4217 code of a supported currency, upper case, e.g. `EUR`",
+        examples=["EUR"],
+        json_schema_extra={"enum": SUPPORTED_CURRENCIES},
+    ),
 ]
 
 
@@ -109,8 +118,25 @@ def distribution(key: Any, max_items: int) -> Any:
     ]
 
 
+def _patch_schema(schema: dict[str, Any], cls: type[Patch]) -> None:
+    """In OpenAPI, only `nullable_fields` accept `null` (the validator below refuses it
+    elsewhere): drop the `null` branch pydantic derives from `X | None = None`."""
+    for name, prop in schema.get("properties", {}).items():
+        if name in cls.nullable_fields:
+            continue
+        branches = [b for b in prop.get("anyOf", []) if b != {"type": "null"}]
+        if len(branches) == 1 and "anyOf" in prop:
+            del prop["anyOf"]
+            prop.update(branches[0])
+        elif branches:
+            prop["anyOf"] = branches
+        prop.pop("default", None)
+
+
 class Patch(Input):
     """Base of PATCH bodies: only fields sent change; `null` only clears a nullable field."""
+
+    model_config = ConfigDict(json_schema_extra=_patch_schema)  # type: ignore[typeddict-item]
 
     nullable_fields: ClassVar[frozenset[str]] = frozenset()
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic import StrictBool as StrictBool
 from pydantic import StrictInt as StrictInt
 
@@ -19,10 +19,27 @@ LanguageCode = Annotated[
 ]
 
 
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral_floats_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(v) for v in value]
+    return value
+
+
 class Input(BaseModel):
     """Base of request bodies: unknown fields are an error, strings are not coerced to numbers."""
 
     model_config = ConfigDict(extra="forbid", strict=False, str_strip_whitespace=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_numbers(cls, data: Any) -> Any:
+        # JSON (and JSON Schema's `integer`) does not tell `2.0` from `2`; neither do we. Strict
+        # integer fields still refuse `2.5`, `true` and `"2"`.
+        return _integral_floats_as_ints(data)
 
 
 class Output(BaseModel):

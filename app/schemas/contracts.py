@@ -11,7 +11,7 @@ from app.schemas.common import Output
 from app.schemas.negotiation import TermsOut
 
 
-class DeliverableOut(Output):
+class ContractDeliverableOut(Output):
     id: str = Field(examples=["dlv_01JD3M8ZQ4X2V6R9T0A1B2C3D4"])
     position: int
     key: str = Field(description="The offer line it comes from")
@@ -54,7 +54,7 @@ class ContractOut(Output):
     funded_at: datetime | None
     ended_at: datetime | None
     exclusivity: ExclusivityWindowOut | None
-    deliverables: list[DeliverableOut]
+    deliverables: list[ContractDeliverableOut]
     milestones: list[MilestoneOut]
     side: Side = Field(description="Your side of this contract")
     allowed_actions: list[str] = Field(description="What your side may do to it now")

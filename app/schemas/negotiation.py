@@ -51,7 +51,7 @@ class InvitationsIn(Input):
     ] = Field(description="Listings (`inf_…`) to invite; inviting one again changes nothing")
 
 
-class InvitationOut(Output):
+class BriefInvitationOut(Output):
     id: str = Field(examples=["inv_01JD3M8ZQ4X2V6R9T0A1B2C3D4"])
     brief_id: str
     influencer_id: str

@@ -1,0 +1,78 @@
+"""Finishing touches on the generated OpenAPI document, for code generators and fuzzers.
+
+FastAPI derives most of the document from the routes and models; what it cannot know is added
+here, from the same sources the server enforces:
+
+- generic pages get readable names (`Page[BidOut]` → `BidPage`), not `Page_BidOut_`;
+- every `limit` states the page-size cap the server enforces (`Settings.page_size_max`);
+- every schema and every JSON response carries an example (`app/openapi_examples.py`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from app.openapi_examples import example_for
+from app.settings import Settings
+
+_REF = "#/components/schemas/"
+
+
+def refine(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    components: dict[str, Any] = schema.setdefault("components", {}).setdefault("schemas", {})
+    schema = _rename_components(schema, components)
+    components = schema["components"]["schemas"]
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            _limits(operation, settings)
+    _examples(schema, components)
+    return schema
+
+
+def _rename_components(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """Components whose key FastAPI mangled (`Page_BidOut_`) take their model's title."""
+    renames = {
+        key: body["title"]
+        for key, body in components.items()
+        if key.startswith("Page_") and body.get("title") and body["title"] not in components
+    }
+    if not renames:
+        return schema
+    text = json.dumps(schema)
+    for old, new in renames.items():
+        text = text.replace(f'"{_REF}{old}"', f'"{_REF}{new}"')
+    renamed = json.loads(text)
+    schemas = renamed["components"]["schemas"]
+    renamed["components"]["schemas"] = {
+        renames.get(key, key): body for key, body in sorted(schemas.items())
+    }
+    renamed["components"]["schemas"] = dict(sorted(renamed["components"]["schemas"].items()))
+    return renamed
+
+
+def _limits(operation: dict[str, Any], settings: Settings) -> None:
+    # `pagination.resolve_limit` reads the cap from settings at request time, so FastAPI cannot
+    # see it; state it here so clients and fuzzers know the bound.
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "query" and parameter.get("name") == "limit":
+            target = parameter["schema"]
+            branches = target.get("anyOf")
+            if branches:
+                target = next(b for b in branches if b.get("type") == "integer")
+            target["minimum"] = max(1, target.get("minimum", 1))
+            target["maximum"] = settings.page_size_max
+
+
+def _examples(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    for name, body in components.items():
+        if "examples" not in body and "enum" not in body:
+            body["examples"] = [example_for({"$ref": _REF + name}, components)]
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            contents = [operation.get("requestBody", {}).get("content", {})]
+            contents += [r.get("content", {}) for r in operation.get("responses", {}).values()]
+            for content in contents:
+                for media in content.values():
+                    if "example" not in media and "examples" not in media and "schema" in media:
+                        media["example"] = example_for(media["schema"], components)

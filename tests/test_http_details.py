@@ -1,0 +1,76 @@
+"""HTTP details a generic client relies on: `ETag` on negotiable reads, usable as `If-Match`."""
+
+from __future__ import annotations
+
+from tests.factories import (
+    assert_problem,
+    brief_body,
+    create_brand,
+    make_offer,
+    open_deal,
+    register,
+)
+
+
+async def test_reading_an_offer_gives_the_etag_to_answer_it(client):
+    deal = await open_deal(client)
+    offer = await make_offer(client, deal.brand_owner, deal.bid["id"])
+    creator = deal.influencer.headers
+    r = await client.get(f"/v1/offers/{offer['id']}", headers=creator)
+    assert r.status_code == 200, r.text
+    etag = r.headers["etag"]
+    bid = await client.get(f"/v1/bids/{deal.bid['id']}", headers=creator)
+    assert etag == bid.headers["etag"]
+    # The read's ETag is what the answer needs.
+    r = await client.post(f"/v1/offers/{offer['id']}/accept", headers=creator | {"If-Match": etag})
+    assert r.status_code == 200, r.text
+    assert r.headers["etag"] != etag
+
+
+async def test_every_negotiation_read_documents_its_etag(client):
+    spec = (await client.get("/openapi.json")).json()
+    for path in ("/v1/bids/{bid_id}", "/v1/bids/{bid_id}/offers", "/v1/offers/{offer_id}"):
+        assert "ETag" in spec["paths"][path]["get"]["responses"]["200"]["headers"], path
+
+
+async def test_integral_json_numbers_are_integers(client):
+    # JSON Schema's `integer` (and so the OpenAPI document) includes 2.0; so does the server.
+    # Fractions, booleans and strings are still refused.
+    owner = await register(client)
+    brand = await create_brand(client, owner)
+    body = brief_body(brand["id"])
+    body["budget"] |= {"total": 1_000_000.0, "per_influencer_min": 5e4}
+    body["deliverables"] = [{"type": "instagram_reel", "count": 2.0}]
+    r = await client.post("/v1/briefs", json=body, headers=owner.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["budget"]["total"] == 1_000_000 and r.json()["deliverables"][0]["count"] == 2
+    for bad in (2.5, True, "2"):
+        body["deliverables"] = [{"type": "instagram_reel", "count": bad}]
+        r = await client.post("/v1/briefs", json=body, headers=owner.headers)
+        assert_problem(r, 422, "validation-error")
+
+
+async def test_currencies_are_the_documented_upper_case_codes(client):
+    spec = (await client.get("/openapi.json")).json()
+    enum = spec["components"]["schemas"]["Budget"]["properties"]["currency"]["enum"]
+    assert "EUR" in enum and all(code.isupper() for code in enum)
+    owner = await register(client)
+    brand = await create_brand(client, owner)
+    body = brief_body(brand["id"])
+    body["budget"]["currency"] = "eur"  # not in the enum: refused, not silently normalised
+    r = await client.post("/v1/briefs", json=body, headers=owner.headers)
+    body = assert_problem(r, 422, "validation-error")
+    assert body["errors"][0]["rule"] == "unsupported_currency"
+
+
+async def test_patch_bodies_accept_null_exactly_where_documented(client):
+    spec = (await client.get("/openapi.json")).json()
+    owner = await register(client)
+    brand = await create_brand(client, owner)
+    props = spec["components"]["schemas"]["BrandPatch"]["properties"]
+    for field, schema in props.items():
+        nullable = any(b.get("type") == "null" for b in schema.get("anyOf", []))
+        r = await client.patch(
+            f"/v1/brands/{brand['id']}", json={field: None}, headers=owner.headers
+        )
+        assert (r.status_code == 200) is nullable, (field, r.text)
