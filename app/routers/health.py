@@ -19,7 +19,12 @@ class Readiness(BaseModel):
     migration: str | None
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
+@router.get(
+    "/healthz",
+    summary="Liveness: the process answers",
+    description="Answers 200 while the process runs; it checks nothing else. Use `/readyz` to "
+    "know whether the API can serve requests.",
+)
 async def healthz() -> Health:
     return Health(status="ok")
 
