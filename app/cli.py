@@ -109,6 +109,12 @@ def serve(
     if settings.demo_data and settings.environment != "production":
         _seed_demo_data(settings)
     _start_local_stripe_sandbox(settings, f"http://{host}:{port}/v1/stripe/webhooks")
+    from app.services.stripe_health import startup_report
+
+    # Stored Stripe ids the configured Stripe does not know (a wiped sandbox, the wrong key).
+    stripe_warning = asyncio.run(startup_report(settings))
+    if stripe_warning:
+        typer.echo(stripe_warning, err=True)
     typer.echo(f"Rapport API on http://{host}:{port} — docs at http://{host}:{port}/docs")
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
 

@@ -117,7 +117,9 @@ class Settings(BaseSettings):
     )
     stripe_timeout_seconds: float = Field(30.0, description="timeout of one call to Stripe")
     stripe_connect_country: str = Field(
-        "US", description="country of the Express accounts created for influencers"
+        "US",
+        description="the platform's Stripe country: creators' Express accounts are created in "
+        "their own country, with the recipient service agreement outside this one's region",
     )
     # Empty = derived from public_url (itself from host and port), so a local run on another
     # port still lands on the pages Rapport serves (app/routers/pages.py).

@@ -53,7 +53,7 @@ async def test_onboarding_creates_one_express_account_and_returns_a_fresh_link_e
     accounts = sandbox_accounts(stripe_sandbox)
     assert [a.id for a in accounts] == [body["account_id"]]
     created = accounts[0]
-    assert created.type == "express" and created.country == "US"
+    assert created.type == "express" and created.country == "SE"  # the profile's country
     assert created.email == account.email
     assert created.metadata["rapport_influencer_id"] == profile["id"]
     assert created.capabilities["transfers"] == "inactive"

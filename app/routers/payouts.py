@@ -12,7 +12,6 @@ from app.integrations.stripe import StripeGateway
 from app.schemas.payouts import OnboardingLinkOut, PayoutAccountOut
 from app.services import payouts as service
 from app.services.influencers import InfluencerProfileNotFound
-from app.services.payouts import PaymentProviderRejected, PaymentProviderUnavailable
 
 router = APIRouter(tags=["payouts"])
 
@@ -25,14 +24,15 @@ def _gateway(request: Request) -> StripeGateway:
     "/v1/influencers/me/payouts/onboarding",
     status_code=status.HTTP_201_CREATED,
     summary="Start or continue payout onboarding at Stripe",
-    description="Creates your Stripe Express account the first time, and returns a fresh, "
-    "single-use onboarding link on every call. Open `onboarding_url`; Stripe sends you back to "
-    "the app when you are done, and your payout status updates when Stripe tells us.",
+    description="Creates your Stripe Express account the first time — in your profile's "
+    "country (422 `payout-country-required` without one, `payout-country-unsupported` where "
+    "Stripe Connect cannot pay), with Stripe's recipient service agreement when the platform "
+    "pays you across borders — and returns a fresh, single-use onboarding link on every call. "
+    "If Stripe no longer knows your account (its data was reset, or Rapport uses another "
+    "Stripe account), a fresh account replaces it. Open `onboarding_url`; Stripe sends you back "
+    "to the app when you are done, and your payout status updates when Stripe tells us.",
     responses=problem_responses(
-        *AUTH_PROBLEMS,
-        InfluencerProfileNotFound,
-        PaymentProviderRejected,
-        PaymentProviderUnavailable,
+        *AUTH_PROBLEMS, InfluencerProfileNotFound, *service.ONBOARDING_PROBLEMS
     ),
 )
 async def start_payout_onboarding(
@@ -47,10 +47,15 @@ async def start_payout_onboarding(
 @router.get(
     "/v1/influencers/me/payouts/account",
     summary="Your payout account: can Rapport pay you yet?",
+    description="What Rapport knows of your Stripe account, checked with Stripe (briefly; "
+    "when Stripe cannot answer, the last known status): `account_unknown` when Stripe no "
+    "longer knows the account — start onboarding again.",
     responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound),
 )
-async def get_payout_account(principal: InfluencerReader, session: Session) -> PayoutAccountOut:
-    found = await service.payout_status(session, principal.user_id)
+async def get_payout_account(
+    principal: InfluencerReader, session: Session, request: Request
+) -> PayoutAccountOut:
+    found = await service.payout_status(session, principal.user_id, _gateway(request))
     account = found.account
     return PayoutAccountOut(
         status=found.state,  # type: ignore[arg-type]

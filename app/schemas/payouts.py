@@ -14,13 +14,14 @@ class OnboardingLinkOut(BaseModel):
     expires_at: datetime = Field(description="The link stops working then; ask for a new one")
 
 
-PayoutState = Literal["not_started", "onboarding", "restricted", "enabled"]
+PayoutState = Literal["not_started", "onboarding", "restricted", "enabled", "account_unknown"]
 
 
 class PayoutAccountOut(BaseModel):
     status: PayoutState = Field(
         description="not_started (no account yet), onboarding (details not submitted), "
-        "restricted (Stripe needs more), enabled (transfers and payouts possible)"
+        "restricted (Stripe needs more), enabled (transfers and payouts possible), "
+        "account_unknown (Stripe no longer knows the account: onboard again)"
     )
     account_id: str | None = Field(description="Your Stripe connected account, once created")
     payouts_enabled: bool = Field(description="Stripe can pay out to your bank")

@@ -16,6 +16,7 @@ for that reason.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
@@ -26,14 +27,22 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import add_unique
-from app.integrations.stripe import StripeGateway, idempotency_key
+from app.errors import InvalidRequest, Problem
+from app.integrations.stripe import (
+    StripeGateway,
+    StripeGatewayError,
+    StripeRequestRejected,
+    idempotency_key,
+)
 from app.models import Influencer, PayoutAccount, User
 from app.models.stripe_event import StripeEventOutcome
 from app.services.influencers import get_own_profile
 from app.services.stripe_problems import (  # noqa: F401 - re-exported for the routes
+    STRIPE_PROBLEMS,
     PaymentProviderRejected,
     PaymentProviderUnavailable,
     call_stripe,
+    stripe_problem,
 )
 from app.settings import Settings
 
@@ -51,7 +60,7 @@ class OnboardingLink:
 
 @dataclass(frozen=True)
 class PayoutStatus:
-    state: str  # not_started, onboarding, restricted, enabled
+    state: str  # not_started, onboarding, restricted, enabled, account_unknown
     account: PayoutAccount | None
 
     @property
@@ -72,7 +81,81 @@ _NOTES = {
     "Money released to you waits, safely held, until payouts are enabled.",
     "enabled": "Payouts are enabled: released money is transferred to your Stripe account and "
     "paid out to your bank.",
+    "account_unknown": "Stripe does not know your payout account any more (Rapport's Stripe "
+    "was reset, or it now uses another Stripe account): start payout onboarding again. Money "
+    "released to you waits, safely held, until payouts are enabled.",
 }
+
+# `disabled_reason` Rapport writes on an account Stripe answered `resource_missing` for.
+ACCOUNT_UNKNOWN = "rapport.account_unknown_to_stripe"
+# Stripe's codes for "no such account (for this key)".
+_UNKNOWN_ACCOUNT_CODES = frozenset({"resource_missing", "account_invalid"})
+
+# How long a status read waits for Stripe before answering from what Rapport knows.
+STATUS_CHECK_TIMEOUT_SECONDS = 5.0
+
+
+# --- creators anywhere (docs/payments.md, "Creators anywhere") --------------------------------
+
+# Countries where Stripe Connect holds Express accounts (Stripe's supported countries,
+# https://stripe.com/global). A creator elsewhere is refused with a clear 422.
+CONNECT_COUNTRIES = frozenset(
+    "AE AT AU BE BG BR CA CH CY CZ DE DK EE ES FI FR GB GI GR HK HR HU IE IT JP LI LT LU LV "
+    "MT MX MY NL NO NZ PL PT RO SE SG SI SK TH US".split()
+)
+# Stripe treats these as one region: a platform in one of them holds full-service accounts in
+# all of them; anywhere else the platform pays across borders.
+_EUROPE = frozenset(
+    "AT BE BG CH CY CZ DE DK EE ES FI FR GB GI GR HR HU IE IT LI LT LU LV MT NL NO PL PT RO "
+    "SE SI SK".split()
+)
+
+
+class PayoutCountryRequired(InvalidRequest):
+    slug, title = "payout-country-required", "Set your country before payout onboarding"
+
+
+class PayoutCountryUnsupported(InvalidRequest):
+    slug, title = "payout-country-unsupported", "Stripe cannot pay creators in this country"
+
+
+ONBOARDING_PROBLEMS: tuple[type[Problem], ...] = (
+    PayoutCountryRequired,
+    PayoutCountryUnsupported,
+    *STRIPE_PROBLEMS,
+)
+
+
+def connect_country(country: str | None) -> str:
+    """The country of the creator's Express account: their profile's, if Stripe supports it."""
+    if not country:
+        raise PayoutCountryRequired(
+            "Your profile has no country: set it (PATCH /v1/influencers/me) before starting "
+            "payout onboarding; your Stripe account is created in it and cannot move later",
+            [{"field": "country", "message": "required for payouts", "rule": "missing"}],
+        )
+    code = country.upper()
+    if code not in CONNECT_COUNTRIES:
+        raise PayoutCountryUnsupported(
+            f"Stripe Connect cannot hold a payout account in {code}; supported countries: "
+            + ", ".join(sorted(CONNECT_COUNTRIES)),
+            [{"field": "country", "message": f"{code} is not supported", "rule": "unsupported"}],
+        )
+    return code
+
+
+def service_agreement(country: str, platform_country: str) -> str | None:
+    """`recipient` when the platform pays the account across borders (Stripe's cross-border
+    payouts: transfers only), None (Stripe's `full`) at home."""
+    home = platform_country.upper()
+    if country == home or (country in _EUROPE and home in _EUROPE):
+        return None
+    return "recipient"
+
+
+def account_unknown(exc: StripeGatewayError) -> bool:
+    """True when Stripe's refusal says it does not know the account (for this key)."""
+    return isinstance(exc, StripeRequestRejected) and exc.code in _UNKNOWN_ACCOUNT_CODES
 
 
 async def _end_transaction(session: AsyncSession) -> None:
@@ -118,26 +201,33 @@ async def start_onboarding(
     user_id: str,
 ) -> OnboardingLink:
     influencer: Influencer = await get_own_profile(session, user_id)
-    influencer_id = influencer.id
+    influencer_id, profile_country = influencer.id, influencer.country
     user = await session.get(User, user_id)
     email = user.email if user is not None else None
     account = await session.get(PayoutAccount, influencer_id)
     account_id = account.stripe_account_id if account is not None else None
+    # A new account is created in the creator's country: refuse an unusable one before Stripe.
+    country = connect_country(profile_country) if account_id is None else None
     await _end_transaction(session)
 
-    if account_id is None:
-        created = await _stripe(
+    async def create(key: str, country: str) -> Any:
+        return await _stripe(
             gateway.create_express_account(
-                country=settings.stripe_connect_country,
+                country=country,
                 email=email,
                 metadata={"rapport_influencer_id": influencer_id, "rapport_user_id": user_id},
-                idempotency_key=idempotency_key("account", influencer_id),
+                service_agreement=service_agreement(country, settings.stripe_connect_country),
+                idempotency_key=key,
             )
         )
+
+    if account_id is None:
+        assert country is not None
+        created = await create(idempotency_key("account", influencer_id), country)
         row = PayoutAccount(
             influencer_id=influencer_id,
             stripe_account_id=created.id,
-            country=settings.stripe_connect_country,
+            country=country,
             links_issued=0,
         )
         apply_account_snapshot(row, created.to_dict())
@@ -147,6 +237,40 @@ async def start_onboarding(
             logger.info("payout account stored concurrently", extra={"influencer": influencer_id})
         account_id = created.id
 
+    try:
+        link = await _account_link(session, gateway, settings, influencer_id, account_id)
+    except StripeGatewayError as exc:
+        if not account_unknown(exc):
+            raise stripe_problem(exc) from exc
+        # Stripe does not know the stored account (a wiped sandbox, a key of another Stripe
+        # account): a fresh account replaces it, so the creator is not stuck. Its key names
+        # the account it replaces, so a retry (or a concurrent call) gets the same new one.
+        country = connect_country(profile_country)
+        logger.warning(
+            "payout account unknown to Stripe: replacing it",
+            extra={"influencer": influencer_id, "stripe_account": account_id},
+        )
+        created = await create(
+            idempotency_key("account", influencer_id, "replaces", account_id), country
+        )
+        await _replace_account(session, influencer_id, account_id, created.to_dict())
+        account_id = created.id
+        link = await _stripe(_account_link(session, gateway, settings, influencer_id, account_id))
+    return OnboardingLink(
+        account_id=account_id,
+        url=link.url,
+        expires_at=datetime.fromtimestamp(link.expires_at, UTC),
+    )
+
+
+async def _account_link(
+    session: AsyncSession,
+    gateway: StripeGateway,
+    settings: Settings,
+    influencer_id: str,
+    account_id: str,
+) -> Any:
+    """A fresh onboarding link: the n-th link has the key `account-link:<influencer>:<n>`."""
     issued = (
         await session.execute(
             update(PayoutAccount)
@@ -157,25 +281,42 @@ async def start_onboarding(
         )
     ).scalar_one()
     await _end_transaction(session)
-
-    link = await _stripe(
-        gateway.create_account_link(
-            account_id=account_id,
-            refresh_url=settings.onboarding_refresh_url,
-            return_url=settings.onboarding_return_url,
-            idempotency_key=idempotency_key("account-link", influencer_id, issued),
-        )
-    )
-    return OnboardingLink(
+    return await gateway.create_account_link(
         account_id=account_id,
-        url=link.url,
-        expires_at=datetime.fromtimestamp(link.expires_at, UTC),
+        refresh_url=settings.onboarding_refresh_url,
+        return_url=settings.onboarding_return_url,
+        idempotency_key=idempotency_key("account-link", influencer_id, issued),
     )
+
+
+async def _replace_account(
+    session: AsyncSession, influencer_id: str, old_account_id: str, created: Mapping[str, Any]
+) -> None:
+    """Point the creator's row at the new Stripe account, its status from Stripe's answer
+    (compare-and-set on the old id: a concurrent replacement wrote the same account)."""
+    row = await session.scalar(
+        select(PayoutAccount)
+        .where(
+            PayoutAccount.influencer_id == influencer_id,
+            PayoutAccount.stripe_account_id == old_account_id,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if row is not None:
+        row.stripe_account_id = created["id"]
+        apply_account_snapshot(row, created)
+        # Events of the old account say nothing about the new one.
+        row.last_event_at = None
+        await session.flush()
+    await _end_transaction(session)
 
 
 def _state(account: PayoutAccount | None) -> str:
     if account is None:
         return "not_started"
+    if account.disabled_reason == ACCOUNT_UNKNOWN:
+        return "account_unknown"
     if account.payouts_enabled and account.transfers_capability == "active":
         return "enabled"
     if not account.details_submitted:
@@ -183,10 +324,67 @@ def _state(account: PayoutAccount | None) -> str:
     return "restricted"
 
 
-async def payout_status(session: AsyncSession, user_id: str) -> PayoutStatus:
+async def payout_status(
+    session: AsyncSession, user_id: str, gateway: StripeGateway | None = None
+) -> PayoutStatus:
+    """What the creator's payout account allows. With a gateway, Stripe is asked whether it
+    still knows the account (briefly; when it cannot answer, what Rapport knows is shown): an
+    account Stripe does not know is never shown `enabled`."""
     influencer = await get_own_profile(session, user_id)
     account = await session.get(PayoutAccount, influencer.id)
+    if account is not None and gateway is not None:
+        account = await _check_known(session, gateway, account)
     return PayoutStatus(_state(account), account)
+
+
+async def _check_known(
+    session: AsyncSession, gateway: StripeGateway, account: PayoutAccount
+) -> PayoutAccount:
+    influencer_id, account_id = account.influencer_id, account.stripe_account_id
+    marked = account.disabled_reason == ACCOUNT_UNKNOWN
+    await _end_transaction(session)
+    try:
+        found = await asyncio.wait_for(
+            gateway.retrieve_account(account_id), STATUS_CHECK_TIMEOUT_SECONDS
+        )
+    except StripeGatewayError as exc:
+        if not account_unknown(exc) or marked:
+            return account
+        await mark_account_unknown(session, account_id)
+    except TimeoutError:
+        return account
+    else:
+        if not marked:
+            return account
+        # Stripe knows it again (the right key is back): its own status, not our mark.
+        row = await session.get(PayoutAccount, influencer_id, with_for_update=True)
+        if row is not None and row.stripe_account_id == account_id:
+            apply_account_snapshot(row, found.to_dict())
+    refreshed = await session.get(PayoutAccount, influencer_id, populate_existing=True)
+    assert refreshed is not None
+    return refreshed
+
+
+async def mark_account_unknown(session: AsyncSession, stripe_account_id: str) -> bool:
+    """Stripe answered that it does not know this account: nothing can be transferred or paid
+    to it (`can_receive_transfers` is False, the status says `account_unknown`) until the
+    creator onboards again. True when a row was marked."""
+    result = await session.execute(
+        update(PayoutAccount)
+        .where(PayoutAccount.stripe_account_id == stripe_account_id)
+        .values(
+            payouts_enabled=False,
+            charges_enabled=False,
+            transfers_capability="unknown",
+            disabled_reason=ACCOUNT_UNKNOWN,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        logger.warning(
+            "payout account unknown to Stripe", extra={"stripe_account": stripe_account_id}
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def payout_account_for(session: AsyncSession, influencer_id: str) -> PayoutAccount | None:

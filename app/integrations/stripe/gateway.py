@@ -266,13 +266,17 @@ class StripeGateway:
         idempotency_key: str,
         email: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        service_agreement: str | None = None,
     ) -> stripe.Account:
-        """An Express account that can receive transfers (separate charges and transfers)."""
+        """An Express account in `country` that can receive transfers (separate charges and
+        transfers). `service_agreement="recipient"` for an account the platform pays across
+        borders (it can receive transfers, never take payments); None: Stripe's `full`."""
         params = _params(
             type="express",
             country=country,
             email=email,
             capabilities={"transfers": {"requested": True}},
+            tos_acceptance={"service_agreement": service_agreement} if service_agreement else None,
             metadata=_metadata(metadata),
         )
         options = self._post_options(idempotency_key)
