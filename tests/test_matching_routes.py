@@ -198,3 +198,24 @@ async def test_a_brief_carries_its_own_weights_and_the_request_overrides_them(cl
         f"/v1/briefs/{brief['id']}", json={"match_weights": None}, headers=owner.headers
     )
     assert r.json()["match_weights"] is None
+
+
+async def test_gates_show_their_evidence_and_relax_turns_them_off(client):
+    owner, _, brief = await _brand_with_brief(client)
+    _, honest = await _listing(client)
+    # An engagement pod: ~5x the micro-Instagram engagement, comments out of proportion.
+    _, pod = await _listing(
+        client, accounts=[account_body(avg_likes=4200, avg_comments=1600, avg_shares=40)]
+    )
+    path = f"/v1/briefs/{brief['id']}/matches"
+    body = (await client.get(path, headers=owner.headers)).json()
+    ranked = {m["listing_id"]: m for m in body["data"]}
+    assert body["data"][0]["listing_id"] == honest["id"] and ranked[honest["id"]]["gates"] == {}
+    assert "far above the tier" in ranked[pod["id"]]["gates"]["fake_followers"]
+    assert body["notes"] == []
+    relaxed = (
+        await client.get(path, params={"relax": "fake_followers"}, headers=owner.headers)
+    ).json()
+    assert all(m["gates"] == {} for m in relaxed["data"])
+    r = await client.get(path, params={"relax": "everything"}, headers=owner.headers)
+    assert assert_problem(r, 422)["errors"][0]["field"].startswith("relax")

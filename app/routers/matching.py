@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
@@ -41,7 +41,9 @@ def _components(raw: dict[str, tuple[float, str]]) -> dict[str, Component]:
     summary="Listings ranked for a brief, with every score component explained",
     description="Hard filters first (platform, availability, refused categories, the brand's "
     "blocked list, other brands' active exclusivity in the brief's category), then seven "
-    "components in [0, 1] combined by weights. Brand members only. Pass `explain=inf_…` "
+    "components in [0, 1] combined by weights. Two gates put listings with high fake-follower "
+    "evidence or heavy over-exposure after every other, with the evidence in `gates` "
+    "(`relax` turns a gate off). Brand members only. Pass `explain=inf_…` "
     "(repeatable) to learn why a listing is excluded.",
     responses=problem_responses(*AUTH_PROBLEMS, BriefNotFound),
 )
@@ -62,6 +64,13 @@ async def list_brief_matches(
     followers_min: Annotated[int | None, Query(ge=0)] = None,
     followers_max: Annotated[int | None, Query(ge=0)] = None,
     min_authenticity: Annotated[float | None, Query(ge=0, le=1)] = None,
+    relax: Annotated[
+        list[Literal["fake_followers", "over_exposure"]] | None,
+        Query(
+            description="Gates to turn off (repeatable): by default listings with high "
+            "fake-follower evidence or most recent posts sponsored rank after every other"
+        ),
+    ] = None,
 ) -> MatchesOut:
     parsed = service.parse_weights(weights)
     if followers_min is not None and followers_max is not None and followers_min > followers_max:
@@ -72,6 +81,8 @@ async def list_brief_matches(
         min_followers=followers_min,
         max_followers=followers_max,
         min_authenticity=min_authenticity,
+        gate_fake_followers="fake_followers" not in (relax or ()),
+        gate_over_exposure="over_exposure" not in (relax or ()),
     )
     result = await service.matches_for_brief(
         session,
@@ -102,12 +113,14 @@ async def list_brief_matches(
                 display_name=names.get(m.listing_id),
                 score=m.score,
                 components=_components(m.components),
+                gates=m.gates,
             )
             for m in result.matches
         ],
         next_cursor=result.next_cursor,
         has_more=result.next_cursor is not None,
         weights=result.weights,
+        notes=result.notes,
         excluded=result.excluded,
     )
 

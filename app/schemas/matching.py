@@ -16,6 +16,12 @@ class ListingMatchOut(BaseModel):
         description="topic_relevance, audience_fit, authenticity, engagement_quality, price_fit, "
         "over_exposure, relationship — each in [0, 1] with its reason"
     )
+    gates: dict[str, str] = Field(
+        default_factory=dict,
+        description="Hard lines this listing crossed (`fake_followers`: high fake-follower "
+        "evidence; `over_exposure`: most recent posts sponsored), each with its evidence. A "
+        "gated listing ranks after every ungated one; `relax` turns a gate off",
+    )
 
 
 class MatchesOut(BaseModel):
@@ -24,6 +30,11 @@ class MatchesOut(BaseModel):
     next_cursor: str | None
     has_more: bool
     weights: dict[str, float] = Field(description="The weights this ranking used")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Remarks on the ranking as a whole, e.g. when most relevant creators cost "
+        "more than the brief's per-influencer budget (the order then follows relevance)",
+    )
     excluded: dict[str, str] = Field(
         default_factory=dict,
         description="For each listing named in `explain`: why the hard filters exclude it",

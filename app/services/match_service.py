@@ -170,6 +170,7 @@ class BriefMatches:
     next_cursor: str | None
     excluded: dict[str, str]
     weights: dict[str, float]
+    notes: list[str]
 
 
 async def matches_for_brief(
@@ -198,6 +199,7 @@ async def matches_for_brief(
     doc = document(brief)
     # The request's weights, else the brief's own, else the defaults.
     used = weights if weights is not None else brief.match_weights
+    notes: list[str] = []
     try:
         found = rank(
             index,
@@ -209,6 +211,7 @@ async def matches_for_brief(
             blocked_ids=blocked,
             exclusivity_conflicts=conflicts,
             relationship=relationship,
+            notes=notes,
         )
     except ValueError as exc:
         field = "cursor" if cursor and "cursor" in str(exc).lower() else "weights"
@@ -226,7 +229,7 @@ async def matches_for_brief(
         )
         excluded[listing_id] = reason or "not excluded: it is ranked"
     next_cursor = page[-1].cursor if more and page else None
-    return BriefMatches(brief, page, next_cursor, excluded, resolve_weights(used))
+    return BriefMatches(brief, page, next_cursor, excluded, resolve_weights(used), notes)
 
 
 async def recommended_briefs(

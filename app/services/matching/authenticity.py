@@ -1,21 +1,27 @@
 """Fake-follower risk and over-exposure, vectorised over the index's columns.
 
-Authenticity combines four pieces of evidence, none conclusive alone (viral months, shy
-audiences and foreign fans are all real):
+Authenticity weighs evidence that separates fraud from honest variety; no signal convicts
+alone, and a signal without data is no evidence (it only lowers the confidence shown):
 
-- engagement anomaly: the main account's engagement rate against the median of accounts of
-  the same platform and follower size (half-decade bins, computed from the index itself);
-  bought followers do not like or comment, so the rate drops by the bought share;
-- follower spike: the largest one-month growth in the follower history above the account's
-  usual monthly growth (bought followers arrive at once);
+- engagement too low for the reach: the main account's engagement rate against the median
+  of accounts of the same platform and follower size (half-decade bins, computed from the
+  index itself); bought followers do not like or comment, so the rate drops by their share;
+- engagement far too high for the reach (several times the tier's median): engagement pods
+  and bought likes; above all together with comments out of proportion to likes;
+- comments per like far from the platform's median (bot comments, or bought likes alone);
+- a follower spike: the largest one-step growth above the account's usual growth;
+- a surge: growth over a third of the history far above the account's usual pace (followers
+  bought a little at a time), which counts most when engagement did not follow;
 - audience geography: the share of the audience in countries that are neither the creator's
-  country nor its region and speak none of the creator's languages (click farms);
-- comment/like ratio: far below (bought likes) or far above (bot comments) the platform's
-  median.
+  country nor its region and speak none of its languages. It counts only *together with*
+  other evidence: many honest creators (English-language, travel, gaming, diaspora) have
+  mostly foreign audiences, so a foreign share alone is never evidence.
 
 Each becomes a number in [0, 1]; they add up as log-odds (so two moderate signals outweigh
-one strong one) and authenticity = 1 - sigmoid(2 z). With no evidence authenticity is
-~0.99; a viral month alone ~0.88; low engagement plus a spike plus a click-farm audience ~0.
+one strong one) and authenticity = 1 - sigmoid(2 z), times a confidence factor in
+[``MIN_CONFIDENCE``, 1] for the share of signals that had data. With no evidence and full
+data authenticity is ~0.99; a viral month alone ~0.9; pods, gradual buying and farmed
+audiences fall below the gate (``GATE``), which removes them from the top of a ranking.
 """
 
 from __future__ import annotations
@@ -30,11 +36,19 @@ N_PLATFORMS = len(mv.PLATFORMS)
 N_BINS = 11  # half-decades of followers from 1k (bin 0 is < 3.2k) to >= 100M
 
 # Evidence weights and bias in log-odds; the bias sets the authenticity of a clean account.
-W_ENGAGEMENT = 2.5
+W_ENGAGEMENT = 2.5  # engagement too low for the reach
+W_HIGH = 2.5  # engagement far too high for the reach
 W_SPIKE = 1.5
-W_GEO = 2.5
+W_SURGE = 1.5
+W_GEO = 2.5  # only as far as other evidence corroborates it
 W_COMMENTS = 2.5
+W_POD = 2.0  # high engagement *and* comments out of proportion: a pod's fingerprint
+W_GROWTH_NO_ENGAGEMENT = 2.0  # a surge that engagement did not follow
 BIAS = -2.5
+MIN_CONFIDENCE = 0.95  # authenticity factor when no signal has data
+GATE = 0.35  # below this, the fake-follower gate removes a listing from the top
+# evidence_mask bits (index column): which signals have data; missing data is not evidence.
+HAS_ENGAGEMENT, HAS_HISTORY, HAS_AUDIENCE = 1, 2, 4
 MIN_BIN_COUNT = 30  # fewer accounts than this in a bin: use the typical-rate prior
 
 
@@ -106,48 +120,81 @@ def engagement_ratio(followers: np.ndarray, er: np.ndarray, stats: EngagementSta
 
 @dataclass
 class Evidence:
-    engagement: np.ndarray
+    engagement: np.ndarray  # too low
+    high: np.ndarray  # too high
     spike: np.ndarray
-    geo: np.ndarray
+    surge: np.ndarray
+    geo: np.ndarray  # as corroborated (0 without other evidence)
+    geo_raw: np.ndarray
     comments: np.ndarray
     cl_ratio: np.ndarray  # comments/likes over the platform median
+    confidence: np.ndarray  # share of the signals that had data
 
 
 def evidence(
     main_ratio: np.ndarray,
     spike: np.ndarray,
+    surge: np.ndarray,
     geo_mismatch: np.ndarray,
     cl_main: np.ndarray,
     main_platform: np.ndarray,
+    known: np.ndarray,
     stats: EngagementStats,
 ) -> Evidence:
     with np.errstate(divide="ignore", invalid="ignore"):
-        low = np.log2(1.0 / np.maximum(np.nan_to_num(main_ratio, nan=1.0), 1e-3))
-        e_er = np.clip((low - 0.6) / 1.4, 0.0, 1.0)
+        log_ratio = np.log2(np.maximum(np.nan_to_num(main_ratio, nan=1.0), 1e-3))
+        e_er = np.clip((-log_ratio - 0.6) / 1.4, 0.0, 1.0)
+        soft_low = np.clip((-log_ratio - 0.3) / 1.0, 0.0, 1.0)
+        e_high = np.clip((log_ratio - 1.0) / 1.0, 0.0, 1.0)
         e_spike = np.clip((spike - 0.12) / 0.3, 0.0, 1.0)
-        e_geo = np.clip((geo_mismatch - 0.15) / 0.3, 0.0, 1.0)
+        e_surge = np.clip((surge - 0.25) / 0.35, 0.0, 1.0)
+        e_geo_raw = np.clip((geo_mismatch - 0.15) / 0.3, 0.0, 1.0)
         cl_ratio = cl_main / stats.cl_median[np.maximum(main_platform, 0)]
         dev = np.abs(np.log2(np.nan_to_num(cl_ratio, nan=1.0, posinf=1.0) + 1e-6))
         e_cl = np.clip((dev - 1.2) / 1.3, 0.0, 1.0)
+    # Geography counts only as far as other evidence backs it.
+    other = e_er + e_high + e_spike + e_surge * soft_low + e_cl
+    e_geo = e_geo_raw * np.clip(other / 0.5, 0.0, 1.0)
+    e_surge_eff = e_surge * (1.0 + W_GROWTH_NO_ENGAGEMENT / W_SURGE * soft_low)
+    has_er = np.isfinite(main_ratio)
+    has_cl = np.isfinite(cl_main)
+    has_hist = (known & HAS_HISTORY) != 0
+    has_aud = (known & HAS_AUDIENCE) != 0
+    confidence = (has_er.astype(np.float32) + has_cl + has_hist + has_aud) / np.float32(4.0)
     return Evidence(
         engagement=e_er.astype(np.float32),
+        high=e_high.astype(np.float32),
         spike=e_spike.astype(np.float32),
+        surge=e_surge_eff.astype(np.float32),
         geo=e_geo.astype(np.float32),
+        geo_raw=e_geo_raw.astype(np.float32),
         comments=e_cl.astype(np.float32),
         cl_ratio=np.nan_to_num(cl_ratio, nan=1.0).astype(np.float32),
+        confidence=confidence.astype(np.float32),
     )
 
 
 def authenticity_from(ev: Evidence) -> np.ndarray:
-    z = W_ENGAGEMENT * ev.engagement + W_SPIKE * ev.spike + W_GEO * ev.geo
-    z = z + W_COMMENTS * ev.comments + BIAS
-    return (1.0 - 1.0 / (1.0 + np.exp(-2.0 * z))).astype(np.float32)
+    z = W_ENGAGEMENT * ev.engagement + W_HIGH * ev.high + W_SPIKE * ev.spike
+    z = z + W_SURGE * ev.surge + W_GEO * ev.geo + W_COMMENTS * ev.comments
+    z = z + W_POD * ev.high * ev.comments + BIAS
+    a = 1.0 - 1.0 / (1.0 + np.exp(-2.0 * z))
+    a *= MIN_CONFIDENCE + (1.0 - MIN_CONFIDENCE) * ev.confidence
+    return a.astype(np.float32)
+
+
+HEAVY_SPONSORED_SHARE = 0.5  # at or above: the over-exposure gate
+
+
+def sponsored_share(sponsored90: np.ndarray, recent_posts: np.ndarray) -> np.ndarray:
+    return (sponsored90 / np.maximum(recent_posts, 1.0)).astype(np.float32)
 
 
 def freshness(sponsored90: np.ndarray, concurrent30: np.ndarray, recent_posts: np.ndarray):
-    """1 = fresh; falls with the sponsored share of recent posts (above 15 %, 0 at 40 %) and
-    with concurrent deals (brands in the last 30 days above 3, 0 at 6)."""
-    share = sponsored90 / np.maximum(recent_posts, 1.0)
-    over_share = np.clip((share - 0.15) / 0.25, 0.0, 1.0)
-    over_deals = np.clip((concurrent30 - 3.0) / 3.0, 0.0, 1.0)
+    """1 = fresh; falls with the sponsored share of recent posts (above 20 %, 0 at 60 %) and
+    with many concurrent deals (brands in the last 30 days above 6, 0 at 12). A few brands a
+    month is ordinary work for a creator; most posts being ads is what tires an audience."""
+    share = sponsored_share(sponsored90, recent_posts)
+    over_share = np.clip((share - 0.2) / 0.4, 0.0, 1.0)
+    over_deals = np.clip((concurrent30 - 6.0) / 6.0, 0.0, 1.0)
     return (1.0 - np.maximum(over_share, over_deals)).astype(np.float32)

@@ -51,6 +51,11 @@ from app.services.matching import vocab as mv
 from app.services.matching.postings import Postings
 
 N_TOPIC_FEATURES = 1 << 16
+# Depth of a declared topic by its position: creators list their main subject first.
+TOPIC_DEPTH: tuple[float, ...] = (1.0, 0.9, 0.75, 0.6)
+PROFILE_TERMS = 24  # words kept per topic profile
+PROFILE_SAMPLE = 200_000  # listings a topic profile is fitted on, at most
+PROFILE_MIN_LISTINGS = 3  # a topic declared by fewer listings gets no profile
 NO_DATE = np.iinfo(np.int32).max
 _EPOCH = date(1970, 1, 1)
 _NAN = float("nan")
@@ -83,7 +88,8 @@ _SCALARS: dict[str, tuple[type, float]] = {
     "cl_main": (np.float32, _NAN),
     "spike": (np.float32, 0.0),
     "spike_day": (np.int32, 0),
-    "spike_platform": (np.int8, -1),
+    "surge": (np.float32, 0.0),
+    "evidence_mask": (np.uint8, 0),
     "geo_mismatch": (np.float32, 0.0),
     "sponsored90": (np.float32, 0.0),
     "concurrent30": (np.float32, 0.0),
@@ -117,8 +123,9 @@ def topic_col(topic: str) -> int:
 _ROW_FIELDS: tuple[str, ...] = (
     "platform_mask", "main_platform", "cl_main", "total_followers", "available",
     "unavail_until", "country", "lang_mask", "refused_mask", "sponsored90", "concurrent30",
-    "recent_posts",
+    "recent_posts", "evidence_mask",
 )  # fmt: skip
+HAS_ENGAGEMENT, HAS_HISTORY, HAS_AUDIENCE = au.HAS_ENGAGEMENT, au.HAS_HISTORY, au.HAS_AUDIENCE
 
 
 class _Chunk:
@@ -140,6 +147,7 @@ class _Chunk:
         self.text_terms: list[int] = []
         self.text_len: list[int] = []
         self.topic_terms: list[int] = []
+        self.topic_weights: list[float] = []
         self.topic_len: list[int] = []
         # Follower histories (one per account) for the growth-spike feature.
         self.hist_counts: list[list[float]] = []
@@ -149,7 +157,7 @@ class _Chunk:
         self.scalars: dict[str, np.ndarray] = {}
         self.matrices: dict[str, np.ndarray] = {}
         self.text_csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self.topic_csr: tuple[np.ndarray, np.ndarray] | None = None
+        self.topic_csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def finish(self) -> None:
         """Vectorised per-chunk work: columns, term counts, spikes, geography, freshness."""
@@ -182,9 +190,8 @@ class _Chunk:
         self.audience = {k: [] for k in self.audience}
 
         self.text_csr = _csr_counts(self.text_terms, self.text_len, n)
-        t_indptr, t_cols, _ = _csr_counts(self.topic_terms, self.topic_len, n)
-        self.topic_csr = (t_indptr, t_cols)
-        self.text_terms, self.topic_terms = [], []
+        self.topic_csr = _csr_max(self.topic_terms, self.topic_weights, self.topic_len, n)
+        self.text_terms, self.topic_terms, self.topic_weights = [], [], []
         _spikes(self, s)
         s["geo_mismatch"][:] = _geo_mismatch(m["aud_country"], s["country"], s["lang_mask"])
         s["freshness"][:] = au.freshness(s["sponsored90"], s["concurrent30"], s["recent_posts"])
@@ -211,6 +218,7 @@ class ListingIndex:
         self.stats = au.EngagementStats(au.PRIOR_ER.copy(), au.PRIOR_CL.copy())
         self.categories: dict[str, int] = {}
         self.n_dead = 0
+        self.topic_profiles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     # --- construction -------------------------------------------------------------------
 
@@ -276,6 +284,7 @@ class ListingIndex:
         c.ids.append(d["id"])
 
         pmask = 0
+        known = 0
         main_p, main_f, main_likes, main_comments = -1, -1.0, 0, 0
         ppw = 0.0
         total_followers = 0.0
@@ -291,9 +300,13 @@ class ListingIndex:
             comments = int(acc.get("avg_comments") or 0)
             inter = likes + comments + int(acc.get("avg_shares") or 0)
             inter += int(acc.get("avg_saves") or 0)
+            # No interactions at all means "not reported", not "nobody engages": unknown.
             c.accounts.append(
-                (p, j, f, inter / f if f > 0 else _NAN, float(acc.get("avg_views") or 0))
-            )
+                (p, j, f, inter / f if f > 0 and inter > 0 else _NAN,
+                 float(acc.get("avg_views") or 0))
+            )  # fmt: skip
+            if inter > 0:
+                known |= HAS_ENGAGEMENT
             if f > main_f:
                 main_p, main_f, main_likes, main_comments = p, f, likes, comments
             hist = acc.get("follower_history") or ()
@@ -313,6 +326,8 @@ class ListingIndex:
             refused |= 1 << self._category_bit(cat)
 
         audience = d.get("audience") or {}
+        if audience.get("countries"):
+            known |= HAS_AUDIENCE
         for key, column, vocab, default in _AUDIENCE_KEYS:
             triplets = c.audience[column]
             for name, pct in (audience.get(key) or {}).items():
@@ -351,18 +366,51 @@ class ListingIndex:
                 n90,
                 len(brands30),
                 ppw * 90.0 / 7.0,
+                known,
             )
         )
 
         topics = d.get("topics") or ()
         topic_terms = [topic_col(t) for t in topics]
         c.topic_terms.extend(topic_terms)
+        last = len(TOPIC_DEPTH) - 1
+        c.topic_weights.extend(TOPIC_DEPTH[min(i, last)] for i in range(len(topics)))
         c.topic_len.append(len(topic_terms))
         terms = tx.listing_terms(d.get("bio") or "", d.get("content_samples") or (), topics)
         c.text_terms.extend(terms)
         c.text_len.append(len(terms))
 
     # --- statistics -----------------------------------------------------------------------
+
+    def fit_topic_profiles(self) -> None:
+        """Per declared topic, the words its creators use most (TF-IDF centroid, top
+        ``PROFILE_TERMS``), from at most ``PROFILE_SAMPLE`` live listings.
+
+        A brief's topics are expanded with these words (``scoring.resolve_brief``), so a brief
+        written in English finds the creators who post about its topic in Spanish or German,
+        and the share of a creator's posts on the topic shows in the text similarity.
+        """
+        n = self.n
+        self.topic_profiles = {}
+        if n == 0:
+            return
+        live = np.flatnonzero(self.cols["alive"][:n])
+        if len(live) > PROFILE_SAMPLE:
+            live = live[:: len(live) // PROFILE_SAMPLE + 1]
+        topics = self.topics.to_csr(n)[live]
+        text = self.text.to_csr(n)[live]
+        counts = np.diff(topics.tocsc().indptr)
+        topics.data = np.ones_like(topics.data)
+        centroid = (topics.T.tocsr() @ text).tocsr()
+        for t in np.flatnonzero(counts >= PROFILE_MIN_LISTINGS).tolist():
+            lo, hi = centroid.indptr[t], centroid.indptr[t + 1]
+            cols, vals = centroid.indices[lo:hi], centroid.data[lo:hi]
+            if len(cols) > PROFILE_TERMS:
+                top = np.argpartition(-vals, PROFILE_TERMS - 1)[:PROFILE_TERMS]
+                cols, vals = cols[top], vals[top]
+            norm = float(np.sqrt((vals.astype(np.float64) ** 2).sum()))
+            if norm > 0:
+                self.topic_profiles[t] = (cols.astype(np.int32), (vals / norm).astype(np.float32))
 
     def refresh_stats(self) -> None:
         """Recompute engagement medians and every row's engagement ratio and authenticity."""
@@ -383,8 +431,8 @@ class ListingIndex:
             main >= 0, ratio[np.maximum(main, 0), np.arange(ratio.shape[1])], np.nan
         )
         ev = au.evidence(
-            main_ratio, c["spike"][rows], c["geo_mismatch"][rows], c["cl_main"][rows], main,
-            self.stats,
+            main_ratio, c["spike"][rows], c["surge"][rows], c["geo_mismatch"][rows],
+            c["cl_main"][rows], main, c["evidence_mask"][rows], self.stats,
         )  # fmt: skip
         c["authenticity"][rows] = au.authenticity_from(ev)
 
@@ -396,9 +444,11 @@ class ListingIndex:
         return au.evidence(
             ratio,
             c["spike"][rows],
+            c["surge"][rows],
             c["geo_mismatch"][rows],
             c["cl_main"][rows],
             main,
+            c["evidence_mask"][rows],
             self.stats,
         )
 
@@ -425,8 +475,8 @@ class ListingIndex:
         self.df[cols] += 1
         vals = _row_normalise(tf * self.idf[cols], np.array([0, len(cols)]))
         self.text.append(row, cols, vals)
-        topic_cols = chunk.topic_csr[1]
-        self.topics.append(row, topic_cols, np.ones(len(topic_cols), np.float32))
+        _, topic_cols, topic_vals = chunk.topic_csr
+        self.topics.append(row, topic_cols, topic_vals)
         self._maybe_compact()
         return self.row_of[lid]
 
@@ -481,6 +531,7 @@ class ListingIndex:
         self.idf = new_idf
         self.text.build(text_csr.indptr, cols, vals, self.n)
         self.topics.build(topic_csr.indptr, topic_csr.indices, topic_csr.data, self.n)
+        self.fit_topic_profiles()
         self.refresh_stats()
 
     # --- ranking (implemented in scoring; methods for convenience) -------------------------
@@ -593,8 +644,9 @@ class IndexBuilder:
         index.text.build(t_indptr, t_cols, t_vals, total)
         del t_cols, t_vals
 
-        p_indptr, p_cols, _ = _concat_csr([(a, b, np.ones(len(b), np.float32)) for a, b in p_parts])
-        index.topics.build(p_indptr, p_cols, np.ones(len(p_cols), np.float32), total)
+        p_indptr, p_cols, p_vals = _concat_csr(p_parts)
+        index.topics.build(p_indptr, p_cols, p_vals, total)
+        index.fit_topic_profiles()
         index.refresh_stats()
         return index
 
@@ -615,6 +667,26 @@ def _csr_counts(
     return indptr, cols, (1.0 + np.log(counts)).astype(np.float32)
 
 
+def _csr_max(
+    terms: list[int], weights: list[float], lengths: list[int], n_rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flattened per-row (column, weight) lists -> CSR with sorted unique columns, keeping the
+    largest weight of a repeated column."""
+    indptr = np.zeros(n_rows + 1, np.int64)
+    if not terms:
+        return indptr, np.zeros(0, np.int32), np.zeros(0, np.float32)
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
+    keys = rows * np.int64(1 << 32) + np.asarray(terms, dtype=np.int64)
+    w = np.asarray(weights, dtype=np.float32)
+    order = np.lexsort((-w, keys))
+    keys, w = keys[order], w[order]
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    keys, w = keys[first], w[first]
+    np.cumsum(np.bincount(keys >> 32, minlength=n_rows), out=indptr[1:])
+    return indptr, (keys & np.int64(0xFFFFFFFF)).astype(np.int32), w
+
+
 def _concat_csr(
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -633,13 +705,16 @@ def _concat_csr(
 
 
 def _spikes(c: _Chunk, s: dict[str, np.ndarray]) -> None:
-    """Largest one-month follower growth above the account's usual (median) growth."""
+    """Per listing, from its accounts' follower histories: the largest one-step growth above
+    the account's usual (median) step ("spike": followers bought at once) and the largest
+    growth over a third of the history above the usual pace ("surge", in log units: followers
+    bought a little at a time, which no single step shows)."""
     if not c.hist_counts:
         return
     lengths = np.fromiter((len(h) for h in c.hist_counts), dtype=np.int64)
     owner = np.asarray(c.hist_owner)
-    platform = np.asarray(c.hist_platform)
     excess = np.zeros(len(lengths))
+    surge = np.zeros(len(lengths))
     at = np.zeros(len(lengths), dtype=np.int64)
     for length in np.unique(lengths).tolist():  # usually one length (12 months)
         sel = np.flatnonzero(lengths == length)
@@ -650,6 +725,15 @@ def _spikes(c: _Chunk, s: dict[str, np.ndarray]) -> None:
         usual = np.maximum(np.median(growth, axis=1), 0.0)
         excess[sel] = growth[np.arange(len(sel)), k_max] - usual
         at[sel] = k_max + 1
+        steps = length - 1
+        window = max(2, round(steps / 3))
+        if steps > window:
+            logs = np.log1p(np.maximum(growth, -0.99))
+            # The largest step is the spike's business: the surge is sustained growth.
+            logs[np.arange(len(sel)), k_max] = np.log1p(usual)
+            cs = np.concatenate([np.zeros((len(sel), 1)), np.cumsum(logs, axis=1)], axis=1)
+            best = (cs[:, window:] - cs[:, :-window]).max(axis=1)
+            surge[sel] = best - window * np.log1p(usual)
     # Per listing, keep its account with the largest excess.
     order = np.lexsort((-excess, owner))
     first = np.ones(len(order), dtype=bool)
@@ -657,10 +741,12 @@ def _spikes(c: _Chunk, s: dict[str, np.ndarray]) -> None:
     best = order[first]
     for k in best.tolist():
         j = int(owner[k])
+        s["evidence_mask"][j] |= HAS_HISTORY
         if excess[k] > 0:
             s["spike"][j] = excess[k]
-            s["spike_platform"][j] = platform[k]
             s["spike_day"][j] = day_number(c.hist_dates[k][int(at[k])]["date"])
+    # Surge: the largest over the listing's accounts.
+    np.maximum.at(s["surge"], owner, np.maximum(surge, 0.0).astype(np.float32))
     c.hist_counts, c.hist_dates = [], []
 
 

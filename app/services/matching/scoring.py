@@ -84,9 +84,18 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 }
 AUTHENTICITY_GATE_POWER = 2.0
 COSINE_SATURATION = 0.3  # a cosine this high is as relevant as text gets
+EXPANSION = 0.5  # weight of the topics' profiles in the query (the brief's own words: the rest)
 TOPIC_SHARE_WEIGHT = 0.25
 FAIR_OVERSHOOT = 1.5  # asking more than this x the fair median is penalised
 UNDER_BUDGET_POWER = 0.35
+OVER_BUDGET_POWER = 1.0
+AUDIENCE_ENOUGH = 0.6  # this share of the audience in the target is a full audience fit
+# When more than this share of the topically relevant candidates cost more than the budget's
+# maximum, price differences say little: its weight is cut by CROWDED_PRICE_FACTOR so the
+# order follows relevance, and the ranking says so (see `rank`'s `notes`).
+CROWDED_SHARE = 0.5
+CROWDED_PRICE_FACTOR = 0.25
+ENGAGEMENT_PEAK = 2.5  # engagement up to this x the tier median is better; beyond, suspicious
 MAX_LIMIT = 1000
 
 _PRICE_MEDIAN = np.array(
@@ -98,11 +107,16 @@ _DELIVERABLE_P = np.array([mv.PLATFORM_INDEX[mv.DELIVERABLE_PLATFORM[d]] for d i
 
 @dataclass(frozen=True)
 class Match:
-    """One ranked listing: score in [0, 1] and, per component, (value in [0, 1], reason)."""
+    """One ranked listing: score in [0, 1] and, per component, (value in [0, 1], reason).
+
+    `gates` names the hard lines the listing crossed (fake-follower evidence, heavy
+    over-exposure), each with its evidence: a gated listing ranks after every ungated one.
+    """
 
     listing_id: str
     score: float
     components: dict[str, tuple[float, str]]
+    gates: dict[str, str] = field(default_factory=dict)
 
     @property
     def cursor(self) -> str:
@@ -128,6 +142,14 @@ class RankFilters:
     min_followers: int | None = None  # on the brief's platforms (largest account)
     max_followers: int | None = None
     min_authenticity: float | None = None
+    # Gates (on by default): listings past them rank after every other. A brand relaxes one
+    # to rank such listings by their score like any other.
+    gate_fake_followers: bool = True
+    gate_over_exposure: bool = True
+
+
+GATES: tuple[str, ...] = ("fake_followers", "over_exposure")
+GATE_FACTOR = 1e-3  # a gated score is below every ungated one (see `combine`)
 
 
 # --------------------------------------------------------------------------------------
@@ -199,6 +221,7 @@ def resolve_brief(index: ListingIndex, brief: Mapping[str, Any]) -> BriefQuery:
     cols, word_of = tx.brief_terms(dict(brief))
     qcols, qvals = tx.weighted_query(cols, index.idf)
     topics = [t for t in brief.get("topics") or () if t]
+    qcols, qvals = _expand(index, qcols, qvals, topics)
     return BriefQuery(
         brief=brief,
         platform_mask=sum(1 << p for p in platforms),
@@ -220,6 +243,28 @@ def resolve_brief(index: ListingIndex, brief: Mapping[str, Any]) -> BriefQuery:
         topic_cols=np.unique(np.array([topic_col(t) for t in topics], dtype=np.int32)),
         topics=topics,
     )
+
+
+def _expand(
+    index: ListingIndex, qcols: np.ndarray, qvals: np.ndarray, topics: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add the brief's topics' profiles (the words their creators use, in any language) to
+    the query with weight EXPANSION against the brief's own words; L2-normalised."""
+    profiles = [index.topic_profiles.get(topic_col(t)) for t in topics]
+    profiles = [p for p in profiles if p is not None]
+    if not profiles:
+        return qcols, qvals
+    cols = np.concatenate([qcols, *(p[0] for p in profiles)])
+    share = np.float32(EXPANSION / len(profiles))
+    own = np.float32(1.0 - EXPANSION) if len(qcols) else np.float32(0.0)
+    vals = np.concatenate([qvals * own, *(p[1] * share for p in profiles)])
+    uniq, inverse = np.unique(cols, return_inverse=True)
+    merged = np.zeros(len(uniq), np.float64)
+    np.add.at(merged, inverse, vals)
+    norm = float(np.sqrt((merged**2).sum()))
+    if norm == 0.0:
+        return qcols, qvals
+    return uniq.astype(np.int32), (merged / norm).astype(np.float32)
 
 
 def _indices(names: Iterable[str] | None, vocab: Mapping[str, int], other: int | None) -> list[int]:
@@ -347,9 +392,12 @@ def components(
                 total += arr[k][rows]
             shares.append((name, np.minimum(total * np.float32(1 / 200), 1.0)))
     if shares:
-        prod = shares[0][1].copy()
+        # A share at or above AUDIENCE_ENOUGH of the target is a full fit: past that point a
+        # bigger share is no better a match (creators with international audiences are not
+        # pushed down by the foreign part of an audience that already reaches the target).
+        prod = np.minimum(shares[0][1] * np.float32(1 / AUDIENCE_ENOUGH), 1.0)
         for _, sh in shares[1:]:
-            prod *= sh
+            prod *= np.minimum(sh * np.float32(1 / AUDIENCE_ENOUGH), 1.0)
         audience = prod ** np.float32(1.0 / len(shares)) if len(shares) > 1 else prod
     else:
         audience = np.ones(n_rows, np.float32)
@@ -359,9 +407,7 @@ def components(
     best = er_ratio[q.platforms[0]][rows]
     for p in q.platforms[1:]:
         best = np.fmax(best, er_ratio[p][rows])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eng = np.clip(0.5 + 0.25 * np.log2(np.maximum(best, 1e-3)), 0.0, 1.0)
-    eng = np.where(np.isfinite(best), eng, 0.5).astype(np.float32)
+    eng = engagement_curve(best)
 
     # Price fit.
     cost = np.zeros(n_rows, np.float32)
@@ -386,7 +432,11 @@ def components(
         budget_fit = np.ones(n_rows, np.float32)
         if q.budget_max is not None:
             over = cost > q.budget_max
-            budget_fit = np.where(over, (q.budget_max / np.maximum(cost, 1.0)) ** 2, budget_fit)
+            budget_fit = np.where(
+                over,
+                (q.budget_max / np.maximum(cost, 1.0)) ** np.float32(OVER_BUDGET_POWER),
+                budget_fit,
+            )
         if q.budget_min is not None and q.budget_min > 0:
             under = cost < q.budget_min
             # Cheaper than planned is fine for the wallet but hints at a smaller creator than
@@ -431,6 +481,33 @@ def components(
 FLOOR = 0.02  # components enter the geometric mean as FLOOR + (1 - FLOOR) x value
 
 
+def engagement_curve(ratio: np.ndarray) -> np.ndarray:
+    """Engagement / tier median -> quality: 1x -> 0.5, rising to ENGAGEMENT_PEAK (0.83), then
+    falling (4x -> 0.5, 8x -> 0.15): engagement far above the tier is a warning sign (pods,
+    bought likes), not a quality. NaN (no data) -> 0.5, neutral."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lg = np.log2(np.maximum(ratio, 1e-3))
+        peak = np.float32(math.log2(ENGAGEMENT_PEAK))
+        up = 0.5 + 0.25 * lg
+        down = 0.5 + 0.25 * peak - 0.5 * (lg - peak)
+        eng = np.clip(np.where(lg <= peak, up, down), 0.0, 1.0)
+    return np.where(np.isfinite(ratio), eng, 0.5).astype(np.float32)
+
+
+def gate_masks(
+    index: ListingIndex, rows: np.ndarray, filters: RankFilters | None
+) -> dict[str, np.ndarray]:
+    """Per gate, which rows cross it (only the gates in force)."""
+    c = index.cols
+    out: dict[str, np.ndarray] = {}
+    if filters is None or filters.gate_fake_followers:
+        out["fake_followers"] = c["authenticity"][rows] < np.float32(au.GATE)
+    if filters is None or filters.gate_over_exposure:
+        share = au.sponsored_share(c["sponsored90"][rows], c["recent_posts"][rows])
+        out["over_exposure"] = share >= np.float32(au.HEAVY_SPONSORED_SHARE)
+    return out
+
+
 def combine(comps: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
     """Weighted geometric mean of the components, times the authenticity gate.
 
@@ -472,10 +549,13 @@ def rank(
     blocked_ids: Iterable[str] = (),
     exclusivity_conflicts: Iterable[str] = (),
     relationship: Mapping[str, float | tuple[float, str]] | None = None,
+    notes: list[str] | None = None,
 ) -> list[Match]:
     """Top `limit` listings for the brief, best first, each with its component reasons.
 
     Exact: rows are pruned only when a bound proves they cannot reach the top `limit`.
+    Listings past a gate (``RankFilters.gate_*``) rank after every other. `notes`, when
+    given, receives sentences about the ranking as a whole (e.g. a crowded budget).
     """
     w = resolve_weights(weights)
     limit = max(0, min(int(limit), MAX_LIMIT))
@@ -491,6 +571,7 @@ def rank(
         return []
     cursor = _parse_cursor(offset_cursor) if offset_cursor else None
     topic = topic_relevance(index, q)
+    w = _crowded_budget(index, q, mask, topic, w, notes)
 
     # Every component is <= 1, so a row's score is at most its topic term to the power of
     # the topic weight's share (times 1 for the rest). Score the rows above a topic
@@ -506,22 +587,50 @@ def rank(
                 continue
         else:
             rows = np.flatnonzero(mask)
-        result = _top(index, q, rows, w, topic, limit, cursor, relationship)
+        result = _top(index, q, rows, w, topic, limit, cursor, relationship, filters)
         bound = (FLOOR + (1 - FLOOR) * threshold) ** share if threshold > 0 else 0.0
         if result is not None and len(result[0]) == limit and result[1][-1] > bound:
             break
     if result is None:
         return []
-    top_rows, top_scores, comps, parts, positions = result
+    top_rows, top_scores, comps, parts, positions, gated = result
     why = _ReasonData.collect(index, q, np.array(top_rows, dtype=np.int64))
     return [
         Match(
             listing_id=index.ids[r],
             score=float(sc),
             components=_reasons(index, q, r, pos, comps, parts, relationship, why, k),
+            gates=_gate_reasons(index, r, gated, pos, why, k),
         )
         for k, (r, sc, pos) in enumerate(zip(top_rows, top_scores, positions, strict=True))
     ]
+
+
+def _crowded_budget(
+    index: ListingIndex,
+    q: BriefQuery,
+    mask: np.ndarray,
+    topic: _Topic,
+    w: dict[str, float],
+    notes: list[str] | None,
+) -> dict[str, float]:
+    """Cut the price weight when most relevant candidates cost more than the budget allows."""
+    if q.budget_max is None or not q.deliverables or not w.get("price_fit"):
+        return w
+    relevant = np.flatnonzero(mask & (topic.relevance >= 0.3))
+    if len(relevant) < 10:
+        return w
+    _, parts = components(index, q, relevant, None, topic)
+    over = float(np.mean(parts.cost > q.budget_max))
+    if over <= CROWDED_SHARE:
+        return w
+    if notes is not None:
+        notes.append(
+            f"{over * 100:.0f}% of the relevant creators cost more than the per-influencer "
+            f"maximum of {_money(q.budget_max, q)}: the order follows relevance and price "
+            "informs less; consider raising the budget"
+        )
+    return {**w, "price_fit": w["price_fit"] * CROWDED_PRICE_FACTOR}
 
 
 def _top(
@@ -533,12 +642,19 @@ def _top(
     limit: int,
     cursor: tuple[float, str] | None,
     relationship: Mapping[str, float | tuple[float, str]] | None,
-) -> tuple[list[int], list[float], dict[str, np.ndarray], _Parts, list[int]] | None:
+    filters: RankFilters | None = None,
+) -> (
+    tuple[list[int], list[float], dict[str, np.ndarray], _Parts, list[int], dict[str, np.ndarray]]
+    | None
+):
     """Score `rows`, apply the cursor, return the best `limit` (rows, scores, positions)."""
     if len(rows) == 0:
         return None
     comps, parts = components(index, q, rows, relationship, topic)
     score = combine(comps, w)
+    gated = gate_masks(index, rows, filters)
+    for crossed in gated.values():
+        score = np.where(crossed, score * np.float32(GATE_FACTOR), score).astype(np.float32)
     if cursor is not None:
         last_score, last_id = cursor
         after = score < np.float32(last_score)
@@ -561,6 +677,7 @@ def _top(
         comps,
         parts,
         order,
+        gated,
     )
 
 
@@ -729,7 +846,11 @@ def _reasons(
     if len(q.text_cols):
         hit = why.text_hit[k]
         order = np.argsort(-q.text_vals)
-        words = [q.word_of[int(q.text_cols[k])] for k in order if hit[k]][:5]
+        words = [
+            q.word_of[int(q.text_cols[k])]
+            for k in order
+            if hit[k] and int(q.text_cols[k]) in q.word_of
+        ][:5]
     if have_topics:
         topic_text = f"shares topic{'s' if len(have_topics) > 1 else ''} {', '.join(have_topics)}"
     elif q.topics:
@@ -851,10 +972,42 @@ def _age_label(bands: Iterable[str]) -> str:
     return "/".join(mv.AGE_BANDS[k] for k in idx)
 
 
+def _gate_reasons(
+    index: ListingIndex,
+    row: int,
+    gated: Mapping[str, np.ndarray],
+    pos: int,
+    why: _ReasonData,
+    k: int,
+) -> dict[str, str]:
+    """For each gate the row crossed: the evidence, and how the brand relaxes it."""
+    c = index.cols
+    out: dict[str, str] = {}
+    crossed = gated.get("fake_followers")
+    if crossed is not None and crossed[pos]:
+        out["fake_followers"] = (
+            f"authenticity {float(c['authenticity'][row]):.2f} is below {au.GATE:.2f}: "
+            f"{_authenticity_reason(index, row, why.evidence, k)}; ranked after every listing "
+            "without such evidence (relax=fake_followers ranks it by its score)"
+        )
+    crossed = gated.get("over_exposure")
+    if crossed is not None and crossed[pos]:
+        n90 = float(c["sponsored90"][row])
+        posts = float(c["recent_posts"][row])
+        out["over_exposure"] = (
+            f"{n90:.0f} of ~{posts:.0f} posts in the last 90 days sponsored "
+            f"({_pct(n90 / max(posts, 1.0))}, at least {_pct(au.HEAVY_SPONSORED_SHARE)} is heavy "
+            "over-exposure); ranked after every listing that is not (relax=over_exposure ranks "
+            "it by its score)"
+        )
+    return out
+
+
 def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int) -> str:
     c = index.cols
     signals = []
     main = int(c["main_platform"][row])
+    plat = tier = ""
     if main >= 0:
         ratio = float(c["er_ratio"][main, row])
         er = float(c["er"][main, row])
@@ -868,13 +1021,32 @@ def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int)
                     f"engagement {er * 100:.1f}% is {1 / ratio:.1f}x below the {tier}-{plat} "
                     f"median {median * 100:.1f}%"
                 )
+            if ev.high[k] > 0:
+                signals.append(
+                    f"engagement {er * 100:.1f}% is {ratio:.1f}x the {tier}-{plat} median "
+                    f"{median * 100:.1f}% (far above the tier: pods or bought likes)"
+                )
     if ev.spike[k] > 0:
         day = int(c["spike_day"][row])
         month = date.fromordinal(date(1970, 1, 1).toordinal() + day).strftime("%B %Y")
         signals.append(
             f"follower spike +{float(c['spike'][row]) * 100:.0f}% above usual growth in {month}"
         )
-    if ev.geo[k] > 0:
+    if ev.surge[k] > 0:
+        grew = math.expm1(float(c["surge"][row]))
+        signals.append(
+            f"followers grew {grew * 100:.0f}% beyond their usual pace over a third of the "
+            "history" + (" while engagement did not follow" if ev.engagement[k] > 0 else "")
+        )
+    if ev.comments[k] > 0:
+        r = float(ev.cl_ratio[k])
+        signals.append(
+            f"comments per like {r:.1f}x the platform median"
+            if r > 1
+            else f"comments per like {1 / max(r, 1e-3):.1f}x below the platform median"
+        )
+    geo_text = ""
+    if ev.geo_raw[k] > 0:
         country = c["country"][row : row + 1]
         ok = geo_consistent(country, c["lang_mask"][row : row + 1])[:, 0]
         aud = c["aud_country"][:, row].astype(np.float32) / 2.0
@@ -884,26 +1056,36 @@ def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int)
         langs = "/".join(
             lang for k, lang in enumerate(mv.LANGUAGES) if int(c["lang_mask"][row]) >> k & 1
         )
-        signals.append(
+        geo_text = (
             f"{float(c['geo_mismatch'][row]) * 100:.0f}% of the audience in {names}, which fit "
             f"neither the creator's country ({mv.COUNTRIES[int(country[0])]}) nor languages "
             f"({langs})"
         )
-    if ev.comments[k] > 0:
-        r = float(ev.cl_ratio[k])
-        signals.append(
-            f"comments per like {r:.1f}x the platform median"
-            if r > 1
-            else f"comments per like {1 / max(r, 1e-3):.1f}x below the platform median"
-        )
+        if ev.geo[k] > 0:
+            signals.append(geo_text)
+    missing = []
+    known = int(c["evidence_mask"][row])
+    if main < 0 or not math.isfinite(float(c["er_ratio"][main, row])):
+        missing.append("engagement")
+    if not math.isfinite(float(c["cl_main"][row])):
+        missing.append("comments per like")
+    if not known & au.HAS_HISTORY:
+        missing.append("follower history")
+    if not known & au.HAS_AUDIENCE:
+        missing.append("audience countries")
+    unknown = f" (not checked, no data: {', '.join(missing)})" if missing else ""
     if not signals:
-        return "no signs of bought followers: engagement, growth and audience look organic"
-    return "; ".join(signals)
+        text = "no signs of bought followers: engagement, growth and audience look organic"
+        if geo_text:
+            text += f"; {geo_text}, but nothing else points to bought followers"
+        return text + unknown
+    return "; ".join(signals) + unknown
 
 
 __all__ = [
     "COMPONENTS",
     "DEFAULT_WEIGHTS",
+    "GATES",
     "BriefMatch",
     "Match",
     "RankFilters",
