@@ -26,3 +26,43 @@ def convert(amount: int, from_currency: str, to_currency: str, rate: float | str
     major = Decimal(amount) / (Decimal(10) ** exponent(from_currency))
     minor = major * factor * (Decimal(10) ** exponent(to_currency))
     return int(minor.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+# The sandbox's fixed exchange rates: US dollars per unit of each currency (documented in
+# docs/stripe-sandbox.md; settable per sandbox with the `exchange_rates` option). A cross rate is
+# the ratio of two entries, so a EUR platform converts SEK as sek/eur.
+EXCHANGE_RATES_USD: dict[str, str] = {
+    "usd": "1",
+    "eur": "1.10",
+    "gbp": "1.27",
+    "chf": "1.13",
+    "cad": "0.74",
+    "aud": "0.66",
+    "nzd": "0.61",
+    "sek": "0.095",
+    "nok": "0.093",
+    "dkk": "0.147",
+    "pln": "0.25",
+    "czk": "0.044",
+    "huf": "0.0028",
+    "ron": "0.22",
+    "bgn": "0.56",
+    "jpy": "0.0067",
+    "krw": "0.00075",
+    "sgd": "0.74",
+    "hkd": "0.128",
+    "mxn": "0.058",
+    "brl": "0.20",
+    "inr": "0.012",
+}
+
+
+def rate(rates: dict[str, str], from_currency: str, to_currency: str) -> float | None:
+    """Stripe's `exchange_rate` from one currency to another (units of `to` per unit of
+    `from`, 6 significant decimals), None when they are the same or either is unknown."""
+    if from_currency == to_currency:
+        return None
+    if from_currency not in rates or to_currency not in rates:
+        return None
+    value = Decimal(str(rates[from_currency])) / Decimal(str(rates[to_currency]))
+    return float(round(value, 6))

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from .fx import EXCHANGE_RATES_USD
 
 # Stripe's dispute fee per settlement currency (minor units). US: $15.00; the others are
 # Stripe's published local fees (they change over time; the sandbox keeps these fixed).
@@ -39,6 +42,21 @@ DISPUTE_FEES: dict[str, int] = {
 
 @dataclass
 class SandboxOptions:
+    # The platform account's country and default currency: the currency its charges settle in.
+    platform_country: str = "US"
+    platform_currency: str = "usd"
+    # Charges in another currency settle in `platform_currency` at `exchange_rates` (fx.py),
+    # and transfers land converted on accounts without a bank account in their currency.
+    settlement: bool = False
+    # US dollars per unit of each currency (decimal strings); merged into the table on change.
+    exchange_rates: dict[str, str] = field(default_factory=lambda: dict(EXCHANGE_RATES_USD))
+    # Days a charge's funds stay pending (Stripe US: 2); 0 = available at once.
+    availability_delay_days: int = 0
+    # Stripe's standard card fees on charges (balances.CARD_FEES); off = no fees.
+    fees: bool = False
+    # Accounts as Stripe makes them (accounts.py): supported countries, the recipient service
+    # agreement across borders, capabilities that take time, single-use account links.
+    strict_accounts: bool = False
     # Dispute fee taken with a chargeback's withdrawal; Stripe returns it when the dispute is
     # won (Stripe's dispute-fee FAQ: "if you win the dispute, Stripe will refund this dispute fee
     # to you"). Set False to model pricing where the fee is kept.
@@ -50,7 +68,7 @@ class SandboxOptions:
 
 
 # Values `strict` sets (only the options whose default is the kind behaviour appear here).
-STRICT: dict[str, Any] = {}
+STRICT: dict[str, Any] = {"settlement": True}
 
 
 def build_options(base: SandboxOptions | None, changes: dict[str, Any]) -> SandboxOptions:
@@ -80,5 +98,16 @@ def build_options(base: SandboxOptions | None, changes: dict[str, Any]) -> Sandb
             if not isinstance(value, dict):
                 raise ValueError(f"option {name!r} must be an object")
             value = {**current, **{str(k).lower(): v for k, v in value.items()}}
+        if name == "exchange_rates":
+            for cur, rate in value.items():
+                try:
+                    ok = Decimal(str(rate)) > 0
+                except InvalidOperation:
+                    ok = False
+                if not ok or len(cur) != 3:
+                    raise ValueError(f"exchange rate {cur!r}: {rate!r} is not a positive number")
+                value[cur] = str(rate)
+        if name == "platform_currency" and value not in opts.exchange_rates:
+            raise ValueError(f"no exchange rate for platform currency {value!r}")
         setattr(opts, name, value)
     return opts

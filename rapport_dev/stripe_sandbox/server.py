@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from . import disputes
+from . import balances, disputes
 from .faults import Fault, FaultSpecError, FaultStore, parse_fault
 from .idempotency import IdempotencyStore, StoredResponse
 from .options import build_options
@@ -542,6 +542,7 @@ def _options(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, A
     if request.method == "POST":
         with sb.state._lock:
             sb.state.options = build_options(sb.state.options, data)
+            balances.apply_platform_options(sb.state)
     return sb.state.options.to_dict()
 
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import disputes
+from . import balances, disputes
 from .options import SandboxOptions, build_options
 from .spec import API_VERSION, fixture
 
@@ -304,6 +304,7 @@ class SandboxState:
             self._account_links: dict[str, dict[str, Any]] = {}
             self.options = build_options(self.initial_options, {})
             self._create_platform()
+            balances.apply_platform_options(self)
 
     def _store(self, obj: dict[str, Any], owner: str) -> dict[str, Any]:
         obj_id = obj["id"]
@@ -905,6 +906,7 @@ class SandboxState:
                 )
             amount = self._amount(p["amount"])
             currency = self._currency(p["currency"])
+            balances.settle_charge(self, amount, currency)  # refuses a currency without a rate
             if p.get("customer"):
                 self._get(p["customer"], "customer", ctx.account, "customer", status=400)
             pm_id = None
@@ -1103,14 +1105,22 @@ class SandboxState:
         owner = self._owner[pi["id"]]
         self._store(charge, owner)
         if ok:
+            # Settled in the platform's currency (balances.py), less Stripe's fee, pending
+            # until the availability delay has passed.
+            settled = balances.settle_charge(self, pi["amount"], pi["currency"])
+            fee, fee_details = balances.card_fee(self, settled)
             charge["balance_transaction"] = self._txn(
                 owner,
                 "charge",
-                pi["amount"],
-                pi["currency"],
+                settled.amount,
+                settled.currency,
                 ch_id,
                 reporting_category="charge",
                 description=pi["description"],
+                fee=fee,
+                fee_details=fee_details,
+                exchange_rate=settled.exchange_rate,
+                available_on=balances.charge_available_on(self, charge["created"]),
             )
         return charge
 
@@ -1224,14 +1234,19 @@ class SandboxState:
                 status="succeeded",
             )
             self._store(refund, owner)
+            # In the charge's settlement currency at its rate; Stripe keeps the charge's fee.
+            # Out of the charge's pending funds while they are pending, else the available ones.
+            charge_txn = self._objects[charge["balance_transaction"]]
             refund["balance_transaction"] = self._txn(
                 owner,
                 "refund",
-                -amount,
-                charge["currency"],
+                -balances.convert_like(charge_txn, amount, charge["currency"]),
+                charge_txn["currency"],
                 refund["id"],
                 reporting_category="refund",
                 description="REFUND FOR CHARGE",
+                exchange_rate=charge_txn["exchange_rate"],
+                available_on=max(self.clock.now(), charge_txn["available_on"]),
             )
             charge["amount_refunded"] += amount
             charge["refunded"] = charge["amount_refunded"] == charge["amount"]
@@ -1258,13 +1273,19 @@ class SandboxState:
     # --- transfers ----------------------------------------------------------------------------
 
     def _transferable_from(self, charge: dict[str, Any]) -> int:
-        """What a source_transaction charge can still fund: not refunded, not transferred."""
+        """What a source_transaction charge can still fund: not refunded, not transferred (in
+        the currency it settled in)."""
         transferred = sum(
             t["amount"] - t["amount_reversed"]
             for t in (self._objects[i] for i in self._by_type["transfer"])
             if t["source_transaction"] == charge["id"]
         )
-        return charge["amount"] - charge["amount_refunded"] - transferred
+        refunded = -sum(
+            self._objects[self._objects[r]["balance_transaction"]]["amount"]
+            for r in self._children[("refunds", charge["id"])]
+        )
+        settled = self._objects[charge["balance_transaction"]]["amount"]
+        return settled - refunded - transferred
 
     def create_transfer(self, ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -1295,6 +1316,7 @@ class SandboxState:
                     code="insufficient_capabilities_for_transfer",
                 )
             source_id = p.get("source_transaction")
+            source_txn = None
             if source_id:
                 charge = self._get(
                     source_id,
@@ -1308,10 +1330,12 @@ class SandboxState:
                         f"The source_transaction {source_id} has not succeeded.",
                         param="source_transaction",
                     )
-                if charge["currency"] != currency:
+                # The currency the charge *settled* in (a EUR charge on a USD platform is USD).
+                source_txn = self._objects[charge["balance_transaction"]]
+                if source_txn["currency"] != currency:
                     raise _invalid(
                         f"The currency of source_transaction's balance transaction "
-                        f"({charge['currency']}) must be the same as the transfer currency "
+                        f"({source_txn['currency']}) must be the same as the transfer currency "
                         f"({currency}).",
                         param="currency",
                     )
@@ -1333,18 +1357,20 @@ class SandboxState:
                 )
             now = self.clock.now()
             tr_id = new_id("tr")
-            # The connected account receives the funds as a "payment" (py_) on its own balance.
+            # The connected account receives the funds as a "payment" (py_) on its own balance,
+            # converted to its default currency when it has no bank account in this one.
+            landed = balances.destination_settlement(self, dest, amount, currency)
             payment = fixture("charge")
             del payment["refunds"]
             payment.update(
                 id=new_id("py"),
-                amount=amount,
-                amount_captured=amount,
+                amount=landed.amount,
+                amount_captured=landed.amount,
                 application=None,
                 billing_details={**payment["billing_details"], "name": None},
                 captured=True,
                 created=now,
-                currency=currency,
+                currency=landed.currency,
                 description=None,
                 outcome=None,
                 payment_intent=None,
@@ -1356,7 +1382,14 @@ class SandboxState:
             )
             self._store(payment, dest["id"])
             payment["balance_transaction"] = self._txn(
-                dest["id"], "payment", amount, currency, payment["id"], reporting_category="charge"
+                dest["id"],
+                "payment",
+                landed.amount,
+                landed.currency,
+                payment["id"],
+                reporting_category="charge",
+                exchange_rate=landed.exchange_rate,
+                available_on=balances.transfer_available_on(self, dest, source_txn),
             )
             transfer = fixture("transfer")
             del transfer["reversals"]
@@ -1384,6 +1417,8 @@ class SandboxState:
                 tr_id,
                 reporting_category="transfer",
                 description=p.get("description"),
+                # With a source_transaction the money leaves the charge's (maybe pending) funds.
+                available_on=max(now, source_txn["available_on"]) if source_txn else None,
             )
             self._emit(ctx, "transfer.created", tr_id)
             return self._render(tr_id)
@@ -1430,12 +1465,18 @@ class SandboxState:
                     code="amount_too_large",
                 )
             dest = transfer["destination"]
-            if amount > self._available(dest, currency):
+            # Taken back in the currency it landed in, at the rate it landed at.
+            landed_txn = self._objects[
+                self._objects[transfer["destination_payment"]]["balance_transaction"]
+            ]
+            dest_amount = balances.convert_like(landed_txn, amount, currency)
+            dest_balance = self._balances(dest).get(landed_txn["currency"], {})
+            if dest_amount > dest_balance.get("available", 0) + dest_balance.get("pending", 0):
                 # The money comes back out of the connected account's balance: once paid out,
                 # it is not there to take.
                 raise _invalid(
                     f"Insufficient funds in the destination account {dest} to reverse "
-                    f"{amount} {currency}.",
+                    f"{dest_amount} {landed_txn['currency']}.",
                     param="amount",
                     code="balance_insufficient",
                 )
@@ -1452,8 +1493,16 @@ class SandboxState:
             self._store(reversal, PLATFORM_ACCOUNT_ID)
             refund_id = new_id("pyr")
             reversal["destination_payment_refund"] = refund_id
+            now = self.clock.now()
             self._txn(
-                dest, "payment_refund", -amount, currency, refund_id, reporting_category="refund"
+                dest,
+                "payment_refund",
+                -dest_amount,
+                landed_txn["currency"],
+                refund_id,
+                reporting_category="refund",
+                exchange_rate=landed_txn["exchange_rate"],
+                available_on=max(now, landed_txn["available_on"]),
             )
             reversal["balance_transaction"] = self._txn(
                 PLATFORM_ACCOUNT_ID,
@@ -1462,6 +1511,9 @@ class SandboxState:
                 currency,
                 reversal["id"],
                 reporting_category="transfer_reversal",
+                available_on=max(
+                    now, self._objects[transfer["balance_transaction"]]["available_on"]
+                ),
             )
             transfer["amount_reversed"] += amount
             transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]

@@ -232,3 +232,155 @@ def test_a_paid_payout_can_still_fail_and_its_money_comes_back(
         sandbox.fail_payout(payout.id)
     with pytest.raises(SandboxError, match="already failed"):
         sandbox.pay_payout(payout.id)
+
+
+# --- settlement currency and exchange rates -----------------------------------------------------
+
+
+def onboarded(client: stripe.StripeClient, sandbox: RunningSandbox, country: str = "US") -> str:
+    account = client.v1.accounts.create(
+        {
+            "type": "express",
+            "country": country,
+            "capabilities": {"transfers": {"requested": True}},
+            **({} if country == "US" else {"tos_acceptance": {"service_agreement": "recipient"}}),
+        }
+    )
+    sandbox.complete_onboarding(account.id)
+    return account.id
+
+
+def charge_txn(client: stripe.StripeClient, charge_id: str) -> Any:
+    return client.v1.charges.retrieve(charge_id, {"expand": ["balance_transaction"]})
+
+
+def test_a_eur_charge_settles_in_usd_and_transfers_from_it_must_be_in_usd(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    sandbox.set_options(settlement=True)
+    charge_id = paid_charge(stripe_client, 10_000, "eur")
+    charge = charge_txn(stripe_client, charge_id)
+    assert (charge.amount, charge.currency) == (10_000, "eur")
+    txn = charge.balance_transaction
+    assert (txn.currency, txn.amount, txn.net, txn.exchange_rate) == ("usd", 11_000, 11_000, 1.1)
+    assert balance(stripe_client, "usd") == (11_000, 0)
+    assert balance(stripe_client, "eur") == (0, 0)
+
+    account = onboarded(stripe_client, sandbox)
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.transfers.create(
+            {
+                "amount": 10_000,
+                "currency": "eur",
+                "destination": account,
+                "source_transaction": charge_id,
+            }
+        )
+    assert caught.value.param == "currency"
+    assert "(usd) must be the same as the transfer currency (eur)" in caught.value.user_message
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.transfers.create(
+            {
+                "amount": 11_001,
+                "currency": "usd",
+                "destination": account,
+                "source_transaction": charge_id,
+            }
+        )
+    assert caught.value.code == "balance_insufficient"
+    transfer = stripe_client.v1.transfers.create(
+        {
+            "amount": 11_000,
+            "currency": "usd",
+            "destination": account,
+            "source_transaction": charge_id,
+        }
+    )
+    assert transfer.currency == "usd"
+    # The charge's refund converts at the charge's rate; Stripe refunds it in USD.
+    stripe_client.v1.transfers.reversals.create(transfer.id, {"amount": 2_200})
+    refund = stripe_client.v1.refunds.create(
+        {"charge": charge_id, "amount": 2_000, "expand": ["balance_transaction"]}
+    )
+    assert (refund.amount, refund.currency) == (2_000, "eur")
+    assert (refund.balance_transaction.amount, refund.balance_transaction.currency) == (
+        -2_200,
+        "usd",
+    )
+    assert balance(stripe_client, "usd") == (0, 0)
+
+
+def test_a_usd_transfer_lands_in_eur_on_an_account_whose_bank_account_is_in_eur(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    sandbox.set_options(settlement=True)
+    charge_id = paid_charge(stripe_client, 10_000, "eur")
+    account = onboarded(stripe_client, sandbox, "FR")
+    transfer = stripe_client.v1.transfers.create(
+        {
+            "amount": 5_500,
+            "currency": "usd",
+            "destination": account,
+            "source_transaction": charge_id,
+        }
+    )
+    connected = sandbox.client(stripe_account=account)
+    payment = connected.v1.charges.retrieve(
+        transfer.destination_payment, {"expand": ["balance_transaction"]}
+    )
+    assert (payment.amount, payment.currency) == (5_000, "eur")
+    assert payment.balance_transaction.exchange_rate == pytest.approx(1 / 1.1, abs=1e-6)
+    assert balance(connected, "eur") == (5_000, 0) and balance(connected, "usd") == (0, 0)
+    # A reversal takes the euros back at the same rate.
+    stripe_client.v1.transfers.reversals.create(transfer.id, {"amount": 1_100})
+    assert balance(connected, "eur") == (4_000, 0)
+    assert balance(stripe_client, "usd") == (11_000 - 5_500 + 1_100, 0)
+
+
+def test_zero_decimal_currencies_convert_by_their_own_exponent(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    sandbox.set_options(settlement=True)
+    txn = charge_txn(stripe_client, paid_charge(stripe_client, 10_000, "jpy")).balance_transaction
+    assert (txn.amount, txn.currency, txn.exchange_rate) == (6_700, "usd", 0.0067)
+    sandbox.set_options(platform_currency="jpy")
+    assert stripe_client.v1.accounts.retrieve_current().default_currency == "jpy"
+    txn = charge_txn(stripe_client, paid_charge(stripe_client, 6_700, "usd")).balance_transaction
+    assert (txn.amount, txn.currency) == (10_000, "jpy")
+
+
+def test_exchange_rates_are_settable_and_a_currency_without_one_is_refused(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    sandbox.set_options(settlement=True, exchange_rates={"eur": "1.2"})
+    txn = charge_txn(stripe_client, paid_charge(stripe_client, 10_000, "eur")).balance_transaction
+    assert (txn.amount, txn.exchange_rate) == (12_000, 1.2)
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        paid_charge(stripe_client, 10_000, "ars")
+    assert caught.value.code == "sandbox_unsupported" and caught.value.param == "currency"
+    with pytest.raises(SandboxError, match="positive number"):
+        sandbox.set_options(exchange_rates={"eur": "-1"})
+
+
+def test_a_dispute_on_a_converted_charge_withdraws_in_the_settlement_currency(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    sandbox.set_options(settlement=True)
+    dispute = sandbox.dispute(paid_charge(stripe_client, 10_000, "eur"))
+    (withdrawal,) = dispute["balance_transactions"]
+    assert (dispute["amount"], dispute["currency"]) == (10_000, "eur")
+    assert (withdrawal["currency"], withdrawal["amount"], withdrawal["fee"]) == (
+        "usd",
+        -11_000,
+        1_500,
+    )
+    assert withdrawal["exchange_rate"] == 1.1
+    assert balance(stripe_client, "usd") == (-1_500, 0)
+
+
+def test_without_settlement_a_charge_settles_in_its_own_currency(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    assert sandbox.options()["settlement"] is False  # the kind default, for now
+    txn = charge_txn(stripe_client, paid_charge(stripe_client, 10_000, "eur")).balance_transaction
+    assert (txn.amount, txn.currency, txn.exchange_rate) == (10_000, "eur", None)
