@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from app.clock import Clock
-from app.integrations.stripe import StripeGateway, idempotency_key
+from app.integrations.stripe import STRIPE_API_VERSION, StripeGateway, idempotency_key
 from app.models import Job, JobState, StripeEventOutcome
 from app.services.stripe_events import (
     EVENT_HANDLERS,
@@ -440,3 +442,25 @@ async def test_a_webhook_signed_with_another_secret_is_refused_and_retried_by_st
     assert len(deliveries) >= 5  # Stripe's retries, all refused
     assert {d["status"] for d in deliveries} == {400}
     assert await count_events(database_of(stripe_api)) == 0
+
+
+async def test_an_event_of_another_api_version_is_stored_with_a_clear_warning(
+    stripe_api: httpx.AsyncClient, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Real Stripe renders an endpoint's events in the endpoint's API version: one created
+    with another version than Rapport pins sends objects Rapport may misread. Before the fix
+    nothing said so."""
+    created = int(clock.now().timestamp())
+    pinned = make_event(created=created)
+    other = make_event(created=created, api_version="2024-06-20")
+    with caplog.at_level(logging.WARNING, logger="rapport.stripe.webhooks"):
+        assert (await deliver(stripe_api, clock, pinned)).status_code == 200
+        assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+        assert (await deliver(stripe_api, clock, other)).status_code == 200
+    (warning,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    message = warning.getMessage()
+    assert other["id"] in message and "2024-06-20" in message
+    assert STRIPE_API_VERSION in message and "endpoint's API version" in message
+    assert warning.stripe_api_version == "2024-06-20"  # type: ignore[attr-defined]
+    stored = await stored_event(database_of(stripe_api), other["id"])
+    assert stored is not None and stored.api_version == "2024-06-20"
