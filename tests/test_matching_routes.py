@@ -173,7 +173,7 @@ async def test_a_brief_carries_its_own_weights_and_the_request_overrides_them(cl
     await _listing(client)
     path = f"/v1/briefs/{brief['id']}/matches"
     used = (await client.get(path, headers=owner.headers)).json()["weights"]
-    assert used["price_fit"] == 0.6 and used["topic_relevance"] == 0.25
+    assert used["price_fit"] == 0.6 and used["topic_relevance"] == 0.30
     used = (
         await client.get(path, params={"weights": "price_fit:0.2"}, headers=owner.headers)
     ).json()["weights"]

@@ -9,30 +9,40 @@ listings):
 2. Components, each in [0, 1]:
 
    ================== =====================================================================
-   topic_relevance    0.25 x share of the brief's topics the listing has + 0.75 x TF-IDF
-                      cosine of brief text+topics vs bio+samples+topics (saturating at 0.3)
+   topic_relevance    0.25 x depth-weighted share of the brief's topics the listing declares
+                      (its first topic counts 1, later ones less: main vs side subject) +
+                      0.75 x TF-IDF cosine of the brief's text and topics, expanded with the
+                      topics' profiles (the words creators on that topic use, any language),
+                      vs bio + samples + topics (saturating at 0.3); the more of a creator's
+                      posts are on the topic, the higher the cosine
    audience_fit       share of the audience in the target countries, ages, genders and
-                      languages, combined by geometric mean over the targeted dimensions
-                      (an empty target is "any": 1)
-   authenticity       fake-follower risk evidence (see ``authenticity``), 1 = no evidence
+                      languages, each full at 60 %, combined by geometric mean over the
+                      targeted dimensions (an empty target is "any": 1)
+   authenticity       fake-follower evidence (see ``authenticity``), 1 = no evidence
    engagement_quality engagement rate / median of same platform and size: 1x -> 0.5,
-                      4x -> 1, 1/4x -> 0 (log scale); best of the brief's platforms
+                      2.5x -> 0.83, then falling (far above the tier is a warning sign),
+                      1/4x -> 0 (log scale); best of the brief's platforms
    price_fit          rate card (or the fair-rate prior where the card has no price) for
                       the brief's deliverables vs the per-influencer budget: 1 inside,
-                      (max / cost)^2 above, (cost / min)^0.35 below; times a penalty above
-                      1.5x the fair median for the creator's reach; times the share of the
-                      deliverables the creator has a platform for
+                      max / cost above, (cost / min)^0.35 below; times a penalty above
+                      1.5x the fair median for the creator's reach; times the share of
+                      the deliverables the creator has a platform for. When most topically
+                      relevant candidates cost more than the maximum, its weight is cut to a
+                      quarter (the order follows relevance) and the ranking says so
    over_exposure      1 = fresh; falls with the sponsored share of the last 90 days of
-                      posts above 15 % and with more than 3 brands in the last 30 days
+                      posts above 20 % and with more than 6 brands in the last 30 days
    relationship       0.5 (neutral) unless the caller passes relationship scores
    ================== =====================================================================
 
 3. score = weighted geometric mean of (0.02 + 0.98 x component) x authenticity^2.
-   The geometric mean makes a match an "and" of its components; the authenticity gate
-   makes an account with strong fake-follower evidence sink whatever else it scores
-   (an authenticity weight of 0 turns the gate off too). Default weights: topic 0.25,
-   audience 0.25, price 0.20, engagement 0.10, over-exposure 0.10, authenticity 0.05,
-   relationship 0.05; a caller's weights override by name.
+   The geometric mean makes a match an "and" of its components; the authenticity factor
+   makes an account with fake-follower evidence sink (an authenticity weight of 0 turns it
+   off too). Default weights: topic 0.30, audience 0.30, authenticity 0.10, engagement
+   0.10, price 0.10, over-exposure 0.05, relationship 0.05; a caller's weights override by
+   name. Two gates then put a listing after every ungated one, whatever else it scores
+   (score x ``GATE_FACTOR``), each with its evidence in ``Match.gates`` and each relaxable
+   through ``RankFilters``: authenticity below ``authenticity.GATE`` (fake followers), and
+   at least half of the last 90 days' posts sponsored (heavy over-exposure).
 4. Top-k by ``np.argpartition``, ties by listing id; keyset cursor for the next page.
    Rows whose topic relevance is below a ``PRUNE_TOPIC`` threshold are scored only when the bound
    on their score does not rule them out, so the result is exact. Reasons are built only
@@ -73,13 +83,15 @@ COMPONENTS: tuple[str, ...] = (
     "over_exposure",
     "relationship",
 )
+# Relevance (topic, audience) leads; price informs. Tuned on rapport_dev/world2 seeds 11-13
+# only (benchmarks/matching/README.md).
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "topic_relevance": 0.25,
-    "audience_fit": 0.25,
-    "authenticity": 0.05,
+    "topic_relevance": 0.30,
+    "audience_fit": 0.30,
+    "authenticity": 0.10,
     "engagement_quality": 0.10,
-    "price_fit": 0.20,
-    "over_exposure": 0.10,
+    "price_fit": 0.10,
+    "over_exposure": 0.05,
     "relationship": 0.05,
 }
 AUTHENTICITY_GATE_POWER = 2.0
