@@ -1574,10 +1574,11 @@ class SandboxState:
                 )
             available = self._available(owner, currency)
             if amount > available:
+                # Stripe's own words (the "the the" included); pending funds do not count.
                 raise _invalid(
-                    f"You have insufficient funds in your Stripe account for this payout: "
-                    f"{available} {currency} available, {amount} {currency} requested.",
-                    param="amount",
+                    "You have insufficient funds in your Stripe account for this transfer. Your "
+                    "card balance is too low. You can use the the /v1/balance endpoint to view "
+                    "your Stripe balance (for more details, see stripe.com/docs/api#balance).",
                     code="balance_insufficient",
                 )
             now = self.clock.now()

@@ -384,3 +384,85 @@ def test_without_settlement_a_charge_settles_in_its_own_currency(
     assert sandbox.options()["settlement"] is False  # the kind default, for now
     txn = charge_txn(stripe_client, paid_charge(stripe_client, 10_000, "eur")).balance_transaction
     assert (txn.amount, txn.currency, txn.exchange_rate) == (10_000, "eur", None)
+
+
+# --- pending and available funds ----------------------------------------------------------------
+
+PAYOUT_REFUSAL = (
+    "You have insufficient funds in your Stripe account for this transfer. Your card balance is "
+    "too low. You can use the the /v1/balance endpoint to view your Stripe balance (for more "
+    "details, see stripe.com/docs/api#balance)."
+)
+
+
+def manual_payouts(client: stripe.StripeClient, account: str) -> None:
+    """No automatic payout in the middle of the test when the clock moves."""
+    client.v1.accounts.update(
+        account, {"settings": {"payouts": {"schedule": {"interval": "manual"}}}}
+    )
+
+
+def test_a_charge_is_pending_until_its_availability_delay_has_passed(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    sandbox.set_options(availability_delay_days=2)
+    charge = charge_txn(stripe_client, paid_charge(stripe_client, 10_000))
+    txn = charge.balance_transaction
+    assert txn.status == "pending" and txn.available_on == txn.created + 2 * 86_400
+    assert balance(stripe_client) == (0, 10_000)
+
+    account = onboarded(stripe_client, sandbox)
+    manual_payouts(stripe_client, account)
+    # Without source_transaction a transfer needs available funds ...
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.transfers.create(
+            {"amount": 6_000, "currency": "usd", "destination": account}
+        )
+    assert caught.value.code == "balance_insufficient"
+    # ... with it, Stripe allows it while the charge's funds are pending.
+    transfer = stripe_client.v1.transfers.create(
+        {
+            "amount": 6_000,
+            "currency": "usd",
+            "destination": account,
+            "source_transaction": charge.id,
+        }
+    )
+    assert balance(stripe_client) == (0, 4_000)
+    connected = sandbox.client(stripe_account=account)
+    landed = connected.v1.charges.retrieve(
+        transfer.destination_payment, {"expand": ["balance_transaction"]}
+    ).balance_transaction
+    assert landed.status == "pending" and landed.available_on == txn.available_on
+    assert balance(connected) == (0, 6_000)
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        connected.v1.payouts.create({"amount": 6_000, "currency": "usd"})
+    err = caught.value
+    assert err.http_status == 400 and err.code == "balance_insufficient"
+    assert err.user_message == PAYOUT_REFUSAL and err.param is None
+    assert err.error.type == "invalid_request_error"
+
+    sandbox.set_clock(advance=2 * 86_400)
+    assert stripe_client.v1.balance_transactions.retrieve(txn.id).status == "available"
+    assert balance(stripe_client) == (4_000, 0) and balance(connected) == (6_000, 0)
+    payout = connected.v1.payouts.create({"amount": 6_000, "currency": "usd"})
+    assert payout.status == "pending" and balance(connected) == (0, 0)
+
+
+def test_a_refund_of_a_pending_charge_comes_out_of_the_pending_funds(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    sandbox.set_options(availability_delay_days=2)
+    charge_id = paid_charge(stripe_client, 10_000)
+    stripe_client.v1.refunds.create({"charge": charge_id, "amount": 3_000})
+    assert balance(stripe_client) == (0, 7_000)
+    sandbox.set_clock(advance=2 * 86_400)
+    assert balance(stripe_client) == (7_000, 0)
+
+
+def test_without_a_delay_funds_are_available_at_once(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    assert sandbox.options()["availability_delay_days"] == 0  # the kind default, for now
+    paid_charge(stripe_client, 10_000)
+    assert balance(stripe_client) == (10_000, 0)
