@@ -115,7 +115,7 @@ def serve(
     stripe_warning = asyncio.run(startup_report(settings))
     if stripe_warning:
         typer.echo(stripe_warning, err=True)
-    typer.echo(f"Rapport API on http://{host}:{port} — docs at http://{host}:{port}/docs")
+    typer.echo(f"Rapport API on http://{host}:{port} — docs at {settings.public_url}/docs")
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
 
 
@@ -211,6 +211,27 @@ def _wait_until_listening(child: Any, host: str, port: int, timeout: float = 30.
                 return True
         time.sleep(0.1)
     return False
+
+
+@cli.command()
+def healthcheck(
+    path: str = typer.Option("/healthz", help="the path to ask (/readyz checks the database)"),
+    timeout: float = typer.Option(3.0, min=0.1, help="seconds to wait for the answer"),
+) -> None:
+    """Exit 0 when the API here answers 200 on RAPPORT_PORT (the image's health check)."""
+    import urllib.error
+    import urllib.request
+
+    settings = get_settings()
+    host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host  # noqa: S104
+    url = f"http://{host}:{settings.port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            status = answer.status
+    except (urllib.error.URLError, OSError) as exc:
+        typer.echo(f"unhealthy: {url}: {getattr(exc, 'reason', exc)}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"healthy: {url} answered {status}")
 
 
 @cli.command()
