@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test chromium lint format openapi migrate worker bench-matching seed bench-seed clean
+.PHONY: run test chromium lint format openapi migrate worker bench-matching bench-relevance seed bench-seed clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -66,6 +66,13 @@ bench-matching: $(STAMP)
 		--json benchmarks/matching/results.json --markdown benchmarks/matching/results.md
 	$(BIN)/python benchmarks/matching/bench.py --listings 1000000 --briefs 50 --seed 1 \
 		--json benchmarks/matching/results.json --markdown benchmarks/matching/results.md
+
+# Relevance from outside (≈ 30 min on 2 cores): worlds of both generators (rapport_dev/world2,
+# rapport_dev/seed), seeds 1-3, loaded through the HTTP API into fresh SQLite databases and
+# ranked by GET /v1/briefs/{id}/matches, with the ablation; see benchmarks/matching/README.md.
+bench-relevance: $(STAMP)
+	$(BIN)/python benchmarks/matching/outside.py --seeds 1 2 3 --creators 3000 --briefs 40 \
+		--json benchmarks/matching/outside.json --markdown benchmarks/matching/outside.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -413,7 +413,11 @@ def main() -> None:
     ap.add_argument("--in-process", action="store_true")
     ap.add_argument("--no-ablation", action="store_true")
     ap.add_argument("--database-url", default=None, help="a fresh, empty database (else SQLite)")
-    ap.add_argument("--tuned-on", default="seed (rapport_dev/seed), seeds 1-3, in process")
+    ap.add_argument(
+        "--tuned-on",
+        default="rapport_dev/world2 seeds 11-13, in process; never on the seed generator nor on "
+        "the reported seeds",
+    )
     ap.add_argument("--json")
     ap.add_argument("--markdown")
     args = ap.parse_args()
