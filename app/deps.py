@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.errors import InvalidRequest
 from app.services.identity import Identity
 from app.settings import Settings
 
@@ -31,3 +32,17 @@ Now = Annotated[datetime, Depends(_now)]
 AppSettings = Annotated[Settings, Depends(_settings)]
 IdentityService = Annotated[Identity, Depends(_identity)]
 ClientIp = Annotated[str, Depends(client_ip)]
+
+
+async def refuse_null_body(request: Request) -> None:
+    """A JSON body of `null` is refused on every route. Optional bodies are documented as
+    "an object, or no body at all" (so generated clients can leave them out); FastAPI would read
+    `null` as "no body" and accept what the document says is invalid."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return  # forms are read (and consumed) by FastAPI as forms; `null` is JSON only
+    if (await request.body()).strip() == b"null":
+        raise InvalidRequest.field(
+            "body", "must be a JSON object, or no body at all; not null", "null_body"
+        )

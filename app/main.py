@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from app.clock import Clock
 from app.db import create_database
+from app.deps import refuse_null_body
 from app.errors import ProblemDetail, ValidationProblem, install_error_handlers
 from app.idempotency import IdempotencyMiddleware
 from app.integrations.stripe import StripeGateway
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        dependencies=[Depends(refuse_null_body)],
         # /docs and /redoc come from install_pages, on script files the app serves itself.
         docs_url=None,
         redoc_url=None,

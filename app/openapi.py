@@ -3,8 +3,10 @@
 FastAPI derives most of the document from the routes and models; what it cannot know is added
 here, from the same sources the server enforces:
 
-- generic pages get readable names (`Page[BidOut]` → `BidPage`), not `Page_BidOut_`;
+- generic pages and form bodies get readable names (`Page[BidOut]` → `BidPage`, not
+  `Page_BidOut_`; `Body_issue_token` → `IssueTokenForm`);
 - every `limit` states the page-size cap the server enforces (`Settings.page_size_max`);
+- an optional body is the object or nothing, never `null` (what the server accepts);
 - every schema and every JSON response carries an example (`app/openapi_examples.py`).
 """
 
@@ -26,6 +28,7 @@ def refine(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
     for item in schema.get("paths", {}).values():
         for operation in item.values():
             _limits(operation, settings)
+            _optional_body(operation)
     _examples(schema, components)
     return schema
 
@@ -37,6 +40,11 @@ def _rename_components(schema: dict[str, Any], components: dict[str, Any]) -> di
         for key, body in components.items()
         if key.startswith("Page_") and body.get("title") and body["title"] not in components
     }
+    # FastAPI names a form body `Body_<operation id>`: `Body_issue_token` → `IssueTokenForm`.
+    for key, body in components.items():
+        if key.startswith("Body_"):
+            renames[key] = "".join(w.capitalize() for w in key[5:].split("_")) + "Form"
+            body["title"] = renames[key]
     if not renames:
         return schema
     text = json.dumps(schema)
@@ -62,6 +70,18 @@ def _limits(operation: dict[str, Any], settings: Settings) -> None:
                 target = next(b for b in branches if b.get("type") == "integer")
             target["minimum"] = max(1, target.get("minimum", 1))
             target["maximum"] = settings.page_size_max
+
+
+def _optional_body(operation: dict[str, Any]) -> None:
+    """An optional body is "the object, or no body at all" (`deps.refuse_null_body` refuses a
+    JSON `null`): generated clients then leave it out instead of sending an unset value."""
+    body = operation.get("requestBody")
+    if not body or body.get("required"):
+        return
+    for media in body.get("content", {}).values():
+        branches = [b for b in media["schema"].get("anyOf", []) if b != {"type": "null"}]
+        if len(branches) == 1:
+            media["schema"] = branches[0]
 
 
 def _examples(schema: dict[str, Any], components: dict[str, Any]) -> None:

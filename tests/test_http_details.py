@@ -74,3 +74,24 @@ async def test_patch_bodies_accept_null_exactly_where_documented(client):
             f"/v1/brands/{brand['id']}", json={field: None}, headers=owner.headers
         )
         assert (r.status_code == 200) is nullable, (field, r.text)
+
+
+async def test_optional_bodies_are_an_object_or_nothing(client):
+    deal = await open_deal(client)
+    offer = await make_offer(client, deal.brand_owner, deal.bid["id"])
+    creator = deal.influencer.headers
+    url = f"/v1/offers/{offer['id']}/reject"
+    json_type = {"content-type": "application/json"}
+    # `null` is not the documented object: refused, and nothing changes.
+    r = await client.post(url, content=b"null", headers=creator | json_type)
+    body = assert_problem(r, 422, "validation-error")
+    assert body["errors"][0]["rule"] == "null_body"
+    # No body at all is what the document calls optional.
+    r = await client.post(url, headers=creator)
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "rejected"
+    spec = (await client.get("/openapi.json")).json()
+    request_body = spec["paths"]["/v1/offers/{offer_id}/reject"]["post"]["requestBody"]
+    assert not request_body.get("required")
+    schema = request_body["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/ReasonIn"}
