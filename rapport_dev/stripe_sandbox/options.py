@@ -68,7 +68,7 @@ class SandboxOptions:
 
 
 # Values `strict` sets (only the options whose default is the kind behaviour appear here).
-STRICT: dict[str, Any] = {"settlement": True}
+STRICT: dict[str, Any] = {"settlement": True, "availability_delay_days": 2, "fees": True}
 
 
 def build_options(base: SandboxOptions | None, changes: dict[str, Any]) -> SandboxOptions:

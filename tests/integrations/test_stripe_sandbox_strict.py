@@ -466,3 +466,47 @@ def test_without_a_delay_funds_are_available_at_once(
     assert sandbox.options()["availability_delay_days"] == 0  # the kind default, for now
     paid_charge(stripe_client, 10_000)
     assert balance(stripe_client) == (10_000, 0)
+
+
+# --- Stripe's fees ------------------------------------------------------------------------------
+
+
+def test_a_card_charge_pays_stripe_s_standard_fee_and_a_refund_does_not_return_it(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    sandbox.set_options(fees=True)
+    charge_id = paid_charge(stripe_client, 10_000)
+    txn = charge_txn(stripe_client, charge_id).balance_transaction
+    assert (txn.amount, txn.fee, txn.net) == (10_000, 320, 9_680)  # 2.9 % + 30¢
+    assert [(d.type, d.amount, d.currency, d.description) for d in txn.fee_details] == [
+        ("stripe_fee", 320, "usd", "Stripe processing fees")
+    ]
+    assert balance(stripe_client) == (9_680, 0)  # the platform grows by net
+    small = charge_txn(stripe_client, paid_charge(stripe_client, 500)).balance_transaction
+    assert small.fee == 45  # 14.5¢ rounds up, + 30¢
+    refund = stripe_client.v1.refunds.create(
+        {"charge": charge_id, "expand": ["balance_transaction"]}
+    )
+    assert (refund.balance_transaction.amount, refund.balance_transaction.fee) == (-10_000, 0)
+    assert balance(stripe_client) == (9_680 + 455 - 10_000, 0)  # the fee stays with Stripe
+
+
+def test_fees_follow_the_settlement_currency_and_conversion_costs_one_percent_more(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    sandbox.set_options(fees=True, settlement=True)
+    txn = charge_txn(stripe_client, paid_charge(stripe_client, 10_000, "eur")).balance_transaction
+    # USD 110.00 settled: 2.9 % + 1 % conversion + 30¢ = 429 + 30.
+    assert (txn.currency, txn.amount, txn.fee, txn.net) == ("usd", 11_000, 459, 10_541)
+    sandbox.set_options(platform_currency="eur")
+    txn = charge_txn(stripe_client, paid_charge(stripe_client, 10_000, "eur")).balance_transaction
+    assert (txn.currency, txn.fee) == ("eur", 175)  # 1.5 % + 25 cents
+    sandbox.set_options(platform_currency="jpy")
+    txn = charge_txn(stripe_client, paid_charge(stripe_client, 10_000, "jpy")).balance_transaction
+    assert (txn.currency, txn.fee) == ("jpy", 360)  # 3.6 %, zero-decimal
+
+
+def test_strict_turns_on_every_stripe_behaviour_at_once(sandbox: RunningSandbox) -> None:
+    opts = sandbox.set_options(strict=True)
+    assert opts["settlement"] is True and opts["fees"] is True
+    assert opts["availability_delay_days"] == 2
