@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
@@ -34,9 +34,11 @@ from app.integrations.stripe import (
     StripeRequestRejected,
     idempotency_key,
 )
-from app.models import Influencer, PayoutAccount, User
+from app.models import Influencer, Payout, PayoutAccount, Transfer, User
 from app.models.stripe_event import StripeEventOutcome
 from app.services.influencers import get_own_profile
+from app.services.money import stripe_id
+from app.services.outbox import enqueue
 from app.services.stripe_problems import (  # noqa: F401 - re-exported for the routes
     STRIPE_PROBLEMS,
     PaymentProviderRejected,
@@ -45,6 +47,7 @@ from app.services.stripe_problems import (  # noqa: F401 - re-exported for the r
     stripe_problem,
 )
 from app.settings import Settings
+from app.worker.relay import ClaimedJob, JobContext, PermanentJobError
 
 logger = logging.getLogger("rapport.payouts")
 
@@ -217,6 +220,8 @@ async def start_onboarding(
                 email=email,
                 metadata={"rapport_influencer_id": influencer_id, "rapport_user_id": user_id},
                 service_agreement=service_agreement(country, settings.stripe_connect_country),
+                # per_transfer: Rapport asks for each payout; Stripe's schedule must not too.
+                payout_schedule="manual" if settings.payout_mode == "per_transfer" else None,
                 idempotency_key=key,
             )
         )
@@ -431,3 +436,166 @@ async def apply_account_event(
     )
     due = len(row.requirements_due)
     return StripeEventOutcome.applied, f"{change}; {due} requirement(s) due"
+
+
+# --- per_transfer payouts: in the currency Stripe holds, once the funds are available ---------
+
+# A payout refused for want of available funds waits this long, doubling, up to a day, unless
+# Stripe says when the funds become available (the balance transaction's `available_on`).
+PAYOUT_WAIT_FIRST = timedelta(hours=1)
+PAYOUT_WAIT_MAX = timedelta(days=1)
+# Stripe's `available_on` is trusted up to this far ahead (its longest availability delays are
+# about two weeks); further means the clocks disagree: look again then anyway.
+PAYOUT_AVAILABLE_MAX = timedelta(days=14)
+
+StorePayout = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class PayoutPlan:
+    transfer_id: str
+    stripe_transfer_id: str
+    influencer_id: str
+    stripe_account: str
+    amount: int
+    currency: str
+    amount_reversed: int
+    # When Stripe makes the transferred funds available on the account (None: now / unknown).
+    available_on: datetime | None = None
+
+
+async def _plan_payout(session: AsyncSession, transfer_id: str) -> PayoutPlan | str:
+    """What the payout of one of our transfers needs, or why there is nothing to do."""
+    row = await session.get(Transfer, transfer_id)
+    if row is None:
+        raise PermanentJobError(f"no transfer {transfer_id}")
+    if await session.scalar(select(Payout.id).where(Payout.transfer_id == transfer_id)):
+        return "already paid out"
+    account = await payout_account_for(session, row.influencer_id)
+    if account is None or not account.payouts_enabled:
+        return "payouts are not enabled"
+    if row.amount - row.amount_reversed <= 0:
+        return "the transfer was reversed"
+    return PayoutPlan(
+        transfer_id=transfer_id,
+        stripe_transfer_id=row.stripe_transfer_id,
+        influencer_id=row.influencer_id,
+        stripe_account=account.stripe_account_id,
+        amount=row.amount - row.amount_reversed,
+        currency=row.currency,
+        amount_reversed=row.amount_reversed,
+    )
+
+
+async def _as_held_by_stripe(gateway: StripeGateway, plan: PayoutPlan) -> PayoutPlan:
+    """The transfer as it landed on the connected account: its balance transaction there says
+    the currency (Stripe converts a transfer to a currency the account has a bank account in)
+    and when the funds become available. Unknown (an older Stripe answer, a fake without
+    `destination_payment`): the transfer's own amount and currency."""
+    transfer = (await gateway.retrieve_transfer(plan.stripe_transfer_id)).to_dict()
+    payment = stripe_id(transfer.get("destination_payment"))
+    if payment is None:
+        return plan
+    found = await gateway.list_balance_transactions(
+        stripe_account=plan.stripe_account, source=payment
+    )
+    if not found:
+        return plan
+    txn = found[0].to_dict()
+    currency = str(txn.get("currency") or plan.currency).upper()
+    landed = int(txn.get("net") or txn.get("amount") or 0)
+    if currency == plan.currency.upper():
+        amount = plan.amount
+    elif plan.amount_reversed:
+        # Part was reversed: the same share of what landed (rounded down: never more).
+        amount = landed * plan.amount // (plan.amount + plan.amount_reversed)
+    else:
+        amount = landed
+    available_on = None
+    if txn.get("status") == "pending" and isinstance(txn.get("available_on"), int):
+        available_on = datetime.fromtimestamp(txn["available_on"], UTC)
+    return replace(plan, amount=amount, currency=currency, available_on=available_on)
+
+
+def _payout_key(transfer_id: str, waits: int) -> str:
+    # A refusal is stored under its key at Stripe for 24 h: each retry after a refusal gets a
+    # key of its own; the first attempt keeps `payout:<trf>`.
+    if waits == 0:
+        return idempotency_key("payout", transfer_id)
+    return idempotency_key("payout", transfer_id, f"wait{waits}")
+
+
+async def _wait_for_funds(
+    ctx: JobContext, job: ClaimedJob, plan: PayoutPlan, why: str, until: datetime | None
+) -> None:
+    """Look again later (a new job of the same topic), never dead-letter: the money is there,
+    only not available yet."""
+    waits = int(job.payload.get("waits", 0)) + 1
+    backoff = min(PAYOUT_WAIT_MAX, PAYOUT_WAIT_FIRST * 2 ** (waits - 1))
+    run_after = ctx.now + backoff
+    if until is not None:
+        # A minute after Stripe's date, within sane bounds (clocks may disagree).
+        run_after = min(
+            max(until + timedelta(minutes=1), ctx.now + timedelta(minutes=1)),
+            ctx.now + PAYOUT_AVAILABLE_MAX,
+        )
+    await enqueue(
+        ctx.session,
+        job.topic,
+        {**job.payload, "waits": waits},
+        now=ctx.now,
+        idempotency_key=f"{job.topic}:{plan.transfer_id}:wait:{waits}",
+        run_after=run_after,
+    )
+    logger.info(
+        "payout waits for available funds: %s",
+        why,
+        extra={"transfer": plan.transfer_id, "waits": waits, "run_after": run_after.isoformat()},
+    )
+
+
+async def pay_out_transfer(ctx: JobContext, job: ClaimedJob, store: StorePayout) -> None:
+    """`money.payout_transfer` {transfer_id} (`RAPPORT_PAYOUT_MODE=per_transfer`): pay the
+    transfer out to the creator's bank, in the currency Stripe holds it in, once Stripe has
+    made the funds available. Funds still pending (a charge's funds are available only after
+    Stripe's delay, and so is a `source_transaction` transfer's) → the job waits until then;
+    a refusal with `balance_insufficient` → it waits and retries (backoff), never dead-letters.
+    `store(session, payout, influencer_id, stripe_account, now, transfer_id)` records it."""
+    transfer_id = job.payload["transfer_id"]
+    gateway: StripeGateway = ctx.resource("stripe")
+    async with ctx.transaction() as s:
+        plan = await _plan_payout(s, transfer_id)
+    if isinstance(plan, str):
+        logger.info("no payout: %s", plan, extra={"transfer": transfer_id})
+        return
+    plan = await _as_held_by_stripe(gateway, plan)
+    if plan.available_on is not None:
+        await _wait_for_funds(
+            ctx, job, plan, "the transferred funds are pending at Stripe", plan.available_on
+        )
+        return
+    if plan.amount <= 0:
+        return
+    try:
+        payout = await gateway.create_payout(
+            amount=plan.amount,
+            currency=plan.currency,
+            stripe_account=plan.stripe_account,
+            metadata={"rapport_transfer_id": transfer_id},
+            idempotency_key=_payout_key(transfer_id, int(job.payload.get("waits", 0))),
+        )
+    except StripeRequestRejected as exc:
+        if exc.code == "balance_insufficient":
+            await _wait_for_funds(ctx, job, plan, exc.message, None)
+            return
+        raise PermanentJobError(
+            f"Stripe refused the payout of {transfer_id}: {exc.message}"
+        ) from exc
+    await store(
+        ctx.session,
+        payout.to_dict(),
+        plan.influencer_id,
+        plan.stripe_account,
+        ctx.now,
+        transfer_id,
+    )

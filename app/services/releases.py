@@ -428,39 +428,9 @@ if enqueue_waiting_transfers not in stripe_events.ACCOUNT_UPDATED_HOOKS:
 
 @job_handler(PAYOUT_TOPIC)
 async def payout_transfer(ctx: JobContext, job: ClaimedJob) -> None:
-    transfer_id = job.payload["transfer_id"]
-    gateway: StripeGateway = ctx.resource("stripe")
-    async with ctx.transaction() as s:
-        row = await s.get(Transfer, transfer_id)
-        if row is None:
-            raise PermanentJobError(f"no transfer {transfer_id}")
-        done = await s.scalar(select(Payout.id).where(Payout.transfer_id == transfer_id))
-        account = await payouts.payout_account_for(s, row.influencer_id)
-        if done is not None:
-            return
-        if account is None or not account.payouts_enabled:
-            logger.info("no payout: payouts are not enabled", extra={"transfer": transfer_id})
-            return
-        amount = row.amount - row.amount_reversed
-        currency, influencer_id = row.currency, row.influencer_id
-        stripe_account = account.stripe_account_id
-    if amount <= 0:
-        return
-    try:
-        payout = await gateway.create_payout(
-            amount=amount,
-            currency=currency,
-            stripe_account=stripe_account,
-            metadata={"rapport_transfer_id": transfer_id},
-            idempotency_key=idempotency_key("payout", transfer_id),
-        )
-    except StripeRequestRejected as exc:
-        raise PermanentJobError(
-            f"Stripe refused the payout of {transfer_id}: {exc.message}"
-        ) from exc
-    await _store_payout(
-        ctx.session, payout.to_dict(), influencer_id, stripe_account, ctx.now, transfer_id
-    )
+    # Which currency, and waiting for Stripe to make the funds available (a refusal with
+    # balance_insufficient waits and retries): app/services/payouts.py.
+    await payouts.pay_out_transfer(ctx, job, _store_payout)
 
 
 def _arrival(value: Any) -> datetime | None:

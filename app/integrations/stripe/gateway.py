@@ -267,16 +267,24 @@ class StripeGateway:
         email: str | None = None,
         metadata: Mapping[str, str] | None = None,
         service_agreement: str | None = None,
+        payout_schedule: str | None = None,
     ) -> stripe.Account:
         """An Express account in `country` that can receive transfers (separate charges and
         transfers). `service_agreement="recipient"` for an account the platform pays across
-        borders (it can receive transfers, never take payments); None: Stripe's `full`."""
+        borders (it can receive transfers, never take payments); None: Stripe's `full`.
+        `payout_schedule="manual"`: Stripe never pays the account out on its own (Rapport asks
+        for each payout)."""
         params = _params(
             type="express",
             country=country,
             email=email,
             capabilities={"transfers": {"requested": True}},
             tos_acceptance={"service_agreement": service_agreement} if service_agreement else None,
+            settings=(
+                {"payouts": {"schedule": {"interval": payout_schedule}}}
+                if payout_schedule
+                else None
+            ),
             metadata=_metadata(metadata),
         )
         options = self._post_options(idempotency_key)
