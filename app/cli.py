@@ -116,7 +116,20 @@ def serve(
     if stripe_warning:
         typer.echo(stripe_warning, err=True)
     typer.echo(f"Rapport API on http://{host}:{port} — docs at {settings.public_url}/docs")
+    _exit_cleanly_on_sigterm()
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """uvicorn shuts down on SIGTERM, then raises the signal again with the handler it found:
+    this one turns it into a normal exit, so atexit stops the Stripe sandbox child instead of
+    leaving it running on its port."""
+    import signal
+
+    def _exit(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
 
 
 def _seed_demo_data(settings: Settings) -> None:
