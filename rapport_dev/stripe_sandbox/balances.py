@@ -159,3 +159,24 @@ def apply_platform_options(state: SandboxState) -> None:
     banks = [state._objects[b] for b in state._children[("external_accounts", acct["id"])]]
     if not any(b["currency"] == acct["default_currency"] for b in banks):
         state._add_bank_account(acct["id"], acct["country"], acct["default_currency"])
+
+
+def check_payout_currency(state: SandboxState, bank: dict[str, Any], currency: str) -> None:
+    """With `payout_currency_check`, a payout goes only to a bank account in its currency."""
+    if not state.options.payout_currency_check or bank["currency"] == currency:
+        return
+    from .state import StripeApiError
+
+    banks = state._children[("external_accounts", bank["account"])]
+    if any(state._objects[b]["currency"] == currency for b in banks):
+        raise StripeApiError(
+            400,
+            f"The currency of the bank account ({bank['currency']}) does not match the payout "
+            f"currency ({currency}).",
+            param="destination",
+        )
+    raise StripeApiError(
+        400,
+        f"Sorry, you don't have any external accounts in that currency ({currency}).",
+        param="currency",
+    )

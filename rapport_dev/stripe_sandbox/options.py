@@ -54,6 +54,8 @@ class SandboxOptions:
     availability_delay_days: int = 0
     # Stripe's standard card fees on charges (balances.CARD_FEES); off = no fees.
     fees: bool = False
+    # A payout needs a bank account in its currency (off: any bank account takes any currency).
+    payout_currency_check: bool = False
     # Accounts as Stripe makes them (accounts.py): supported countries, the recipient service
     # agreement across borders, capabilities that take time, single-use account links.
     strict_accounts: bool = False
@@ -68,7 +70,12 @@ class SandboxOptions:
 
 
 # Values `strict` sets (only the options whose default is the kind behaviour appear here).
-STRICT: dict[str, Any] = {"settlement": True, "availability_delay_days": 2, "fees": True}
+STRICT: dict[str, Any] = {
+    "settlement": True,
+    "availability_delay_days": 2,
+    "fees": True,
+    "payout_currency_check": True,
+}
 
 
 def build_options(base: SandboxOptions | None, changes: dict[str, Any]) -> SandboxOptions:

@@ -686,6 +686,9 @@ class SandboxState:
                 tos_acceptance={"date": None, "ip": None, "user_agent": None},
                 type=p.get("type") or "standard",
             )
+            # e.g. settings.payouts.schedule.interval=manual: no automatic payouts.
+            for section, values in (p.get("settings") or {}).items():
+                acct["settings"][section] = {**acct["settings"].get(section, {}), **values}
             self._store(acct, PLATFORM_ACCOUNT_ID)
             return self._render(acct["id"])
 
@@ -1572,6 +1575,7 @@ class SandboxState:
                     param="destination",
                     code="resource_missing",
                 )
+            balances.check_payout_currency(self, self._objects[destination], currency)
             available = self._available(owner, currency)
             if amount > available:
                 # Stripe's own words (the "the the" included); pending funds do not count.

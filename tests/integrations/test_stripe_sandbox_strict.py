@@ -510,3 +510,75 @@ def test_strict_turns_on_every_stripe_behaviour_at_once(sandbox: RunningSandbox)
     opts = sandbox.set_options(strict=True)
     assert opts["settlement"] is True and opts["fees"] is True
     assert opts["availability_delay_days"] == 2
+
+
+# --- external accounts per currency -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("country", "currency"),
+    [("US", "usd"), ("FR", "eur"), ("DE", "eur"), ("SE", "sek"), ("JP", "jpy"), ("GB", "gbp")],
+)
+def test_onboarding_gives_an_account_a_bank_account_in_its_country_s_currency(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient, country: str, currency: str
+) -> None:
+    account = stripe_client.v1.accounts.retrieve(onboarded(stripe_client, sandbox, country))
+    assert account.country == country and account.default_currency == currency
+    (bank,) = account.external_accounts.data
+    assert (bank.object, bank.country, bank.currency) == ("bank_account", country, currency)
+    assert bank.default_for_currency is True
+
+
+def test_a_payout_needs_a_bank_account_in_its_currency(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    sandbox.set_options(payout_currency_check=True)
+    account = onboarded(stripe_client, sandbox, "SE")
+    manual_payouts(stripe_client, account)
+    charge_id = paid_charge(stripe_client, 10_000)
+    stripe_client.v1.transfers.create(
+        {
+            "amount": 5_000,
+            "currency": "usd",
+            "destination": account,
+            "source_transaction": charge_id,
+        }
+    )
+    connected = sandbox.client(stripe_account=account)
+    assert balance(connected, "usd") == (5_000, 0)  # no settlement: it stays in dollars
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        connected.v1.payouts.create({"amount": 5_000, "currency": "usd"})
+    assert caught.value.param == "currency"
+    assert caught.value.user_message == (
+        "Sorry, you don't have any external accounts in that currency (usd)."
+    )
+    assert balance(connected, "usd") == (5_000, 0)  # nothing moved
+
+    # With settlement, the dollars land as kronor, which the SEK bank account can take.
+    sandbox.set_options(settlement=True)
+    stripe_client.v1.transfers.create(
+        {"amount": 950, "currency": "usd", "destination": account, "source_transaction": charge_id}
+    )
+    assert balance(connected, "sek") == (10_000, 0)
+    payout = connected.v1.payouts.create({"amount": 10_000, "currency": "sek"})
+    bank = connected.v1.accounts.retrieve_current().external_accounts.data[0]
+    assert payout.destination == bank.id and payout.currency == "sek"
+
+
+def test_without_the_check_any_bank_account_takes_any_currency(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    assert sandbox.options()["payout_currency_check"] is False  # the kind default, for now
+    account = onboarded(stripe_client, sandbox, "SE")
+    stripe_client.v1.transfers.create(
+        {
+            "amount": 5_000,
+            "currency": "usd",
+            "destination": account,
+            "source_transaction": paid_charge(stripe_client, 5_000),
+        }
+    )
+    payout = sandbox.client(stripe_account=account).v1.payouts.create(
+        {"amount": 5_000, "currency": "usd"}
+    )
+    assert payout.status == "pending"
