@@ -592,3 +592,14 @@ def test_crowded_budget_lets_relevance_lead_and_says_so() -> None:
     order = ids(rank(index, tight, limit=20, notes=notes))
     assert order.index("inf_cheap") > 11  # every relevant creator first, though over budget
     assert notes and "cost more than the per-influencer maximum" in notes[0]
+
+
+def test_unknown_posting_rate_is_no_evidence_of_over_exposure() -> None:
+    """posts_per_week absent (0) once made any sponsored post look like 100% of the posts."""
+    quiet = account()
+    quiet["posts_per_week"] = 0.0
+    index = build(listing("inf_rate_unknown", accounts=[quiet]), listing("inf_b"))
+    m = {x.listing_id: x for x in rank(index, BRIEF, limit=5)}["inf_rate_unknown"]
+    assert not m.gates
+    assert m.components["over_exposure"][0] == 1.0
+    assert "posting rate unknown" in m.components["over_exposure"][1]

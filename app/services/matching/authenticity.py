@@ -187,7 +187,11 @@ HEAVY_SPONSORED_SHARE = 0.5  # at or above: the over-exposure gate
 
 
 def sponsored_share(sponsored90: np.ndarray, recent_posts: np.ndarray) -> np.ndarray:
-    return (sponsored90 / np.maximum(recent_posts, 1.0)).astype(np.float32)
+    """Sponsored share of the last 90 days' posts; 0 when the posting rate is unknown (no
+    posts_per_week): an unknown rate is no evidence of over-exposure."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(recent_posts > 0, sponsored90 / np.maximum(recent_posts, 1.0), 0.0)
+    return share.astype(np.float32)
 
 
 def freshness(sponsored90: np.ndarray, concurrent30: np.ndarray, recent_posts: np.ndarray):

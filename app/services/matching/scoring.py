@@ -951,12 +951,15 @@ def _reasons(
     n90 = float(c["sponsored90"][row])
     posts = float(c["recent_posts"][row])
     brands = int(c["concurrent30"][row])
-    out["over_exposure"] = (
-        float(comps["over_exposure"][i]),
-        f"{n90:.0f} of ~{posts:.0f} posts in the last 90 days sponsored "
-        f"({_pct(n90 / max(posts, 1.0))}); {brands} brand{'s' if brands != 1 else ''} "
-        "in the last 30 days",
-    )
+    brands_text = f"{brands} brand{'s' if brands != 1 else ''} in the last 30 days"
+    if posts > 0:
+        share_text = (
+            f"{n90:.0f} of ~{posts:.0f} posts in the last 90 days sponsored "
+            f"({_pct(n90 / max(posts, 1.0))})"
+        )
+    else:
+        share_text = f"{n90:.0f} sponsored posts in the last 90 days (posting rate unknown)"
+    out["over_exposure"] = (float(comps["over_exposure"][i]), f"{share_text}; {brands_text}")
 
     # Relationship.
     lid = index.ids[row]
