@@ -523,6 +523,15 @@ async def payout_failed(ctx: EventContext) -> Handled:
     return await _payout_event(ctx)
 
 
+# Automatic payouts (Stripe's schedule): recorded from their creation, so a payout on its way
+# shows in the earnings before it is paid; a canceled one is not counted.
+@stripe_event_handler("payout.created")
+@stripe_event_handler("payout.updated")
+@stripe_event_handler("payout.canceled")
+async def payout_changed(ctx: EventContext) -> Handled:
+    return await _payout_event(ctx)
+
+
 # --- transfer webhooks ----------------------------------------------------------------------
 
 

@@ -1,0 +1,74 @@
+"""`RAPPORT_PAYOUT_MODE=automatic`: Rapport records the payouts Stripe makes on its schedule from
+the `payout.*` Connect events — from `payout.created` on, so a payout on its way shows in the
+creator's earnings before it is paid, and a canceled one is not counted (issue 11, item 8).
+The sandbox's schedule (00:00 UTC of its clock) makes the payouts; real HTTP, real SDK."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from app.clock import Clock
+from app.models import StripeEvent, StripeEventOutcome
+from rapport_dev.stripe_sandbox.testing import RunningSandbox
+from tests.factories import relogin
+from tests.money_support import (
+    Forwarder,
+    assert_sound,
+    funded_contract,
+    make_releasable,
+    money_worker,
+    settle,
+)
+
+HOURS_TO_MIDNIGHT = 12  # T0 is 12:00 UTC
+
+
+async def test_a_scheduled_payout_shows_while_pending_then_paid(
+    stripe_app: FastAPI,
+    stripe_api: httpx.AsyncClient,
+    stripe_sandbox: RunningSandbox,
+    forwarder: Forwarder,
+    clock: Clock,
+) -> None:
+    stripe_sandbox.set_clock(clock.now().timestamp())
+    worker = money_worker(stripe_app, clock, payout_mode="automatic")
+    funded = await funded_contract(stripe_api, stripe_sandbox, worker, forwarder)
+    await make_releasable(stripe_app, clock, *funded.milestone_ids)
+    await settle(worker, forwarder)
+
+    # Past the next 00:00: Stripe's daily schedule creates the payout (pending, arrives later).
+    stripe_sandbox.advance_clock(HOURS_TO_MIDNIGHT * 3600 + 60)
+    clock.advance(timedelta(hours=HOURS_TO_MIDNIGHT, minutes=1))
+    await settle(worker, forwarder)
+    connected = stripe_sandbox.client(stripe_account=funded.account_id)
+    (payout,) = connected.v1.payouts.list().data
+    assert payout.automatic is True and payout.status == "pending"
+
+    influencer = (await relogin(stripe_api, funded.deal.influencer)).headers
+    earnings = (await stripe_api.get("/v1/influencers/me/earnings", headers=influencer)).json()
+    assert [(p["stripe_payout_id"], p["status"]) for p in earnings["payouts"]] == [
+        (payout.id, "pending")
+    ]
+    (money,) = earnings["currencies"]
+    assert money["payouts_pending"] == payout.amount == money["transferred"]
+    assert money["paid_out"] == 0
+    async with stripe_app.state.database.sessionmaker() as session:
+        created = await session.scalar(
+            select(StripeEvent).where(StripeEvent.type == "payout.created")
+        )
+        assert created is not None and created.outcome == StripeEventOutcome.applied
+
+    # Its arrival date: payout.paid.
+    stripe_sandbox.advance_clock(3 * 86_400)
+    clock.advance(timedelta(days=3))
+    await settle(worker, forwarder)
+    influencer = (await relogin(stripe_api, funded.deal.influencer)).headers
+    earnings = (await stripe_api.get("/v1/influencers/me/earnings", headers=influencer)).json()
+    (money,) = earnings["currencies"]
+    assert money["paid_out"] == payout.amount and money["payouts_pending"] == 0
+    assert [p["status"] for p in earnings["payouts"]] == ["paid"]
+    await assert_sound(stripe_app)
