@@ -4,6 +4,7 @@ from an install made of `app/` alone, as in the production image."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -110,3 +111,75 @@ def test_dev_commands_without_the_dev_tools_say_how_to_get_them(
         f"rapport {command}: the development tools (rapport_dev) are not installed here; "
         "from a checkout: pip install -e '.[dev]'"
     ]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_serve_comes_up_with_demo_data_sandbox_and_docs_and_sigterm_stops_both(
+    tmp_path: Path,
+) -> None:
+    """What `make run` does, in an empty folder: migrate, seed the demo, start the Stripe
+    sandbox child, serve; SIGTERM (a `kill`) stops the API and the sandbox child with it."""
+    import signal
+    import time
+
+    import httpx
+
+    api_port, stripe_port = _free_port(), _free_port()
+    env = os.environ | {
+        "RAPPORT_PORT": str(api_port),
+        "RAPPORT_STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}",
+        "RAPPORT_LOG_LEVEL": "WARNING",
+        # Cheap hashing for the demo accounts; everything else is make run's default.
+        "RAPPORT_PASSWORD_TIME_COST": "1",
+        "RAPPORT_PASSWORD_MEMORY_COST_KIB": "1024",
+    }
+    env.pop("RAPPORT_DATABASE_URL", None)
+    env.pop("RAPPORT_ENVIRONMENT", None)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        cwd=tmp_path,
+        env=env | {"PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (_listening(api_port) and _listening(stripe_port)):
+            assert serve.poll() is None, serve.communicate()[0]
+            assert time.monotonic() < deadline, "rapport serve did not come up"
+            time.sleep(0.2)
+        base = f"http://127.0.0.1:{api_port}"
+        with httpx.Client(base_url=base, trust_env=False, timeout=30) as http:
+            assert http.get("/readyz").status_code == 200
+            assert "swagger-ui-bundle.js" in http.get("/docs").text
+            signed_in = http.post(
+                "/v1/auth/token",
+                data={"username": "creator@demo.rapport.dev", "password": "rapport-demo-2026"},
+            )
+            assert signed_in.status_code == 200, signed_in.text
+        assert (tmp_path / "var" / "rapport.db").exists()
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        output = serve.communicate(timeout=30)[0]
+    deadline = time.monotonic() + 10
+    while _listening(stripe_port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _listening(stripe_port), "the Stripe sandbox child outlived rapport serve"
+    assert "seeded demo data" in output
+    assert f"docs at http://127.0.0.1:{api_port}/docs" in output
+    assert "Traceback" not in output
