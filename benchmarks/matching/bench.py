@@ -204,6 +204,7 @@ def merge_results(path: Path, result: dict[str, Any]) -> dict[str, Any]:
 def markdown(data: dict[str, Any]) -> str:
     rows = [
         ("listings", "listings", "{:,}"),
+        ("date of the run", "date", "{}"),
         ("briefs ranked", "briefs", "{}"),
         ("index build (s)", "index_build_s", "{}"),
         ("index memory (MB)", "index_mb", "{}"),
@@ -231,7 +232,9 @@ def markdown(data: dict[str, Any]) -> str:
         [
             "# Matching benchmark results",
             "",
-            f"Date: {runs[-1]['date']}. Machine: {m['cpu_count']} cores "
+            f"Latest run: {max(r['date'] for r in runs)} (each column has its own date: a "
+            "column is replaced only when its size is run again). Machine: "
+            f"{m['cpu_count']} cores "
             f"({m['processor']}), Python {m['python']}, numpy {m['numpy']}, "
             f"scipy {m['scipy']}. Seed {runs[-1]['seed']}.",
             "",

@@ -26,6 +26,8 @@ import json
 import math
 import os
 import platform
+import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -221,8 +223,17 @@ def _free_port() -> int:
 class Server:
     """The app under uvicorn in a child process, on a fresh database."""
 
-    def __init__(self, database_url: str | None) -> None:
+    def __init__(self, database_url: str | None, postgresql: bool = False) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="rapport-outside-")
+        self.pg_name: str | None = None
+        if postgresql:
+            # A fresh database per world on the local server (127.0.0.1:5432, user postgres).
+            self.pg_name = f"rapport_outside_{secrets.token_hex(4)}"
+            createdb = shutil.which("createdb") or "/usr/bin/createdb"
+            subprocess.run(  # noqa: S603 - the PostgreSQL client tools
+                [createdb, "-h", "127.0.0.1", "-U", "postgres", self.pg_name], check=True
+            )
+            database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{self.pg_name}"
         self.url = database_url or f"sqlite+aiosqlite:///{self.tmp.name}/outside.db"
         self.port = _free_port()
         self.env = {
@@ -267,6 +278,11 @@ class Server:
             self.proc.terminate()
             self.proc.wait(timeout=30)
         self.tmp.cleanup()
+        if self.pg_name:
+            dropdb = shutil.which("dropdb") or "/usr/bin/dropdb"
+            subprocess.run(  # noqa: S603 - the PostgreSQL client tools
+                [dropdb, "-h", "127.0.0.1", "-U", "postgres", self.pg_name], check=False
+            )
 
     @property
     def base(self) -> str:
@@ -414,6 +430,9 @@ def main() -> None:
     ap.add_argument("--no-ablation", action="store_true")
     ap.add_argument("--database-url", default=None, help="a fresh, empty database (else SQLite)")
     ap.add_argument(
+        "--postgresql", action="store_true", help="a fresh local PostgreSQL database per world"
+    )
+    ap.add_argument(
         "--tuned-on",
         default="rapport_dev/world2 seeds 11-13, in process; never on the seed generator nor on "
         "the reported seeds",
@@ -431,7 +450,7 @@ def main() -> None:
             if args.in_process:
                 result = run_in_process(case, today, not args.no_ablation)
             else:
-                with Server(args.database_url) as server:
+                with Server(args.database_url, args.postgresql) as server:
                     result = asyncio.run(load_and_rank(case, server.base, not args.no_ablation))
             result["wall_s"] = round(time.perf_counter() - t, 1)
             d = result["default"]
@@ -446,7 +465,9 @@ def main() -> None:
     payload = {
         "date": today.isoformat(),
         "machine": _machine(),
-        "mode": "in-process" if args.in_process else "http",
+        "mode": "in-process"
+        if args.in_process
+        else ("http, PostgreSQL" if args.postgresql else "http, SQLite"),
         "creators": args.creators,
         "briefs": args.briefs,
         "tuned_on": args.tuned_on,
