@@ -148,3 +148,31 @@ async def test_balance_insufficient_waits_and_retries_never_a_dead_letter(
     assert len(ours) == 2
     assert {p.amount for p in ours} == {60_000}
     assert [j for j in await _payout_jobs(stripe_app) if j.state == "dead"] == []
+
+
+async def test_a_payout_whose_answer_was_a_stored_500_is_found_not_made_twice(
+    stripe_app: FastAPI,
+    stripe_api: httpx.AsyncClient,
+    stripe_sandbox: RunningSandbox,
+    forwarder: Forwarder,
+    clock: Clock,
+) -> None:
+    stripe_sandbox.set_clock(clock.now().timestamp())
+    stripe_sandbox.set_options(fees=False)
+    worker = money_worker(stripe_app, clock, payout_mode="per_transfer")
+    funded = await funded_contract(stripe_api, stripe_sandbox, worker, forwarder)
+    _manual_payouts(stripe_sandbox, funded.account_id)
+    first = funded.milestone_ids[0]
+    # Stripe makes the payout, then answers 500 — and replays that 500 under the key.
+    stripe_sandbox.inject_fault("/v1/payouts", "error_after_apply", count=1)
+    await make_releasable(stripe_app, clock, first)
+    await settle(worker, forwarder)
+    connected = stripe_sandbox.client(stripe_account=funded.account_id)
+    assert len(connected.v1.payouts.list().data) == 1
+    clock.advance(timedelta(minutes=5))  # the relay's backoff
+    await settle(worker, forwarder)
+    (payout,) = connected.v1.payouts.list().data  # still one
+    async with stripe_app.state.database.sessionmaker() as session:
+        ours = list(await session.scalars(select(Payout).where(Payout.transfer_id.is_not(None))))
+    assert [p.stripe_payout_id for p in ours] == [payout.id]
+    assert [j for j in await _payout_jobs(stripe_app) if j.state == "dead"] == []

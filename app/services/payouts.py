@@ -517,12 +517,22 @@ async def _as_held_by_stripe(gateway: StripeGateway, plan: PayoutPlan) -> Payout
     return replace(plan, amount=amount, currency=currency, available_on=available_on)
 
 
-def _payout_key(transfer_id: str, waits: int) -> str:
-    # A refusal is stored under its key at Stripe for 24 h: each retry after a refusal gets a
-    # key of its own; the first attempt keeps `payout:<trf>`.
-    if waits == 0:
-        return idempotency_key("payout", transfer_id)
-    return idempotency_key("payout", transfer_id, f"wait{waits}")
+def _payout_key(transfer_id: str, waits: int, attempt: int = 1) -> str:
+    # A refusal or a 5xx is stored under its key at Stripe for 24 h: each retry after a
+    # refusal (`wait<n>`), and each attempt after one that found nothing (`a<n>`), gets a key of
+    # its own; the first attempt keeps `payout:<trf>`.
+    parts: list[str] = [f"wait{waits}"] if waits else []
+    if attempt > 1:
+        parts.append(f"a{attempt}")
+    return idempotency_key("payout", transfer_id, *parts)
+
+
+async def _find_payout(gateway: StripeGateway, plan: PayoutPlan) -> dict[str, Any] | None:
+    for payout in await gateway.list_payouts(stripe_account=plan.stripe_account):
+        found = payout.to_dict()
+        if (found.get("metadata") or {}).get("rapport_transfer_id") == plan.transfer_id:
+            return found
+    return None
 
 
 async def _wait_for_funds(
@@ -576,13 +586,28 @@ async def pay_out_transfer(ctx: JobContext, job: ClaimedJob, store: StorePayout)
         return
     if plan.amount <= 0:
         return
+    waits = int(job.payload.get("waits", 0))
+    if job.attempts > 1:
+        # An earlier attempt may have created it and lost the answer (Stripe replays a 5xx
+        # under its key for 24 h): look for it before asking again, under a fresh key.
+        found = await _find_payout(gateway, plan)
+        if found is not None:
+            await store(
+                ctx.session,
+                found,
+                plan.influencer_id,
+                plan.stripe_account,
+                ctx.now,
+                transfer_id,
+            )
+            return
     try:
         payout = await gateway.create_payout(
             amount=plan.amount,
             currency=plan.currency,
             stripe_account=plan.stripe_account,
             metadata={"rapport_transfer_id": transfer_id},
-            idempotency_key=_payout_key(transfer_id, int(job.payload.get("waits", 0))),
+            idempotency_key=_payout_key(transfer_id, waits, job.attempts),
         )
     except StripeRequestRejected as exc:
         if exc.code == "balance_insufficient":

@@ -512,6 +512,18 @@ class StripeGateway:
             lambda: self.client.v1.payouts.retrieve_async(payout_id, None, options),  # type: ignore[arg-type]
         )
 
+    async def list_payouts(self, *, stripe_account: str, limit: int = 100) -> list[stripe.Payout]:
+        """The account's most recent payouts (newest first, one page) — how a payout job whose
+        answer was lost (a 5xx Stripe replays under the same key) finds what it created."""
+        params = {"limit": limit}
+        options = self._get_options(stripe_account)
+
+        async def call() -> list[stripe.Payout]:
+            page = await self.client.v1.payouts.list_async(params, options)  # type: ignore[arg-type]
+            return list(page.data)
+
+        return await self._call("list_payouts", call)
+
     async def retrieve_balance(self, *, stripe_account: str | None = None) -> stripe.Balance:
         options = self._get_options(stripe_account)
         return await self._call(
