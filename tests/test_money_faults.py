@@ -64,9 +64,10 @@ async def test_the_sandbox_fails_after_applying_the_transfer(
     worker = money_worker(stripe_app, clock)
     funded = await funded_contract(stripe_api, stripe_sandbox, worker, forwarder)
     first, _ = funded.milestone_ids
-    # Stripe made the transfer and answered 500: the SDK retries with the same key and gets
-    # the transfer back (a replay), so the job records it once.
-    stripe_sandbox.inject_fault("/v1/transfers", "error_after_apply", count=1)
+    # Stripe made the transfer and the answer was lost on the way: the SDK retries with the
+    # same key and gets the transfer back (a replay), so the job records it once. (A 500 from
+    # Stripe itself is replayed instead: tests/test_money_stored_errors.py.)
+    stripe_sandbox.inject_fault("/v1/transfers", "answer_lost_after_apply", count=1)
     await make_releasable(stripe_app, clock, first)
     await settle(worker, forwarder)
     await _one_transfer_each(stripe_app, funded.contract_id, first)

@@ -130,7 +130,7 @@ async def test_transfers_are_idempotent_and_reversible(
     intent = await funded(gateway, "ctr_transfer", 10_000)
     charge = intent.latest_charge
     # The answer is lost once: the SDK retries with the same key and gets the same transfer.
-    stripe_sandbox.inject_fault("/v1/transfers", "error_after_apply")
+    stripe_sandbox.inject_fault("/v1/transfers", "answer_lost_after_apply")
     transfer = await gateway.create_transfer(
         amount=6_000,
         currency="usd",

@@ -114,7 +114,7 @@ async def test_a_lost_answer_from_stripe_never_creates_a_second_account(
     account, _ = await influencer_account(stripe_api)
     # Stripe creates the account, then the answer is lost (a 500). The SDK retries with the same
     # idempotency key (`account:<influencer>`) and gets the account that was created.
-    stripe_sandbox.inject_fault("/v1/accounts", "error_after_apply", count=1)
+    stripe_sandbox.inject_fault("/v1/accounts", "answer_lost_after_apply", count=1)
     response = await stripe_api.post(ONBOARDING, headers=account.headers)
     assert response.status_code == 201, response.text
     assert [a.id for a in sandbox_accounts(stripe_sandbox)] == [response.json()["account_id"]]

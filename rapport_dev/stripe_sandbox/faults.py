@@ -5,9 +5,12 @@ A fault matches requests by method and path (an exact path or an fnmatch pattern
 execute (idempotent replays are answered from the store and never consume a fault). Modes:
 
 - `error_before_apply`: answer 500 api_error, change nothing, store no idempotent result.
-- `error_after_apply`: perform the operation and store its idempotent result, then answer 500.
-  A retry with the same Idempotency-Key replays the stored success, so a retrying client
-  converges (the "response lost on the way back" case).
+- `error_after_apply`: perform the operation, then answer 500 — and, as Stripe does, store that
+  500 under the Idempotency-Key: a retry with the key replays the 500 for 24 hours (sandbox
+  clock); the client learns the outcome only by looking the object up.
+- `answer_lost_after_apply`: perform the operation and store its real result, then answer 500
+  in place of the answer lost on the way (a dropped connection, a proxy's error: not a response
+  of Stripe's API, so nothing replays it). A retry with the key replays the stored success.
 - `timeout_after_apply`: perform the operation and store its result, then sleep `delay_s`
   before answering, so a client with a shorter timeout gives up; its retry replays the result.
 - `delay_before_apply`: sleep `delay_s` while holding the idempotency key, then perform the
@@ -21,7 +24,13 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-MODES = ("error_before_apply", "error_after_apply", "timeout_after_apply", "delay_before_apply")
+MODES = (
+    "error_before_apply",
+    "error_after_apply",
+    "answer_lost_after_apply",
+    "timeout_after_apply",
+    "delay_before_apply",
+)
 
 
 class FaultSpecError(ValueError):

@@ -367,11 +367,19 @@ class _ApiHandler:
                 self.sb.idempotency.abort(account, idem_key)
             return reply(500, _error(500, "An unknown error occurred", type="api_error"))
 
+        failed_after = fault is not None and fault.mode == "error_after_apply"
         if idem_key:
-            self.sb.idempotency.complete(account, idem_key, StoredResponse(status, out, request_id))
+            # Stripe saves the response of a request that began executing, whatever it was —
+            # a 500 too, replayed for the key's 24 hours; except when the 500 stands for an
+            # answer lost on the way (`answer_lost_after_apply`): Stripe saved the result.
+            stored = StoredResponse(status, out, request_id)
+            if failed_after:
+                assert fault is not None
+                stored = StoredResponse(500, self._fault_body(fault), request_id)
+            self.sb.idempotency.complete(account, idem_key, stored)
         if method == "POST":
             self.sb.save()  # before answering: what a client was told is on disk
-        if fault is not None and fault.mode == "error_after_apply":
+        if fault is not None and fault.mode in ("error_after_apply", "answer_lost_after_apply"):
             return reply(500, self._fault_body(fault))
         if fault is not None and fault.mode == "timeout_after_apply":
             await asyncio.sleep(fault.delay_s)

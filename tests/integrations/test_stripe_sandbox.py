@@ -603,11 +603,12 @@ def _transfer_setup(sandbox: RunningSandbox, client: stripe.StripeClient) -> dic
     }
 
 
-def test_error_after_apply_applies_and_a_keyed_retry_converges(
+def test_answer_lost_after_apply_applies_and_a_keyed_retry_converges(
     sandbox: RunningSandbox, stripe_client: stripe.StripeClient
 ) -> None:
+    # (error_after_apply stores the 500 instead, as Stripe: test_stripe_sandbox_idempotency_errors)
     params = _transfer_setup(sandbox, stripe_client)
-    sandbox.inject_fault("/v1/transfers", "error_after_apply")
+    sandbox.inject_fault("/v1/transfers", "answer_lost_after_apply")
     with pytest.raises(stripe.APIError) as caught:
         stripe_client.v1.transfers.create(params, {"idempotency_key": "tr-1"})
     assert caught.value.http_status == 500
@@ -618,7 +619,7 @@ def test_error_after_apply_applies_and_a_keyed_retry_converges(
     assert retry.id == applied[0].id and replayed(retry)
 
     # The SDK's own retries (same generated key) converge without the caller noticing.
-    sandbox.inject_fault("/v1/refunds", "error_after_apply")
+    sandbox.inject_fault("/v1/refunds", "answer_lost_after_apply")
     retrying = sandbox.client(max_network_retries=2)
     refund = retrying.v1.refunds.create({"charge": params["source_transaction"], "amount": 500})
     assert [r.id for r in stripe_client.v1.refunds.list().data] == [refund.id]

@@ -220,3 +220,33 @@ def test_wall_clock_signatures_survive_a_moved_sandbox_clock(webhook_receiver: A
     # ... while each event's own time is the sandbox's: paid 2 days after the payout was made.
     created = sorted(r["event"]["created"] for r in payout_events)
     assert created[1] - created[0] == 2 * DAY and created[1] > time.time() + DAY
+
+
+def test_an_account_created_with_a_manual_schedule_is_never_paid_out_on_its_own(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    """What Rapport's per_transfer mode asks for (`settings[payouts][schedule][interval]`)."""
+    sandbox.set_clock(T0)
+    account = stripe_client.v1.accounts.create(
+        {
+            "type": "express",
+            "country": "US",
+            "capabilities": {"transfers": {"requested": True}},
+            "settings": {"payouts": {"schedule": {"interval": "manual"}}},
+        }
+    )
+    assert account.settings.payouts.schedule.interval == "manual"
+    sandbox.complete_onboarding(account.id)
+    intent = stripe_client.v1.payment_intents.create(
+        {"amount": 5_000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
+    stripe_client.v1.transfers.create(
+        {
+            "amount": 2_000,
+            "currency": "usd",
+            "destination": account.id,
+            "source_transaction": intent.latest_charge,
+        }
+    )
+    sandbox.advance_clock(3 * DAY)
+    assert sandbox.client(stripe_account=account.id).v1.payouts.list().data == []
