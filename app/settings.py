@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     stripe_connect_country: str = Field(
         "US",
         description="the platform's Stripe country: creators' Express accounts are created in "
-        "their own country, with the recipient service agreement outside this one's region",
+        "their own country, with the recipient service agreement when it is not this one",
     )
     # Empty = derived from public_url (itself from host and port), so a local run on another
     # port still lands on the pages Rapport serves (app/routers/pages.py).

@@ -106,13 +106,27 @@ async def test_a_profile_without_a_country_is_asked_for_one(
     assert list(stripe_sandbox.client().v1.accounts.list().data) == []
 
 
-def test_cross_border_means_outside_the_platforms_stripe_region() -> None:
+def test_cross_border_means_outside_the_platforms_country() -> None:
     assert service_agreement("US", "US") is None
     assert service_agreement("FR", "US") == "recipient"
     assert service_agreement("US", "FR") == "recipient"
-    # Europe (EEA, UK, Switzerland) is one region for Stripe's full service agreement.
-    assert service_agreement("SE", "FR") is None
-    assert service_agreement("GB", "DE") is None
-    assert service_agreement("JP", "GB") == "recipient"
+    # A transfers-only account abroad is a recipient one, in Europe too.
+    assert service_agreement("SE", "FR") == "recipient"
+    assert service_agreement("FR", "fr") is None
     assert {"US", "FR", "SE", "GB", "JP"} <= CONNECT_COUNTRIES
     assert not {"NG", "RU", "IN"} & CONNECT_COUNTRIES
+
+
+@pytest.mark.parametrize("country", ["US", "FR", "SE"])
+async def test_stripe_accepts_the_accounts_when_it_is_strict_about_them(
+    stripe_api: httpx.AsyncClient, stripe_sandbox: RunningSandbox, country: str
+) -> None:
+    # The sandbox as strict as Stripe: supported countries, the recipient agreement across
+    # borders, single-use links, capabilities that take time.
+    stripe_sandbox.set_options(strict_accounts=True)
+    response, _ = await _onboard(stripe_api, country)
+    assert response.status_code == 201, response.text
+    created = stripe_sandbox.client().v1.accounts.retrieve(response.json()["account_id"])
+    assert created.country == country
+    expected = "full" if country == "US" else "recipient"
+    assert (created.to_dict()["tos_acceptance"].get("service_agreement") or "full") == expected

@@ -106,12 +106,6 @@ CONNECT_COUNTRIES = frozenset(
     "AE AT AU BE BG BR CA CH CY CZ DE DK EE ES FI FR GB GI GR HK HR HU IE IT JP LI LT LU LV "
     "MT MX MY NL NO NZ PL PT RO SE SG SI SK TH US".split()
 )
-# Stripe treats these as one region: a platform in one of them holds full-service accounts in
-# all of them; anywhere else the platform pays across borders.
-_EUROPE = frozenset(
-    "AT BE BG CH CY CZ DE DK EE ES FI FR GB GI GR HR HU IE IT LI LT LU LV MT NL NO PL PT RO "
-    "SE SI SK".split()
-)
 
 
 class PayoutCountryRequired(InvalidRequest):
@@ -149,11 +143,10 @@ def connect_country(country: str | None) -> str:
 
 def service_agreement(country: str, platform_country: str) -> str | None:
     """`recipient` when the platform pays the account across borders (Stripe's cross-border
-    payouts: transfers only), None (Stripe's `full`) at home."""
-    home = platform_country.upper()
-    if country == home or (country in _EUROPE and home in _EUROPE):
-        return None
-    return "recipient"
+    payouts: a transfers-only account abroad exists only under this agreement — "You cannot
+    request the `transfers` capability without the `card_payments` capability for accounts in
+    FR"), None (Stripe's `full`) in the platform's own country."""
+    return None if country == platform_country.upper() else "recipient"
 
 
 def account_unknown(exc: StripeGatewayError) -> bool:
