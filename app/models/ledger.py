@@ -57,6 +57,9 @@ class EntryKind(enum.StrEnum):
     chargeback = "chargeback"
     chargeback_reversal = "chargeback_reversal"
     adjustment = "adjustment"
+    # A movement settled by Stripe in another currency than the deal's: the deal-currency
+    # amount swapped for the settled one through `platform:fx` (docs/ledger.md).
+    conversion = "conversion"
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:

@@ -45,7 +45,7 @@ from app.integrations.stripe import (
 )
 from app.models import Contract, Payment
 from app.models.stripe_event import StripeEventOutcome
-from app.services import ledger
+from app.services import ledger, settlement
 from app.services.bids import party_filter
 from app.services.brands import member_brands
 from app.services.contracts import CONTRACTS, ContractNotFound
@@ -380,6 +380,15 @@ async def payment_succeeded(ctx: EventContext) -> Handled:
         memo=f"PaymentIntent {payment.payment_intent_id}",
         now=ctx.now,
     )
+    # What Stripe settled it as (currency, rate, Stripe's fee): app/services/settlement.py.
+    settled = await settlement.book_charge_settlement(
+        session,
+        ctx.job,
+        charge_id=charge_id,
+        total=payment.total,
+        currency=payment.currency,
+        now=ctx.now,
+    )
     if contract.state in DEAD_CONTRACT_STATES:
         await enqueue(
             session,
@@ -396,6 +405,8 @@ async def payment_succeeded(ctx: EventContext) -> Handled:
         note = f"contract is {contract.state}: the payment is refunded in full"
     elif not note:
         note = f"contract is {contract.state}; funding booked"
+    if settled:
+        note += f"; {settled}"
     if received is not None and int(received) != payment.total:
         note += f"; Stripe received {received}, we expected {payment.total} (reconcile)"
         logger.error("funding amount mismatch", extra={"contract": contract.id})

@@ -60,6 +60,9 @@ FEES = "platform:fees"  # revenue: the brand-side service fee
 CHARGEBACK_LOSSES = "platform:chargeback_losses"  # expense: chargebacks the platform absorbs
 STRIPE_FEES = "platform:stripe_fees"  # expense: Stripe's processing fees (reconciliation)
 EQUITY = "platform:equity"  # equity: the platform's own money put in or taken out
+# asset: currency swapped by Stripe's settlement — per currency, what the deal-currency side
+# gave and the settled side received (`conversion` entries); rounding stays here, visibly.
+FX = "platform:fx"
 
 PLATFORM_ACCOUNTS: Mapping[str, AccountType] = MappingProxyType(
     {
@@ -68,6 +71,7 @@ PLATFORM_ACCOUNTS: Mapping[str, AccountType] = MappingProxyType(
         CHARGEBACK_LOSSES: AccountType.expense,
         STRIPE_FEES: AccountType.expense,
         EQUITY: AccountType.equity,
+        FX: AccountType.asset,
     }
 )
 # Per-contract accounts: `<prefix>:ctr_…`. Both are liabilities that may never go negative.
@@ -1094,6 +1098,52 @@ async def book_chargeback_reversal(
         dispute_id,
         memo,
         now,
+    )
+
+
+async def book_conversion(
+    session: AsyncSession,
+    *,
+    amount: int,
+    currency: str,
+    settled_amount: int,
+    settled_currency: str,
+    incoming: bool,
+    txn_id: str,
+    source: str,
+    milestone_id: str | None = None,
+    memo: str = "",
+    now: datetime | None = None,
+) -> tuple[JournalEntry, bool] | None:
+    """Stripe moved `amount` `currency` (the deal's, as the contract's entry booked it) as
+    `settled_amount` `settled_currency` on the platform's balance (its balance transaction
+    `txn_id` of the Stripe object `source`). The deal-currency side of `platform:stripe_balance`
+    is swapped for the settled one through `platform:fx`:
+    incoming (a charge, a reinstatement, a transfer reversal) Cr stripe_balance amount /
+    Dr fx amount, Dr stripe_balance settled / Cr fx settled; outgoing the opposite. Key
+    `conversion:{txn_id}`; platform accounts only (the contract's own entry stays in the deal
+    currency). None when nothing was converted."""
+    cur, settled_cur = _currency(currency), _currency(settled_currency)
+    if cur == settled_cur:
+        return None
+    amount = _amount(amount, "amount")
+    settled_amount = _amount(settled_amount, "settled_amount")
+    sign = 1 if incoming else -1
+    lines = [
+        (STRIPE_BALANCE, -sign * amount, cur),
+        (FX, sign * amount, cur),
+        (STRIPE_BALANCE, sign * settled_amount, settled_cur),
+        (FX, -sign * settled_amount, settled_cur),
+    ]
+    return await post_entry(
+        session,
+        EntryKind.conversion,
+        lines,
+        f"conversion:{_ref(txn_id, 'txn_id')}",
+        milestone_id=milestone_id,
+        external_ref=source,
+        memo=memo,
+        now=now,
     )
 
 

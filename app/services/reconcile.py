@@ -45,6 +45,7 @@ from app.models import JournalEntry, JournalLine, LedgerAccount, Refund, Transfe
 from app.models.ledger import EntryKind
 from app.services.ledger import STRIPE_BALANCE
 from app.services.money import stripe_id
+from app.services.releases import _in_deal_currency
 
 logger = logging.getLogger("rapport.money.reconcile")
 
@@ -58,6 +59,7 @@ _MOVES_STRIPE = (
     EntryKind.chargeback,
     EntryKind.chargeback_reversal,
     EntryKind.fee,
+    EntryKind.conversion,
 )
 
 
@@ -115,7 +117,7 @@ class _Expected:
 
 async def _ledger_movements(
     session: AsyncSession, since: datetime | None
-) -> tuple[dict[str, _Expected], list[tuple[Refund, int]]]:
+) -> tuple[dict[tuple[str, str], _Expected], list[tuple[Refund, int]]]:
     """The ledger's movement of the platform's Stripe balance per Stripe object, and the
     refunds it reserved that Stripe has not confirmed."""
     stmt = (
@@ -133,7 +135,7 @@ async def _ledger_movements(
     if since is not None:
         stmt = stmt.where(JournalEntry.created_at >= since)
     refunds = {r.id: r for r in await session.scalars(select(Refund))}
-    expected: dict[str, _Expected] = {}
+    expected: dict[tuple[str, str], _Expected] = {}
     pending: list[tuple[Refund, int]] = []
     for kind, contract_id, ref, currency, amount in await session.execute(stmt):
         source = ref
@@ -147,10 +149,13 @@ async def _ledger_movements(
             source = row.stripe_refund_id
         if source is None:
             continue
-        found = expected.setdefault(source, _Expected(0, currency, contract_id, set()))
+        found = expected.setdefault((source, currency), _Expected(0, currency, contract_id, set()))
         found.amount += int(amount)
+        found.contract_id = found.contract_id or contract_id
         found.kinds.add(str(kind))
-    return expected, pending
+    # A movement Stripe settled in another currency nets to zero in the deal's currency (the
+    # `conversion` entry swapped it): only what moved is compared.
+    return {k: v for k, v in expected.items() if v.amount != 0}, pending
 
 
 async def reconcile(
@@ -170,7 +175,7 @@ async def reconcile(
 
     created_gte = int(since.timestamp()) if since is not None else None
     txns = await gateway.list_balance_transactions(created_gte=created_gte)
-    actual: dict[str, tuple[int, str, str]] = {}
+    actual: dict[tuple[str, str], tuple[int, str, str]] = {}
     balance: dict[str, int] = defaultdict(int)
     for txn_object in txns:
         txn = txn_object.to_dict()
@@ -180,14 +185,14 @@ async def reconcile(
         currency = str(txn["currency"]).upper()
         # `net`: the balance moved by the amount less Stripe's fee (a dispute fee, say).
         net = int(txn["net"] if txn.get("net") is not None else txn["amount"])
-        amount, _, kinds = actual.get(source, (0, currency, ""))
-        actual[source] = (amount + net, currency, f"{kinds} {txn['type']}".strip())
+        amount, _, kinds = actual.get((source, currency), (0, currency, ""))
+        actual[(source, currency)] = (amount + net, currency, f"{kinds} {txn['type']}".strip())
         balance[currency] += net
     report.checked["balance_transactions"] = len(txns)
     report.checked["ledger_movements"] = len(expected)
 
-    for source, want in expected.items():
-        got = actual.get(source)
+    for (source, _currency), want in expected.items():
+        got = actual.get((source, _currency))
         kinds = "/".join(sorted(want.kinds))
         if got is None:
             report.add(
@@ -208,8 +213,8 @@ async def reconcile(
                 ledger_amount=want.amount,
                 stripe_amount=got[0],
             )
-    for source, (amount, currency, kinds) in actual.items():
-        if source not in expected:
+    for (source, currency), (amount, _, kinds) in actual.items():
+        if (source, currency) not in expected and amount != 0:
             report.add(
                 "missing_in_ledger",
                 source,
@@ -278,6 +283,9 @@ async def _check_transfers(
             per_milestone[milestone or f"(no milestone) {transfer['id']}"].append(transfer)
             row = ours.get(transfer["id"])
             reversed_ = int(transfer.get("amount_reversed") or 0)
+            if row is not None and int(transfer["amount"]) != row.amount:
+                # Sent in the settlement currency: compare in the deal's, as the ledger books.
+                reversed_ = _in_deal_currency(reversed_, int(transfer["amount"]), row.amount)
             if row is not None and reversed_ != booked_reversals.get(row.milestone_id, 0):
                 report.add(
                     "reversal_mismatch",

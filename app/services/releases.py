@@ -62,7 +62,7 @@ from app.models import (
 from app.models.ledger import EntryKind
 from app.models.money import Payout
 from app.models.stripe_event import StripeEventOutcome
-from app.services import ledger, payouts, stripe_events
+from app.services import ledger, payouts, settlement, stripe_events
 from app.services.milestones import MILESTONES
 from app.services.money import (
     DISPUTED,
@@ -305,10 +305,13 @@ async def transfer_milestone(ctx: JobContext, job: ClaimedJob) -> None:
     if _may_have_posted_before(ctx, job, plan):
         transfer = await find_transfer(gateway, plan.contract_id, milestone_id)
     if transfer is None:
+        # In the currency Stripe settled the charge in, converted at the charge's rate
+        # (app/services/settlement.py): a `source_transaction` transfer in any other is refused.
+        settled = await settlement.charge_settlement(gateway, plan.charge_id)
         try:
             transfer = await gateway.create_transfer(
-                amount=plan.amount,
-                currency=plan.currency,
+                amount=settlement.to_settlement(plan.amount, plan.currency, settled),
+                currency=settled.currency,
                 destination=plan.destination,
                 transfer_group=plan.contract_id,
                 source_transaction=plan.charge_id,
@@ -331,6 +334,14 @@ async def transfer_milestone(ctx: JobContext, job: ClaimedJob) -> None:
     await record_transfer(ctx, plan, transfer)
 
 
+def _in_deal_currency(settled: int, settled_total: int, deal_total: int) -> int:
+    """A part of a transfer Stripe reports in the settlement currency (a reversal), in the
+    deal's currency: proportionally, half up (the whole is exact)."""
+    if settled_total == deal_total or settled_total <= 0:
+        return settled
+    return (2 * settled * deal_total + settled_total) // (2 * settled_total)
+
+
 async def record_transfer(ctx: JobContext, plan: _TransferPlan, transfer: Any) -> None:
     session = ctx.session
     contract = await fresh_contract(session, plan.contract_id, lock=True)
@@ -348,9 +359,13 @@ async def record_transfer(ctx: JobContext, plan: _TransferPlan, transfer: Any) -
             influencer_id=plan.influencer_id,
             stripe_transfer_id=transfer.id,
             destination=stripe_id(transfer.destination) or plan.destination or "",
-            amount=transfer.amount,
+            # The deal's currency (what the milestone is worth to the creator); the settled
+            # amount is Stripe's transfer and the ledger's `conversion` entry.
+            amount=plan.amount,
             currency=plan.currency,
-            amount_reversed=transfer.to_dict().get("amount_reversed") or 0,
+            amount_reversed=_in_deal_currency(
+                transfer.to_dict().get("amount_reversed") or 0, transfer.amount, plan.amount
+            ),
             created_at=ctx.now,
             updated_at=ctx.now,
         )
@@ -375,6 +390,21 @@ async def record_transfer(ctx: JobContext, plan: _TransferPlan, transfer: Any) -
         memo=f"to {row.destination}",
         now=ctx.now,
     )
+    txn = stripe_id(transfer.to_dict().get("balance_transaction"))
+    if txn and str(transfer.currency).upper() != row.currency:
+        await ledger.book_conversion(
+            session,
+            amount=row.amount,
+            currency=row.currency,
+            settled_amount=int(transfer.amount),
+            settled_currency=str(transfer.currency),
+            incoming=False,
+            txn_id=txn,
+            source=row.stripe_transfer_id,
+            milestone_id=row.milestone_id,
+            memo=f"{row.stripe_transfer_id} sent in {str(transfer.currency).upper()}",
+            now=ctx.now,
+        )
     if settings_of(ctx).payout_mode == "per_transfer":
         await enqueue(
             session,
@@ -575,20 +605,45 @@ async def transfer_reversed(ctx: EventContext) -> Handled:
         return Handled(StripeEventOutcome.ignored, "not a transfer Rapport recorded")
     reversals = ((transfer.get("reversals") or {}).get("data")) or []
     booked = 0
-    for reversal in reversals:
+    # Stripe reports reversals in the transfer's (settlement) currency; each is booked in the
+    # deal's as the difference of the converted running totals, so they sum to the whole.
+    settled_total, before = int(transfer.get("amount") or row.amount), 0
+    for reversal in sorted(reversals, key=lambda r: (r.get("created") or 0, r["id"])):
+        after = before + int(reversal["amount"])
+        amount = _in_deal_currency(after, settled_total, row.amount) - _in_deal_currency(
+            before, settled_total, row.amount
+        )
+        before = after
         _, created = await ledger.book_transfer_reversal(
             ctx.session,
             row.contract_id,
             row.milestone_id,
-            int(reversal["amount"]),
+            amount,
             row.currency,
             reversal["id"],
             memo=f"reversal of {row.stripe_transfer_id}",
             now=ctx.now,
         )
+        txn = stripe_id(reversal.get("balance_transaction"))
+        if txn and str(transfer.get("currency") or "").upper() not in ("", row.currency):
+            await ledger.book_conversion(
+                ctx.session,
+                amount=amount,
+                currency=row.currency,
+                settled_amount=int(reversal["amount"]),
+                settled_currency=str(transfer["currency"]),
+                incoming=True,
+                txn_id=txn,
+                source=reversal["id"],
+                milestone_id=row.milestone_id,
+                memo=f"reversal {reversal['id']} in {str(transfer['currency']).upper()}",
+                now=ctx.now,
+            )
         booked += int(created)
     # Reversals only add up: an older event's smaller `amount_reversed` is not written back.
-    reversed_now = int(transfer.get("amount_reversed") or 0)
+    reversed_now = _in_deal_currency(
+        int(transfer.get("amount_reversed") or 0), int(transfer.get("amount") or 0), row.amount
+    )
     if await follow_newest(ctx, "transfer", rank=reversed_now):
         row.amount_reversed = max(row.amount_reversed, reversed_now)
     row.updated_at = ctx.now

@@ -155,6 +155,21 @@ async def _book_money(
         )
         if created:
             notes.append(f"{reinstated} {settled} reinstated")
+    for txn in withdrawals + reinstatements:
+        # Settled in another currency than the contract's: swap the deal-currency amount the
+        # chargeback (or its reversal) booked for what Stripe moved (app/services/settlement.py).
+        await ledger.book_conversion(
+            session,
+            amount=_in_contract_currency(row, payment, abs(int(txn["amount"]))),
+            currency=payment.currency,
+            settled_amount=abs(int(txn["amount"])),
+            settled_currency=str(txn["currency"]),
+            incoming=int(txn["amount"]) > 0,
+            txn_id=txn["id"],
+            source=row.id,
+            memo=f"dispute {row.id} settled in {str(txn['currency']).upper()}",
+            now=ctx.now,
+        )
     for txn in txns:
         fee = int(txn.get("fee") or 0)
         if fee == 0:
