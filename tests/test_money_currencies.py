@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from app.clock import Clock
 from app.services import ledger
+from app.services.outbox import enqueue
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import create_contract, open_deal
 from tests.money_support import (
@@ -170,4 +171,45 @@ async def test_a_chargeback_on_a_eur_deal_settled_in_usd_reconciles(
     async with stripe_app.state.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
     assert (money.charged_back, money.in_escrow) == (0, 60_000)
+    await assert_sound(stripe_app)
+
+
+@pytest.mark.parametrize("case", ["eur", "jpy"])
+async def test_refunds_of_a_charge_settled_in_usd_reconcile(
+    case: str,
+    stripe_app: FastAPI,
+    stripe_api: httpx.AsyncClient,
+    stripe_sandbox: RunningSandbox,
+    forwarder: Forwarder,
+    clock: Clock,
+) -> None:
+    currency, price, first, _ = CASES[case]
+    stripe_sandbox.set_options(settlement=True, fees=True)
+    worker = money_worker(stripe_app, clock)
+    funded = await _funded(stripe_api, stripe_sandbox, worker, forwarder, currency, price, first)
+    await make_releasable(stripe_app, clock, funded.milestone_ids[0])
+    await settle(worker, forwarder)
+    async with stripe_app.state.database.sessionmaker() as session, session.begin():
+        for key, amount in (("resolution:1", 10_001), ("resolution:2", "unreleased")):
+            await enqueue(
+                session,
+                "money.refund_contract",
+                {"contract_id": funded.contract_id, "amount": amount},
+                now=clock.now(),
+                idempotency_key=key,
+            )
+    await settle(worker, forwarder)
+    async with stripe_app.state.database.sessionmaker() as session:
+        money = await ledger.contract_balances(session, funded.contract_id)
+    assert (money.refunded, money.in_escrow) == (price - first, 0)
+    # Stripe refunded in the deal's currency and took USD from the balance at the charge's rate.
+    funding = (
+        await stripe_api.get(
+            f"/v1/contracts/{funded.contract_id}/funding", headers=funded.deal.brand_owner.headers
+        )
+    ).json()
+    intent = await stripe_app.state.stripe.retrieve_payment_intent(funding["payment_intent_id"])
+    charge = intent.to_dict()["charges"]["data"][0]
+    assert charge["amount_refunded"] == price - first
+    assert {r["currency"] for r in charge["refunds"]["data"]} == {currency.lower()}
     await assert_sound(stripe_app)

@@ -44,7 +44,7 @@ from app.integrations.stripe import StripeGateway, StripeRequestRejected, idempo
 from app.models import Milestone, Payment, Refund
 from app.models.ledger import EntryKind
 from app.models.stripe_event import StripeEventOutcome
-from app.services import ledger
+from app.services import ledger, settlement
 from app.services.milestones import MILESTONES
 from app.services.money import (
     REFUND_CONTRACT_TOPIC,
@@ -234,6 +234,29 @@ async def _refund_at_stripe(
     return refund.to_dict()
 
 
+async def _book_settlement(
+    ctx: JobContext, reserved: _Reserved, stripe_refund: dict[str, Any] | None
+) -> None:
+    """A refund of a charge Stripe settled in another currency leaves the platform's balance in
+    that currency (at the charge's rate): book the conversion (app/services/settlement.py)."""
+    if stripe_refund is None or not stripe_refund.get("id"):
+        return
+    gateway: StripeGateway = ctx.resource("stripe")
+    for txn in await settlement.balance_transactions(gateway, stripe_refund["id"]):
+        await ledger.book_conversion(
+            ctx.session,
+            amount=reserved.amount + reserved.fee_amount,
+            currency=reserved.currency,
+            settled_amount=abs(txn.amount),
+            settled_currency=txn.currency,
+            incoming=False,
+            txn_id=txn.txn_id,
+            source=stripe_refund["id"],
+            memo=f"refund {stripe_refund['id']} settled in {txn.currency}",
+            now=ctx.now,
+        )
+
+
 async def _mark_refunded(
     session: AsyncSession, refund_id: str, stripe_refund: dict[str, Any] | None, now: Any
 ) -> None:
@@ -278,6 +301,7 @@ async def refund_milestone(ctx: JobContext, job: ClaimedJob) -> None:
     session = ctx.session
     await fresh_contract(session, contract_id, lock=True)  # contract, then milestone
     await _mark_refunded(session, reserved.refund_id, stripe_refund, ctx.now)
+    await _book_settlement(ctx, reserved, stripe_refund)
     locked = await lock_milestone(session, milestone_id)
     if locked is not None and locked.state == REFUNDABLE:
         await MILESTONES.fire(session, locked, "mark_refunded", Actor("system", job.id), ctx.now)
@@ -304,6 +328,7 @@ async def refund_contract(ctx: JobContext, job: ClaimedJob) -> None:
     if reserved is not None:
         stripe_refund = await _refund_at_stripe(ctx, job, reserved)
         await _mark_refunded(ctx.session, reserved.refund_id, stripe_refund, ctx.now)
+        await _book_settlement(ctx, reserved, stripe_refund)
     remainder = int(job.payload.get("remainder_to_influencer") or 0)
     if remainder > 0:
         await _release_remainder(
