@@ -213,3 +213,29 @@ async def test_refunds_of_a_charge_settled_in_usd_reconcile(
     assert charge["amount_refunded"] == price - first
     assert {r["currency"] for r in charge["refunds"]["data"]} == {currency.lower()}
     await assert_sound(stripe_app)
+
+
+async def test_a_refund_made_outside_rapport_on_a_eur_deal_settled_in_usd_reconciles(
+    stripe_app: FastAPI,
+    stripe_api: httpx.AsyncClient,
+    stripe_sandbox: RunningSandbox,
+    forwarder: Forwarder,
+    clock: Clock,
+) -> None:
+    stripe_sandbox.set_options(settlement=True, fees=True)
+    worker = money_worker(stripe_app, clock)
+    funded = await _funded(stripe_api, stripe_sandbox, worker, forwarder, "EUR", 120_000, 60_000)
+    funding = (
+        await stripe_api.get(
+            f"/v1/contracts/{funded.contract_id}/funding", headers=funded.deal.brand_owner.headers
+        )
+    ).json()
+    # The Stripe dashboard: a refund of 50.01 EUR nobody asked Rapport for.
+    await stripe_app.state.stripe.create_refund(
+        payment_intent=funding["payment_intent_id"], amount=5_001, idempotency_key="dashboard-1"
+    )
+    await settle(worker, forwarder)
+    async with stripe_app.state.database.sessionmaker() as session:
+        money = await ledger.contract_balances(session, funded.contract_id)
+    assert money.refunded == 5_001
+    await assert_sound(stripe_app)

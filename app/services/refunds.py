@@ -441,6 +441,21 @@ async def _book_outside_refund(
             memo=f"refund {refund['id']} made outside Rapport",
             now=ctx.now,
         )
+        gateway = settlement.gateway_of(ctx.job)
+        # Settled in another currency: what Stripe took from the balance for it.
+        for txn in await settlement.balance_transactions(gateway, refund["id"]) if gateway else []:
+            await ledger.book_conversion(
+                session,
+                amount=from_escrow + from_fee,
+                currency=payment.currency,
+                settled_amount=abs(txn.amount),
+                settled_currency=txn.currency,
+                incoming=False,
+                txn_id=txn.txn_id,
+                source=refund["id"],
+                memo=f"refund {refund['id']} settled in {txn.currency}",
+                now=ctx.now,
+            )
     seq = (
         await session.scalar(
             select(func.coalesce(func.max(Refund.seq), 0)).where(
