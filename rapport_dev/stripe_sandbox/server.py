@@ -34,6 +34,7 @@ from .payouts_schedule import PayoutSchedule, Ticker
 from .persistence import StateFile
 from .spec import API_VERSION, ParamError, compile_template, decode_form, get_spec, validate
 from .state import PLATFORM_ACCOUNT_ID, Ctx, SandboxState, StripeApiError, new_id
+from .versions import version_error
 from .webhooks import INITIAL_BACKOFF_S, WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -218,10 +219,7 @@ class _ApiHandler:
         method = request.method.upper()
         path = request.url.path
         idem_key = request.headers.get("idempotency-key") if method == "POST" else None
-        headers = {
-            "Request-Id": request_id,
-            "Stripe-Version": request.headers.get("stripe-version") or API_VERSION,
-        }
+        headers = {"Request-Id": request_id, "Stripe-Version": API_VERSION}
         if idem_key:
             headers["Idempotency-Key"] = idem_key
 
@@ -241,6 +239,9 @@ class _ApiHandler:
             )
         if not key.startswith("sk_test_"):
             return reply(401, _error(401, f"Invalid API Key provided: {_redact(key)}"))
+        refused_version = version_error(request.headers.get("stripe-version"))
+        if refused_version is not None:
+            return reply(400, _error(400, refused_version))
 
         account = request.headers.get("stripe-account") or PLATFORM_ACCOUNT_ID
         if account != PLATFORM_ACCOUNT_ID and not self.sb.state.account_exists(account):

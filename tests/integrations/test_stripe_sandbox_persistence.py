@@ -19,6 +19,7 @@ import pytest
 import stripe
 
 from rapport_dev.stripe_sandbox.persistence import StateFile
+from rapport_dev.stripe_sandbox.spec import API_VERSION
 from rapport_dev.stripe_sandbox.testing import TEST_API_KEY, running_sandbox
 
 WHSEC = "whsec_persistence"
@@ -230,6 +231,7 @@ def test_kill_9_loses_nothing_that_was_answered(tmp_path: Path) -> None:
     def client() -> stripe.StripeClient:
         return stripe.StripeClient(
             TEST_API_KEY,
+            stripe_version=API_VERSION,
             base_addresses={"api": url, "connect": url, "files": url},
             http_client=stripe.RequestsClient(timeout=10),
         )
