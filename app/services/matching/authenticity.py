@@ -194,11 +194,17 @@ def sponsored_share(sponsored90: np.ndarray, recent_posts: np.ndarray) -> np.nda
     return share.astype(np.float32)
 
 
+FRESH_SHARE = (0.2, 0.45)  # sponsored share where freshness starts to fall, and reaches 0
+FRESH_BRANDS = (6.0, 12.0)  # brands in the last 30 days: same
+
+
 def freshness(sponsored90: np.ndarray, concurrent30: np.ndarray, recent_posts: np.ndarray):
-    """1 = fresh; falls with the sponsored share of recent posts (above 20 %, 0 at 60 %) and
-    with many concurrent deals (brands in the last 30 days above 6, 0 at 12). A few brands a
-    month is ordinary work for a creator; most posts being ads is what tires an audience."""
+    """1 = fresh; falls with the sponsored share of recent posts (``FRESH_SHARE``) and with
+    many concurrent deals (``FRESH_BRANDS``). A few brands a month is ordinary work for a
+    creator; most posts being ads is what tires an audience."""
     share = sponsored_share(sponsored90, recent_posts)
-    over_share = np.clip((share - 0.2) / 0.4, 0.0, 1.0)
-    over_deals = np.clip((concurrent30 - 6.0) / 6.0, 0.0, 1.0)
+    lo, hi = FRESH_SHARE
+    over_share = np.clip((share - lo) / (hi - lo), 0.0, 1.0)
+    lo, hi = FRESH_BRANDS
+    over_deals = np.clip((concurrent30 - lo) / (hi - lo), 0.0, 1.0)
     return (1.0 - np.maximum(over_share, over_deals)).astype(np.float32)
