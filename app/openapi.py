@@ -29,6 +29,7 @@ def refine(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
         for operation in item.values():
             _limits(operation, settings)
             _optional_body(operation)
+            _query_values(operation)
     _examples(schema, components)
     return schema
 
@@ -45,6 +46,11 @@ def _rename_components(schema: dict[str, Any], components: dict[str, Any]) -> di
         if key.startswith("Body_"):
             renames[key] = "".join(w.capitalize() for w in key[5:].split("_")) + "Form"
             body["title"] = renames[key]
+            # An empty form field is a missing one to the server.
+            for name in body.get("required", []):
+                prop = body["properties"][name]
+                if prop.get("type") == "string":
+                    prop["minLength"] = max(1, prop.get("minLength", 0))
     if not renames:
         return schema
     text = json.dumps(schema)
@@ -70,6 +76,22 @@ def _limits(operation: dict[str, Any], settings: Settings) -> None:
                 target = next(b for b in branches if b.get("type") == "integer")
             target["minimum"] = max(1, target.get("minimum", 1))
             target["maximum"] = settings.page_size_max
+
+
+def _query_values(operation: dict[str, Any]) -> None:
+    """A query parameter is absent or a string: FastAPI's `null` branch (from `X | None`) would
+    tell clients and fuzzers to send the text "null"."""
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        branches = [b for b in schema.get("anyOf", []) if b != {"type": "null"}]
+        if parameter.get("in") == "query" and "anyOf" in schema and branches:
+            if len(branches) == 1:
+                del schema["anyOf"]
+                schema.update(branches[0])
+            else:
+                schema["anyOf"] = branches
+            if schema.get("default", 0) is None:
+                del schema["default"]
 
 
 def _optional_body(operation: dict[str, Any]) -> None:

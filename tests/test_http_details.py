@@ -6,6 +6,7 @@ from tests.factories import (
     assert_problem,
     brief_body,
     create_brand,
+    create_listing,
     make_offer,
     open_deal,
     register,
@@ -95,3 +96,59 @@ async def test_optional_bodies_are_an_object_or_nothing(client):
     assert not request_body.get("required")
     schema = request_body["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/ReasonIn"}
+
+
+# --- what schemathesis found: the document and the server now agree ------------------------
+
+
+async def test_dates_are_strings_not_unix_times(client):
+    owner = await register(client)
+    r = await client.get("/v1/briefs", params={"deadline_before": "0"}, headers=owner.headers)
+    body = assert_problem(r, 422, "validation-error")
+    assert body["errors"][0]["rule"] == "date_type"
+    await create_listing(client, owner)
+    post = {"brand": "Oatly", "category": "food", "date": 1_700_000_000, "platform": "instagram"}
+    r = await client.patch(
+        "/v1/influencers/me", json={"sponsored_posts": [post]}, headers=owner.headers
+    )
+    assert_problem(r, 422, "validation-error")
+
+
+async def test_query_parameters_are_never_documented_as_null(client):
+    spec = (await client.get("/openapi.json")).json()
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            for parameter in op.get("parameters", []):
+                if parameter["in"] == "query":
+                    branches = parameter["schema"].get("anyOf", [])
+                    assert {"type": "null"} not in branches, (method, path, parameter["name"])
+
+
+async def test_the_document_states_what_the_server_refuses(client):
+    spec = (await client.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    owner = await register(client)
+    brand = await create_brand(client, owner)
+    # Blank names: "not blank" is a pattern, and the server refuses "  ".
+    assert schemas["BrandIn"]["properties"]["name"]["pattern"] == r"\S"
+    r = await client.patch(
+        f"/v1/brands/{brand['id']}", json={"competitor_brands": [" "]}, headers=owner.headers
+    )
+    assert_problem(r, 422, "validation-error")
+    # Repeated items: uniqueItems, and the server refuses repeats.
+    assert schemas["BrandPatch"]["properties"]["values"]["uniqueItems"] is True
+    # A country share keyed by something else than a country code: refused, and stated.
+    countries = schemas["Audience"]["properties"]["countries"]
+    assert countries["propertyNames"]["pattern"] == "^[A-Z]{2}$"
+    assert "patternProperties" not in countries
+    # Match weights: only the known components.
+    weights = schemas["BriefIn"]["properties"]["match_weights"]["anyOf"][0]
+    assert "topic_relevance" in weights["propertyNames"]["enum"]
+    # An empty form field is a missing one: minLength 1.
+    assert schemas["IssueTokenForm"]["properties"]["username"]["minLength"] == 1
+    # Rate estimates: the known deliverable types and the currencies with a rate.
+    params = {
+        p["name"]: p["schema"] for p in spec["paths"]["/v1/rates/estimate"]["get"]["parameters"]
+    }
+    assert "instagram_reel" in params["deliverable_type"]["enum"]
+    assert "EUR" in params["currency"]["enum"]

@@ -7,12 +7,16 @@ from fastapi import APIRouter, Query
 from app.auth import CatalogueReader
 from app.errors import AUTH_PROBLEMS, InvalidRequest, problem_responses
 from app.schemas.compliance import Platform, RateEstimateOut
-from app.services.rates import USAGE_UPLIFT_PER_30_DAYS, estimate_rate
+from app.services.currencies import MINOR_UNIT_EXPONENTS
+from app.services.deliverable_types import DELIVERABLE_TYPES
+from app.services.rates import USAGE_UPLIFT_PER_30_DAYS, USD_TO_CURRENCY, estimate_rate
 
 router = APIRouter(tags=["rates"])
 
 UsageChannel = Literal["organic", "paid_social", "website", "email", "print", "ooh", "tv"]
 assert set(UsageChannel.__args__) == set(USAGE_UPLIFT_PER_30_DAYS)  # one list of channels
+# The currencies an estimate can be given in (stated in OpenAPI; others are a 422).
+RATE_CURRENCIES = sorted(set(MINOR_UNIT_EXPONENTS) & set(USD_TO_CURRENCY))
 
 
 @router.get(
@@ -28,7 +32,14 @@ assert set(UsageChannel.__args__) == set(USAGE_UPLIFT_PER_30_DAYS)  # one list o
 async def estimate_fair_rate(
     principal: CatalogueReader,
     platform: Platform,
-    deliverable_type: Annotated[str, Query(max_length=50, examples=["instagram_reel"])],
+    deliverable_type: Annotated[
+        str,
+        Query(
+            max_length=50,
+            examples=["instagram_reel"],
+            json_schema_extra={"enum": sorted(DELIVERABLE_TYPES)},
+        ),
+    ],
     audience_size: Annotated[int, Query(ge=0, le=1_000_000_000, description="Followers")],
     engagement_rate: Annotated[
         float | None, Query(ge=0, le=1, description="Interactions per follower, e.g. 0.031")
@@ -36,7 +47,9 @@ async def estimate_fair_rate(
     usage_rights_days: Annotated[int, Query(ge=0, le=3650)] = 0,
     usage_channels: Annotated[list[UsageChannel] | None, Query()] = None,
     exclusivity_days: Annotated[int, Query(ge=0, le=3650)] = 0,
-    currency: Annotated[str, Query(pattern="^[A-Z]{3}$")] = "USD",
+    currency: Annotated[
+        str, Query(pattern="^[A-Z]{3}$", json_schema_extra={"enum": RATE_CURRENCIES})
+    ] = "USD",
 ) -> RateEstimateOut:
     try:
         estimate = estimate_rate(

@@ -6,15 +6,16 @@ from typing import Annotated
 from pydantic import AfterValidator, EmailStr, Field
 
 from app.models import BrandRole, InvitationState
-from app.schemas.catalogue import ListingId, Patch, Slug, Url, no_duplicates
+from app.schemas.catalogue import UNIQUE, ListingId, Patch, Slug, Url, no_duplicates
 from app.schemas.common import Input, Output, Text200
 
-Slugs = Annotated[list[Slug], Field(max_length=30), AfterValidator(no_duplicates)]
-Names = Annotated[list[Text200], Field(max_length=100), AfterValidator(no_duplicates)]
+Slugs = Annotated[list[Slug], Field(max_length=30), AfterValidator(no_duplicates), UNIQUE]
+Names = Annotated[list[Text200], Field(max_length=100), AfterValidator(no_duplicates), UNIQUE]
 BlockedListings = Annotated[
     list[ListingId],
     Field(max_length=1000, description="Listing ids (`inf_…`) this brand never works with"),
     AfterValidator(no_duplicates),
+    UNIQUE,
 ]
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from app.models import BriefState, Visibility
 from app.schemas.catalogue import (
+    UNIQUE,
     AgeBand,
     ApprovalPolicy,
     Count,
@@ -27,6 +28,7 @@ from app.schemas.catalogue import (
 )
 from app.schemas.common import (
     CountryCode,
+    DateStrings,
     Input,
     LanguageCode,
     Output,
@@ -34,7 +36,7 @@ from app.schemas.common import (
     Text200,
     Text5000,
 )
-from app.services.matching.scoring import resolve_weights
+from app.services.matching.scoring import DEFAULT_WEIGHTS, resolve_weights
 
 MustHave = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 KpiMetric = Literal[
@@ -53,7 +55,7 @@ KpiMetric = Literal[
 
 
 def _unique(kind: type, max_items: int) -> object:
-    return Annotated[list[kind], Field(max_length=max_items), AfterValidator(no_duplicates)]  # type: ignore[valid-type]
+    return Annotated[list[kind], Field(max_length=max_items), AfterValidator(no_duplicates), UNIQUE]  # type: ignore[valid-type]
 
 
 class TargetAudience(Input):
@@ -115,10 +117,10 @@ class Kpi(Input):
 
 
 Platforms = Annotated[
-    list[Platform], Field(min_length=1, max_length=7), AfterValidator(no_duplicates)
+    list[Platform], Field(min_length=1, max_length=7), AfterValidator(no_duplicates), UNIQUE
 ]
 Deliverables = Annotated[list[Deliverable], Field(min_length=1, max_length=20)]
-Topics = Annotated[list[Slug], Field(max_length=20), AfterValidator(no_duplicates)]
+Topics = Annotated[list[Slug], Field(max_length=20), AfterValidator(no_duplicates), UNIQUE]
 MustHaves = Annotated[list[MustHave], Field(max_length=30)]
 Kpis = Annotated[list[Kpi], Field(max_length=20)]
 
@@ -136,6 +138,7 @@ MatchWeights = Annotated[
         "authenticity, engagement_quality, price_fit, over_exposure, relationship); the ones "
         "left out keep their defaults",
         examples=[{"topic_relevance": 0.4, "price_fit": 0.1}],
+        json_schema_extra={"propertyNames": {"enum": sorted(DEFAULT_WEIGHTS)}},
     ),
 ]
 
@@ -270,7 +273,7 @@ class BriefOut(Output):
 BriefSort = Literal["created", "-created", "deadline", "-deadline", "budget", "-budget"]
 
 
-class BriefQuery(BaseModel):
+class BriefQuery(DateStrings):
     """Filters of `GET /v1/briefs`: every filter narrows; a repeated one matches any."""
 
     q: str | None = Field(

@@ -104,16 +104,30 @@ def _check_distribution(values: dict[Any, float]) -> dict[Any, float]:
     return values
 
 
+# Beside `AfterValidator(no_duplicates)`: states the rule in OpenAPI.
+UNIQUE = Field(json_schema_extra={"uniqueItems": True})
+
+
 def no_duplicates(values: list[Any]) -> list[Any]:
     if len(set(values)) != len(values):
         raise PydanticCustomError("unique_items", "must not repeat an item")
     return values
 
 
+def _keys_by_pattern(schema: dict[str, Any]) -> None:
+    # Pydantic states a key pattern as `patternProperties`, which still lets any other key
+    # through; the server refuses them, so say so: the pattern names every key.
+    patterns = schema.pop("patternProperties", None)
+    if patterns:
+        [(pattern, values)] = patterns.items()
+        schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+        schema["additionalProperties"] = values
+
+
 def distribution(key: Any, max_items: int) -> Any:
     return Annotated[
         dict[key, Percent],  # type: ignore[valid-type]
-        Field(max_length=max_items),
+        Field(max_length=max_items, json_schema_extra=_keys_by_pattern),
         AfterValidator(_check_distribution),
     ]
 

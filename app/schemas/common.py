@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from datetime import date
+from functools import cache
+from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic import StrictBool as StrictBool
 from pydantic import StrictInt as StrictInt
+from pydantic_core import PydanticCustomError
 
-# Free text that must not be blank; surrounding whitespace is trimmed.
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Free text that must not be blank; surrounding whitespace is trimmed. The pattern (at least
+# one non-space character) states "not blank" in OpenAPI.
+Text200 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+]
 Text5000 = Annotated[str, StringConstraints(max_length=5000)]
 CountryCode = Annotated[
     str, StringConstraints(pattern=r"^[A-Z]{2}$"), Field(description="ISO 3166-1 alpha-2")
@@ -29,7 +44,38 @@ def _integral_floats_as_ints(value: Any) -> Any:
     return value
 
 
-class Input(BaseModel):
+# Pydantic reads "1700000000" as a Unix time; other strings get its own date errors.
+_NUMBER = re.compile(r"\s*[+-]?[0-9]+(?:\.[0-9]*)?\s*")
+
+
+def _is_date(annotation: Any) -> bool:
+    if isinstance(annotation, type):
+        return issubclass(annotation, date)  # datetime is a date
+    return any(_is_date(arg) for arg in get_args(annotation))
+
+
+@cache
+def _date_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(n for n, f in model.model_fields.items() if _is_date(f.annotation))
+
+
+class DateStrings(BaseModel):
+    """Dates are RFC 3339 strings, as the document says (query models use this too)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _dates_are_strings(cls, value: Any, info: ValidationInfo) -> Any:
+        # Pydantic's lax mode reads a number as a Unix time; the document says a date is an
+        # RFC 3339 string, so a number is refused.
+        if info.field_name in _date_fields(cls):
+            if isinstance(value, int | float) or (
+                isinstance(value, str) and _NUMBER.fullmatch(value)
+            ):
+                raise PydanticCustomError("date_type", "must be an RFC 3339 date string")
+        return value
+
+
+class Input(DateStrings):
     """Base of request bodies: unknown fields are an error, strings are not coerced to numbers."""
 
     model_config = ConfigDict(extra="forbid", strict=False, str_strip_whitespace=False)

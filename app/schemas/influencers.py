@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from app.schemas.catalogue import (
+    UNIQUE,
     AgeBand,
     Count,
     Currency,
@@ -24,6 +25,7 @@ from app.schemas.catalogue import (
 )
 from app.schemas.common import (
     CountryCode,
+    DateStrings,
     Input,
     LanguageCode,
     Output,
@@ -126,8 +128,8 @@ def _one_rate_per_type(rates: list[Rate]) -> list[Rate]:
     return rates
 
 
-Topics = Annotated[list[Slug], Field(max_length=30), AfterValidator(no_duplicates)]
-Slugs = Annotated[list[Slug], Field(max_length=30), AfterValidator(no_duplicates)]
+Topics = Annotated[list[Slug], Field(max_length=30), AfterValidator(no_duplicates), UNIQUE]
+Slugs = Annotated[list[Slug], Field(max_length=30), AfterValidator(no_duplicates), UNIQUE]
 Samples = Annotated[list[Sample], Field(max_length=20)]
 RateCard = Annotated[list[Rate], Field(max_length=50), AfterValidator(_one_rate_per_type)]
 SponsoredPosts = Annotated[list[SponsoredPost], Field(max_length=500)]
@@ -225,7 +227,7 @@ class InfluencerOut(ListingOut):
 ListingSort = Literal["created", "-created", "followers", "-followers"]
 
 
-class ListingQuery(BaseModel):
+class ListingQuery(DateStrings):
     """Filters of `GET /v1/influencers`: every filter narrows; a repeated one matches any."""
 
     q: str | None = Field(

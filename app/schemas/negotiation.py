@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 from app.models import BidState, OfferState, Side
 from app.schemas.briefs import Exclusivity, Kpi, UsageRights
 from app.schemas.catalogue import (
+    UNIQUE,
     ApprovalPolicy,
     Currency,
     DeliverableTypeName,
@@ -47,7 +48,7 @@ MessageText = Annotated[
 
 class InvitationsIn(Input):
     influencer_ids: Annotated[
-        list[ListingId], Field(min_length=1, max_length=50), AfterValidator(no_duplicates)
+        list[ListingId], Field(min_length=1, max_length=50), AfterValidator(no_duplicates), UNIQUE
     ] = Field(description="Listings (`inf_…`) to invite; inviting one again changes nothing")
 
 
@@ -157,7 +158,7 @@ class MilestoneIn(Input):
     name: Text200 | None = None
     amount: Price
     deliverables: Annotated[
-        list[DeliverableKey], Field(max_length=50), AfterValidator(no_duplicates)
+        list[DeliverableKey], Field(max_length=50), AfterValidator(no_duplicates), UNIQUE
     ] = Field(default_factory=list)
     on_completion: StrictBool = False
 
