@@ -182,3 +182,33 @@ async def test_a_payout_whose_answer_was_a_stored_500_is_found_not_made_twice(
         ours = list(await session.scalars(select(Payout).where(Payout.transfer_id.is_not(None))))
     assert [p.stripe_payout_id for p in ours] == [payout.id]
     assert [j for j in await _payout_jobs(stripe_app) if j.state == "dead"] == []
+
+
+async def test_with_stripe_strict_the_payout_is_in_the_creators_bank_currency(
+    stripe_app: FastAPI,
+    stripe_api: httpx.AsyncClient,
+    stripe_sandbox: RunningSandbox,
+    forwarder: Forwarder,
+    clock: Clock,
+) -> None:
+    # Everything Stripe does: settlement in the platform's USD, fees, the availability delay,
+    # payouts only to a bank account in their currency. A Swedish creator's bank is in SEK.
+    stripe_sandbox.set_clock(clock.now().timestamp())
+    stripe_sandbox.set_options(strict=True)
+    worker = money_worker(stripe_app, clock, payout_mode="per_transfer")
+    funded = await funded_contract(stripe_api, stripe_sandbox, worker, forwarder)
+    _manual_payouts(stripe_sandbox, funded.account_id)
+    await make_releasable(stripe_app, clock, *funded.milestone_ids)
+    await settle(worker, forwarder)
+    connected = stripe_sandbox.client(stripe_account=funded.account_id)
+    landed = connected.v1.balance_transactions.list({"type": "payment"}).data
+    assert landed and {t.currency for t in landed} == {"sek"}
+    available_on = datetime.fromtimestamp(max(t.available_on for t in landed), UTC)
+    wait = available_on - clock.now() + timedelta(minutes=2)
+    stripe_sandbox.set_clock(advance=wait.total_seconds())
+    clock.advance(wait)
+    await settle(worker, forwarder)
+    payouts = connected.v1.payouts.list().data
+    assert len(payouts) == len(landed) and {p.currency for p in payouts} == {"sek"}
+    assert sum(p.amount for p in payouts) == sum(t.net for t in landed)
+    assert [j for j in await _payout_jobs(stripe_app) if j.state == "dead"] == []
