@@ -183,3 +183,44 @@ def test_serve_comes_up_with_demo_data_sandbox_and_docs_and_sigterm_stops_both(
     assert "seeded demo data" in output
     assert f"docs at http://127.0.0.1:{api_port}/docs" in output
     assert "Traceback" not in output
+
+
+def test_serve_says_so_when_the_stripe_sandbox_cannot_start(tmp_path: Path) -> None:
+    """A sandbox child that dies at start (here: a state file it refuses to load) is reported,
+    instead of "Stripe sandbox on …" over a dead process, and the API still comes up."""
+    import signal
+    import time
+
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "stripe-sandbox.json").write_text("{not json")
+    api_port, stripe_port = _free_port(), _free_port()
+    env = os.environ | {
+        "RAPPORT_PORT": str(api_port),
+        "RAPPORT_STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}",
+        "RAPPORT_DEMO_DATA": "false",
+        "RAPPORT_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(REPO),
+    }
+    env.pop("RAPPORT_DATABASE_URL", None)
+    env.pop("RAPPORT_ENVIRONMENT", None)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _listening(api_port):
+            assert serve.poll() is None, serve.communicate()[0]
+            assert time.monotonic() < deadline, "rapport serve did not come up"
+            time.sleep(0.2)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        output = serve.communicate(timeout=30)[0]
+    assert "the Stripe sandbox did not start (exit code" in output
+    assert f"payments will answer 503 until one runs at http://127.0.0.1:{stripe_port}" in output
+    assert f"Stripe sandbox on http://127.0.0.1:{stripe_port} (webhooks" not in output
+    assert not _listening(stripe_port)
