@@ -145,6 +145,7 @@ class StateFile:
         # others' own locks inside their snapshot methods.
         with state._lock:
             seq = next(self._seq)
+            sandbox.idempotency.prune(state.clock.now())  # keys past 24 h are not kept
             stores = {
                 name: (value if name in PLAIN_JSON else encode(value, name))
                 for name, value in vars(state).items()

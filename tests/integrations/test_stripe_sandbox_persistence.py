@@ -279,3 +279,16 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_keys_past_their_24_hours_leave_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "sandbox.json"
+    with running_sandbox(state_path=path) as sandbox:
+        client = sandbox.client()
+        client.v1.customers.create({"email": "old@example.com"}, {"idempotency_key": "old"})
+        saved = json.loads(path.read_text())["idempotency"]["items"]
+        assert [k[0]["items"][1] for k in saved] == ["old"]
+        sandbox.set_clock(advance=24 * 3600 + 1)
+        client.v1.customers.create({"email": "new@example.com"}, {"idempotency_key": "new"})
+        keys = json.loads(path.read_text())["idempotency"]["items"]
+    assert [k[0]["items"][1] for k in keys] == ["new"]
