@@ -58,7 +58,10 @@ class SandboxOptions:
     payout_currency_check: bool = False
     # Accounts as Stripe makes them (accounts.py): supported countries, the recipient service
     # agreement across borders, capabilities that take time, single-use account links.
-    strict_accounts: bool = False
+    strict_accounts: bool = True
+    # Completing onboarding takes capabilities through `pending` (capability.updated events and
+    # two account.updated) instead of straight to `active` (one account.updated).
+    capability_review: bool = False
     # Dispute fee taken with a chargeback's withdrawal; Stripe returns it when the dispute is
     # won (Stripe's dispute-fee FAQ: "if you win the dispute, Stripe will refund this dispute fee
     # to you"). Set False to model pricing where the fee is kept.
@@ -75,6 +78,8 @@ STRICT: dict[str, Any] = {
     "availability_delay_days": 2,
     "fees": True,
     "payout_currency_check": True,
+    "strict_accounts": True,
+    "capability_review": True,
 }
 
 

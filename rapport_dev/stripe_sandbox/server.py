@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from . import balances, disputes
+from . import accounts, balances, disputes
 from .faults import Fault, FaultSpecError, FaultStore, parse_fault
 from .idempotency import IdempotencyStore, StoredResponse
 from .options import build_options
@@ -492,7 +492,15 @@ def _events(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, An
 
 
 def _complete_onboarding(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    return sb.state.complete_onboarding(request.path_params["id"])
+    hold = data.get("capabilities") == "pending"
+    return sb.state.complete_onboarding(request.path_params["id"], hold_capabilities=hold)
+
+
+def _activate_capabilities(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    with sb.state._lock:
+        acct = sb.state._connected(request.path_params["id"], None, 404)
+        accounts.activate(sb.state, acct)
+        return sb.state.render(acct["id"])
 
 
 def _require_information(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -636,6 +644,11 @@ def create_sandbox_app(
         Route("/_sandbox/disputes/{id}/escalate", _control(_escalate_dispute), methods=["POST"]),
         Route("/_sandbox/disputes/{id}/submit", _control(_submit_dispute), methods=["POST"]),
         Route("/_sandbox/options", _control(_options), methods=["GET", "POST"]),
+        Route(
+            "/_sandbox/accounts/{id}/activate_capabilities",
+            _control(_activate_capabilities),
+            methods=["POST"],
+        ),
         Route("/v1/{rest:path}", api, methods=["GET", "POST", "DELETE"]),
     ]
 

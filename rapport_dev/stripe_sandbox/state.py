@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import balances, disputes
+from . import accounts, balances, disputes
 from .options import SandboxOptions, build_options
 from .spec import API_VERSION, fixture
 from .versions import event_types
@@ -427,7 +427,9 @@ class SandboxState:
         *,
         owner: str | None = None,
         previous: dict[str, Any] | None = None,
+        data_object: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """`data_object`: the event's object when it is not a stored one (a capability)."""
         if event_type not in event_types():
             # Only what API version 2020-08-27 has (versions.py): a sandbox bug, never sent.
             raise RuntimeError(f"{event_type!r} is not an event type of API {API_VERSION}")
@@ -437,7 +439,7 @@ class SandboxState:
             "object": "event",
             "api_version": API_VERSION,
             "created": self.clock.now(),
-            "data": {"object": self._render(obj_id)},
+            "data": {"object": data_object if data_object is not None else self._render(obj_id)},
             "livemode": False,
             "pending_webhooks": 1 if self.webhooks_enabled() else 0,
             "request": {
@@ -663,7 +665,9 @@ class SandboxState:
     def create_account(self, ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self._require_platform(ctx, "create connected accounts")
-            country = (p.get("country") or "US").upper()
+            # Stripe's default: the platform's country.
+            country = (p.get("country") or self.options.platform_country).upper()
+            accounts.check_new_account(self, country, p)
             currency = p.get("default_currency") or COUNTRY_CURRENCY.get(country, "usd")
             requested = {
                 name: "inactive"
@@ -687,7 +691,13 @@ class SandboxState:
                 metadata=merge_metadata({}, p.get("metadata")),
                 payouts_enabled=False,
                 requirements=_empty_requirements(ONBOARDING_REQUIREMENTS),
-                tos_acceptance={"date": None, "ip": None, "user_agent": None},
+                tos_acceptance={
+                    "date": None,
+                    "ip": None,
+                    "service_agreement": (p.get("tos_acceptance") or {}).get("service_agreement")
+                    or "full",
+                    "user_agent": None,
+                },
                 type=p.get("type") or "standard",
             )
             # e.g. settings.payouts.schedule.interval=manual: no automatic payouts.
@@ -745,10 +755,19 @@ class SandboxState:
         if previous:
             self._emit(ctx, "account.updated", acct["id"], owner=acct["id"], previous=previous)
 
-    def complete_onboarding(self, account_id: str) -> dict[str, Any]:
-        """What finishing Stripe's hosted onboarding does: everything submitted and verified."""
+    def complete_onboarding(
+        self, account_id: str, *, hold_capabilities: bool = False
+    ) -> dict[str, Any]:
+        """What finishing Stripe's hosted onboarding does: everything submitted and verified
+        (with `strict_accounts`, capabilities through `pending`: accounts.py)."""
         with self._lock:
             acct = self._connected(account_id, None, 404)
+            if self.options.capability_review or hold_capabilities:
+                accounts.complete_onboarding(self, acct, hold_capabilities=hold_capabilities)
+                return self._render(acct["id"])
+            if self.options.strict_accounts:
+                accounts.complete_onboarding_at_once(self, acct)
+                return self._render(acct["id"])
             before = copy.deepcopy(acct)
             acct.update(
                 details_submitted=True,
@@ -805,8 +824,10 @@ class SandboxState:
             link = self._account_links.get(token)
             if link is None:
                 return None, None
-            if link["expires_at"] < self.clock.now():
+            if link["expires_at"] < self.clock.now() or link.get("used"):
+                # Expired, or (strict accounts) already visited: Stripe's links are single-use.
                 return link["refresh_url"], None
+            link["used"] = self.options.strict_accounts
             return link["return_url"], self.complete_onboarding(link["account"])
 
     # --- customers ----------------------------------------------------------------------------
@@ -1322,6 +1343,7 @@ class SandboxState:
                     param="destination",
                     code="insufficient_capabilities_for_transfer",
                 )
+            accounts.check_transfer_destination(self, dest)
             source_id = p.get("source_transaction")
             source_txn = None
             if source_id:

@@ -136,8 +136,18 @@ class RunningSandbox:
     def resend_event(self, event_id: str) -> None:
         self._call("POST", f"/_sandbox/events/{event_id}/resend")
 
-    def complete_onboarding(self, account_id: str) -> dict[str, Any]:
-        return self._call("POST", f"/_sandbox/accounts/{account_id}/complete_onboarding")
+    def complete_onboarding(
+        self, account_id: str, *, hold_capabilities: bool = False
+    ) -> dict[str, Any]:
+        """Finish onboarding. With `strict_accounts`, capabilities go `pending` then `active`
+        (`capability.updated` events); `hold_capabilities=True` leaves them `pending` until
+        `activate_capabilities`."""
+        body = {"capabilities": "pending"} if hold_capabilities else None
+        return self._call("POST", f"/_sandbox/accounts/{account_id}/complete_onboarding", body)
+
+    def activate_capabilities(self, account_id: str) -> dict[str, Any]:
+        """Stripe finished verifying a held account: capabilities `active`, payouts enabled."""
+        return self._call("POST", f"/_sandbox/accounts/{account_id}/activate_capabilities")
 
     def require_information(
         self, account_id: str, fields: list[str] | None = None

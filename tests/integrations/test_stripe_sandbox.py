@@ -262,7 +262,8 @@ def test_express_account_onboarding_through_an_account_link(
     assert visit.headers["location"] == "https://rapport.example/onboarding/done"
 
     account = stripe_client.v1.accounts.retrieve(account.id)
-    assert account.payouts_enabled and account.charges_enabled and account.details_submitted
+    assert account.payouts_enabled and account.details_submitted
+    assert not account.charges_enabled  # transfers only: it can never take a payment
     assert account.requirements.currently_due == [] and account.requirements.disabled_reason is None
     assert account.capabilities.transfers == "active"
     assert account.external_accounts.data[0].object == "bank_account"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 import stripe
 
@@ -582,3 +583,181 @@ def test_without_the_check_any_bank_account_takes_any_currency(
         {"amount": 5_000, "currency": "usd"}
     )
     assert payout.status == "pending"
+
+
+# --- accounts as Stripe makes them --------------------------------------------------------------
+
+
+def create_account(client: stripe.StripeClient, country: str, **extra: Any) -> stripe.Account:
+    return client.v1.accounts.create(
+        {
+            "type": "express",
+            "country": country,
+            "capabilities": {"transfers": {"requested": True}},
+            **extra,
+        }
+    )
+
+
+RECIPIENT = {"tos_acceptance": {"service_agreement": "recipient"}}
+
+
+def test_accounts_only_in_supported_countries(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    assert sandbox.options()["strict_accounts"] is True  # on by default
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        create_account(stripe_client, "IN", **RECIPIENT)
+    assert caught.value.param == "country"
+    assert caught.value.user_message == (
+        "Connected accounts in IN cannot be created by platforms in US. Please contact us via "
+        "https://support.stripe.com/contact if you need further assistance."
+    )
+    assert stripe_client.v1.accounts.list().data == []
+
+
+def test_across_borders_a_transfers_only_account_needs_the_recipient_agreement(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    assert sandbox.options()["strict_accounts"] is True  # on by default
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        create_account(stripe_client, "FR")
+    assert caught.value.user_message == (
+        "You cannot request the `transfers` capability without the `card_payments` capability "
+        "for accounts in FR."
+    )
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        create_account(
+            stripe_client,
+            "FR",
+            capabilities={"transfers": {"requested": True}, "card_payments": {"requested": True}},
+            **RECIPIENT,
+        )
+    assert caught.value.param == "capabilities[card_payments]"
+    account = create_account(stripe_client, "FR", **RECIPIENT)
+    assert account.country == "FR" and account.default_currency == "eur"
+    assert account.tos_acceptance.service_agreement == "recipient"
+    # At home, full is the default agreement and transfers alone are fine.
+    home = create_account(stripe_client, "US")
+    assert home.tos_acceptance.service_agreement == "full"
+
+
+def test_a_full_account_out_of_the_platform_s_reach_cannot_receive_transfers(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    assert sandbox.options()["strict_accounts"] is True  # on by default
+    account = create_account(
+        stripe_client,
+        "MX",
+        capabilities={"transfers": {"requested": True}, "card_payments": {"requested": True}},
+    )
+    sandbox.complete_onboarding(account.id)
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.transfers.create(
+            {
+                "amount": 1_000,
+                "currency": "usd",
+                "destination": account.id,
+                "source_transaction": paid_charge(stripe_client, 1_000),
+            }
+        )
+    assert caught.value.param == "destination"
+    assert caught.value.user_message == (
+        "Funds can't be sent to accounts located in MX when the account is under the `full` "
+        "service agreement."
+    )
+
+
+def test_capabilities_go_inactive_pending_active_with_capability_updated_events(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    assert sandbox.options()["strict_accounts"] is True  # on by default
+    account = create_account(stripe_client, "US")
+    assert account.capabilities.transfers == "inactive" and account.charges_enabled is False
+    held = sandbox.complete_onboarding(account.id, hold_capabilities=True)
+    assert held["capabilities"] == {"transfers": "pending"} and held["details_submitted"] is True
+    assert held["payouts_enabled"] is False
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.transfers.create(
+            {
+                "amount": 1_000,
+                "currency": "usd",
+                "destination": account.id,
+                "source_transaction": paid_charge(stripe_client, 1_000),
+            }
+        )
+    assert caught.value.code == "insufficient_capabilities_for_transfer"
+    active = sandbox.activate_capabilities(account.id)
+    assert active["capabilities"] == {"transfers": "active"} and active["payouts_enabled"] is True
+    assert active["charges_enabled"] is False  # transfers only: it can never take a payment
+
+    events = sandbox.client(stripe_account=account.id).v1.events.list().data[::-1]
+    assert [e.type for e in events] == [
+        "capability.updated",
+        "account.updated",
+        "capability.updated",
+        "account.updated",
+    ]
+    pending, _, activated, last = events
+    assert pending.account == account.id and pending.data.object.object == "capability"
+    assert (pending.data.object.id, pending.data.object.status) == ("transfers", "pending")
+    assert pending.data.previous_attributes.status == "inactive"
+    assert activated.data.object.status == "active"
+    assert last.data.previous_attributes.payouts_enabled is False
+    assert {e["type"] for e in sandbox.events()} <= spec_event_types()
+
+
+def test_an_account_link_works_once(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    assert sandbox.options()["strict_accounts"] is True  # on by default
+    account = create_account(stripe_client, "US")
+    link = stripe_client.v1.account_links.create(
+        {
+            "account": account.id,
+            "type": "account_onboarding",
+            "refresh_url": "https://rapport.test/refresh",
+            "return_url": "https://rapport.test/return",
+        }
+    )
+    with httpx.Client(trust_env=False) as http:
+        first = http.get(link.url)
+        again = http.get(link.url)
+    assert first.status_code == 303 and first.headers["location"] == "https://rapport.test/return"
+    assert again.status_code == 303 and again.headers["location"] == "https://rapport.test/refresh"
+    assert stripe_client.v1.accounts.retrieve(account.id).payouts_enabled is True
+
+
+def test_money_transferred_to_a_recipient_account_is_available_a_day_later(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    sandbox.set_options(availability_delay_days=2)
+    account = onboarded(stripe_client, sandbox, "FR")
+    manual_payouts(stripe_client, account)
+    txn = charge_txn(stripe_client, paid_charge(stripe_client, 5_000)).balance_transaction
+    transfer = stripe_client.v1.transfers.create(
+        {
+            "amount": 5_000,
+            "currency": "usd",
+            "destination": account,
+            "source_transaction": txn.source,
+        }
+    )
+    connected = sandbox.client(stripe_account=account)
+    landed = connected.v1.charges.retrieve(
+        transfer.destination_payment, {"expand": ["balance_transaction"]}
+    ).balance_transaction
+    assert landed.available_on == txn.available_on + 86_400
+    sandbox.set_clock(advance=2 * 86_400)
+    assert balance(connected) == (0, 5_000)
+    sandbox.set_clock(advance=86_400)
+    assert balance(connected) == (5_000, 0)
+
+
+def test_without_strict_accounts_onboarding_is_immediate_and_links_reusable(
+    sandbox: RunningSandbox, stripe_client: stripe.StripeClient
+) -> None:
+    sandbox.set_options(strict_accounts=False)
+    account = create_account(stripe_client, "FR")  # no recipient agreement: accepted
+    done = sandbox.complete_onboarding(account.id)
+    assert done["capabilities"] == {"transfers": "active"} and done["charges_enabled"] is True
