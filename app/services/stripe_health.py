@@ -156,10 +156,11 @@ async def check_stored_stripe_ids(
         example=example,
         accounts_to_reonboard=marked,
         detail=f"{len(unknown)} of {len(samples)} sampled Stripe ids stored in the database "
-        f"and {marked} payout account(s) are unknown to the configured Stripe (e.g. {example}): "
-        "its data was reset (a wiped sandbox) or RAPPORT_STRIPE_API_KEY belongs to another "
-        "Stripe account. Creators whose payout account is unknown must start payout onboarding "
-        "again.",
+        "are unknown to the configured Stripe"
+        + (f", and {marked} payout account(s) were found unknown to it" if marked else "")
+        + f" (e.g. {example}): its data was reset (a wiped sandbox) or RAPPORT_STRIPE_API_KEY "
+        "belongs to another Stripe account. Creators whose payout account is unknown must start "
+        "payout onboarding again.",
     )
 
 
