@@ -11,7 +11,7 @@ import pytest
 import stripe
 
 from rapport_dev.stripe_sandbox.spec import get_spec
-from rapport_dev.stripe_sandbox.testing import RunningSandbox, SandboxError
+from rapport_dev.stripe_sandbox.testing import RunningSandbox, SandboxError, running_sandbox
 
 
 def paid_charge(
@@ -511,6 +511,18 @@ def test_strict_turns_on_every_stripe_behaviour_at_once(sandbox: RunningSandbox)
     opts = sandbox.set_options(strict=True)
     assert opts["settlement"] is True and opts["fees"] is True
     assert opts["availability_delay_days"] == 2
+    assert opts["payout_currency_check"] is True and opts["strict_accounts"] is True
+    assert opts["capability_review"] is True
+
+
+def test_a_sandbox_created_strict_stays_strict_after_a_reset() -> None:
+    with running_sandbox(options={"strict": True}) as strict:
+        strict.set_options(fees=False)
+        strict.reset()
+        assert strict.options()["fees"] is True
+        client = strict.client()
+        txn = charge_txn(client, paid_charge(client, 10_000, "eur")).balance_transaction
+        assert (txn.currency, txn.status, txn.fee) == ("usd", "pending", 459)
 
 
 # --- external accounts per currency -------------------------------------------------------------
