@@ -179,9 +179,12 @@ def open_dispute(
         )
         state._store(dispute, state._owner[charge_id])
         charge["disputed"] = True
+        if kind == "chargeback":
+            # Stripe takes the money as the dispute opens: the created event already lists the
+            # withdrawal, and funds_withdrawn follows.
+            _withdraw(state, dispute)
         state._emit(None, "charge.dispute.created", dispute["id"])
         if kind == "chargeback":
-            _withdraw(state, dispute)
             state._emit(None, "charge.dispute.funds_withdrawn", dispute["id"])
         return state._render(dispute["id"])
 

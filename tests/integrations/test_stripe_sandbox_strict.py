@@ -102,6 +102,8 @@ def test_a_chargeback_withdraws_amount_and_fee_and_a_won_dispute_returns_both(
         "charge.dispute.closed",
         "charge.dispute.funds_reinstated",
     ]
+    created = stripe_client.v1.events.list({"type": "charge.dispute.created"}).data[0]
+    assert [t.id for t in created.data.object.balance_transactions] == [withdrawal["id"]]
     updated_event = stripe_client.v1.events.list({"type": "charge.dispute.updated"}).data[0]
     assert updated_event.data.previous_attributes["status"] == "needs_response"
 
