@@ -14,7 +14,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, problem_response, unhandled_error_response
+from app.errors import (
+    InvalidRequest,
+    PayloadTooLarge,
+    problem_response,
+    unhandled_error_response,
+)
 from app.logs import request_id_var
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -35,6 +40,14 @@ class RequestContextMiddleware:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        if _has_nul(scope):
+            # PostgreSQL text cannot hold NUL: refused here, before any query sees it.
+            problem = InvalidRequest.field(
+                "query" if b"%00" in scope.get("query_string", b"") else "path",
+                "must not contain a NUL character (%00)",
+                "nul_character",
+            )
+            scope = {**scope, "rapport.refused": True}
         started = time.perf_counter()
         status: dict[str, Any] = {"code": 500, "started": False}
 
@@ -50,7 +63,10 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if scope.get("rapport.refused"):
+                await problem_response(problem)(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
         except Exception as exc:
             # Answered here, not by Starlette's outermost handler, so the 500 carries the
             # request id and its log line too (the id is still set in this scope).
@@ -68,6 +84,10 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+def _has_nul(scope: Scope) -> bool:
+    return "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
 
 
 class BodySizeLimitMiddleware:

@@ -152,3 +152,25 @@ async def test_the_document_states_what_the_server_refuses(client):
     }
     assert "instagram_reel" in params["deliverable_type"]["enum"]
     assert "EUR" in params["currency"]["enum"]
+
+
+async def test_nul_characters_are_refused_before_the_database(client):
+    # PostgreSQL text cannot hold NUL: it was a 500 there (found by schemathesis).
+    owner = await register(client)
+    r = await client.get("/v1/contracts", params={"brand_id": "a\x00b"}, headers=owner.headers)
+    body = assert_problem(r, 422, "validation-error")
+    assert body["errors"][0]["rule"] == "nul_character"
+    assert r.headers["x-request-id"]
+    r = await client.get("/v1/briefs/brf_%00", headers=owner.headers)
+    assert_problem(r, 422, "validation-error")
+    r = await client.post("/v1/brands", json={"name": "Oat\x00ly"}, headers=owner.headers)
+    assert_problem(r, 422, "validation-error")
+    assert (await client.get("/v1/brands", headers=owner.headers)).json()["data"] == []
+
+
+async def test_contract_states_are_an_enum(client):
+    owner = await register(client)
+    r = await client.get("/v1/contracts", params={"state": "bogus"}, headers=owner.headers)
+    assert_problem(r, 422, "validation-error")
+    r = await client.get("/v1/contracts", params={"state": "active"}, headers=owner.headers)
+    assert r.status_code == 200

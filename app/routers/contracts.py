@@ -11,7 +11,7 @@ from app.auth import ContractReader, ContractWriter
 from app.db import Session
 from app.deps import Now
 from app.errors import AUTH_PROBLEMS, InvalidTransition, problem_responses
-from app.models import Contract, Side
+from app.models import Contract, ContractState, Side
 from app.pagination import Page, Pagination, page_of
 from app.schemas.contracts import (
     ContractDeliverableOut,
@@ -91,7 +91,7 @@ async def list_contracts(
     principal: ContractReader,
     session: Session,
     page: Pagination,
-    state: list[str] = Query(
+    state: list[ContractState] = Query(
         default_factory=list, description="Only contracts in these states (e.g. `active`)"
     ),
     brand_id: str | None = Query(None, max_length=40, description="Only this brand's contracts"),

@@ -37,6 +37,9 @@ LanguageCode = Annotated[
 def _integral_floats_as_ints(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, str) and "\x00" in value:
+        # PostgreSQL text cannot hold NUL; refused before any query sees it.
+        raise PydanticCustomError("nul_character", "text must not contain a NUL character")
     if isinstance(value, dict):
         return {k: _integral_floats_as_ints(v) for k, v in value.items()}
     if isinstance(value, list):
