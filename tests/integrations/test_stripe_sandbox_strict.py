@@ -205,6 +205,29 @@ def test_unknown_options_are_refused(sandbox: RunningSandbox) -> None:
 def test_every_event_the_sandbox_sends_is_an_event_type_of_the_spec(
     sandbox: RunningSandbox, stripe_client: stripe.StripeClient
 ) -> None:
+    sandbox.set_options(capability_review=True)
+    account = onboarded(stripe_client, sandbox)
+    stripe_client.v1.customers.update(
+        stripe_client.v1.customers.create({"email": "a@example.com"}).id, {"name": "A"}
+    )
+    with pytest.raises(stripe.CardError):
+        paid_charge(stripe_client, payment_method="pm_card_chargeDeclined")
+    stripe_client.v1.payment_intents.cancel(
+        stripe_client.v1.payment_intents.create({"amount": 100, "currency": "usd"}).id
+    )
+    transfer = stripe_client.v1.transfers.create(
+        {
+            "amount": 1_000,
+            "currency": "usd",
+            "destination": account,
+            "source_transaction": paid_charge(stripe_client, 1_000),
+        }
+    )
+    stripe_client.v1.transfers.reversals.create(transfer.id, {"amount": 100})
+    connected = sandbox.client(stripe_account=account)
+    sandbox.pay_payout(connected.v1.payouts.create({"amount": 400, "currency": "usd"}).id)
+    sandbox.fail_payout(connected.v1.payouts.create({"amount": 400, "currency": "usd"}).id)
+    sandbox.require_information(account)
     sandbox.close_dispute(sandbox.dispute(paid_charge(stripe_client))["id"], "won")
     sandbox.close_dispute(sandbox.inquiry(paid_charge(stripe_client))["id"])
     stripe_client.v1.refunds.create({"charge": paid_charge(stripe_client), "amount": 100})
