@@ -41,6 +41,8 @@ CONTRACT_TABLE: dict[tuple[str, str], tuple[str, set[str]]] = {
     ("disputed", "resolve"): ("resolved", {"operator"}),
     # payments (app/services/money.py)
     **{(s, "chargeback"): ("disputed", {"system"}) for s in ("active", "delivered", "completed")},
+    # Stripe closed the chargeback for the platform (app/services/stripe_disputes.py).
+    ("disputed", "chargeback_won"): ("active", {"system"}),
 }
 EXCLUSIVE_FOOD = {"exclusivity": {"category": "food", "days": 30}}
 
