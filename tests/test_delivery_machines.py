@@ -59,6 +59,8 @@ TABLES = {
         ("open", "escalate"): ("escalated", {"system"}),
         **{(s, "withdraw"): ("withdrawn", PARTIES) for s in ("open", "escalated")},
         **{(s, "resolve"): ("resolved", {"operator"}) for s in ("open", "escalated")},
+        # Stripe closed the chargeback for the platform (app/services/stripe_disputes.py).
+        **{(s, "chargeback_closed"): ("withdrawn", {"system"}) for s in ("open", "escalated")},
     },
 }
 
