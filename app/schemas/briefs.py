@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from app.models import BriefState, Visibility
 from app.schemas.catalogue import (
@@ -145,6 +145,52 @@ MatchWeights = Annotated[
 
 class BriefIn(Input):
     """A new brief, created as a draft of a brand you belong to."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "brand_id": "brd_01JD3M8ZQ4X2V6R9T0A1B2C3D4",
+                    "title": "Race-week breakfast",
+                    "objective": "awareness",
+                    "description": "Show how our oat drink fits a runner's breakfast on race week.",
+                    "must_haves": ["show the carton", "link in bio"],
+                    "category": "food",
+                    "target_audience": {
+                        "countries": ["SE", "NO"],
+                        "age_bands": ["18-24", "25-34"],
+                        "genders": ["female"],
+                        "languages": ["sv"],
+                    },
+                    "topics": ["vegan-food", "running"],
+                    "platforms": ["instagram"],
+                    "deliverables": [{"type": "instagram_reel", "count": 2}],
+                    "budget": {
+                        "currency": "EUR",
+                        "total": 1_000_000,
+                        "per_influencer_min": 50_000,
+                        "per_influencer_max": 150_000,
+                    },
+                    "timeline": {
+                        "application_deadline": "2026-12-10",
+                        "content_due": "2026-12-20",
+                        "publish_start": "2026-12-21",
+                        "publish_end": "2027-01-10",
+                    },
+                    "terms_defaults": {
+                        "approval_policy": "first",
+                        "revision_cap": 2,
+                        "review_window_hours": 72,
+                        "usage_rights": {"channels": ["organic"], "days": 30},
+                        "exclusivity": {"category": "food", "days": 0},
+                        "disclosure_required": True,
+                    },
+                    "kpis": [{"metric": "impressions", "target": 200_000}],
+                    "visibility": "public",
+                }
+            ]
+        }
+    )
 
     brand_id: str = Field(examples=["brd_01JD3M8ZQ4X2V6R9T0A1B2C3D4"])
     title: Text200

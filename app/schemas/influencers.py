@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from app.schemas.catalogue import (
     UNIQUE,
@@ -138,6 +138,57 @@ Languages = Annotated[list[LanguageCode], Field(max_length=20)]
 
 class InfluencerIn(Input):
     """A new listing. `accounts` may be given here or added later under `/accounts`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "display_name": "Mara Lind",
+                    "bio": "Plant-based recipes and trail running from Stockholm.",
+                    "country": "SE",
+                    "languages": ["sv", "en"],
+                    "topics": ["vegan-food", "running"],
+                    "content_samples": ["Five-minute oat bowls for race week"],
+                    "values": ["sustainability"],
+                    "refused_categories": ["alcohol", "gambling"],
+                    "available": True,
+                    "audience": {
+                        "countries": {"SE": 61.0, "NO": 12.0, "US": 27.0},
+                        "age_bands": {"18-24": 30.0, "25-34": 45.0, "35-44": 25.0},
+                        "genders": {"female": 70.0, "male": 28.0, "other": 2.0},
+                        "languages": {"sv": 60.0, "en": 40.0},
+                    },
+                    "accounts": [
+                        {
+                            "platform": "instagram",
+                            "handle": "mara.runs",
+                            "url": "https://www.instagram.com/mara.runs/",
+                            "followers": 48_200,
+                            "avg_views": 21_000,
+                            "avg_likes": 1_900,
+                            "avg_comments": 85,
+                            "posts_per_week": 4.0,
+                            "follower_history": [
+                                {"date": "2026-06-01", "followers": 41_000},
+                                {"date": "2026-09-01", "followers": 46_000},
+                            ],
+                        }
+                    ],
+                    "sponsored_posts": [
+                        {
+                            "brand": "Oatly",
+                            "category": "food",
+                            "date": "2026-10-02",
+                            "platform": "instagram",
+                        }
+                    ],
+                    "rate_card": [
+                        {"deliverable_type": "instagram_reel", "amount": 90_000, "currency": "EUR"}
+                    ],
+                }
+            ]
+        }
+    )
 
     display_name: Text200
     bio: Text5000 = ""

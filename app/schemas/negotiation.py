@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, Strict, StringConstraints, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, Strict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.models import BidState, OfferState, Side
@@ -105,6 +105,26 @@ class BidTimeline(Input):
 
 
 class BidIn(Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "price": 100_000,
+                    "currency": "EUR",
+                    "deliverables": [
+                        {"type": "instagram_reel", "count": 2, "due_date": "2026-12-28"}
+                    ],
+                    "timeline": {
+                        "start_date": "2026-12-01",
+                        "end_date": "2027-01-05",
+                        "note": "Filming on race week",
+                    },
+                    "pitch": "Two reels from my race-week breakfast routine, filmed at dawn.",
+                }
+            ]
+        }
+    )
+
     price: Price
     currency: Currency | None = Field(
         None, description="Must be the brief's currency (the default)"
@@ -174,6 +194,34 @@ class MilestoneIn(Input):
 
 class OfferIn(Input):
     """New terms. Omitted fields take the brief's terms defaults, then the platform's."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "price": 120_000,
+                    "deliverables": [
+                        {
+                            "key": "reels",
+                            "type": "instagram_reel",
+                            "count": 2,
+                            "due_date": "2026-12-28",
+                        },
+                        {
+                            "key": "story",
+                            "type": "instagram_story",
+                            "count": 1,
+                            "due_date": "2027-01-02",
+                        },
+                    ],
+                    "payment_schedule": [
+                        {"name": "Reels live", "amount": 60_000, "deliverables": ["reels"]},
+                        {"name": "Wrap-up", "amount": 60_000, "on_completion": True},
+                    ],
+                }
+            ]
+        }
+    )
 
     price: Price
     currency: Currency | None = Field(
