@@ -37,11 +37,23 @@ ClientIp = Annotated[str, Depends(client_ip)]
 async def refuse_null_body(request: Request) -> None:
     """A JSON body of `null` is refused on every route. Optional bodies are documented as
     "an object, or no body at all" (so generated clients can leave them out); FastAPI would read
-    `null` as "no body" and accept what the document says is invalid."""
+    `null` as "no body" and accept what the document says is invalid. Form fields holding a NUL
+    character are refused too (a 500 on PostgreSQL otherwise)."""
     if request.method not in ("POST", "PUT", "PATCH"):
         return
-    if not request.headers.get("content-type", "").startswith("application/json"):
-        return  # forms are read (and consumed) by FastAPI as forms; `null` is JSON only
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        # FastAPI has parsed the form already (cached on the request). PostgreSQL text cannot
+        # hold NUL, so a form field with one is refused here, as JSON text is by the models.
+        form = await request.form()
+        for name, value in form.multi_items():
+            if isinstance(value, str) and "\x00" in value:
+                raise InvalidRequest.field(
+                    name, "text must not contain a NUL character", "nul_character"
+                )
+        return
+    if not content_type.startswith("application/json"):
+        return
     if (await request.body()).strip() == b"null":
         raise InvalidRequest.field(
             "body", "must be a JSON object, or no body at all; not null", "null_body"

@@ -165,6 +165,13 @@ async def test_nul_characters_are_refused_before_the_database(client):
     assert_problem(r, 422, "validation-error")
     r = await client.post("/v1/brands", json={"name": "Oat\x00ly"}, headers=owner.headers)
     assert_problem(r, 422, "validation-error")
+    form = {"username": "mia\x00@example.com", "password": "x"}
+    body = assert_problem(await client.post("/v1/auth/token", data=form), 422)
+    assert body["errors"][0] == {
+        "field": "username",
+        "message": "text must not contain a NUL character",
+        "rule": "nul_character",
+    }
     assert (await client.get("/v1/brands", headers=owner.headers)).json()["data"] == []
 
 
