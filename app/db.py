@@ -3,12 +3,14 @@
 One transaction per request: `get_session` opens it, commits when the route returns and rolls back
 when anything raises. Services never commit; they may flush to surface constraint errors early.
 The dependency is declared with `scope="function"`, so the commit happens before the response is
-sent: a client never sees a success whose commit then failed.
+sent: a client never sees a success whose commit then failed. Under an `Idempotency-Key` the
+idempotency layer opens the session and commits it with the stored response (`HELD_SESSION`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -73,9 +75,16 @@ def create_database(settings: Settings) -> Database:
     return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
 
 
+# Where the idempotency layer puts the session it opened for a request under an Idempotency-Key.
+HELD_SESSION = "rapport.held_session"
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
-    async with database.sessionmaker() as session:
+    # Under an Idempotency-Key the idempotency layer owns the request's session: it commits the
+    # route's changes together with the stored response, before sending it (app/idempotency.py).
+    held: AsyncSession | None = request.scope.get(HELD_SESSION)
+    async with database.sessionmaker() if held is None else nullcontext(held) as session:
         try:
             yield session
         except Problem as problem:
@@ -90,7 +99,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         else:
-            await session.commit()
+            if held is None:
+                await session.commit()
+            else:
+                await session.flush()
 
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -20,7 +20,10 @@ class IdempotencyRecord(Base):
     scope: Mapped[str] = mapped_column(String(100))
     key: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(20))  # in_progress | done
+    # Always `done`: a record is committed with its request's changes and response. Versions
+    # before that committed `in_progress` claims with a lease (`locked_until`); app/idempotency.py
+    # takes such leftovers over. `locked_until` is kept (the time the answer was stored).
+    state: Mapped[str] = mapped_column(String(20))
     locked_until: Mapped[datetime] = mapped_column()
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     response_headers: Mapped[list[Any] | None] = mapped_column(JsonDoc, default=None)
