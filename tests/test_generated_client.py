@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +72,14 @@ def _sign_up(mod: Any, client: Any, email: str, name: str) -> Any:
 async def test_a_generated_client_runs_the_deal(generated, settings, clock):
     mod = generated
     models = mod("models")
-    with serve_app(create_app(settings, clock=clock)) as served:
-        anonymous = mod("client").Client(base_url=served.url)
-        brand_side = _sign_up(mod, anonymous, "gen-brand@example.com", "Brand Owner")
-        creator = _sign_up(mod, anonymous, "gen-creator@example.com", "Mia Runs")
+    with serve_app(create_app(settings, clock=clock)) as served, ExitStack() as clients:
+        anonymous = clients.enter_context(mod("client").Client(base_url=served.url))
+        brand_side = clients.enter_context(
+            _sign_up(mod, anonymous, "gen-brand@example.com", "Brand Owner")
+        )
+        creator = clients.enter_context(
+            _sign_up(mod, anonymous, "gen-creator@example.com", "Mia Runs")
+        )
 
         brand = mod("api.brands.create_brand").sync(
             client=brand_side, body=models.BrandIn(name="Nordic Oat Co.")
