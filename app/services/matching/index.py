@@ -24,7 +24,9 @@ id                           ~130 bytes              Python str + id -> row dict
 ===========================  ======================  ========================================
 
 Memory: 718-760 bytes per listing with the seed generator's data (684 MB for 1,000,000
-listings, measured by benchmarks/matching/bench.py; ``memory_bytes()`` reports it live).
+listings, measured by benchmarks/matching/bench.py; ``memory_bytes()`` reports it live), plus
+4 bytes for the growth surge of issue 13 (764 at 100,000 listings); the topic profiles are per
+topic, not per listing (24 terms each).
 
 Changes are incremental: ``upsert`` tombstones the listing's old row and appends a new one
 (its text goes to a small row-major delta of the posting lists), ``remove`` tombstones.
