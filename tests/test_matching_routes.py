@@ -219,3 +219,24 @@ async def test_gates_show_their_evidence_and_relax_turns_them_off(client):
     assert all(m["gates"] == {} for m in relaxed["data"])
     r = await client.get(path, params={"relax": "everything"}, headers=owner.headers)
     assert assert_problem(r, 422)["errors"][0]["field"].startswith("relax")
+
+
+async def test_a_ranking_without_listing_changes_reindexes_nothing(client, app):
+    """The refresh reads listings changed at or after the watermark; it once re-indexed the
+    latest listing on every ranking (a new row each time)."""
+    owner, _, brief = await _brand_with_brief(client)
+    await _listing(client)
+    account, listing = await _listing(client)
+    path = f"/v1/briefs/{brief['id']}/matches"
+    assert (await client.get(path, headers=owner.headers)).status_code == 200
+    index = app.state.listing_index.index
+    rows = index.n
+    for _ in range(3):
+        assert (await client.get(path, headers=owner.headers)).status_code == 200
+    assert index.n == rows
+    r = await client.patch(
+        "/v1/influencers/me", json={"bio": "Oat bowls."}, headers=account.headers
+    )
+    assert r.status_code == 200, r.text
+    body = (await client.get(path, headers=owner.headers)).json()
+    assert index.n == rows + 1 and listing["id"] in [m["listing_id"] for m in body["data"]]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -69,6 +69,10 @@ class ListingIndexHolder:
     index: ListingIndex | None = None
     watermark: datetime | None = None
     lock: asyncio.Lock | None = None
+    # Listings already indexed at exactly the watermark: the refresh reads `>= watermark` (so a
+    # listing written in the same instant is not missed) and skips these, rather than
+    # re-indexing the latest listing on every ranking.
+    at_watermark: set[str] = field(default_factory=set)
 
     async def current(self, session: AsyncSession, today: date) -> ListingIndex:
         if self.lock is None:
@@ -94,6 +98,11 @@ class ListingIndexHolder:
     async def _build(self, session: AsyncSession, today: date) -> None:
         builder = IndexBuilder(as_of=today)
         self.watermark = await session.scalar(select(func.max(Influencer.updated_at)))
+        self.at_watermark = set(
+            await session.scalars(
+                select(Influencer.id).where(Influencer.updated_at == self.watermark)
+            )
+        )
         after = ""
         while True:
             page = await self._rows(
@@ -115,9 +124,14 @@ class ListingIndexHolder:
                 session, select(Influencer).where(Influencer.updated_at >= self.watermark)
             )
         for row in changed:
+            if row.updated_at == self.watermark and row.id in self.at_watermark:
+                continue  # indexed already
             self.index.upsert(listing_document(row))
             if self.watermark is None or row.updated_at > self.watermark:
                 self.watermark = row.updated_at
+                self.at_watermark = set()
+            if row.updated_at == self.watermark:
+                self.at_watermark.add(row.id)
 
 
 async def _exclusivity_conflicts(
