@@ -37,7 +37,7 @@ class Database:
         await self.engine.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite's own transaction handling defers BEGIN; turn it off and emit BEGIN ourselves
@@ -46,7 +46,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -71,7 +71,7 @@ def create_database(settings: Settings) -> Database:
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
     if settings.is_sqlite:
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
     return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
 
 

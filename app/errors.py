@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
@@ -153,6 +154,17 @@ class InternalError(Problem):
 
 class ServiceUnavailable(Problem):
     status, slug, title = 503, "service-unavailable", "The service is not ready"
+
+
+class DatabaseBusy(Problem):
+    """SQLite's single writer lock was not free within the busy timeout: a load condition, not
+    a server bug, so it is a 503 the client may retry (the transaction rolled back whole)."""
+
+    status, slug, title = 503, "database-busy", "The database is busy; retry shortly"
+
+    def __init__(self) -> None:
+        super().__init__("Too many writes at once; nothing was changed. Retry after a second.")
+        self.headers = {"Retry-After": "1"}
 
 
 # --- OpenAPI ---------------------------------------------------------------------------------
@@ -295,6 +307,15 @@ def unhandled_error_response(scope: Scope, exc: BaseException) -> JSONResponse:
         return JSONResponse(
             PayloadTooLarge().body(instance), status_code=413, media_type=PROBLEM_MEDIA_TYPE
         )
+    if _is_sqlite_busy(exc):
+        logger.warning("database busy: %s", exc)
+        busy = DatabaseBusy()
+        return JSONResponse(
+            busy.body(instance),
+            status_code=503,
+            media_type=PROBLEM_MEDIA_TYPE,
+            headers=busy.headers,
+        )
     logger.exception("unhandled error", exc_info=exc)
     return JSONResponse(
         InternalError().body(instance), status_code=500, media_type=PROBLEM_MEDIA_TYPE
@@ -312,3 +333,8 @@ def allowed_methods(app: Any, scope: Scope) -> list[str]:
             for route in app.router.routes
         )
     ]
+
+
+def _is_sqlite_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" (the write lock stayed taken past busy_timeout)."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)

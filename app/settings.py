@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = Field(10, description="PostgreSQL connection pool size")
     database_echo: bool = Field(False, description="log every SQL statement")
+    sqlite_busy_timeout_ms: int = Field(
+        10_000,
+        ge=0,
+        description="SQLite: how long a writer waits for the write lock before the request "
+        "answers 503 database-busy",
+    )
 
     secret_key: str = Field(DEV_SECRET_KEY, description="HMAC key for access tokens (≥ 32 chars)")
     jwt_issuer: str = Field("rapport", description="`iss` claim issued and required")
