@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from app.clock import rfc3339
 from app.models import Job, Milestone, StateTransition
 from app.services.milestones import MILESTONES
 from app.services.state_machine import Actor
@@ -32,7 +33,7 @@ MONEY_TOPICS = (
 def proof_body(**fields: Any) -> dict[str, Any]:
     return {
         "url": "https://instagram.example/p/abc123",
-        "published_at": "2026-11-24T11:00:00Z",
+        "published_at": "2026-11-24T12:00:00Z",  # T0: when `funded` funds the contract
         "platform_post_id": "abc123",
         "caption": CAPTION_OK,
     } | fields
@@ -137,9 +138,11 @@ class Delivery:
         )
 
     async def proof(self, deliverable_id: str, **fields: Any):
+        # Published now (the test clock): never before the contract was funded.
+        now = {"published_at": rfc3339(self.app.state.clock.now())}
         return await self.client.post(
             f"/v1/deliverables/{deliverable_id}/proof",
-            json=proof_body(**fields),
+            json=proof_body(**now | fields),
             headers=self.influencer.headers,
         )
 

@@ -281,3 +281,61 @@ async def test_other_tenants_cannot_manage_briefs(client):
     assert_problem(r, 404, "brand-not-found")
     assert (await client.get(f"/v1/briefs/{public['id']}", headers=h)).json()["state"] == "open"
     assert_problem(await client.get("/v1/briefs/brf_nope", headers=h), 404, "brief-not-found")
+
+
+# --- budgets are strictly positive (issue 11 item 5) --------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["total", "per_influencer_min", "per_influencer_max"])
+async def test_a_zero_budget_is_refused_at_creation_and_at_update(client, field):
+    """A per-influencer budget of 0 was accepted, and `/matches` on that brief was a 500."""
+    owner, brand_id = await _brand(client)
+    body = brief_body(brand_id)
+    zero = _set(copy.deepcopy(body), f"budget.{field}", 0)
+    r = await client.post("/v1/briefs", json=zero, headers=owner.headers)
+    problem = assert_problem(r, 422, "validation-error")
+    assert {"field": f"budget.{field}", "rule": "greater_than_equal"} in [
+        {"field": e["field"], "rule": e["rule"]} for e in problem["errors"]
+    ], problem["errors"]
+    listed = await client.get("/v1/briefs", params={"brand_id": brand_id}, headers=owner.headers)
+    assert listed.json()["data"] == []
+
+    draft = await create_brief(client, owner, brand_id)
+    r = await client.patch(
+        f"/v1/briefs/{draft['id']}",
+        json={"budget": draft["budget"] | {field: 0}},
+        headers=owner.headers,
+    )
+    problem = assert_problem(r, 422, "validation-error")
+    assert [e["field"] for e in problem["errors"]] == [f"budget.{field}"]
+    got = await client.get(f"/v1/briefs/{draft['id']}", headers=owner.headers)
+    assert got.json()["budget"] == draft["budget"]
+    matches = await client.get(f"/v1/briefs/{draft['id']}/matches", headers=owner.headers)
+    assert matches.status_code == 200, matches.text
+
+
+async def test_the_budget_schema_states_strictly_positive_amounts(client):
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["Budget"]
+    for field in ("total", "per_influencer_min", "per_influencer_max"):
+        assert schema["properties"][field]["minimum"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "rule"),
+    [
+        ({"per_influencer_min": 200_000}, "budget.per_influencer_min", "min_above_max"),
+        ({"per_influencer_max": 2_000_000}, "budget.per_influencer_max", "above_total"),
+    ],
+)
+async def test_budget_bounds_hold_at_update_too(client, change, field, rule):
+    owner, brand_id = await _brand(client)
+    draft = await create_brief(client, owner, brand_id)
+    r = await client.patch(
+        f"/v1/briefs/{draft['id']}",
+        json={"budget": draft["budget"] | change},
+        headers=owner.headers,
+    )
+    problem = assert_problem(r, 422, "validation-error")
+    assert [(e["field"], e["rule"]) for e in problem["errors"]] == [(field, rule)]
+    got = await client.get(f"/v1/briefs/{draft['id']}", headers=owner.headers)
+    assert got.json()["budget"] == draft["budget"]

@@ -105,7 +105,7 @@ async def test_only_the_contracts_parties_see_and_act_on_delivery(client, app):
             f"/v1/deliverables/{reel}/proof",
             {
                 "url": "https://x.example/p",
-                "published_at": "2026-11-24T11:00:00Z",
+                "published_at": "2026-11-24T12:00:00Z",
                 "platform_post_id": "p",
                 "caption": CAPTION_OK,
             },

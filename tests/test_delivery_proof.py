@@ -138,7 +138,7 @@ async def test_bad_proofs_are_refused_and_change_nothing(client, app):
         f"/v1/deliverables/{reel}/proof",
         json={
             "url": "https://instagram.example/p/1",
-            "published_at": "2026-11-24T11:00:00Z",
+            "published_at": "2026-11-24T12:00:00Z",
             "platform_post_id": "1",
             "caption": "Race-week oats!",
             "paid_partnership_label": True,
@@ -164,3 +164,31 @@ async def test_late_publication_keeps_the_late_flag_and_cancels_the_late_timer(c
     assert (await d.get(d.ids[0]))["late"] is False
     assert [(await d.get(i))["late"] for i in d.ids[1:]] == [True, True]
     assert report.timers.fired >= 3  # 2 late flags + the confirmation
+
+
+async def test_published_at_lies_between_the_funding_and_now_within_five_minutes(
+    client, app, clock
+):
+    """Issue 11: a proof published years before the contract existed was accepted. A post
+    counts from the moment the contract was funded (the deal is live; the brief's publishing
+    window is a term for review, not a bound on evidence) up to now; five minutes either side
+    absorb clock skew between the platform and us."""
+    d = await funded(client, app, approval_policy="none")
+    funded_at = (await d.contract_now())["funded_at"]
+    assert funded_at == "2026-11-24T12:00:00Z"  # the test clock
+    clock.advance(timedelta(minutes=10))  # now: 12:10 (the tokens stay valid)
+    reel, second, _story = d.ids
+    for published_at, rule in (
+        ("2019-03-01T09:00:00Z", "before_funding"),  # years before the contract
+        ("2026-11-24T11:54:59Z", "before_funding"),  # just past the tolerance
+        ("2026-11-24T12:15:01Z", "in_future"),
+    ):
+        body = assert_problem(await d.proof(reel, published_at=published_at), 422)
+        assert body["type"].endswith("validation-error")
+        assert [(e["field"], e["rule"]) for e in body["errors"]] == [("published_at", rule)]
+    assert (await d.get(reel))["state"] == "pending"
+    # Inside the tolerance on either side: accepted.
+    r = await d.proof(reel, published_at="2026-11-24T11:55:00Z")
+    assert r.status_code == 201, r.text
+    r = await d.proof(second, published_at="2026-11-24T12:15:00Z")
+    assert r.status_code == 201, r.text

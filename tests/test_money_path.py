@@ -4,7 +4,6 @@ transfer, pay out — and the influencer's earnings show it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -73,7 +72,7 @@ async def test_onboard_fund_deliver_release_transfer_and_pay_out(
     assert got["state"] == "active"
 
     # Delivery, through the delivery routes: draft (when asked) → approve → proof → confirm.
-    published_at = (clock.now() - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    published_at = clock.now().isoformat().replace("+00:00", "Z")  # not before the funding
     for deliverable in got["deliverables"]:
         d = await _ok(await api.get(f"/v1/deliverables/{deliverable['id']}", headers=brand))
         if d["draft_required"]:

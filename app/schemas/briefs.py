@@ -72,13 +72,18 @@ class Deliverable(Input):
     count: Annotated[int, Field(strict=True, ge=1, le=100)]
 
 
+# A budget of 0 is no budget (and ranking divides by its bounds): every amount is at least 1.
+PositiveMoney = Annotated[Money, Field(ge=1)]
+
+
 class Budget(Input):
-    """Integer minor units of `currency`: per_influencer_min ≤ per_influencer_max ≤ total."""
+    """Integer minor units of `currency`, each at least 1:
+    per_influencer_min ≤ per_influencer_max ≤ total."""
 
     currency: Currency
-    total: Money
-    per_influencer_min: Money
-    per_influencer_max: Money
+    total: PositiveMoney
+    per_influencer_min: PositiveMoney
+    per_influencer_max: PositiveMoney
 
 
 class Timeline(Input):

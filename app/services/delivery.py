@@ -933,6 +933,11 @@ async def review_draft(
 
 # --- proof --------------------------------------------------------------------------------------
 
+# A proof's `published_at` lies between the contract's funding (the deal went live: an earlier
+# post was not made for it; the brief's publishing window is a term for the brand's review, not a
+# bound on evidence) and now, each widened by this much for clock skew between platform and us.
+PUBLISHED_AT_SKEW = timedelta(minutes=5)
+
 
 async def submit_proof(
     session: AsyncSession,
@@ -948,9 +953,17 @@ async def submit_proof(
 ) -> Loaded:
     loaded = await load_deliverable(session, user_id, deliverable_id, lock=True)
     deliverable, contract = loaded.deliverable, loaded.contract
-    if published_at > now:
+    if published_at > now + PUBLISHED_AT_SKEW:
         raise InvalidRequest.field(
             "published_at", f"is in the future (now is {rfc3339(now)})", "in_future"
+        )
+    live_since = contract.funded_at or contract.accepted_at
+    if published_at < live_since - PUBLISHED_AT_SKEW:
+        raise InvalidRequest.field(
+            "published_at",
+            f"is before the contract was funded ({rfc3339(live_since)}): a post made earlier "
+            "was not made for this contract",
+            "before_funding",
         )
     platform = platform_of(deliverable)
     disclosure = disclosure_doc(platform, caption, paid_partnership_label)
