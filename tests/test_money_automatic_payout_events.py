@@ -25,6 +25,8 @@ from tests.money_support import (
 )
 
 HOURS_TO_MIDNIGHT = 12  # T0 is 12:00 UTC
+# Stripe's availability delay: 2 days, a third for the Swedish creator's recipient account.
+AVAILABLE_AFTER_DAYS = 3
 
 
 async def test_a_scheduled_payout_shows_while_pending_then_paid(
@@ -40,9 +42,10 @@ async def test_a_scheduled_payout_shows_while_pending_then_paid(
     await make_releasable(stripe_app, clock, *funded.milestone_ids)
     await settle(worker, forwarder)
 
-    # Past the next 00:00: Stripe's daily schedule creates the payout (pending, arrives later).
-    stripe_sandbox.advance_clock(HOURS_TO_MIDNIGHT * 3600 + 60)
-    clock.advance(timedelta(hours=HOURS_TO_MIDNIGHT, minutes=1))
+    # Past the first 00:00 after the funds became available: Stripe's daily schedule creates
+    # the payout (pending, arrives later).
+    stripe_sandbox.advance_clock(AVAILABLE_AFTER_DAYS * 86_400 + HOURS_TO_MIDNIGHT * 3600 + 60)
+    clock.advance(timedelta(days=AVAILABLE_AFTER_DAYS, hours=HOURS_TO_MIDNIGHT, minutes=1))
     await settle(worker, forwarder)
     connected = stripe_sandbox.client(stripe_account=funded.account_id)
     (payout,) = connected.v1.payouts.list().data
@@ -53,8 +56,11 @@ async def test_a_scheduled_payout_shows_while_pending_then_paid(
     assert [(p["stripe_payout_id"], p["status"]) for p in earnings["payouts"]] == [
         (payout.id, "pending")
     ]
-    (money,) = earnings["currencies"]
-    assert money["payouts_pending"] == payout.amount == money["transferred"]
+    # The deal's EUR transferred; the payout in SEK, the creator's bank account's currency.
+    by_currency = {c["currency"]: c for c in earnings["currencies"]}
+    assert by_currency["EUR"]["transferred"] == 120_000
+    money = by_currency[payout.currency.upper()]
+    assert money["payouts_pending"] == payout.amount > 0
     assert money["paid_out"] == 0
     async with stripe_app.state.database.sessionmaker() as session:
         created = await session.scalar(
@@ -68,7 +74,7 @@ async def test_a_scheduled_payout_shows_while_pending_then_paid(
     await settle(worker, forwarder)
     influencer = (await relogin(stripe_api, funded.deal.influencer)).headers
     earnings = (await stripe_api.get("/v1/influencers/me/earnings", headers=influencer)).json()
-    (money,) = earnings["currencies"]
+    money = {c["currency"]: c for c in earnings["currencies"]}[payout.currency.upper()]
     assert money["paid_out"] == payout.amount and money["payouts_pending"] == 0
     assert [p["status"] for p in earnings["payouts"]] == ["paid"]
     await assert_sound(stripe_app)

@@ -23,7 +23,9 @@ from tests.money_support import (
     settle,
 )
 
-DAYS = 5  # availability delay (at most 2) + the next 00:00 run + 2 days to arrival
+# Stripe's availability delay (2 days, a third for the Swedish creator's recipient account),
+# the next 00:00 run, then 2 days to arrival.
+DAYS = 6
 
 
 async def test_automatic_payouts_reach_the_creators_earnings(
@@ -51,8 +53,11 @@ async def test_automatic_payouts_reach_the_creators_earnings(
     assert payout.automatic is True and payout.status == "paid"
     influencer = (await relogin(stripe_api, funded.deal.influencer)).headers  # days later
     earnings = (await stripe_api.get("/v1/influencers/me/earnings", headers=influencer)).json()
-    (money,) = earnings["currencies"]
-    assert money["transferred"] == money["paid_out"] == payout.amount > 0
+    # The deal's EUR transferred; paid out in SEK, the creator's bank account's currency.
+    by_currency = {c["currency"]: c for c in earnings["currencies"]}
+    assert by_currency["EUR"]["transferred"] == 120_000
+    assert payout.currency == "sek"
+    assert by_currency["SEK"]["paid_out"] == payout.amount > 0
     assert [(p["status"], p["amount"]) for p in earnings["payouts"]] == [("paid", payout.amount)]
     async with stripe_app.state.database.sessionmaker() as session:
         rows = list(await session.scalars(select(Payout)))

@@ -27,7 +27,10 @@ from tests.money_support import (
     settle,
 )
 
-EUR_DISPUTE_FEE = 2_000  # the sandbox's (Stripe's) dispute fee in EUR
+# The deals are in EUR; the platform settles in USD (Stripe's way, the sandbox's default):
+# Stripe withdraws a chargeback, and takes its dispute fee, in USD.
+USD_DISPUTE_FEE = 1_500  # the sandbox's (Stripe's) US dispute fee
+WITHDRAWN_USD = 138_600  # the 1,260.00 EUR charge at the sandbox's rate (1.1)
 
 
 async def _charge_id(api: httpx.AsyncClient, funded: Funded) -> str:
@@ -59,9 +62,12 @@ async def _money(app: FastAPI, contract_id: str) -> ledger.ContractMoney:
         return await ledger.contract_balances(session, contract_id)
 
 
-async def _fees_booked(app: FastAPI) -> int:
+async def _fees_booked(app: FastAPI, sandbox: RunningSandbox, charge_id: str) -> int:
+    """Stripe's fees booked (USD) beyond the charge's card fee: the dispute fees."""
+    charge = sandbox.client().v1.charges.retrieve(charge_id, {"expand": ["balance_transaction"]})
+    card_fee = charge.balance_transaction.fee
     async with app.state.database.sessionmaker() as session:
-        return await ledger.account_balance(session, ledger.STRIPE_FEES, "EUR")
+        return await ledger.account_balance(session, ledger.STRIPE_FEES, "USD") - card_fee
 
 
 async def _open_chargeback(
@@ -102,8 +108,8 @@ async def test_a_chargeback_opens_a_dispute_record_and_a_won_dispute_unfreezes_i
     assert (stripe_side["amount"], stripe_side["currency"]) == (126_000, "EUR")
     assert stripe_side["evidence_due_by"] is not None and not stripe_side["is_inquiry"]
     assert (stripe_side["funds_withdrawn"], stripe_side["dispute_fee"]) == (
-        126_000,
-        EUR_DISPUTE_FEE,
+        WITHDRAWN_USD,
+        USD_DISPUTE_FEE,
     )
     (listed,) = await _seen_by_both(stripe_api, funded, "payment-disputes")
     assert listed["dispute_id"] == record["id"]
@@ -118,7 +124,7 @@ async def test_a_chargeback_opens_a_dispute_record_and_a_won_dispute_unfreezes_i
     # Booked when Stripe withdrew the money: escrow first, the rest a loss; the fee.
     money = await _money(stripe_app, funded.contract_id)
     assert (money.charged_back, money.in_escrow, money.chargeback_loss) == (126_000, 0, 66_000)
-    assert await _fees_booked(stripe_app) == EUR_DISPUTE_FEE
+    assert await _fees_booked(stripe_app, stripe_sandbox, charge_id) == USD_DISPUTE_FEE
     await assert_sound(stripe_app)
 
     stripe_sandbox.submit_dispute_evidence(dispute["id"], {"product_description": "Two reels"})
@@ -131,7 +137,7 @@ async def test_a_chargeback_opens_a_dispute_record_and_a_won_dispute_unfreezes_i
     money = await _money(stripe_app, funded.contract_id)
     assert (money.charged_back, money.in_escrow, money.chargeback_loss) == (0, 60_000, 0)
     # The fee came back with the win (the sandbox follows Stripe's dispute-fee FAQ).
-    assert await _fees_booked(stripe_app) == 0
+    assert await _fees_booked(stripe_app, stripe_sandbox, charge_id) == 0
     # Unfrozen: the record is closed, the contract moves again.
     (record,) = await _seen_by_both(stripe_api, funded, "disputes")
     assert record["state"] == "withdrawn" and record["payment_dispute"]["status"] == "won"
@@ -154,7 +160,7 @@ async def test_a_lost_chargeback_stays_frozen_for_the_operators_and_reconciles(
     forwarder: Forwarder,
     clock: Clock,
 ) -> None:
-    worker, funded, dispute, _ = await _open_chargeback(
+    worker, funded, dispute, charge_id = await _open_chargeback(
         stripe_app, stripe_api, stripe_sandbox, forwarder, clock
     )
     stripe_sandbox.close_dispute(dispute["id"], "lost")
@@ -164,7 +170,7 @@ async def test_a_lost_chargeback_stays_frozen_for_the_operators_and_reconciles(
     assert await _contract_state(stripe_api, funded) == "disputed"
     money = await _money(stripe_app, funded.contract_id)
     assert (money.charged_back, money.chargeback_loss, money.in_escrow) == (126_000, 66_000, 0)
-    assert await _fees_booked(stripe_app) == EUR_DISPUTE_FEE
+    assert await _fees_booked(stripe_app, stripe_sandbox, charge_id) == USD_DISPUTE_FEE
     await assert_sound(stripe_app)
     # The operator closes it; nothing is left to refund (the chargeback took the escrow).
     staff = await make_operator(stripe_api, stripe_app)
@@ -205,7 +211,8 @@ async def test_an_inquiry_freezes_nothing_and_books_nothing(
     assert listed["dispute_id"] is None and listed["funds_withdrawn"] == 0
     async with stripe_app.state.database.sessionmaker() as session:
         kinds = set(await session.scalars(select(JournalEntry.kind)))
-    assert kinds == {"funding"}
+    # Funding, and its settlement: the EUR converted to USD, Stripe's card fee.
+    assert kinds == {"funding", "conversion", "fee"}
     # Money still moves during an inquiry.
     await make_releasable(stripe_app, clock, first)
     await settle(worker, forwarder)
@@ -220,7 +227,7 @@ async def test_an_inquiry_freezes_nothing_and_books_nothing(
     assert await _contract_state(stripe_api, funded) == "active"
     money = await _money(stripe_app, funded.contract_id)
     assert (money.charged_back, money.chargeback_loss, money.in_escrow) == (0, 0, 60_000)
-    assert await _fees_booked(stripe_app) == 0
+    assert await _fees_booked(stripe_app, stripe_sandbox, charge_id) == 0
     await make_releasable(stripe_app, clock, second)
     await settle(worker, forwarder)
     assert (await _money(stripe_app, funded.contract_id)).transferred == 120_000

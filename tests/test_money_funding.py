@@ -69,6 +69,25 @@ async def test_funding_creates_one_payment_intent_for_price_plus_fee(
     assert_problem(await stripe_api.get(url, headers=stranger.headers), 404)
 
 
+async def test_a_payment_intent_stripe_made_before_answering_a_stored_500_is_adopted(
+    stripe_app: FastAPI, stripe_api: httpx.AsyncClient, stripe_sandbox: RunningSandbox
+) -> None:
+    """Stripe made the PaymentIntent, then answered 500 and stored it under `funding:<ctr>`
+    (replayed for 24 h). Before the fix funding answered 503 for a day, then made a second
+    PaymentIntent; now it finds the one made by `metadata.rapport_contract_id` at once."""
+    deal, contract = await create_contract(stripe_api)
+    url = f"/v1/contracts/{contract['id']}/funding"
+    stripe_sandbox.inject_fault("/v1/payment_intents", "error_after_apply", count=1)
+    first = await stripe_api.post(url, headers=deal.brand_owner.headers)
+    assert first.status_code == 200, first.text
+    assert stripe_sandbox.faults() == []  # the fault fired
+    again = await stripe_api.post(url, headers=deal.brand_owner.headers)
+    assert again.json()["payment_intent_id"] == first.json()["payment_intent_id"]
+    intents = stripe_sandbox.client().v1.payment_intents.list({"limit": 100}).data
+    assert [i.id for i in intents] == [first.json()["payment_intent_id"]]
+    assert intents[0].metadata["rapport_contract_id"] == contract["id"]
+
+
 async def test_a_succeeded_payment_books_escrow_and_activates_the_contract(
     stripe_app: FastAPI,
     stripe_api: httpx.AsyncClient,

@@ -4,6 +4,7 @@ transfer, pay out — and the influencer's earnings show it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -12,8 +13,13 @@ from fastapi import FastAPI
 from app.clock import Clock
 from app.models import Payout
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
-from tests.factories import create_contract
-from tests.money_support import assert_sound, money_worker, transfers_per_milestone
+from tests.factories import create_contract, relogin
+from tests.money_support import (
+    AVAILABILITY_WAIT,
+    assert_sound,
+    money_worker,
+    transfers_per_milestone,
+)
 from tests.stripe_support import ServedApp
 
 
@@ -32,6 +38,8 @@ async def test_onboard_fund_deliver_release_transfer_and_pay_out(
     from sqlalchemy import select
 
     api = stripe_api
+    # Stripe's clock and ours in step: the funds' availability is dated by Stripe's.
+    stripe_sandbox.set_clock(clock.now().timestamp())
     worker = money_worker(stripe_app, clock, payout_mode="per_transfer")
 
     async def stripe_and_worker() -> None:
@@ -103,27 +111,37 @@ async def test_onboard_fund_deliver_release_transfer_and_pay_out(
         )
         await _ok(await api.post(f"/v1/deliverables/{d['id']}/proof/confirm", headers=brand))
 
-    # Release → transfer → payout, then the bank pays the payouts out.
+    # Release → transfer; the payouts wait until Stripe makes the charge's funds available
+    # (2 days, a third for the Swedish creator's recipient account), then the bank pays them.
     await stripe_and_worker()
     milestones = [m["id"] for m in got["milestones"]]
     assert await transfers_per_milestone(stripe_app, contract_id) == {m: 1 for m in milestones}
     async with stripe_app.state.database.sessionmaker() as session:
+        assert list(await session.scalars(select(Payout))) == []
+    stripe_sandbox.set_clock(advance=AVAILABILITY_WAIT)
+    clock.advance(timedelta(seconds=AVAILABILITY_WAIT))
+    await stripe_and_worker()
+    async with stripe_app.state.database.sessionmaker() as session:
         payouts = list(await session.scalars(select(Payout)))
-    assert sorted(p.amount for p in payouts) == [60_000, 60_000]
+    # In SEK, the currency of the creator's bank account: Stripe converted the USD transfers.
+    assert [p.currency for p in payouts] == ["SEK", "SEK"]
     for payout in payouts:
         stripe_sandbox.pay_payout(payout.stripe_payout_id)
     await stripe_and_worker()
 
+    influencer = (await relogin(api, deal.influencer)).headers
+    brand = (await relogin(api, deal.brand_owner)).headers
     earnings = await _ok(await api.get("/v1/influencers/me/earnings", headers=influencer))
-    (eur,) = earnings["currencies"]
-    assert eur["currency"] == "EUR"
+    eur, sek = sorted(earnings["currencies"], key=lambda c: c["currency"])
+    assert (eur["currency"], sek["currency"]) == ("EUR", "SEK")
     assert (eur["in_escrow"], eur["released"], eur["transferred"], eur["paid_out"]) == (
         0,
         0,
         120_000,
-        120_000,
+        0,
     )
-    assert eur["failed_payouts"] == []
+    assert sek["paid_out"] == sum(p.amount for p in payouts) > 0
+    assert eur["failed_payouts"] == sek["failed_payouts"] == []
     assert {m["money_state"] for m in earnings["milestones"]} == {"transferred"}
     assert {p["status"] for p in earnings["payouts"]} == {"paid"}
     final = await _ok(await api.get(f"/v1/contracts/{contract_id}", headers=brand))

@@ -22,6 +22,7 @@ from tests.money_support import (
     Forwarder,
     assert_sound,
     funded_contract,
+    funds_available,
     make_releasable,
     money_worker,
     settle,
@@ -95,8 +96,11 @@ async def test_a_payout_waits_until_stripe_makes_the_funds_available(
     await settle(worker, forwarder)
     influencer = (await relogin(stripe_api, funded.deal.influencer)).headers
     earnings = (await stripe_api.get("/v1/influencers/me/earnings", headers=influencer)).json()
-    (money,) = earnings["currencies"]
-    assert money["paid_out"] == money["transferred"] == 120_000
+    # The deal's EUR transferred; paid out in the currency the transfers landed in.
+    by_currency = {c["currency"]: c for c in earnings["currencies"]}
+    assert by_currency["EUR"]["transferred"] == 120_000
+    paid = by_currency[payouts[0].currency.upper()]
+    assert paid["paid_out"] == sum(p.amount for p in payouts) > 0
     assert [j.state for j in await _payout_jobs(stripe_app) if j.state == "dead"] == []
     await assert_sound(stripe_app)
 
@@ -121,8 +125,12 @@ async def test_balance_insufficient_waits_and_retries_never_a_dead_letter(
     await settle(worker, forwarder)
     await make_releasable(stripe_app, clock, second)
     await settle(money_worker(stripe_app, clock, payout_mode="automatic"), forwarder)
+    # Once the funds are available, the first payout (it waited for them) is made.
+    await funds_available(stripe_sandbox, clock, worker, forwarder)
+    async with stripe_app.state.database.sessionmaker() as session:
+        (paid_first,) = await session.scalars(select(Payout).where(Payout.transfer_id.is_not(None)))
     (available,) = connected.v1.balance.retrieve().available
-    assert available.amount == 60_000
+    assert available.amount == paid_first.amount > 0  # the second milestone's, as it landed
     drained = connected.v1.payouts.create(
         {"amount": available.amount, "currency": available.currency}
     )
@@ -152,7 +160,7 @@ async def test_balance_insufficient_waits_and_retries_never_a_dead_letter(
     async with stripe_app.state.database.sessionmaker() as session:
         ours = list(await session.scalars(select(Payout).where(Payout.transfer_id.is_not(None))))
     assert len(ours) == 2
-    assert {p.amount for p in ours} == {60_000}
+    assert {p.amount for p in ours} == {paid_first.amount}
     assert [j for j in await _payout_jobs(stripe_app) if j.state == "dead"] == []
 
 
@@ -173,6 +181,8 @@ async def test_a_payout_whose_answer_was_a_stored_500_is_found_not_made_twice(
     stripe_sandbox.inject_fault("/v1/payouts", "error_after_apply", count=1)
     await make_releasable(stripe_app, clock, first)
     await settle(worker, forwarder)
+    # The payout is asked for once the charge's funds are available.
+    await funds_available(stripe_sandbox, clock, worker, forwarder)
     connected = stripe_sandbox.client(stripe_account=funded.account_id)
     assert len(connected.v1.payouts.list().data) == 1
     clock.advance(timedelta(minutes=5))  # the relay's backoff

@@ -21,10 +21,13 @@ from app.services.outbox import enqueue
 from app.services.reconcile import reconcile
 from app.settings import get_settings
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
+from tests.factories import relogin
 from tests.money_support import (
+    AVAILABILITY_WAIT,
     Forwarder,
     assert_sound,
     funded_contract,
+    funds_available,
     make_releasable,
     milestone_states,
     money_worker,
@@ -59,7 +62,9 @@ async def test_a_releasable_milestone_is_released_and_transferred_once(
     assert (await milestone_states(stripe_app, funded.contract_id))[first] == "released"
     assert await transfers_per_milestone(stripe_app, funded.contract_id) == {first: 1}
     transfer = (await stripe_app.state.stripe.list_transfers(transfer_group=funded.contract_id))[0]
-    assert transfer.amount == 60_000 and transfer.destination == funded.account_id
+    # In USD, the currency the EUR charge settled in, at its rate (1.1): 600.00 EUR → 660.00.
+    assert (transfer.amount, transfer.currency) == (66_000, "usd")
+    assert transfer.destination == funded.account_id
     assert transfer.source_transaction.startswith("ch_")
     async with stripe_app.state.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
@@ -280,7 +285,10 @@ async def test_a_reversed_transfer_is_booked(
     await settle(worker, forwarder)
     (transfer,) = await stripe_app.state.stripe.list_transfers(transfer_group=funded.contract_id)
     await stripe_app.state.stripe.create_transfer_reversal(
-        transfer.id, amount=20_000, idempotency_key=idempotency_key("reversal", first)
+        # 220.00 USD: 200.00 EUR at the charge's rate.
+        transfer.id,
+        amount=22_000,
+        idempotency_key=idempotency_key("reversal", first),
     )
     await settle(worker, forwarder)
     async with stripe_app.state.database.sessionmaker() as session:
@@ -298,19 +306,29 @@ async def test_payouts_are_recorded_with_their_failure_reason(
     forwarder: Forwarder,
     clock: Clock,
 ) -> None:
+    stripe_sandbox.set_clock(clock.now().timestamp())
     worker = money_worker(stripe_app, clock, payout_mode="per_transfer")
     funded = await funded_contract(stripe_api, stripe_sandbox, worker, forwarder)
     first, second = funded.milestone_ids
     await make_releasable(stripe_app, clock, first, second)
     await settle(worker, forwarder)
+    await funds_available(stripe_sandbox, clock, worker, forwarder)
     async with stripe_app.state.database.sessionmaker() as session:
         payouts = list(await session.scalars(select(Payout).order_by(Payout.id)))
-    assert [(p.amount, p.status) for p in payouts] == [(60_000, "pending"), (60_000, "pending")]
+    # In SEK: the USD transfers landed converted on the Swedish creator's account (its bank
+    # account's currency), Stripe's conversion.
+    assert [(p.currency, p.status) for p in payouts] == [("SEK", "pending"), ("SEK", "pending")]
+    landed = payouts[0].amount
+    assert landed > 0 and payouts[1].amount == landed
     stripe_sandbox.pay_payout(payouts[0].stripe_payout_id)
     stripe_sandbox.fail_payout(payouts[1].stripe_payout_id, "account_closed")
     await settle(worker, forwarder)
-    totals = (await earnings(stripe_api, funded))["currencies"][0]
-    assert totals["paid_out"] == 60_000 and totals["transferred"] == 120_000
+    influencer = (await relogin(stripe_api, funded.deal.influencer)).headers  # days later
+    got = await stripe_api.get("/v1/influencers/me/earnings", headers=influencer)
+    currencies = {c["currency"]: c for c in got.json()["currencies"]}
+    assert currencies["EUR"]["transferred"] == 120_000
+    totals = currencies["SEK"]
+    assert totals["paid_out"] == landed
     (failed,) = totals["failed_payouts"]
     assert failed["failure_code"] == "account_closed" and failed["failure_message"]
     await assert_sound(stripe_app)
@@ -330,11 +348,13 @@ async def test_reconcile_reports_money_stripe_moved_behind_the_ledgers_back(
     await make_releasable(stripe_app, clock, first)
     await settle(worker, forwarder)
     await assert_sound(stripe_app)
-    # Someone pays the milestone again by hand, outside Rapport.
+    # Someone pays the milestone again by hand, outside Rapport, once the platform's funds are
+    # available (a transfer without `source_transaction` needs available funds).
+    stripe_sandbox.set_clock(advance=AVAILABILITY_WAIT)
     gateway = stripe_app.state.stripe
     await gateway.create_transfer(
-        amount=60_000,
-        currency="EUR",
+        amount=66_000,
+        currency="USD",
         destination=funded.account_id,
         transfer_group=funded.contract_id,
         metadata={"rapport_milestone_id": first},
@@ -396,7 +416,7 @@ async def test_a_partial_refund_settlement_pays_the_rest_to_the_influencer(
     await settle(worker, forwarder)
     transfers = await stripe_app.state.stripe.list_transfers(transfer_group=funded.contract_id)
     assert sorted((t.metadata["rapport_milestone_id"], t.amount) for t in transfers) == sorted(
-        [(first, 60_000), (second, 10_000)]
+        [(first, 66_000), (second, 11_000)]  # in USD, at the charge's rate (1.1)
     )
     async with stripe_app.state.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)

@@ -10,12 +10,24 @@ import asyncio
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from app.clock import Clock
+from app.models import Job, PayoutAccount
+from app.services import ledger
+from app.services.releases import TRANSFER_TOPIC
 from app.services.stripe_health import startup_report
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import create_contract
-from tests.money_support import Forwarder, money_worker, onboard, settle
+from tests.money_support import (
+    Forwarder,
+    funded_contract,
+    make_releasable,
+    milestone_states,
+    money_worker,
+    onboard,
+    settle,
+)
 
 ONBOARDING = "/v1/influencers/me/payouts/onboarding"
 ACCOUNT = "/v1/influencers/me/payouts/account"
@@ -123,3 +135,50 @@ async def test_readyz_skips_stripe_when_nothing_is_stored(stripe_api: httpx.Asyn
     ready = (await stripe_api.get("/readyz")).json()
     assert ready["status"] == "ok"
     assert ready["stripe"]["status"] == "skipped"
+
+
+async def test_a_transfer_to_an_account_stripe_no_longer_knows_waits_for_onboarding_again(
+    stripe_app: FastAPI,
+    stripe_api: httpx.AsyncClient,
+    stripe_sandbox: RunningSandbox,
+    forwarder: Forwarder,
+    clock: Clock,
+) -> None:
+    """Stripe answers "No such destination" (the account our row names is not this Stripe's:
+    a key of another Stripe account, a wiped test mode). Before the fix the transfer was
+    dead-lettered for good; now the account is marked unknown, the transfer waits, and it is
+    made to the creator's new account once they onboarded again."""
+    worker = money_worker(stripe_app, clock)
+    funded = await funded_contract(stripe_api, stripe_sandbox, worker, forwarder)
+    first = funded.milestone_ids[0]
+    async with stripe_app.state.database.sessionmaker() as session, session.begin():
+        row = await session.scalar(
+            select(PayoutAccount).where(PayoutAccount.stripe_account_id == funded.account_id)
+        )
+        assert row is not None
+        row.stripe_account_id = "acct_NotKnownToThisStripe"
+    await make_releasable(stripe_app, clock, first)
+    await settle(worker, forwarder)
+
+    async with stripe_app.state.database.sessionmaker() as session:
+        dead = await session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.topic == TRANSFER_TOPIC, Job.state == "dead")
+        )
+    assert dead == 0
+    assert await stripe_app.state.stripe.list_transfers(transfer_group=funded.contract_id) == []
+    status = (await stripe_api.get(ACCOUNT, headers=funded.deal.influencer.headers)).json()
+    assert status["status"] == "account_unknown" and status["money_waits"] is True
+    assert (await milestone_states(stripe_app, funded.contract_id))[first] == "released"
+
+    # The creator onboards again: a fresh account; its account.updated enqueues the transfer.
+    new_account = await onboard(stripe_api, stripe_sandbox, funded.deal)
+    assert new_account not in (funded.account_id, "acct_NotKnownToThisStripe")
+    await settle(worker, forwarder)
+    (transfer,) = await stripe_app.state.stripe.list_transfers(transfer_group=funded.contract_id)
+    assert transfer.destination == new_account
+    assert transfer.metadata["rapport_milestone_id"] == first
+    async with stripe_app.state.database.sessionmaker() as session:
+        money = await ledger.contract_balances(session, funded.contract_id)
+    assert money.transferred == 60_000

@@ -171,6 +171,10 @@ async def test_transfers_are_idempotent_and_reversible(
     assert (await gateway.retrieve_transfer(transfer.id)).amount_reversed == 1_000
 
     connected = await gateway.retrieve_balance(stripe_account=destination)
+    # Pending until the charge's funds are available (Stripe US: 2 days), then available.
+    assert [(b.amount, b.currency) for b in connected.pending] == [(5_000, "usd")]
+    stripe_sandbox.set_clock(advance=2 * 86_400 + 60)
+    connected = await gateway.retrieve_balance(stripe_account=destination)
     assert [(b.amount, b.currency) for b in connected.available] == [(5_000, "usd")]
     txns = await gateway.list_balance_transactions(stripe_account=destination)
     assert sorted(t.type for t in txns) == ["payment", "payment_refund"]
@@ -190,6 +194,16 @@ async def test_payouts_from_a_connected_account(
         source_transaction=intent.latest_charge,
         idempotency_key="transfer:mst_payout",
     )
+    # Refused while the charge's funds are pending (as at Stripe), made once they are available.
+    with pytest.raises(StripeRequestRejected) as early:
+        await gateway.create_payout(
+            amount=3_000,
+            currency="usd",
+            stripe_account=destination,
+            idempotency_key="payout:mst_payout:early",
+        )
+    assert early.value.code == "balance_insufficient"
+    stripe_sandbox.set_clock(advance=2 * 86_400 + 60)
     payout = await gateway.create_payout(
         amount=3_000,
         currency="usd",

@@ -32,6 +32,7 @@ from app.integrations.stripe import (
     StripeGateway,
     StripeGatewayError,
     StripeRequestRejected,
+    StripeUnavailable,
     idempotency_key,
 )
 from app.models import Influencer, Payout, PayoutAccount, Transfer, User
@@ -206,22 +207,47 @@ async def start_onboarding(
     country = connect_country(profile_country) if account_id is None else None
     await _end_transaction(session)
 
+    def create_params(country: str) -> dict[str, Any]:
+        return {
+            "country": country,
+            "email": email,
+            "metadata": {"rapport_influencer_id": influencer_id, "rapport_user_id": user_id},
+            "service_agreement": service_agreement(country, settings.stripe_connect_country),
+            # per_transfer: Rapport asks for each payout; Stripe's schedule must not too.
+            "payout_schedule": "manual" if settings.payout_mode == "per_transfer" else None,
+        }
+
     async def create(key: str, country: str) -> Any:
         return await _stripe(
-            gateway.create_express_account(
-                country=country,
-                email=email,
-                metadata={"rapport_influencer_id": influencer_id, "rapport_user_id": user_id},
-                service_agreement=service_agreement(country, settings.stripe_connect_country),
-                # per_transfer: Rapport asks for each payout; Stripe's schedule must not too.
-                payout_schedule="manual" if settings.payout_mode == "per_transfer" else None,
-                idempotency_key=key,
-            )
+            gateway.create_express_account(**create_params(country), idempotency_key=key)
         )
 
     if account_id is None:
         assert country is not None
-        created = await create(idempotency_key("account", influencer_id), country)
+        try:
+            created = await gateway.create_express_account(
+                **create_params(country), idempotency_key=idempotency_key("account", influencer_id)
+            )
+        except StripeUnavailable:
+            # Outcome unknown: Stripe replays a stored 5xx under the key for 24 h, so the key
+            # alone learns nothing. Find the account by the metadata we send; only when none
+            # exists make it, under a second key of its own (a retry of this path replays it,
+            # and its own stored 5xx is found by the lookup).
+            found = await _stripe(
+                gateway.find_by_metadata("accounts", "rapport_influencer_id", influencer_id)
+            )
+            if found is not None:
+                logger.warning(
+                    "onboarding adopted an account whose creation answered 5xx",
+                    extra={"influencer": influencer_id, "stripe_account": found.id},
+                )
+                created = found
+            else:
+                created = await create(
+                    idempotency_key("account", influencer_id, "unknown-outcome"), country
+                )
+        except StripeGatewayError as exc:
+            raise stripe_problem(exc) from exc
         row = PayoutAccount(
             influencer_id=influencer_id,
             stripe_account_id=created.id,
@@ -397,6 +423,36 @@ def can_receive_transfers(account: PayoutAccount | None) -> bool:
 
 # --- account.updated (dispatched by app/services/stripe_events.py) ----------------------------
 
+_CAPABILITY_RANK = {"inactive": 0, "unknown": 0, "pending": 1, "active": 2}
+
+
+def _rank(
+    details_submitted: bool, transfers: str, due: int, payouts_enabled: bool
+) -> tuple[int, int, int, int]:
+    """How far onboarding got: details submitted, then the transfers capability's review,
+    then fewer requirements due, then payouts enabled (compared as a tuple)."""
+    return (
+        int(details_submitted),
+        _CAPABILITY_RANK.get(transfers, 0),
+        -due,
+        int(payouts_enabled),
+    )
+
+
+def _progress(account: Mapping[str, Any]) -> tuple[int, int, int, int]:
+    probe = PayoutAccount(influencer_id="", stripe_account_id="", country="")
+    apply_account_snapshot(probe, account)
+    return _row_progress(probe)
+
+
+def _row_progress(row: PayoutAccount) -> tuple[int, int, int, int]:
+    return _rank(
+        bool(row.details_submitted),
+        row.transfers_capability,
+        len(row.requirements_due or []),
+        bool(row.payouts_enabled),
+    )
+
 
 async def apply_account_event(
     session: AsyncSession, account: Mapping[str, Any], event_created: datetime
@@ -415,6 +471,19 @@ async def apply_account_event(
             StripeEventOutcome.ignored,
             "older than the account.updated already applied "
             f"({row.last_event_at.isoformat()}); not applied",
+        )
+    if (
+        row.last_event_at is not None
+        and event_created == row.last_event_at
+        and _progress(account) < _row_progress(row)
+    ):
+        # Stripe's `created` has one-second resolution: onboarding's two account.updated
+        # (capabilities pending, then active) often share it. Within a second the account's
+        # own progress decides, so the earlier snapshot never undoes the later one.
+        return (
+            StripeEventOutcome.ignored,
+            "same second as the account.updated already applied, and an earlier stage of "
+            "onboarding; not applied",
         )
     before = row.payouts_enabled
     apply_account_snapshot(row, account)

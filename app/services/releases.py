@@ -15,7 +15,9 @@ milestone's row lock and compare-and-set, and the ledger's key.
 1. a short read: the milestone (`released`?), contract, funding charge, payout account;
 2. the Stripe Transfer — amount = the milestone's, destination = the connected account,
    `transfer_group` = the contract, `source_transaction` = the funding charge, metadata naming
-   the milestone — with the key `transfer:<mst>` on every attempt of every job. Stripe forgets
+   the milestone — with the key `transfer:<mst>:<acct>` on every attempt of every job (the
+   destination in it: after "No such destination" the account is marked unknown and the
+   transfer waits for the creator's new account, `enqueue_waiting_transfers`). Stripe forgets
    keys after 24 h, so a job that may have posted before (a retry, a re-enqueued job) first
    looks the transfer up (`list_transfers(transfer_group=…)`, metadata `rapport_milestone_id`);
 3. record in the job's transaction: the `transfers` row (the milestone's money state is then
@@ -321,12 +323,26 @@ async def transfer_milestone(ctx: JobContext, job: ClaimedJob) -> None:
                     "rapport_contract_id": plan.contract_id,
                     "rapport_influencer_id": plan.influencer_id,
                 },
-                idempotency_key=idempotency_key("transfer", milestone_id),
+                # The destination is part of the key: a creator who onboarded again onto a new
+                # account (Stripe forgot the old one) gets the transfer there, not the stored
+                # "No such destination" of the old key.
+                idempotency_key=idempotency_key("transfer", milestone_id, plan.destination),
             )
         except StripeRequestRejected as exc:
             if exc.code == "insufficient_capabilities_for_transfer":
                 # Stripe disabled the account since we last heard; account.updated re-enqueues.
                 logger.warning("transfer refused: account cannot receive transfers yet")
+                return
+            if payouts.account_unknown(exc):
+                # "No such destination": Stripe no longer knows the account (a wiped sandbox, a
+                # key of another Stripe account). Not the money's fault: the account is marked
+                # unknown, the creator is told to onboard again, and the account.updated of
+                # the new account enqueues this transfer again (enqueue_waiting_transfers).
+                await payouts.mark_account_unknown(ctx.session, plan.destination)
+                logger.warning(
+                    "transfer waits: Stripe does not know the destination account",
+                    extra={"milestone": milestone_id, "stripe_account": plan.destination},
+                )
                 return
             raise PermanentJobError(
                 f"Stripe refused the transfer of {milestone_id}: {exc.message}"

@@ -1,9 +1,10 @@
 """How strict the sandbox is: per-sandbox options, plain data (so they can be saved to disk).
 
-Each option is a Stripe behaviour the application has to cope with. Some default to the kind
-behaviour the application relied on before the sandbox modelled them ("strict mode coming on by
-default once Rapport handles it", docs/stripe-sandbox.md); `strict=True` (or
-`POST /_sandbox/options {"strict": true}`) turns every one of them on at once.
+Each option is a Stripe behaviour the application has to cope with. Every one defaults to
+Stripe's own (pending funds for 2 days, fees, settlement in the platform's currency, payout
+currency check, capability review, accounts as Stripe makes them); `KIND` holds the kind values
+for tests of something else entirely, and `strict=True` (or `POST /_sandbox/options
+{"strict": true}`) turns every strict one on again at once.
 
 Options are set when the sandbox is created (`create_sandbox_app(options={...})`,
 `running_sandbox(options={...})`) and changed at run time with `POST /_sandbox/options`;
@@ -47,21 +48,21 @@ class SandboxOptions:
     platform_currency: str = "usd"
     # Charges in another currency settle in `platform_currency` at `exchange_rates` (fx.py),
     # and transfers land converted on accounts without a bank account in their currency.
-    settlement: bool = False
+    settlement: bool = True
     # US dollars per unit of each currency (decimal strings); merged into the table on change.
     exchange_rates: dict[str, str] = field(default_factory=lambda: dict(EXCHANGE_RATES_USD))
     # Days a charge's funds stay pending (Stripe US: 2); 0 = available at once.
-    availability_delay_days: int = 0
+    availability_delay_days: int = 2
     # Stripe's standard card fees on charges (balances.CARD_FEES); off = no fees.
-    fees: bool = False
+    fees: bool = True
     # A payout needs a bank account in its currency (off: any bank account takes any currency).
-    payout_currency_check: bool = False
+    payout_currency_check: bool = True
     # Accounts as Stripe makes them (accounts.py): supported countries, the recipient service
     # agreement across borders, capabilities that take time, single-use account links.
     strict_accounts: bool = True
     # Completing onboarding takes capabilities through `pending` (capability.updated events and
     # two account.updated) instead of straight to `active` (one account.updated).
-    capability_review: bool = False
+    capability_review: bool = True
     # Dispute fee taken with a chargeback's withdrawal; Stripe returns it when the dispute is
     # won (Stripe's dispute-fee FAQ: "if you win the dispute, Stripe will refund this dispute fee
     # to you"). Set False to model pricing where the fee is kept.
@@ -72,7 +73,19 @@ class SandboxOptions:
         return asdict(self)
 
 
-# Values `strict` sets (only the options whose default is the kind behaviour appear here).
+# The kind behaviours, for a test of something else entirely that would otherwise have to
+# step around Stripe's delays, fees and conversions: `running_sandbox(options=KIND)` or
+# `set_options(**KIND)`. Everything else should run against the strict defaults.
+KIND: dict[str, Any] = {
+    "settlement": False,
+    "availability_delay_days": 0,
+    "fees": False,
+    "payout_currency_check": False,
+    "capability_review": False,
+}
+
+# Values `strict` sets (Stripe's; since issue 11 also the defaults, so `strict` restores them
+# over options changed at run time).
 STRICT: dict[str, Any] = {
     "settlement": True,
     "availability_delay_days": 2,

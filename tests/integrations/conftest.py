@@ -11,13 +11,16 @@ from typing import Any
 import pytest
 import stripe
 
+from rapport_dev.stripe_sandbox.options import KIND
 from rapport_dev.stripe_sandbox.testing import RunningSandbox, running_sandbox
 
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[RunningSandbox]:
-    # Short webhook backoff keeps the retry test fast.
-    with running_sandbox(webhook_initial_backoff_s=0.05) as running:
+    # Short webhook backoff keeps the retry test fast. These tests check one mechanism each,
+    # so they start kind (KIND) and turn on the strict behaviour they test; the app's tests
+    # (tests/stripe_support.py) run on the strict defaults.
+    with running_sandbox(webhook_initial_backoff_s=0.05, options=KIND) as running:
         yield running
 
 

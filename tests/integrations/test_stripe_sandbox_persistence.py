@@ -18,6 +18,7 @@ import httpx
 import pytest
 import stripe
 
+from rapport_dev.stripe_sandbox.options import KIND
 from rapport_dev.stripe_sandbox.persistence import StateFile
 from rapport_dev.stripe_sandbox.spec import API_VERSION
 from rapport_dev.stripe_sandbox.testing import TEST_API_KEY, running_sandbox
@@ -81,7 +82,8 @@ def _money_trail(client: stripe.StripeClient, sandbox: Any) -> dict[str, Any]:
 
 def test_a_restarted_sandbox_has_every_object_key_and_event(tmp_path: Path) -> None:
     path = tmp_path / "stripe-sandbox.json"
-    with running_sandbox(state_path=path) as first:
+    # Kind options (no availability delay): the trail pays out at once; the options are saved.
+    with running_sandbox(state_path=path, options=KIND) as first:
         client = first.client()
         made = _money_trail(client, first)
         account_id = made["account"].id

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import stripe
 
+from rapport_dev.stripe_sandbox.options import KIND, STRICT, build_options
 from rapport_dev.stripe_sandbox.spec import get_spec
 from rapport_dev.stripe_sandbox.testing import RunningSandbox, SandboxError, running_sandbox
 
@@ -798,3 +799,12 @@ def test_without_strict_accounts_onboarding_is_immediate_and_links_reusable(
     account = create_account(stripe_client, "FR")  # no recipient agreement: accepted
     done = sandbox.complete_onboarding(account.id)
     assert done["capabilities"] == {"transfers": "active"} and done["charges_enabled"] is True
+
+
+def test_a_sandbox_is_as_strict_as_stripe_by_default() -> None:
+    """Issue 11: every strict behaviour is on unless a test asks for the kind one (KIND)."""
+    defaults = build_options(None, {}).to_dict()
+    assert {name: defaults[name] for name in STRICT} == STRICT
+    assert defaults["availability_delay_days"] == 2 and defaults["platform_currency"] == "usd"
+    kind = build_options(None, KIND).to_dict()
+    assert kind["availability_delay_days"] == 0 and not kind["fees"] and not kind["settlement"]

@@ -293,6 +293,32 @@ class StripeGateway:
             lambda: self.client.v1.accounts.create_async(params, options),  # type: ignore[arg-type]
         )
 
+    async def find_by_metadata(
+        self, resource: str, key: str, value: str, *, max_objects: int = 1000
+    ) -> Any | None:
+        """The newest platform `accounts` or `payment_intents` object whose `metadata[key]` is
+        `value`, looking through the newest `max_objects` (Stripe lists newest first). How a
+        create whose outcome is unknown — Stripe replays a stored 5xx under its idempotency key
+        for 24 h — learns whether it happened: the object sought was made moments, at most a
+        day, ago."""
+        service = {
+            "accounts": self.client.v1.accounts,
+            "payment_intents": self.client.v1.payment_intents,
+        }[resource]
+
+        async def call() -> Any | None:
+            page = await service.list_async({"limit": 100})  # type: ignore[attr-defined]
+            seen = 0
+            async for found in page.auto_paging_iter():
+                if (found.to_dict().get("metadata") or {}).get(key) == value:
+                    return found
+                seen += 1
+                if seen >= max_objects:
+                    return None
+            return None
+
+        return await self._call(f"find_{resource}", call)
+
     async def retrieve_account(self, account_id: str) -> stripe.Account:
         return await self._call(
             "retrieve_account", lambda: self.client.v1.accounts.retrieve_async(account_id)
