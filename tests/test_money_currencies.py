@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from app.clock import Clock
+from app.models import Payout
 from app.services import ledger
 from app.services.outbox import enqueue
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
@@ -27,6 +29,7 @@ from tests.money_support import (
     Funded,
     assert_sound,
     fund,
+    funds_available,
     make_releasable,
     money_worker,
     onboard,
@@ -92,8 +95,10 @@ async def test_the_whole_path_settles_in_the_platform_currency(
     clock: Clock,
 ) -> None:
     currency, price, first, rate = CASES[case]
-    stripe_sandbox.set_options(settlement=True, fees=True)
-    worker = money_worker(stripe_app, clock)
+    # The sandbox's defaults are Stripe's: USD settlement, fees, funds pending 2 days, payouts
+    # only in a currency the creator's bank account takes, capability review.
+    stripe_sandbox.set_clock(clock.now().timestamp())
+    worker = money_worker(stripe_app, clock, payout_mode="per_transfer")
     funded = await _funded(stripe_api, stripe_sandbox, worker, forwarder, currency, price, first)
     gateway = stripe_app.state.stripe
     funding = (
@@ -134,6 +139,22 @@ async def test_the_whole_path_settles_in_the_platform_currency(
     assert set(held) == {"USD"}
     await assert_sound(stripe_app)
 
+    # The payouts wait for Stripe's availability delay, then go out in SEK (the Swedish
+    # creator's bank account) and are paid; reconciliation still finds no difference.
+    async with stripe_app.state.database.sessionmaker() as session:
+        assert list(await session.scalars(select(Payout))) == []
+    await funds_available(stripe_sandbox, clock, worker, forwarder)
+    async with stripe_app.state.database.sessionmaker() as session:
+        payouts = list(await session.scalars(select(Payout)))
+    assert [p.currency for p in payouts] == ["SEK", "SEK"] and all(p.amount > 0 for p in payouts)
+    for payout in payouts:
+        stripe_sandbox.pay_payout(payout.stripe_payout_id)
+    await settle(worker, forwarder)
+    async with stripe_app.state.database.sessionmaker() as session:
+        paid = list(await session.scalars(select(Payout).execution_options(populate_existing=True)))
+    assert {p.status for p in paid} == {"paid"}
+    await assert_sound(stripe_app)
+
 
 async def test_a_chargeback_on_a_eur_deal_settled_in_usd_reconciles(
     stripe_app: FastAPI,
@@ -142,7 +163,6 @@ async def test_a_chargeback_on_a_eur_deal_settled_in_usd_reconciles(
     forwarder: Forwarder,
     clock: Clock,
 ) -> None:
-    stripe_sandbox.set_options(settlement=True, fees=True)
     worker = money_worker(stripe_app, clock)
     funded = await _funded(stripe_api, stripe_sandbox, worker, forwarder, "EUR", 120_000, 60_000)
     await make_releasable(stripe_app, clock, funded.milestone_ids[0])
@@ -184,7 +204,6 @@ async def test_refunds_of_a_charge_settled_in_usd_reconcile(
     clock: Clock,
 ) -> None:
     currency, price, first, _ = CASES[case]
-    stripe_sandbox.set_options(settlement=True, fees=True)
     worker = money_worker(stripe_app, clock)
     funded = await _funded(stripe_api, stripe_sandbox, worker, forwarder, currency, price, first)
     await make_releasable(stripe_app, clock, funded.milestone_ids[0])
@@ -222,7 +241,6 @@ async def test_a_refund_made_outside_rapport_on_a_eur_deal_settled_in_usd_reconc
     forwarder: Forwarder,
     clock: Clock,
 ) -> None:
-    stripe_sandbox.set_options(settlement=True, fees=True)
     worker = money_worker(stripe_app, clock)
     funded = await _funded(stripe_api, stripe_sandbox, worker, forwarder, "EUR", 120_000, 60_000)
     funding = (
