@@ -6,13 +6,14 @@ charges, a balance transaction's status) are filled in by `render`, so stored ob
 stale. One re-entrant lock guards the whole store: requests are tiny and correctness (no
 double-refund, no overdrawn balance under concurrency) matters more than parallelism here.
 
-Money is always integer minor units of the currency; zero-decimal currencies (jpy, krw) need no
-special handling because nothing is ever converted.
+Money is always integer minor units of the currency; conversions (settlement, fx.py) go
+through each currency's exponent, so zero-decimal currencies (jpy, krw) need nothing special.
 
 Balances are derived from balance transactions, as in Stripe: every money movement writes one
 per affected account (charge +, refund -, transfer - on the platform and payment + on the
-destination, reversal the other way, payout -, payout failure +, dispute -). Fees are zero and
-funds are available immediately, so balances are easy to reason about in tests.
+destination, reversal the other way, payout -, payout failure +, dispute -). By default, as at
+Stripe US, a charge pays Stripe's fees and its funds are pending for 2 days (options.py; KIND:
+no fees, available at once).
 """
 
 from __future__ import annotations
