@@ -41,7 +41,6 @@ from app.integrations.stripe import (
     StripeGateway,
     StripeGatewayError,
     StripeRequestRejected,
-    StripeUnavailable,
     idempotency_key,
 )
 from app.models import Contract, Payment
@@ -66,6 +65,7 @@ from app.services.stripe_problems import (
     PaymentParameterInvalid,
     PaymentStateConflict,
     call_stripe,
+    create_once,
     stripe_problem,
 )
 from app.settings import Settings
@@ -218,28 +218,12 @@ async def start_funding(
             idempotency_key=key,
         )
 
-    try:
-        intent = await create(idempotency_key("funding", contract_id))
-    except StripeUnavailable:
-        # Outcome unknown: Stripe stores a 5xx under the key and replays it for 24 h, so a
-        # retry with the key learns nothing. Look the PaymentIntent up by the metadata we send;
-        # only when none exists make it, under a second key of its own (deterministic: a retry
-        # of this path replays it, and its own stored 5xx is found by the lookup).
-        found = await call_stripe(
-            gateway.find_by_metadata("payment_intents", "rapport_contract_id", contract_id)
-        )
-        if found is not None:
-            logger.warning(
-                "funding adopted a PaymentIntent whose creation answered 5xx",
-                extra={"contract": contract_id, "payment_intent": found.id},
-            )
-            intent = found
-        else:
-            intent = await call_stripe(
-                create(idempotency_key("funding", contract_id, "unknown-outcome"))
-            )
-    except StripeGatewayError as exc:
-        raise stripe_problem(exc) from exc
+    intent = await create_once(
+        create,
+        idempotency_key("funding", contract_id),
+        lambda: gateway.find_by_metadata("payment_intents", "rapport_contract_id", contract_id),
+        what="PaymentIntent",
+    )
     row = Payment(
         contract_id=contract_id,
         payment_intent_id=intent.id,

@@ -32,7 +32,6 @@ from app.integrations.stripe import (
     StripeGateway,
     StripeGatewayError,
     StripeRequestRejected,
-    StripeUnavailable,
     idempotency_key,
 )
 from app.models import Influencer, Payout, PayoutAccount, Transfer, User
@@ -45,6 +44,7 @@ from app.services.stripe_problems import (  # noqa: F401 - re-exported for the r
     PaymentProviderRejected,
     PaymentProviderUnavailable,
     call_stripe,
+    create_once,
     stripe_problem,
 )
 from app.settings import Settings
@@ -217,37 +217,16 @@ async def start_onboarding(
             "payout_schedule": "manual" if settings.payout_mode == "per_transfer" else None,
         }
 
-    async def create(key: str, country: str) -> Any:
-        return await _stripe(
-            gateway.create_express_account(**create_params(country), idempotency_key=key)
-        )
-
     if account_id is None:
         assert country is not None
-        try:
-            created = await gateway.create_express_account(
-                **create_params(country), idempotency_key=idempotency_key("account", influencer_id)
-            )
-        except StripeUnavailable:
-            # Outcome unknown: Stripe replays a stored 5xx under the key for 24 h, so the key
-            # alone learns nothing. Find the account by the metadata we send; only when none
-            # exists make it, under a second key of its own (a retry of this path replays it,
-            # and its own stored 5xx is found by the lookup).
-            found = await _stripe(
-                gateway.find_by_metadata("accounts", "rapport_influencer_id", influencer_id)
-            )
-            if found is not None:
-                logger.warning(
-                    "onboarding adopted an account whose creation answered 5xx",
-                    extra={"influencer": influencer_id, "stripe_account": found.id},
-                )
-                created = found
-            else:
-                created = await create(
-                    idempotency_key("account", influencer_id, "unknown-outcome"), country
-                )
-        except StripeGatewayError as exc:
-            raise stripe_problem(exc) from exc
+        created = await create_once(
+            lambda key: gateway.create_express_account(
+                **create_params(country), idempotency_key=key
+            ),
+            idempotency_key("account", influencer_id),
+            lambda: gateway.find_by_metadata("accounts", "rapport_influencer_id", influencer_id),
+            what="Stripe account",
+        )
         row = PayoutAccount(
             influencer_id=influencer_id,
             stripe_account_id=created.id,
@@ -274,8 +253,13 @@ async def start_onboarding(
             "payout account unknown to Stripe: replacing it",
             extra={"influencer": influencer_id, "stripe_account": account_id},
         )
-        created = await create(
-            idempotency_key("account", influencer_id, "replaces", account_id), country
+        created = await create_once(
+            lambda key: gateway.create_express_account(
+                **create_params(country), idempotency_key=key
+            ),
+            idempotency_key("account", influencer_id, "replaces", account_id),
+            lambda: gateway.find_by_metadata("accounts", "rapport_influencer_id", influencer_id),
+            what="Stripe account",
         )
         await _replace_account(session, influencer_id, account_id, created.to_dict())
         account_id = created.id

@@ -22,7 +22,7 @@ Every problem carries Stripe's own words: `stripe_code`, `stripe_message` and
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
 from app.errors import Conflict, InvalidRequest, Problem
@@ -139,3 +139,33 @@ async def call_stripe(call: Awaitable[T], *, caller_params: Collection[str] = ()
         return await call
     except StripeGatewayError as exc:
         raise stripe_problem(exc, caller_params=caller_params) from exc
+
+
+async def create_once(
+    create: Callable[[str], Awaitable[T]],
+    key: str,
+    find: Callable[[], Awaitable[T | None]],
+    *,
+    what: str,
+) -> T:
+    """Create a Stripe object under `key`, learning the outcome when it is unknown.
+
+    After a 5xx or a lost answer Stripe replays the stored 5xx under the key for 24 h, so the key
+    alone learns nothing: `find` looks the object up (by the metadata we send with it) and it is
+    adopted; only when none exists is it made, under a second key of its own (a retry of this
+    path replays that one, and that key's own stored 5xx is found by the lookup). Gateway errors
+    become their problems (`stripe_problem`)."""
+    try:
+        return await create(key)
+    except StripeUnavailable:
+        found = await call_stripe(find())
+        if found is not None:
+            logger.warning(
+                "adopted a %s whose creation answered 5xx",
+                what,
+                extra={"stripe_object": getattr(found, "id", None), "idempotency_key": key},
+            )
+            return found
+        return await call_stripe(create(f"{key}:unknown-outcome"))
+    except StripeGatewayError as exc:
+        raise stripe_problem(exc) from exc
