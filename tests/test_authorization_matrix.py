@@ -1,0 +1,502 @@
+"""The authorisation matrix (issue 16 item 5): every /v1 route, called as each kind of caller
+against one real world built through the API, must answer the status class its row in `TABLE`
+declares. A route without a row fails the test, so a new route forces a decision.
+
+Callers: the brand's owner, a member of the same brand, another brand's owner, the influencer
+party to the deal, another influencer, an operator, and anonymous. Tenancy
+(docs/api-conventions.md): another tenant's object answers 404, never 403; no token is 401.
+Besides the status, a 2xx answer to a non-party must not carry any id of the deal's private
+objects (bid, offer, contract, deliverable, draft, extension, dispute).
+
+One test builds the world once, calls every route in `TABLE` order (reads first, destructive
+writes last, non-parties before parties on each route so a party's write cannot hide a
+non-party's answer) and reports every mismatch at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi.routing import APIRoute
+from sqlalchemy import select
+
+from app.models import Job
+from tests.delivery_support import proof_body
+from tests.factories import (
+    PASSWORD,
+    Account,
+    account_body,
+    active_contract,
+    add_member,
+    bid_body,
+    brief_body,
+    create_brand,
+    create_listing,
+    listing_body,
+    make_operator,
+    offer_body,
+    open_deal,
+    register,
+    unique_email,
+)
+
+CALLERS = ("owner", "member", "other_brand", "influencer", "other_influencer", "operator", "anon")
+# A party's write with a valid body may be refused by the object's state or rules: 409/422.
+PARTY_WRITE = "2xx|409|422"
+
+
+@dataclass(frozen=True)
+class Row:
+    """Expected status class per caller, in `CALLERS` order; `|` separates acceptable ones."""
+
+    expected: tuple[str, ...]
+    body: Any = None
+    form: dict[str, str] | None = None
+    query: dict[str, str] | None = None
+    note: str = ""
+
+
+def row(
+    spec: str,
+    body: Any = None,
+    *,
+    form: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    note: str = "",
+) -> Row:
+    expected = tuple(spec.split())
+    assert len(expected) == len(CALLERS), spec
+    return Row(expected, body, form, query, note)
+
+
+# Routes whose callers are not users: not in the matrix, with the reason.
+EXCLUDED = {
+    "POST /v1/stripe/webhooks": "called by Stripe, authenticated by the signature header "
+    "(tests/test_stripe_webhooks.py), not by a user's token",
+}
+
+_REASON = {"reason": "matrix"}
+
+# owner member other_brand influencer other_influencer operator anon
+TABLE: dict[str, Row] = {
+    # --- auth: public by design; they authenticate by their body, not by a token ------------
+    "POST /v1/auth/register": row(
+        "2xx 2xx 2xx 2xx 2xx 2xx 2xx", "REGISTER", note="public: each call a fresh email"
+    ),
+    "POST /v1/auth/token": row(
+        "2xx 2xx 2xx 2xx 2xx 2xx 2xx", form={}, note="public: signs in the world's owner"
+    ),
+    "POST /v1/auth/refresh": row(
+        "401 401 401 401 401 401 401",
+        {"refresh_token": "not-a-token"},
+        note="authenticated by the body's refresh token, here a bogus one",
+    ),
+    "POST /v1/auth/logout": row(
+        "2xx|401 2xx|401 2xx|401 2xx|401 2xx|401 2xx|401 2xx|401",
+        {"refresh_token": "not-a-token"},
+        note="logging out an unknown token reveals nothing either way",
+    ),
+    # --- the caller's own things: no tenant object in the path ---------------------------------
+    "GET /v1/me": row("2xx 2xx 2xx 2xx 2xx 2xx 401"),
+    "GET /v1/brands": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="lists the caller's brands"),
+    "GET /v1/me/brand-invitations": row("2xx 2xx 2xx 2xx 2xx 2xx 401"),
+    "GET /v1/influencers/me": row("404 404 404 2xx 2xx 404 401", note="404: no profile"),
+    "GET /v1/influencers/me/accounts": row("404 404 404 2xx 2xx 404 401"),
+    "GET /v1/influencers/me/recommended-briefs": row("404 404 404 2xx 2xx 404 401"),
+    "GET /v1/influencers/me/payouts/account": row("404 404 404 2xx 2xx 404 401"),
+    "GET /v1/influencers/me/earnings": row("404 404 404 2xx 2xx 404 401"),
+    # Before POST /v1/influencers/me below gives every caller a profile. No Stripe here: an
+    # influencer's call stops at the unreachable gateway (503); tests/test_stripe_onboarding.py
+    # covers the 2xx against the sandbox.
+    "POST /v1/influencers/me/payouts/onboarding": row(
+        "404 404 404 2xx|503 2xx|503 404 401", {}, note="Stripe unreachable here: 503"
+    ),
+    "GET /v1/bids": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the caller's own bids"),
+    "GET /v1/contracts": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the caller's contracts"),
+    # --- the catalogue: any signed-in user; the brief is `public` ---------------------------------
+    "GET /v1/influencers": row("2xx 2xx 2xx 2xx 2xx 2xx 401"),
+    "GET /v1/influencers/{influencer_id}": row("2xx 2xx 2xx 2xx 2xx 2xx 401"),
+    "GET /v1/briefs": row("2xx 2xx 2xx 2xx 2xx 2xx 401"),
+    "GET /v1/briefs/{brief_id}": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="a public brief"),
+    "POST /v1/compliance/disclosure-check": row(
+        "2xx 2xx 2xx 2xx 2xx 2xx 401", {"platform": "instagram", "text": "#ad oats"}
+    ),
+    "GET /v1/rates/estimate": row(
+        "2xx 2xx 2xx 2xx 2xx 2xx 401",
+        query={
+            "platform": "instagram",
+            "deliverable_type": "instagram_reel",
+            "audience_size": "48200",
+        },
+    ),
+    # --- brand reads --------------------------------------------------------------------------
+    "GET /v1/brands/{brand_id}": row("2xx 2xx 404 404 404 404 401"),
+    "GET /v1/brands/{brand_id}/members": row("2xx 2xx 404 404 404 404 401"),
+    "GET /v1/brands/{brand_id}/invitations": row("2xx 2xx 404 404 404 404 401"),
+    "GET /v1/briefs/{brief_id}/matches": row("2xx 2xx 404 404 404 404 401"),
+    "GET /v1/briefs/{brief_id}/invitations": row("2xx 2xx 404 404 404 404 401"),
+    "GET /v1/briefs/{brief_id}/bids": row("2xx 2xx 404 404 404 404 401"),
+    # --- negotiation reads --------------------------------------------------------------------
+    "GET /v1/bids/{bid_id}": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/bids/{bid_id}/transitions": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/bids/{bid_id}/offers": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/bids/{bid_id}/messages": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/offers/{offer_id}": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/offers/{offer_id}/diff": row(
+        "2xx 2xx 404 2xx 404 404 401", query={"against": "{offer_id}"}
+    ),
+    # --- contract and delivery reads ------------------------------------------------------------
+    "GET /v1/contracts/{contract_id}": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/contracts/{contract_id}/transitions": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/contracts/{contract_id}/deliverables": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/contracts/{contract_id}/funding": row(
+        "2xx|409 2xx|409 404 2xx|409 404 404 401",
+        note="parties: 409 here, funded without Stripe (fund_directly): no funding record",
+    ),
+    "GET /v1/contracts/{contract_id}/disputes": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/contracts/{contract_id}/payment-disputes": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/deliverables/{deliverable_id}": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/deliverables/{deliverable_id}/drafts": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/deliverables/{deliverable_id}/extensions": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/deliverables/{deliverable_id}/metrics": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/drafts/{draft_id}": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/disputes/{dispute_id}": row("2xx 2xx 404 2xx 404 404 401"),
+    # --- operator -------------------------------------------------------------------------------
+    "GET /v1/operator/jobs": row("403 403 403 403 403 2xx 401"),
+    "GET /v1/operator/jobs/{job_id}": row(
+        "403 403 403 403 403 2xx|404 401", note="operator: 404 when the world holds no job"
+    ),
+    "GET /v1/operator/transitions": row("403 403 403 403 403 2xx 401"),
+    "GET /v1/operator/payment-disputes": row("403 403 403 403 403 2xx 401"),
+    "GET /v1/operator/disputes": row("403 403 403 403 403 2xx 401"),
+    "GET /v1/operator/disputes/{dispute_id}": row("403 403 403 403 403 2xx 401"),
+    "POST /v1/operator/jobs/{job_id}/retry": row(
+        "403 403 403 403 403 2xx|404|409 401",
+        _REASON,
+        note="operator: 404 when the world holds no job",
+    ),
+    # --- the caller's own writes ------------------------------------------------------------------
+    "POST /v1/brands": row("2xx 2xx 2xx 2xx 2xx 2xx 401", {"name": "Matrix brand"}),
+    "POST /v1/influencers/me": row(
+        "2xx 2xx 2xx 409 409 2xx 401",
+        "LISTING",
+        note="anyone may become an influencer; 409: has a profile already",
+    ),
+    "PATCH /v1/influencers/me": row("2xx 2xx 2xx 2xx 2xx 2xx 401", {"bio": "matrix"}),
+    "POST /v1/influencers/me/accounts": row(
+        "2xx|409 2xx|409 2xx|409 2xx|409 2xx|409 2xx|409 401",
+        "ACCOUNT",
+        note="one handle for all callers: the first adds it, the others get 409",
+    ),
+    "PATCH /v1/influencers/me/accounts/{account_id}": row(
+        "404 404 404 2xx 404 404 401", {"followers": 50000}
+    ),
+    "POST /v1/me/brand-invitations/{invitation_id}/accept": row(
+        "404 404 404 404 404 404 401", note="the invitation is addressed to someone else"
+    ),
+    "POST /v1/me/brand-invitations/{invitation_id}/decline": row(
+        "404 404 404 404 404 404 401", note="the invitation is addressed to someone else"
+    ),
+    # --- brand writes ---------------------------------------------------------------------------
+    "PATCH /v1/brands/{brand_id}": row("2xx 403 404 404 404 404 401", {"website": None}),
+    "POST /v1/brands/{brand_id}/invitations": row("2xx 403 404 404 404 404 401", "INVITE"),
+    "PATCH /v1/brands/{brand_id}/members/{user_id}": row(
+        "2xx 403 404 404 404 404 401", {"role": "member"}
+    ),
+    "DELETE /v1/brands/{brand_id}/invitations/{invitation_id}": row("2xx 403 404 404 404 404 401"),
+    "POST /v1/briefs": row("2xx 2xx 404 404 404 404 401", "BRIEF"),
+    "PATCH /v1/briefs/{brief_id}": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 404 404 404 401", {"description": "matrix"}
+    ),
+    "POST /v1/briefs/{brief_id}/invitations": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 404 404 404 401", "BRIEF_INVITE"
+    ),
+    # --- negotiation writes ---------------------------------------------------------------------
+    "POST /v1/briefs/{brief_id}/bids": row(
+        "403 403 2xx 409 2xx 2xx 401",
+        "BID",
+        note="a public open brief: any influencer may bid (by now the other brand's owner and "
+        "the operator have profiles); its own brand may not (403); one bid each (409)",
+    ),
+    "POST /v1/bids/{bid_id}/messages": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 {PARTY_WRITE} 404 404 401", {"text": "hello"}
+    ),
+    "POST /v1/bids/{bid_id}/messages/read": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 {PARTY_WRITE} 404 404 401", "READ"
+    ),
+    "POST /v1/bids/{bid_id}/shortlist": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 403|404|409 404 404 401", _REASON
+    ),
+    "POST /v1/bids/{bid_id}/decline": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 403|404|409 404 404 401", _REASON
+    ),
+    "POST /v1/bids/{bid_id}/offers": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 {PARTY_WRITE} 404 404 401", "OFFER"
+    ),
+    "POST /v1/offers/{offer_id}/accept": row(
+        f"403|409 403|409 404 {PARTY_WRITE} 404 404 401", _REASON
+    ),
+    "POST /v1/offers/{offer_id}/reject": row(
+        f"403|409 403|409 404 {PARTY_WRITE} 404 404 401", _REASON
+    ),
+    "POST /v1/bids/{bid_id}/withdraw": row(
+        f"403|409 403|409 404 {PARTY_WRITE} 404 404 401", _REASON
+    ),
+    # --- money (no Stripe here: a party's call may stop at the gateway) ---------------------------
+    "POST /v1/contracts/{contract_id}/funding": row(
+        "2xx|409 2xx|409 404 403 404 404 401",
+        {},
+        note="already funded here: 409; the influencer may see but not fund (403)",
+    ),
+    "POST /v1/contracts/{contract_id}/funding/confirm": row(
+        "2xx|409 2xx|409 404 403 404 404 401",
+        {"payment_method": "pm_card_visa"},
+        note="already funded here: 409; the influencer may see but not fund (403)",
+    ),
+    # --- delivery writes -------------------------------------------------------------------------
+    "POST /v1/deliverables/{deliverable_id}/drafts": row(
+        f"403|409 403|409 404 {PARTY_WRITE} 404 404 401",
+        {"caption": "#ad oats", "media_urls": ["https://cdn.example/a.jpg"]},
+    ),
+    "POST /v1/drafts/{draft_id}/request-changes": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 403|409 404 404 401", {"feedback": "brighter"}
+    ),
+    "POST /v1/drafts/{draft_id}/approve": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 403|409 404 404 401", {}
+    ),
+    "POST /v1/deliverables/{deliverable_id}/proof": row(
+        f"403|409 403|409 404 {PARTY_WRITE} 404 404 401", "PROOF"
+    ),
+    "POST /v1/deliverables/{deliverable_id}/proof/confirm": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 403|409 404 404 401", {}
+    ),
+    "POST /v1/deliverables/{deliverable_id}/proof/dispute": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 403|409 404 404 401", _REASON
+    ),
+    "POST /v1/deliverables/{deliverable_id}/extensions": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 {PARTY_WRITE} 404 404 401", "EXTENSION"
+    ),
+    "POST /v1/extensions/{extension_id}/accept": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 403|409 404 404 401", {}
+    ),
+    "POST /v1/extensions/{extension_id}/decline": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 403|409 404 404 401", {}
+    ),
+    "POST /v1/extensions/{extension_id}/withdraw": row(
+        f"403|409 403|409 404 {PARTY_WRITE} 404 404 401", {}
+    ),
+    "POST /v1/deliverables/{deliverable_id}/metrics": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 {PARTY_WRITE} 404 404 401",
+        {"source": "self_reported", "impressions": 1000},
+    ),
+    "POST /v1/contracts/{contract_id}/disputes": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 {PARTY_WRITE} 404 404 401", {"reason": "late"}
+    ),
+    "POST /v1/disputes/{dispute_id}/withdraw": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 403|409 404 404 401", {}
+    ),
+    "POST /v1/operator/disputes/{dispute_id}/resolve": row(
+        "403 403 403 403 403 2xx|409 401",
+        {"resolution": "release", "note": "matrix"},
+        note="operator: 409 once a party withdrew the dispute above",
+    ),
+    # --- destructive, last ------------------------------------------------------------------------
+    "POST /v1/deliverables/{deliverable_id}/cancel": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 403|409 404 404 401", {}
+    ),
+    "POST /v1/contracts/{contract_id}/cancel": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 {PARTY_WRITE} 404 404 401", _REASON
+    ),
+    "POST /v1/briefs/{brief_id}/open": row(f"{PARTY_WRITE} {PARTY_WRITE} 404 404 404 404 401"),
+    "POST /v1/briefs/{brief_id}/close": row(f"{PARTY_WRITE} {PARTY_WRITE} 404 404 404 404 401"),
+    "POST /v1/briefs/{brief_id}/complete": row(f"{PARTY_WRITE} {PARTY_WRITE} 404 404 404 404 401"),
+    "POST /v1/briefs/{brief_id}/cancel": row(f"{PARTY_WRITE} {PARTY_WRITE} 404 404 404 404 401"),
+    "DELETE /v1/influencers/me/accounts/{account_id}": row("404 404 404 2xx 404 404 401"),
+    "DELETE /v1/brands/{brand_id}/members/{user_id}": row("2xx 403 404 404 404 404 401"),
+    "DELETE /v1/brands/{brand_id}": row("2xx|409 403 404 404 404 404 401"),
+}
+
+
+def v1_routes(app: Any) -> set[str]:
+    """`METHOD path` of every /v1 route, walking included routers (FastAPI 0.165 wraps them)."""
+    found: set[str] = set()
+
+    def add(path: str, methods: set[str]) -> None:
+        if path.startswith("/v1/"):
+            found.update(f"{m} {path}" for m in methods if m not in ("HEAD", "OPTIONS"))
+
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            add(route.path, route.methods)
+        elif hasattr(route, "effective_route_contexts"):
+            for ctx in route.effective_route_contexts():
+                add(ctx.path, ctx.methods)
+    return found
+
+
+@dataclass
+class World:
+    callers: dict[str, Account | None]
+    ids: dict[str, str]  # path parameter -> id
+    private: set[str]  # ids a non-party must never see
+    bodies: dict[str, Any]
+
+
+async def build_world(client: httpx.AsyncClient, app: Any) -> World:
+    deal, contract = await active_contract(client, app)
+    owner, influencer = deal.brand_owner, deal.influencer
+    member = await register(client)
+    await add_member(client, deal.brand["id"], owner, member)
+    extra = await register(client)  # the member whose role changes and who is removed
+    await add_member(client, deal.brand["id"], owner, extra)
+    other_brand_owner = await register(client)
+    other_brand = await create_brand(client, other_brand_owner, name="Rival")
+    other_influencer = await register(client)
+    await create_listing(client, other_influencer)
+    # The other brand and influencer have a deal of their own: the matrix's objects are not theirs.
+    await open_deal(client, brand_owner=other_brand_owner, brand=other_brand)
+    operator = await make_operator(client, app)
+    h = owner.headers
+
+    pending = await client.post(
+        f"/v1/brands/{deal.brand['id']}/invitations",
+        json={"email": unique_email("invitee"), "role": "member"},
+        headers=h,
+    )
+    assert pending.status_code == 201, pending.text
+    deliverable_id = contract["deliverables"][0]["id"]
+    second_deliverable = contract["deliverables"][-1]["id"]
+    draft = await client.post(
+        f"/v1/deliverables/{deliverable_id}/drafts",
+        json={"caption": "#ad oats", "media_urls": ["https://cdn.example/a.jpg"]},
+        headers=influencer.headers,
+    )
+    assert draft.status_code == 201, draft.text
+    extension = await client.post(
+        f"/v1/deliverables/{second_deliverable}/extensions",
+        json={"due_date": "2027-01-04", "reason": "travel"},
+        headers=influencer.headers,
+    )
+    assert extension.status_code == 201, extension.text
+    message = await client.post(
+        f"/v1/bids/{deal.bid['id']}/messages", json={"text": "hi"}, headers=influencer.headers
+    )
+    assert message.status_code == 201, message.text
+    dispute = await client.post(
+        f"/v1/contracts/{contract['id']}/disputes", json={"reason": "late"}, headers=h
+    )
+    assert dispute.status_code == 201, dispute.text
+    offers = await client.get(f"/v1/bids/{deal.bid['id']}/offers", headers=h)
+    assert offers.status_code == 200, offers.text
+    offer_id = offers.json()["data"][0]["id"]
+    async with app.state.database.sessionmaker() as session:
+        job_id = (await session.execute(select(Job.id).limit(1))).scalar_one_or_none()
+    ids = {
+        "brand_id": deal.brand["id"],
+        "user_id": extra.id,
+        "invitation_id": pending.json()["id"],
+        "account_id": deal.listing["accounts"][0]["id"],
+        "influencer_id": deal.listing["id"],
+        "brief_id": deal.brief["id"],
+        "bid_id": deal.bid["id"],
+        "offer_id": offer_id,
+        "contract_id": contract["id"],
+        "deliverable_id": deliverable_id,
+        "draft_id": draft.json()["id"],
+        "extension_id": extension.json()["id"],
+        "dispute_id": dispute.json()["id"],
+        "job_id": job_id or "job_none",
+    }
+    private = {ids[k] for k in ("bid_id", "offer_id", "contract_id", "deliverable_id", "draft_id")}
+    private |= {ids["extension_id"], ids["dispute_id"]}
+    bodies = {
+        "LISTING": listing_body(accounts=[]),
+        "ACCOUNT": account_body(),
+        "INVITE": {"email": unique_email("invitee"), "role": "member"},
+        "BRIEF": brief_body(deal.brand["id"]),
+        "BRIEF_INVITE": {"influencer_ids": [deal.listing["id"]]},
+        "BID": bid_body(),
+        "OFFER": offer_body(),
+        "READ": {"up_to": message.json()["id"]},
+        "PROOF": proof_body(),
+        "EXTENSION": {"due_date": "2027-01-05", "reason": "illness"},
+    }
+    callers: dict[str, Account | None] = {
+        "owner": owner,
+        "member": member,
+        "other_brand": other_brand_owner,
+        "influencer": influencer,
+        "other_influencer": other_influencer,
+        "operator": operator,
+        "anon": None,
+    }
+    return World(callers, ids, private, bodies)
+
+
+def status_class(status: int) -> str:
+    return "2xx" if 200 <= status < 300 else str(status)
+
+
+# Non-parties first: a party's successful write must not change what a non-party is told.
+CALL_ORDER = (
+    "anon",
+    "other_brand",
+    "other_influencer",
+    "operator",
+    "member",
+    "influencer",
+    "owner",
+)
+NON_PARTIES = {"other_brand", "other_influencer"}
+
+
+async def test_every_route_answers_each_caller_as_its_row_declares(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    routes = v1_routes(app)
+    missing = sorted(routes - TABLE.keys() - EXCLUDED.keys())
+    stale = sorted((TABLE.keys() | EXCLUDED.keys()) - routes)
+    assert not missing, f"routes without a row in the authorisation matrix: {missing}"
+    assert not stale, f"rows for routes that no longer exist: {stale}"
+
+    world = await build_world(client, app)
+    mismatches: list[str] = []
+    leaks: list[str] = []
+    for key, spec in TABLE.items():
+        method, template = key.split(" ", 1)
+        path = template.format(**world.ids)
+        for caller in CALL_ORDER:
+            account = world.callers[caller]
+            headers = account.headers if account else {}
+            kwargs: dict[str, Any] = {"headers": headers}
+            if spec.form is not None:
+                kwargs["data"] = {"username": world.callers["owner"].email, "password": PASSWORD}
+            elif spec.body == "REGISTER":
+                kwargs["json"] = {
+                    "email": unique_email("matrix"),
+                    "password": PASSWORD,
+                    "full_name": "Matrix",
+                }
+            elif isinstance(spec.body, str):
+                kwargs["json"] = world.bodies[spec.body]
+            elif spec.body is not None:
+                kwargs["json"] = spec.body
+            elif method in ("POST", "PATCH"):
+                kwargs["json"] = {}
+            if spec.query is not None:
+                kwargs["params"] = {k: v.format(**world.ids) for k, v in spec.query.items()}
+            response = await client.request(method, path, **kwargs)
+            got = status_class(response.status_code)
+            want = spec.expected[CALLERS.index(caller)]
+            if got == "500" or (want != "?" and got not in want.split("|")):
+                mismatches.append(
+                    f"{key} as {caller}: {got} (declared {want}) {response.text[:160]}"
+                )
+            if caller in NON_PARTIES and got == "2xx":
+                seen = sorted(i for i in world.private if i in response.text)
+                if seen:
+                    leaks.append(f"{key} as {caller}: 2xx showing {seen}")
+    assert not leaks, "non-parties see the deal's objects:\n" + "\n".join(leaks)
+    assert not mismatches, f"{len(mismatches)} mismatches:\n" + "\n".join(mismatches)
