@@ -20,9 +20,8 @@ from typing import Any
 
 import httpx
 from fastapi.routing import APIRoute
-from sqlalchemy import select
 
-from app.models import Job
+from app.services.outbox import enqueue
 from tests.delivery_support import proof_body
 from tests.factories import (
     PASSWORD,
@@ -33,8 +32,10 @@ from tests.factories import (
     bid_body,
     brief_body,
     create_brand,
+    create_brief,
     create_listing,
     listing_body,
+    make_offer,
     make_operator,
     offer_body,
     open_deal,
@@ -165,17 +166,15 @@ TABLE: dict[str, Row] = {
     "GET /v1/disputes/{dispute_id}": row("2xx 2xx 404 2xx 404 404 401"),
     # --- operator -------------------------------------------------------------------------------
     "GET /v1/operator/jobs": row("403 403 403 403 403 2xx 401"),
-    "GET /v1/operator/jobs/{job_id}": row(
-        "403 403 403 403 403 2xx|404 401", note="operator: 404 when the world holds no job"
-    ),
+    "GET /v1/operator/jobs/{job_id}": row("403 403 403 403 403 2xx 401"),
     "GET /v1/operator/transitions": row("403 403 403 403 403 2xx 401"),
     "GET /v1/operator/payment-disputes": row("403 403 403 403 403 2xx 401"),
     "GET /v1/operator/disputes": row("403 403 403 403 403 2xx 401"),
     "GET /v1/operator/disputes/{dispute_id}": row("403 403 403 403 403 2xx 401"),
     "POST /v1/operator/jobs/{job_id}/retry": row(
-        "403 403 403 403 403 2xx|404|409 401",
+        "403 403 403 403 403 2xx|409 401",
         _REASON,
-        note="operator: 404 when the world holds no job",
+        note="operator: 409 when the job is not retryable",
     ),
     # --- the caller's own writes ------------------------------------------------------------------
     "POST /v1/brands": row("2xx 2xx 2xx 2xx 2xx 2xx 401", {"name": "Matrix brand"}),
@@ -319,6 +318,47 @@ TABLE: dict[str, Row] = {
 }
 
 
+# Reads beyond one row per route, run first: other objects in the path or in a filter. Every 2xx
+# is also checked for ids its caller must not see (`World.hidden`).
+PROBES: dict[str, tuple[str, Row]] = {
+    "draft brief": ("GET /v1/briefs/{draft_brief_id}", row("2xx 2xx 404 404 404 404 401")),
+    "invite-only brief, nobody invited": (
+        "GET /v1/briefs/{invite_brief_id}",
+        row("2xx 2xx 404 404 404 404 401"),
+    ),
+    "briefs filtered by the brand": (
+        "GET /v1/briefs",
+        row("? ? ? ? ? ? 401", query={"brand_id": "{brand_id}"}),
+    ),
+    "draft briefs filtered by the brand": (
+        "GET /v1/briefs",
+        row("? ? ? ? ? ? 401", query={"brand_id": "{brand_id}", "state": "draft"}),
+    ),
+    "contracts filtered by the brand": (
+        "GET /v1/contracts",
+        row("2xx 2xx ? ? ? ? 401", query={"brand_id": "{brand_id}"}),
+    ),
+    "bids filtered by the brief, brand side": (
+        "GET /v1/bids",
+        row("2xx 2xx ? ? ? ? 401", query={"brief_id": "{brief_id}", "side": "brand"}),
+    ),
+    "bids filtered by the brief, influencer side": (
+        "GET /v1/bids",
+        row("? ? ? 2xx ? ? 401", query={"brief_id": "{brief_id}", "side": "influencer"}),
+    ),
+    # `against` is a query parameter: the parties are told 422 "no offer <id>", word for word what
+    # an id that exists nowhere gets (next probe), so the other deal's offer is not revealed.
+    "offer diffed against another deal's offer": (
+        "GET /v1/offers/{offer_id}/diff",
+        row("422 422 404 422 404 404 401", query={"against": "{foreign_offer_id}"}),
+    ),
+    "offer diffed against an offer that exists nowhere": (
+        "GET /v1/offers/{offer_id}/diff",
+        row("422 422 404 422 404 404 401", query={"against": "ofr_00000000000000000000000000"}),
+    ),
+}
+
+
 def v1_routes(app: Any) -> set[str]:
     """`METHOD path` of every /v1 route, walking included routers (FastAPI 0.165 wraps them)."""
     found: set[str] = set()
@@ -340,7 +380,7 @@ def v1_routes(app: Any) -> set[str]:
 class World:
     callers: dict[str, Account | None]
     ids: dict[str, str]  # path parameter -> id
-    private: set[str]  # ids a non-party must never see
+    hidden: dict[str, set[str]]  # caller -> ids that caller must never see
     bodies: dict[str, Any]
 
 
@@ -356,7 +396,13 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
     other_influencer = await register(client)
     await create_listing(client, other_influencer)
     # The other brand and influencer have a deal of their own: the matrix's objects are not theirs.
-    await open_deal(client, brand_owner=other_brand_owner, brand=other_brand)
+    rival_deal = await open_deal(client, brand_owner=other_brand_owner, brand=other_brand)
+    foreign_offer = await make_offer(client, other_brand_owner, rival_deal.bid["id"])
+    # Briefs only the brand may see: a draft, and an open invite-only brief nobody was invited to.
+    draft_brief = await create_brief(client, owner, deal.brand["id"])
+    invite_brief = await create_brief(
+        client, owner, deal.brand["id"], state="open", visibility="invite_only"
+    )
     operator = await make_operator(client, app)
     h = owner.headers
 
@@ -391,8 +437,10 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
     offers = await client.get(f"/v1/bids/{deal.bid['id']}/offers", headers=h)
     assert offers.status_code == 200, offers.text
     offer_id = offers.json()["data"][0]["id"]
-    async with app.state.database.sessionmaker() as session:
-        job_id = (await session.execute(select(Job.id).limit(1))).scalar_one_or_none()
+    # A job for the operator's job routes, written the way the services write one.
+    async with app.state.database.sessionmaker() as session, session.begin():
+        job = await enqueue(session, "matrix.noop", {}, now=app.state.clock.now())
+        job_id = job.id
     ids = {
         "brand_id": deal.brand["id"],
         "user_id": extra.id,
@@ -407,10 +455,14 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "draft_id": draft.json()["id"],
         "extension_id": extension.json()["id"],
         "dispute_id": dispute.json()["id"],
-        "job_id": job_id or "job_none",
+        "job_id": job_id,
+        "draft_brief_id": draft_brief["id"],
+        "invite_brief_id": invite_brief["id"],
+        "foreign_offer_id": foreign_offer["id"],
     }
     private = {ids[k] for k in ("bid_id", "offer_id", "contract_id", "deliverable_id", "draft_id")}
     private |= {ids["extension_id"], ids["dispute_id"]}
+    brand_private = {ids["draft_brief_id"], ids["invite_brief_id"], ids["invitation_id"]}
     bodies = {
         "LISTING": listing_body(accounts=[]),
         "ACCOUNT": account_body(),
@@ -432,7 +484,12 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "operator": operator,
         "anon": None,
     }
-    return World(callers, ids, private, bodies)
+    hidden = {
+        "other_brand": private | brand_private,
+        "other_influencer": private | brand_private,
+        "influencer": brand_private,
+    }
+    return World(callers, ids, hidden, bodies)
 
 
 def status_class(status: int) -> str:
@@ -449,7 +506,6 @@ CALL_ORDER = (
     "influencer",
     "owner",
 )
-NON_PARTIES = {"other_brand", "other_influencer"}
 
 
 async def test_every_route_answers_each_caller_as_its_row_declares(
@@ -464,7 +520,9 @@ async def test_every_route_answers_each_caller_as_its_row_declares(
     world = await build_world(client, app)
     mismatches: list[str] = []
     leaks: list[str] = []
-    for key, spec in TABLE.items():
+    rows = [(label, key, spec) for label, (key, spec) in PROBES.items()]
+    rows += [(key, key, spec) for key, spec in TABLE.items()]
+    for label, key, spec in rows:
         method, template = key.split(" ", 1)
         path = template.format(**world.ids)
         for caller in CALL_ORDER:
@@ -492,11 +550,11 @@ async def test_every_route_answers_each_caller_as_its_row_declares(
             want = spec.expected[CALLERS.index(caller)]
             if got == "500" or (want != "?" and got not in want.split("|")):
                 mismatches.append(
-                    f"{key} as {caller}: {got} (declared {want}) {response.text[:160]}"
+                    f"{label} as {caller}: {got} (declared {want}) {response.text[:160]}"
                 )
-            if caller in NON_PARTIES and got == "2xx":
-                seen = sorted(i for i in world.private if i in response.text)
+            if got == "2xx":
+                seen = sorted(i for i in world.hidden.get(caller, ()) if i in response.text)
                 if seen:
-                    leaks.append(f"{key} as {caller}: 2xx showing {seen}")
+                    leaks.append(f"{label} as {caller}: 2xx showing {seen}")
     assert not leaks, "non-parties see the deal's objects:\n" + "\n".join(leaks)
     assert not mismatches, f"{len(mismatches)} mismatches:\n" + "\n".join(mismatches)
