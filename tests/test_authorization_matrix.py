@@ -358,6 +358,15 @@ PROBES: dict[str, tuple[str, Row]] = {
         "GET /v1/offers/{offer_id}/diff",
         row("422 422 404 422 404 404 401", query={"against": "{foreign_offer_id}"}),
     ),
+    # Writes naming another tenant's object in the body.
+    "a brief for another brand": (
+        "POST /v1/briefs",
+        row("404 404 2xx 404 404 404 401", "RIVAL_BRIEF"),
+    ),
+    "messages marked read up to another deal's message": (
+        "POST /v1/bids/{bid_id}/messages/read",
+        row("404|422 404|422 404 404|422 404 404 401", "READ_FOREIGN"),
+    ),
     "offer diffed against an offer that exists nowhere": (
         "GET /v1/offers/{offer_id}/diff",
         row("422 422 404 422 404 404 401", query={"against": "ofr_00000000000000000000000000"}),
@@ -404,6 +413,12 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
     # The other brand and influencer have a deal of their own: the matrix's objects are not theirs.
     rival_deal = await open_deal(client, brand_owner=other_brand_owner, brand=other_brand)
     foreign_offer = await make_offer(client, other_brand_owner, rival_deal.bid["id"])
+    foreign_message = await client.post(
+        f"/v1/bids/{rival_deal.bid['id']}/messages",
+        json={"text": "rival"},
+        headers=rival_deal.influencer.headers,
+    )
+    assert foreign_message.status_code == 201, foreign_message.text
     # Briefs only the brand may see: a draft, and an open invite-only brief nobody was invited to.
     draft_brief = await create_brief(client, owner, deal.brand["id"])
     invite_brief = await create_brief(
@@ -480,6 +495,8 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "READ": {"up_to": message.json()["id"]},
         "PROOF": proof_body(),
         "EXTENSION": {"due_date": "2027-01-05", "reason": "illness"},
+        "RIVAL_BRIEF": brief_body(other_brand["id"]),
+        "READ_FOREIGN": {"up_to": foreign_message.json()["id"]},
     }
     callers: dict[str, Account | None] = {
         "owner": owner,
