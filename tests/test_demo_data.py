@@ -62,7 +62,10 @@ async def test_demo_brand_and_demo_creator_find_each_other(
     assert me["id"] in ranked[:5], matches.json()["excluded"]
     mine = next(m for m in matches.json()["data"] if m["listing_id"] == me["id"])
     assert mine["display_name"] == "Mara Lind"
-    assert mine["components"]["topic_relevance"]["value"] > 0.5
+    # The value itself depends on the whole market's vocabulary (text IDF over every listing the
+    # index holds, other tests' included), so the test checks what it is built from, not a level.
+    topic = mine["components"]["topic_relevance"]
+    assert topic["value"] > 0 and "vegan-food" in topic["reason"], topic
     assert mine["components"]["price_fit"]["value"] > 0.5
 
     # Step 3: the creator sees the brief among their recommended briefs, and may bid on it.
