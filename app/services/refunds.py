@@ -242,19 +242,14 @@ async def _book_settlement(
     if stripe_refund is None or not stripe_refund.get("id"):
         return
     gateway: StripeGateway = ctx.resource("stripe")
-    for txn in await settlement.balance_transactions(gateway, stripe_refund["id"]):
-        await ledger.book_conversion(
-            ctx.session,
-            amount=reserved.amount + reserved.fee_amount,
-            currency=reserved.currency,
-            settled_amount=abs(txn.amount),
-            settled_currency=txn.currency,
-            incoming=False,
-            txn_id=txn.txn_id,
-            source=stripe_refund["id"],
-            memo=f"refund {stripe_refund['id']} settled in {txn.currency}",
-            now=ctx.now,
-        )
+    await settlement.book_refund_settlement(
+        ctx.session,
+        gateway,
+        stripe_refund["id"],
+        amount=reserved.amount + reserved.fee_amount,
+        currency=reserved.currency,
+        now=ctx.now,
+    )
 
 
 async def _mark_refunded(
@@ -443,17 +438,13 @@ async def _book_outside_refund(
         )
         gateway = settlement.gateway_of(ctx.job)
         # Settled in another currency: what Stripe took from the balance for it.
-        for txn in await settlement.balance_transactions(gateway, refund["id"]) if gateway else []:
-            await ledger.book_conversion(
+        if gateway is not None:
+            await settlement.book_refund_settlement(
                 session,
+                gateway,
+                refund["id"],
                 amount=from_escrow + from_fee,
                 currency=payment.currency,
-                settled_amount=abs(txn.amount),
-                settled_currency=txn.currency,
-                incoming=False,
-                txn_id=txn.txn_id,
-                source=refund["id"],
-                memo=f"refund {refund['id']} settled in {txn.currency}",
                 now=ctx.now,
             )
     seq = (

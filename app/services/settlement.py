@@ -154,3 +154,29 @@ async def book_charge_settlement(
     if await book_stripe_fee(session, settled, charge_id, f"Stripe's fee on {charge_id}", now):
         notes.append(f"Stripe fee {settled.fee} {settled.currency}")
     return "; ".join(notes) or None
+
+
+async def book_refund_settlement(
+    session: AsyncSession,
+    gateway: StripeGateway,
+    refund_id: str,
+    *,
+    amount: int,
+    currency: str,
+    now: datetime,
+) -> None:
+    """A refund of a charge settled in another currency: swap its deal-currency `amount` for
+    what Stripe took from the balance for it (nothing to book when no conversion happened)."""
+    for txn in await balance_transactions(gateway, refund_id):
+        await ledger.book_conversion(
+            session,
+            amount=amount,
+            currency=currency,
+            settled_amount=abs(txn.amount),
+            settled_currency=txn.currency,
+            incoming=False,
+            txn_id=txn.txn_id,
+            source=refund_id,
+            memo=f"refund {refund_id} settled in {txn.currency}",
+            now=now,
+        )
