@@ -109,7 +109,7 @@ def serve(
     if settings.demo_data and settings.environment != "production":
         _seed_demo_data(settings)
     _start_local_stripe_sandbox(settings, f"http://{host}:{port}/v1/stripe/webhooks")
-    from app.services.stripe_health import startup_report
+    from app.services.money.stripe_health import startup_report
 
     # Stored Stripe ids the configured Stripe does not know (a wiped sandbox, the wrong key).
     stripe_warning = asyncio.run(startup_report(settings))
@@ -296,7 +296,7 @@ def create_operator(
     from app.db import create_database
     from app.models import User
     from app.security import AccessTokens, Passwords
-    from app.services.identity import Identity, normalise_email
+    from app.services.identity.users import Identity, normalise_email
 
     settings = get_settings()
 
@@ -425,7 +425,7 @@ def reconcile(
     """Compare the ledger with Stripe; print every difference; exit 1 when there is any."""
     from app.db import create_database
     from app.integrations.stripe import StripeGateway
-    from app.services.reconcile import reconcile as run_reconcile
+    from app.services.money.reconcile import reconcile as run_reconcile
 
     settings = get_settings()
     start = since  # a datetime in UTC: _iso_datetime parsed it

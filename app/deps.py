@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.errors import InvalidRequest
-from app.services.identity import Identity
+from app.services.identity.users import Identity
 from app.settings import Settings
 
 

@@ -31,17 +31,17 @@ from app.routers import (
     operator,
     rates,
 )
-from app.routers.bids import router as bids_router
 from app.routers.contracts import router as contracts_router
 from app.routers.delivery import router as delivery_router
 from app.routers.disputes import router as disputes_router
 from app.routers.money import router as money_router
+from app.routers.negotiation import router as bids_router
 from app.routers.pages import install_pages
 from app.routers.payouts import router as payouts_router
 from app.routers.stripe_webhooks import router as stripe_webhooks_router
 from app.security import AccessTokens, Passwords
-from app.services.identity import Identity
-from app.services.match_service import ListingIndexHolder
+from app.services.identity.users import Identity
+from app.services.matching.service import ListingIndexHolder
 from app.settings import Settings, get_settings
 from app.worker.runner import embedded_worker, worker_resources
 

@@ -3,7 +3,7 @@ docs/design/catalogue-shapes.md, with their ids) — what `rapport seed` writes 
 
 It bypasses the API on purpose (a million listings through HTTP would take hours) but not the
 catalogue's rules: every derived column and side-table row comes from
-`app.services.catalogue_index`, exactly as the API computes them, and the tests check that the
+`services.catalogue.search_columns`, exactly as the API computes them, and the tests check that the
 generator's documents pass the API's validation.
 
 - PostgreSQL: rows stream through asyncpg's binary `COPY … FROM STDIN`
@@ -65,7 +65,7 @@ from app.models import (
     ListingTopic,
     SocialAccount,
 )
-from app.services.catalogue_index import (
+from app.services.catalogue.search_columns import (
     as_date,
     brief_search_text,
     brief_side_rows,

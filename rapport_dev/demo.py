@@ -19,10 +19,10 @@ from app.models import Brand, BrandMember, BrandRole, Brief, User
 from app.schemas.briefs import BriefIn
 from app.schemas.influencers import InfluencerIn
 from app.security import Passwords
-from app.services import brands as brand_service
-from app.services import briefs as brief_service
-from app.services import influencers as influencer_service
-from app.services.identity import Identity
+from app.services.catalogue import briefs as brief_service
+from app.services.catalogue import influencers as influencer_service
+from app.services.identity import brands as brand_service
+from app.services.identity.users import Identity
 from app.settings import Settings
 
 DEMO_PASSWORD = "rapport-demo-2026"  # noqa: S105 - printed on purpose for local demos

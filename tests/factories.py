@@ -333,8 +333,8 @@ async def create_contract(
 async def fund_directly(app: Any, contract_id: str) -> None:
     """Fund a contract the short way: fire `fund` through the contract machine as the system
     (what the payments code does once the brand's charge succeeded), no Stripe involved."""
-    from app.services.contracts import CONTRACTS
-    from app.services.state_machine import Actor
+    from app.services.delivery.contracts import CONTRACTS
+    from app.services.workflow.state_machine import Actor
 
     async with app.state.database.sessionmaker() as session, session.begin():
         await CONTRACTS.fire(

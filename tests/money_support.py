@@ -17,10 +17,10 @@ from sqlalchemy import select
 from app.clock import Clock
 from app.integrations.stripe import StripeGateway
 from app.models import Contract, Milestone
-from app.services import ledger
-from app.services.milestones import MILESTONES
-from app.services.reconcile import reconcile
-from app.services.state_machine import Actor
+from app.services.delivery.milestones import MILESTONES
+from app.services.money import ledger
+from app.services.money.reconcile import reconcile
+from app.services.workflow.state_machine import Actor
 from app.settings import Settings
 from app.worker.runner import Worker
 from rapport_dev.stripe_sandbox.testing import RunningSandbox

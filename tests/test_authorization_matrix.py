@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from fastapi.routing import APIRoute
 
-from app.services.outbox import enqueue
+from app.services.workflow.outbox import enqueue
 from tests.delivery_support import proof_body
 from tests.factories import (
     PASSWORD,

@@ -9,8 +9,8 @@ import pytest
 
 from app.errors import InvalidTransition
 from app.models import BidState
-from app.services.bids import BIDS
-from app.services.state_machine import ACTOR_KINDS, Actor, ActorNotAllowed
+from app.services.negotiation.bids import BIDS
+from app.services.workflow.state_machine import ACTOR_KINDS, Actor, ActorNotAllowed
 from app.worker.relay import JobHandlers
 from app.worker.runner import Worker
 from tests.factories import (

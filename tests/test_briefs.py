@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.services.briefs import TRANSITIONS
+from app.services.catalogue.briefs import TRANSITIONS
 from tests.factories import (
     add_member,
     assert_problem,

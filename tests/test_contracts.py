@@ -10,8 +10,8 @@ import pytest
 
 from app.errors import InvalidTransition
 from app.models import ContractState
-from app.services.contracts import CONTRACT_TRANSITIONS, CONTRACTS
-from app.services.state_machine import ACTOR_KINDS, Actor, ActorNotAllowed
+from app.services.delivery.contracts import CONTRACT_TRANSITIONS, CONTRACTS
+from app.services.workflow.state_machine import ACTOR_KINDS, Actor, ActorNotAllowed
 from app.worker.relay import JobHandlers
 from app.worker.runner import Worker
 from tests.factories import (
@@ -30,7 +30,7 @@ CONTRACT_TABLE: dict[tuple[str, str], tuple[str, set[str]]] = {
     ("awaiting_funding", "fund"): ("active", {"system"}),
     ("awaiting_funding", "expire"): ("expired", {"system"}),
     ("awaiting_funding", "cancel"): ("cancelled", {"brand", "influencer"}),
-    # delivery (app/services/contract_delivery.py)
+    # delivery (app/services/delivery/contract_delivery.py)
     ("active", "cancel"): ("cancelled", {"brand", "influencer"}),
     ("active", "deliver"): ("delivered", {"system"}),
     ("active", "end_unfulfilled"): ("cancelled", {"system"}),
@@ -39,9 +39,9 @@ CONTRACT_TABLE: dict[tuple[str, str], tuple[str, set[str]]] = {
     ("delivered", "dispute"): ("disputed", {"brand", "influencer"}),
     ("disputed", "resume"): ("active", {"brand", "influencer"}),
     ("disputed", "resolve"): ("resolved", {"operator"}),
-    # payments (app/services/money.py)
+    # payments (app/services/money/contract_money.py)
     **{(s, "chargeback"): ("disputed", {"system"}) for s in ("active", "delivered", "completed")},
-    # Stripe closed the chargeback for the platform (app/services/stripe_disputes.py).
+    # Stripe closed the chargeback for the platform (app/services/money/stripe_disputes.py).
     ("disputed", "chargeback_won"): ("active", {"system"}),
 }
 EXCLUSIVE_FOOD = {"exclusivity": {"category": "food", "days": 30}}

@@ -205,9 +205,9 @@ async def test_disputes_need_a_running_contract_and_parties(client, app):
 
 
 async def test_a_chargeback_frozen_contract_gets_a_dispute_operators_resolve(client, app):
-    from app.services import disputes
-    from app.services.contracts import CONTRACTS
-    from app.services.state_machine import Actor
+    from app.services.delivery import disputes
+    from app.services.delivery.contracts import CONTRACTS
+    from app.services.workflow.state_machine import Actor
 
     d = await funded(client, app, approval_policy="none")
     now = app.state.clock.now()

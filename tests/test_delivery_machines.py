@@ -8,11 +8,11 @@ import asyncio
 import pytest
 
 from app.errors import InvalidTransition
-from app.services.delivery import DELIVERABLES, DRAFTS, OPEN_WORK
-from app.services.disputes import DISPUTES
-from app.services.extensions import EXTENSIONS
-from app.services.milestones import MILESTONES
-from app.services.state_machine import ACTOR_KINDS, Actor, ActorNotAllowed
+from app.services.delivery.deliverables import DELIVERABLES, DRAFTS, OPEN_WORK
+from app.services.delivery.disputes import DISPUTES
+from app.services.delivery.extensions import EXTENSIONS
+from app.services.delivery.milestones import MILESTONES
+from app.services.workflow.state_machine import ACTOR_KINDS, Actor, ActorNotAllowed
 from tests.delivery_support import funded
 
 PARTIES = {"brand", "influencer"}
@@ -59,7 +59,7 @@ TABLES = {
         ("open", "escalate"): ("escalated", {"system"}),
         **{(s, "withdraw"): ("withdrawn", PARTIES) for s in ("open", "escalated")},
         **{(s, "resolve"): ("resolved", {"operator"}) for s in ("open", "escalated")},
-        # Stripe closed the chargeback for the platform (app/services/stripe_disputes.py).
+        # Stripe closed the chargeback for the platform (app/services/money/stripe_disputes.py).
         **{(s, "chargeback_closed"): ("withdrawn", {"system"}) for s in ("open", "escalated")},
     },
 }

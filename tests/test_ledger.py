@@ -1,4 +1,4 @@
-"""The double-entry ledger (app/services/ledger.py): every booking and its refusals, idempotent
+"""The double-entry ledger (services/money/ledger.py): every booking and its refusals, idempotent
 re-posts, a zero-decimal currency, concurrency on one contract, and a hypothesis state machine
 that drives random sequences of the money flows against a model of the expected balances.
 
@@ -46,8 +46,8 @@ from app.models.ledger import (
     LedgerAccount,
     LedgerContract,
 )
-from app.services import ledger
-from app.services.ledger import (
+from app.services.money import ledger
+from app.services.money.ledger import (
     CHARGEBACK_LOSSES,
     EQUITY,
     FEES,

@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from app.clock import Clock
 from app.models import Payout
-from app.services import ledger
-from app.services.outbox import enqueue
+from app.services.money import ledger
+from app.services.workflow.outbox import enqueue
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import create_contract, open_deal
 from tests.money_support import (

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.clock import Clock
 from app.models import JournalEntry
-from app.services import ledger
+from app.services.money import ledger
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import make_operator
 from tests.money_support import (

@@ -24,8 +24,8 @@ from app.integrations.stripe import idempotency_key
 from app.models import Contract, Dispute, Payment, PayoutAccount, Transfer
 from app.models import Payout as PayoutRow
 from app.models.stripe_event import StripeDispute
-from app.services import ledger
-from app.services.stripe_events import process_event, record_event
+from app.services.money import ledger
+from app.services.money.stripe_events import process_event, record_event
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import create_contract
 from tests.money_support import (

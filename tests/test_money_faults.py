@@ -18,8 +18,8 @@ from app.clock import Clock
 from app.integrations.stripe import StripeGateway
 from app.models import Job, JobState, JournalEntry, StripeEvent, Transfer
 from app.models.ledger import EntryKind
-from app.services import ledger
-from app.services.outbox import enqueue
+from app.services.money import ledger
+from app.services.workflow.outbox import enqueue
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.conftest import BACKEND
 from tests.money_support import (

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from app.clock import Clock
 from app.main import create_app
 from app.models import Payment, StripeEvent, StripeEventOutcome
-from app.services import ledger
-from app.services.funding import brand_fee
+from app.services.money import ledger
+from app.services.money.funding import brand_fee
 from app.settings import Settings
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import assert_problem, create_contract, register, relogin

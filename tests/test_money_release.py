@@ -16,9 +16,9 @@ from app.cli import cli
 from app.clock import Clock
 from app.integrations.stripe import idempotency_key
 from app.models import Job, JobState, Payout, Refund, Transfer
-from app.services import ledger
-from app.services.outbox import enqueue
-from app.services.reconcile import reconcile
+from app.services.money import ledger
+from app.services.money.reconcile import reconcile
+from app.services.workflow.outbox import enqueue
 from app.settings import get_settings
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import relogin
@@ -215,8 +215,8 @@ async def test_a_refundable_milestone_is_refunded_and_marked(
     clock: Clock,
 ) -> None:
     from app.models import Milestone
-    from app.services.milestones import MILESTONES
-    from app.services.state_machine import Actor
+    from app.services.delivery.milestones import MILESTONES
+    from app.services.workflow.state_machine import Actor
 
     worker = money_worker(stripe_app, clock)
     funded = await funded_contract(stripe_api, stripe_sandbox, worker, forwarder)
@@ -393,7 +393,7 @@ async def test_a_partial_refund_settlement_pays_the_rest_to_the_influencer(
     funded = await funded_contract(stripe_api, stripe_sandbox, worker, forwarder)
     first, second = funded.milestone_ids
     # An operator's resolution: milestones cancelled, 50,000 back to the brand, the rest
-    # (70,000) to the influencer (the payload of app/services/disputes.py).
+    # (70,000) to the influencer (the payload of app/services/delivery/disputes.py).
     async with stripe_app.state.database.sessionmaker() as session, session.begin():
         for milestone in await session.scalars(
             select(Milestone).where(Milestone.id.in_([first, second]))

@@ -12,7 +12,7 @@ import jsonschema_rs
 
 import app.schemas as schemas_package
 from app.schemas.common import Input
-from app.services.currencies import MINOR_UNIT_EXPONENTS
+from app.services.catalogue.currencies import MINOR_UNIT_EXPONENTS
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 

@@ -21,8 +21,8 @@ from app.models import (
     Timer,
 )
 from app.pagination import PageParams
-from app.services import outbox, timers
-from app.services.state_machine import (
+from app.services.workflow import outbox, timers
+from app.services.workflow.state_machine import (
     Actor,
     ActorNotAllowed,
     ConcurrentTransition,

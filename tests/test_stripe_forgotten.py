@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from app.clock import Clock
 from app.models import Job, PayoutAccount
-from app.services import ledger
-from app.services.releases import TRANSFER_TOPIC
-from app.services.stripe_health import startup_report
+from app.services.money import ledger
+from app.services.money.releases import TRANSFER_TOPIC
+from app.services.money.stripe_health import startup_report
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import create_contract
 from tests.money_support import (

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.clock import Clock
 from app.integrations.stripe import StripeGateway
 from app.models import PayoutAccount, StripeEventOutcome
-from app.services.stripe_events import process_event
+from app.services.money.stripe_events import process_event
 from app.worker.runner import Worker
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import assert_problem, register
@@ -252,7 +252,7 @@ async def test_completing_onboarding_at_stripe_enables_payouts_once_the_worker_r
     assert stored.note is not None and "payouts enabled" in stored.note
 
     # Stripe later asks for more: payouts stop, visibly. (Later: within onboarding's second
-    # the account's progress decides the order, app/services/payouts.py.)
+    # the account's progress decides the order, app/services/money/payouts.py.)
     stripe_sandbox.set_clock(advance=60)
     stripe_sandbox.require_information(link["account_id"], ["individual.verification.document"])
     assert stripe_sandbox.wait_for_webhooks()

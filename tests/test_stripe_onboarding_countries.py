@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from app.integrations.stripe import StripeGateway
 from app.models import PayoutAccount
-from app.services.payouts import CONNECT_COUNTRIES, service_agreement
+from app.services.money.payouts import CONNECT_COUNTRIES, service_agreement
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import assert_problem, create_influencer, register
 

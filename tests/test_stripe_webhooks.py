@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.clock import Clock
 from app.integrations.stripe import STRIPE_API_VERSION, StripeGateway, idempotency_key
 from app.models import Job, JobState, StripeEventOutcome
-from app.services.stripe_events import (
+from app.services.money.stripe_events import (
     EVENT_HANDLERS,
     NO_HANDLER_YET,
     Handled,
@@ -266,7 +266,7 @@ async def test_a_job_that_runs_twice_processes_the_event_once(
         calls.append(ctx.event.stripe_event_id)
         return Handled(StripeEventOutcome.applied, "counted")
 
-    # The real handler (app/services/refunds.py) is swapped for a counter during the test.
+    # The real handler (app/services/money/refunds.py) is swapped for a counter during the test.
     EVENT_HANDLERS["charge.dispute.created"] = count_disputes
     try:
         event = make_event(

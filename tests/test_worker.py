@@ -12,8 +12,8 @@ from sqlalchemy import func, select, update
 
 from app.main import create_app
 from app.models import BrandInvitation, Job, StateTransition, Timer, User
-from app.services import outbox, timers
-from app.services.state_machine import Actor
+from app.services.workflow import outbox, timers
+from app.services.workflow.state_machine import Actor
 from app.settings import Settings
 from app.worker.relay import Backoff, JobHandlers, PermanentJobError
 from app.worker.runner import Worker

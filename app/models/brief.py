@@ -3,8 +3,8 @@
 The brief's document fields are stored as the API shapes them (docs/design/catalogue-shapes.md);
 the budget and timeline are plain columns because the catalogue filters and sorts on them, and
 the lists it filters on (topics, platforms, target countries, deliverable types) are also written
-to small side tables by `app.services.catalogue_index`. The lifecycle is declared once, in
-`app.services.briefs.TRANSITIONS`.
+to small side tables by `app.services.catalogue.search_columns`. The lifecycle is declared once, in
+`app.services.catalogue.briefs.TRANSITIONS`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
   "on completion" milestone names every deliverable) — and `milestone_deliverables` links them.
 
 States are plain strings (no CHECK constraint), unlike most tables: the contract, deliverable and
-milestone machines grow with delivery and payments (app/services/contracts.py declares the
+milestone machines grow with delivery and payments (app/services/delivery/contracts.py declares the
 contract's; the delivery and money code declare the others), and a new state must not need a
 table rebuild on SQLite. The machines themselves refuse any state they do not declare.
 """
@@ -30,7 +30,7 @@ class ContractState(enum.StrEnum):
     active = "active"
     expired = "expired"
     cancelled = "cancelled"
-    # delivery (app/services/contract_delivery.py, docs/delivery.md)
+    # delivery (app/services/delivery/contract_delivery.py, docs/delivery.md)
     delivered = "delivered"
     completed = "completed"
     disputed = "disputed"
@@ -39,7 +39,7 @@ class ContractState(enum.StrEnum):
 
 class DeliverableState(enum.StrEnum):
     pending = "pending"
-    # delivery (app/services/delivery.py, docs/delivery.md)
+    # delivery (app/services/delivery/deliverables.py, docs/delivery.md)
     in_review = "in_review"
     changes_requested = "changes_requested"
     approved = "approved"
@@ -51,7 +51,7 @@ class DeliverableState(enum.StrEnum):
 
 class MilestoneState(enum.StrEnum):
     pending = "pending"
-    # delivery and money (app/services/milestones.py, docs/delivery.md)
+    # delivery and money (app/services/delivery/milestones.py, docs/delivery.md)
     releasable = "releasable"
     refundable = "refundable"
     released = "released"

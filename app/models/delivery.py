@@ -14,8 +14,8 @@
 - `disputes` (`dsp_…`): a party's complaint about a contract; it freezes the contract's money
   until the parties withdraw it or an operator resolves it.
 
-The machines are declared in app/services/delivery.py (deliverables and drafts),
-app/services/milestones.py, app/services/extensions.py and app/services/disputes.py.
+The machines are declared in app/services/delivery/deliverables.py (deliverables and drafts),
+services/delivery/milestones.py, services/delivery/extensions.py and services/delivery/disputes.py.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ behaves identically on SQLite and PostgreSQL:
 - `influencers.search_text` — lower-cased text searched with `LIKE '%term%'` on both databases;
 - `listing_topics`, `listing_countries` (audience share), `listing_rates` (rate card).
 
-`app.services.catalogue_index` computes all of them from the document, for the API and for the
+`services.catalogue.search_columns` computes all of them from the document, for the API and for the
 bulk loader alike; nothing else writes them.
 """
 

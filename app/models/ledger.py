@@ -4,7 +4,7 @@
   the row every booking on that contract locks first (`SELECT … FOR UPDATE` on PostgreSQL), so two
   concurrent releases or refunds of one contract serialise instead of both passing the checks.
 - `ledger_accounts`: one row per (code, currency); the chart of accounts (which codes exist, their
-  type) lives in app/services/ledger.py and docs/ledger.md. Accounts are created lazily by the
+  type) lives in app/services/money/ledger.py and docs/ledger.md. Accounts are created lazily by the
   first entry that touches them.
 - `journal_entries`: one business event (a funding charge, a release, a Stripe transfer …). Its
   `idempotency_key` is unique, so the same event can never be booked twice.

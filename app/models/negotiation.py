@@ -1,7 +1,7 @@
 """Negotiation: invitations to briefs, bids, offers (versioned terms) and each bid's messages.
 
 - `brief_invitations`: a brand invited an influencer to a brief. An invite-only brief is visible
-  to its invitees (app/services/briefs.py `invited_brief_ids`) and takes bids from them only.
+  to its invitees (services/catalogue/briefs.py `invited_brief_ids`) and takes bids from them only.
 - `bids`: an influencer's application to a brief. At most one *active* bid per influencer and
   brief (`uq_bids_active`, a partial unique index over the active states). `version` is the
   negotiation's version: every bid transition and every offer made, accepted or rejected bumps it
@@ -12,7 +12,7 @@
   ever change.
 - `bid_messages`: the thread between the two parties, numbered per bid (`seq`).
 
-The state machines are declared in app/services/bids.py (bids) and app/services/offers.py
+The state machines are declared in negotiation/bids.py (bids) and negotiation/offers.py
 (offers); docs/negotiation.md has the tables.
 """
 

@@ -4,7 +4,7 @@
 is unique, so a redelivery (Stripe retries, replays, the same event on two endpoints) only
 counts another delivery — and enqueues one outbox job (`stripe.event`, idempotency key
 `stripe-event:<evt id>`) in the same transaction. The worker's job loads the row, dispatches on
-`type` (app/services/stripe_events.py) and records `processed_at`, `outcome` and a `note`.
+`type` (app/services/money/stripe_events.py) and records `processed_at`, `outcome` and a `note`.
 
 Decision — no unique (object id, type). Stripe sends different events with the same object and
 type for real changes: `account.updated` on every change of an account, `charge.refunded` for

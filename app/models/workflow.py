@@ -1,7 +1,7 @@
 """The workflow spine: the audit trail of state transitions, outbox jobs and timers.
 
 - `state_transitions`: one row per transition fired through a `StateMachine`
-  (app/services/state_machine.py) — who moved what from which state to which, when and why.
+  (app/services/workflow/state_machine.py) — who moved what from which state to which, when and why.
 - `jobs`: the outbox. A job is written in the same transaction as the change that causes it and
   relayed later by a worker (app/worker/relay.py): claimed under a lease, run, and marked
   succeeded, retried with backoff, or dead-lettered.

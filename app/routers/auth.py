@@ -17,7 +17,7 @@ from app.errors import (
 )
 from app.models import User
 from app.schemas.auth import RefreshIn, RegisterIn, TokenOut, UserOut
-from app.services.identity import EmailTaken, IssuedTokens
+from app.services.identity.users import EmailTaken, IssuedTokens
 
 router = APIRouter(tags=["auth"])
 

@@ -17,8 +17,8 @@ from app.schemas.brands import (
     MemberOut,
     RoleIn,
 )
-from app.services import brands as service
-from app.services.brands import (
+from app.services.identity import brands as service
+from app.services.identity.brands import (
     AlreadyMember,
     BrandHasActivity,
     BrandNotFound,

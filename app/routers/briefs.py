@@ -11,9 +11,14 @@ from app.errors import AUTH_PROBLEMS, InvalidTransition, problem_responses
 from app.models import Brief
 from app.pagination import Page, Pagination, page_of
 from app.schemas.briefs import BriefIn, BriefOut, BriefPatch, BriefQuery
-from app.services import briefs as service
-from app.services.brands import BrandNotFound
-from app.services.briefs import BriefChanged, BriefFilters, BriefNotEditable, BriefNotFound
+from app.services.catalogue import briefs as service
+from app.services.catalogue.briefs import (
+    BriefChanged,
+    BriefFilters,
+    BriefNotEditable,
+    BriefNotFound,
+)
+from app.services.identity.brands import BrandNotFound
 
 router = APIRouter(tags=["briefs"])
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from app.auth import CatalogueReader
 from app.errors import AUTH_PROBLEMS, problem_responses
 from app.schemas.compliance import DisclosureCheckIn, DisclosureCheckOut
-from app.services.disclosure import check_disclosure
+from app.services.delivery.disclosure import check_disclosure
 
 router = APIRouter(tags=["compliance"])
 

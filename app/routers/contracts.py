@@ -1,5 +1,5 @@
 """Contracts: read by their two parties; cancelled by either before funding
-(app/services/contracts.py, docs/negotiation.md)."""
+(app/services/delivery/contracts.py, docs/negotiation.md)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,14 @@ from app.schemas.contracts import (
 )
 from app.schemas.negotiation import ReasonIn
 from app.schemas.workflow import TransitionOut
-from app.services import contracts as service
-from app.services.bids import sides
-from app.services.contracts import CONTRACTS, ContractNotFound
-from app.services.state_machine import ActorNotAllowed, ConcurrentTransition, TransitionRefused
+from app.services.delivery import contracts as service
+from app.services.delivery.contracts import CONTRACTS, ContractNotFound
+from app.services.negotiation.bids import sides
+from app.services.workflow.state_machine import (
+    ActorNotAllowed,
+    ConcurrentTransition,
+    TransitionRefused,
+)
 
 router = APIRouter(tags=["contracts"])
 

@@ -1,5 +1,5 @@
 """Delivery routes: deliverables, drafts and reviews, proof, cancellation, deadline extensions
-and metric reports (app/services/delivery.py and neighbours, docs/delivery.md).
+and metric reports (app/services/delivery/deliverables.py and neighbours, docs/delivery.md).
 
 The contract's two parties only; anyone else gets 404. What a party may do is the machines'
 business (403 `actor-not-allowed` for the wrong side, 409 for the wrong state)."""
@@ -31,12 +31,12 @@ from app.schemas.delivery import (
     ReasonRequiredIn,
     RequestChangesIn,
 )
-from app.services import delivery as service
-from app.services import extensions as extension_service
-from app.services import metrics as metric_service
-from app.services.contract_delivery import late_at
-from app.services.contracts import ContractNotFound
-from app.services.delivery import (
+from app.services.delivery import deliverables as service
+from app.services.delivery import extensions as extension_service
+from app.services.delivery import metrics as metric_service
+from app.services.delivery.contract_delivery import late_at
+from app.services.delivery.contracts import ContractNotFound
+from app.services.delivery.deliverables import (
     DeliverableNotFound,
     DeliverableView,
     DisclosureFailed,
@@ -47,9 +47,13 @@ from app.services.delivery import (
     RevisionCapReached,
     VerificationWindowLapsed,
 )
-from app.services.extensions import DeliverableNotOpen, ExtensionNotFound, ExtensionPending
-from app.services.metrics import DeliverableNotPublished
-from app.services.state_machine import ActorNotAllowed, ConcurrentTransition, TransitionRefused
+from app.services.delivery.extensions import DeliverableNotOpen, ExtensionNotFound, ExtensionPending
+from app.services.delivery.metrics import DeliverableNotPublished
+from app.services.workflow.state_machine import (
+    ActorNotAllowed,
+    ConcurrentTransition,
+    TransitionRefused,
+)
 
 router = APIRouter(tags=["delivery"])
 

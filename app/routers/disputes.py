@@ -1,5 +1,5 @@
 """Disputes: opened and withdrawn by a contract's parties, resolved by operators
-(app/services/disputes.py, docs/delivery.md)."""
+(app/services/delivery/disputes.py, docs/delivery.md)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,15 @@ from app.schemas.delivery import (
     ReasonOptionalIn,
     ResolveIn,
 )
-from app.services import disputes as service
-from app.services import stripe_disputes
-from app.services.contracts import ContractNotFound
-from app.services.disputes import UNRELEASED, DisputeNotFound
-from app.services.state_machine import ActorNotAllowed, ConcurrentTransition, TransitionRefused
+from app.services.delivery import disputes as service
+from app.services.delivery.contracts import ContractNotFound
+from app.services.delivery.disputes import UNRELEASED, DisputeNotFound
+from app.services.money import stripe_disputes
+from app.services.workflow.state_machine import (
+    ActorNotAllowed,
+    ConcurrentTransition,
+    TransitionRefused,
+)
 
 router = APIRouter()
 

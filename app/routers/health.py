@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field
 
 from app.errors import ServiceUnavailable, problem_responses
 from app.migrations_state import migration_status
-from app.services.stripe_health import check_stored_stripe_ids
+from app.services.money.stripe_health import check_stored_stripe_ids
 
 router = APIRouter(tags=["health"])
 

@@ -19,8 +19,8 @@ from app.schemas.influencers import (
     ListingOut,
     ListingQuery,
 )
-from app.services import influencers as service
-from app.services.influencers import (
+from app.services.catalogue import influencers as service
+from app.services.catalogue.influencers import (
     HandleTaken,
     InfluencerProfileExists,
     InfluencerProfileNotFound,

@@ -18,10 +18,10 @@ from app.schemas.matching import (
     MatchesOut,
     RecommendedBriefsOut,
 )
-from app.services import match_service as service
-from app.services.briefs import BriefNotFound
-from app.services.match_service import ListingNotMatched
+from app.services.catalogue.briefs import BriefNotFound
+from app.services.matching import service
 from app.services.matching.scoring import RankFilters, resolve_weights
+from app.services.matching.service import ListingNotMatched
 
 router = APIRouter(tags=["matching"])
 

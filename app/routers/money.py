@@ -18,14 +18,19 @@ from app.schemas.money import (
     MilestoneMoneyOut,
     PayoutOut,
 )
+from app.services.catalogue.influencers import InfluencerProfileNotFound
 
 # The money flows' jobs and webhook handlers register when these modules load.
-from app.services import earnings as earnings_service
-from app.services import funding as service
-from app.services import refunds as _refunds  # noqa: F401
-from app.services import releases as _releases  # noqa: F401
-from app.services.funding import CONFIRM_PROBLEMS, FUNDING_PROBLEMS, Funding, FundingNotStarted
-from app.services.influencers import InfluencerProfileNotFound
+from app.services.money import earnings as earnings_service
+from app.services.money import funding as service
+from app.services.money import refunds as _refunds  # noqa: F401
+from app.services.money import releases as _releases  # noqa: F401
+from app.services.money.funding import (
+    CONFIRM_PROBLEMS,
+    FUNDING_PROBLEMS,
+    Funding,
+    FundingNotStarted,
+)
 
 router = APIRouter(tags=["payments"])
 

@@ -11,9 +11,9 @@ from app.errors import AUTH_PROBLEMS, InvalidTransition, problem_responses
 from app.models.workflow import JobState
 from app.pagination import Page, Pagination, page_of
 from app.schemas.workflow import JobOut, JobRetryIn, TransitionOut
-from app.services import outbox
-from app.services.outbox import JobNotFound
-from app.services.state_machine import Actor, list_transitions
+from app.services.workflow import outbox
+from app.services.workflow.outbox import JobNotFound
+from app.services.workflow.state_machine import Actor, list_transitions
 
 router = APIRouter(tags=["operator"])
 

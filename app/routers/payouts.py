@@ -10,8 +10,8 @@ from app.deps import AppSettings
 from app.errors import AUTH_PROBLEMS, problem_responses
 from app.integrations.stripe import StripeGateway
 from app.schemas.payouts import OnboardingLinkOut, PayoutAccountOut
-from app.services import payouts as service
-from app.services.influencers import InfluencerProfileNotFound
+from app.services.catalogue.influencers import InfluencerProfileNotFound
+from app.services.money import payouts as service
 
 router = APIRouter(tags=["payouts"])
 

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Query
 from app.auth import CatalogueReader
 from app.errors import AUTH_PROBLEMS, InvalidRequest, problem_responses
 from app.schemas.compliance import Platform, RateEstimateOut
-from app.services.currencies import MINOR_UNIT_EXPONENTS
-from app.services.deliverable_types import DELIVERABLE_TYPES
-from app.services.rates import USAGE_UPLIFT_PER_30_DAYS, USD_TO_CURRENCY, estimate_rate
+from app.services.catalogue.currencies import MINOR_UNIT_EXPONENTS
+from app.services.catalogue.deliverable_types import DELIVERABLE_TYPES
+from app.services.catalogue.rates import USAGE_UPLIFT_PER_30_DAYS, USD_TO_CURRENCY, estimate_rate
 
 router = APIRouter(tags=["rates"])
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from app.db import Session
 from app.deps import AppSettings, Now
 from app.errors import problem_responses
-from app.services import stripe_events as service
+from app.services.money import stripe_events as service
 
 router = APIRouter(tags=["stripe"])
 

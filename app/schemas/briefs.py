@@ -1,6 +1,6 @@
 """Briefs (docs/design/catalogue-shapes.md). Structure is checked here; the rules that relate
 fields to each other or to the clock (budget bounds, timeline order, deadlines in the past,
-deliverables on the brief's platforms) live in `app.services.briefs.check_brief`."""
+deliverables on the brief's platforms) live in `app.services.catalogue.briefs.check_brief`."""
 
 from __future__ import annotations
 

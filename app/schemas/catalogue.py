@@ -3,7 +3,7 @@
 
 Numbers that count or cost are strict integers (`100.5`, `"100"` and `true` are refused);
 percentages are numbers in [0, 100]; platforms and deliverable types come from the one catalogue
-in `app.services.deliverable_types`; currencies from `app.services.currencies`.
+in `app.services.catalogue.deliverable_types`; currencies from `app.services.catalogue.currencies`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pydantic import AfterValidator, ConfigDict, Field, Strict, StringConstraint
 from pydantic_core import PydanticCustomError
 
 from app.schemas.common import Input
-from app.services import currencies
-from app.services.deliverable_types import DELIVERABLE_TYPES, PLATFORMS
+from app.services.catalogue import currencies
+from app.services.catalogue.deliverable_types import DELIVERABLE_TYPES, PLATFORMS
 
 # In the order of the shapes document; the set is the catalogue module's.
 PLATFORM_ORDER: tuple[str, ...] = (

@@ -3,7 +3,7 @@
 Structure is checked here; the rules against the brief and the clock (the brief's currency,
 due dates inside the brief's publishing window and not in the past, the payment schedule
 summing to the price, deliverable types on the brief's platforms) live in
-`app.services.terms`, which names the offending field in the 422.
+`app.services.negotiation.terms`, which names the offending field in the 422.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ from app.errors import Problem
 from app.ids import ulid_body
 from app.models.idempotency import IdempotencyRecord
 from app.models.workflow import Timer, TimerState
-from app.services.state_machine import MACHINES, Actor, ConcurrentTransition, StateMachine
+from app.services.workflow.state_machine import MACHINES, Actor, ConcurrentTransition, StateMachine
 from app.settings import Settings
 from app.worker.relay import HANDLERS, Backoff, JobHandlers, Relay, RelayCounts
 

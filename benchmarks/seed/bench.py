@@ -91,7 +91,7 @@ async def _database_facts(url: str) -> dict[str, Any]:
 async def _time_queries(url: str, repeat: int) -> dict[str, dict[str, float]]:
     from app.db import create_database
     from app.pagination import PageParams
-    from app.services.influencers import ListingFilters, search_listings
+    from app.services.catalogue.influencers import ListingFilters, search_listings
     from app.settings import Settings
 
     database = create_database(Settings(database_url=url))

@@ -39,10 +39,10 @@ from typing import Any
 import numpy as np
 
 from app.ids import new_id
-from app.services.currencies import MINOR_UNIT_EXPONENTS
-from app.services.deliverable_types import DELIVERABLE_TYPES
+from app.services.catalogue.currencies import MINOR_UNIT_EXPONENTS
+from app.services.catalogue.deliverable_types import DELIVERABLE_TYPES
+from app.services.catalogue.rates import USD_TO_CURRENCY
 from app.services.matching import vocab as mv
-from app.services.rates import USD_TO_CURRENCY
 from rapport_dev.seed import vocab as sv
 
 DEFAULT_NOW = date(2026, 11, 24)

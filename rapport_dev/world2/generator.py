@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from app.services.deliverable_types import DELIVERABLE_TYPES
-from app.services.rates import TYPICAL_ENGAGEMENT, USD_TO_CURRENCY
+from app.services.catalogue.deliverable_types import DELIVERABLE_TYPES
+from app.services.catalogue.rates import TYPICAL_ENGAGEMENT, USD_TO_CURRENCY
 from rapport_dev.world2 import vocab as v
 
 AGE_BANDS = ("13-17", "18-24", "25-34", "35-44", "45-54", "55+")

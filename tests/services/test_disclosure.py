@@ -1,4 +1,4 @@
-"""Tests for the paid-post disclosure checker (app.services.disclosure)."""
+"""Tests for the paid-post disclosure checker (app.services.delivery.disclosure)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.services.deliverable_types import PLATFORMS
-from app.services.disclosure import (
+from app.services.catalogue.deliverable_types import PLATFORMS
+from app.services.delivery.disclosure import (
     PLATFORM_RULES,
     SUPPORTED_PLATFORMS,
     DisclosureResult,

@@ -1,4 +1,4 @@
-"""Tests for fair-rate guidance (app.services.rates) and its catalogues."""
+"""Tests for fair-rate guidance (app.services.catalogue.rates) and its catalogues."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.services import currencies
-from app.services.deliverable_types import (
+from app.services.catalogue import currencies
+from app.services.catalogue.deliverable_types import (
     DELIVERABLE_TYPES,
     PLATFORMS,
     deliverable_types_for_platform,
     get_deliverable_type,
 )
-from app.services.rates import (
+from app.services.catalogue.rates import (
     DEFAULT_BRIEF_AUDIENCE,
     ENGAGEMENT_MAX_MULTIPLIER,
     ENGAGEMENT_MIN_MULTIPLIER,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.services.currencies import MINOR_UNIT_EXPONENTS
+from app.services.catalogue.currencies import MINOR_UNIT_EXPONENTS
 from app.services.matching import ListingIndex
 from app.services.matching import vocab as mv
 from rapport_dev.seed import (

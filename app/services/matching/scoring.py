@@ -65,8 +65,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.services.currencies import MINOR_UNIT_EXPONENTS
-from app.services.deliverable_types import DELIVERABLE_TYPES
+from app.services.catalogue.currencies import MINOR_UNIT_EXPONENTS
+from app.services.catalogue.deliverable_types import DELIVERABLE_TYPES
 from app.services.matching import authenticity as au
 from app.services.matching import text as tx
 from app.services.matching import vocab as mv

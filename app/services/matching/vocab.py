@@ -6,7 +6,7 @@ falls into its "other" bucket: a brief that targets an "other" country matches n
 audience share, which is the honest answer when the index cannot see that country.
 
 Money is compared in one common unit, US cents, with the static FX table of the fair-rate
-guidance (`app.services.rates.USD_TO_CURRENCY`), so a rate card in SEK and a budget in EUR
+guidance (`app.services.catalogue.rates.USD_TO_CURRENCY`), so a rate card in SEK and a budget in EUR
 are compared with the same factors that price guidance uses.
 """
 
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from app.services.currencies import MINOR_UNIT_EXPONENTS
-from app.services.deliverable_types import DELIVERABLE_TYPES
-from app.services.rates import TYPICAL_ENGAGEMENT, USD_TO_CURRENCY
+from app.services.catalogue.currencies import MINOR_UNIT_EXPONENTS
+from app.services.catalogue.deliverable_types import DELIVERABLE_TYPES
+from app.services.catalogue.rates import TYPICAL_ENGAGEMENT, USD_TO_CURRENCY
 
 PLATFORMS: tuple[str, ...] = ("instagram", "tiktok", "youtube", "twitch", "x", "blog", "podcast")
 PLATFORM_INDEX: dict[str, int] = {p: i for i, p in enumerate(PLATFORMS)}

@@ -1,0 +1,1 @@
+"""Contracts, deliverables, drafts, milestones and disputes: doing what was agreed."""

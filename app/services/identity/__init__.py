@@ -1,0 +1,1 @@
+"""Users, brands and their members: who the caller is and what they may see."""

@@ -1,0 +1,1 @@
+"""Escrow and payouts: the ledger, funding, releases, refunds, Stripe events and reconciliation."""

@@ -1,0 +1,1 @@
+"""Invitations, bids, offers and their terms: how a brand and an influencer agree."""
