@@ -349,7 +349,7 @@ def upgrade() -> None:
 
 def _backfill_search_text() -> None:
     # Profiles made before 0002 have a name and a bio only; lower-cased in Python, the way
-    # app.services.catalogue_index does it (SQLite's lower() folds ASCII only).
+    # app.services.catalogue.search_columns does it (SQLite's lower() folds ASCII only).
     bind = op.get_bind()
     rows = bind.execute(sa.text("SELECT id, display_name, bio FROM influencers")).all()
     for row in rows:
