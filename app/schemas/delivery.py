@@ -238,7 +238,7 @@ class MetricsOut(Output):
 
 class PaymentDisputeOut(Output):
     """The brand's bank disputing the funding charge, as Stripe reports it
-    (app/services/stripe_disputes.py)."""
+    (app/services/money/stripe_disputes.py)."""
 
     id: str = Field(description="Stripe's dispute id", examples=["dp_1NvRapport"])
     contract_id: str
