@@ -201,9 +201,14 @@ async def create_contract(
 ) -> Contract:
     """The contract of an accepted offer, in the caller's transaction."""
     # Serialise acceptances involving this influencer: the exclusivity check then sees every
-    # contract committed before it (PostgreSQL; SQLite serialises writers anyway).
+    # contract committed before it (PostgreSQL; SQLite serialises writers anyway). `FOR NO KEY
+    # UPDATE`, not `FOR UPDATE`: the acceptance already holds a key-share lock on this row (the
+    # foreign-key checks of its earlier writes), and two acceptances upgrading to `FOR UPDATE`
+    # deadlocked (found by `make load`); no-key-update locks conflict with each other only.
     await session.execute(
-        select(Influencer.id).where(Influencer.id == bid.influencer_id).with_for_update()
+        select(Influencer.id)
+        .where(Influencer.id == bid.influencer_id)
+        .with_for_update(key_share=True)
     )
     terms = offer.terms
     await check_terms_exclusivity(session, bid, brief, terms, now)
