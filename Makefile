@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test chromium lint format openapi migrate worker bench-matching bench-relevance seed bench-seed clean
+.PHONY: run test test-deep chromium lint format openapi migrate worker bench-matching bench-relevance bench-api load seed bench-seed clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -23,6 +23,13 @@ test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 	@echo "== test suite on PostgreSQL =="
 	RAPPORT_TEST_BACKEND=postgresql $(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory test-deep
+
+# What the default suite runs small, run big once: the ledger's hypothesis state machine for
+# 10,000 steps on SQLite (≈ 2-4 min on 2 cores).
+test-deep: $(STAMP)
+	@echo "== deep: the ledger state machine, 10,000 steps on SQLite =="
+	RAPPORT_LEDGER_STEPS=10000 $(BIN)/python -m pytest -q tests/test_ledger.py -k state_machine
 
 # Headless Chromium for tests/test_browser_docs.py (Debian's packages), installed when missing and
 # when this is a root shell with apt-get; otherwise that test says what to install (and fails
@@ -74,6 +81,23 @@ bench-matching: $(STAMP)
 bench-relevance: $(STAMP)
 	$(BIN)/python benchmarks/matching/outside.py --seeds 1 2 3 --creators 3000 --briefs 40 \
 		--json benchmarks/matching/outside.json --markdown benchmarks/matching/outside.md
+
+# Rapport against a minimal Starlette + asyncpg app doing the same work on the same PostgreSQL
+# (≈ 5 min on 2 cores): req/s, CPU and database round trips per request, and a py-spy profile of
+# the single-brief read; see benchmarks/api/README.md. Needs wrk (Debian: apt-get install wrk).
+bench-api: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { echo "bench-api needs wrk: apt-get install -y wrk"; exit 1; }
+	$(BIN)/python benchmarks/api/bench.py --json benchmarks/api/results.json \
+		--markdown benchmarks/api/results.md --profile benchmarks/api/profile
+
+# The whole marketplace flow for 60 s against two API processes and two workers on a scratch
+# PostgreSQL database, then the money checked; then the same with a worker and an API process
+# killed mid-run (≈ 6 min on 2 cores); see benchmarks/load/README.md.
+load: $(STAMP)
+	$(BIN)/python benchmarks/load/run.py --duration 60 \
+		--json benchmarks/load/results.json --markdown benchmarks/load/results.md
+	$(BIN)/python benchmarks/load/run.py --duration 60 --kill \
+		--json benchmarks/load/results.json --markdown benchmarks/load/results.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
