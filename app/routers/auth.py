@@ -15,9 +15,8 @@ from app.errors import (
     RefreshTokenReused,
     problem_responses,
 )
-from app.models import User
 from app.schemas.auth import RefreshIn, RegisterIn, TokenOut, UserOut
-from app.services.identity.users import EmailTaken, IssuedTokens
+from app.services.identity.users import EmailTaken, IssuedTokens, get_user
 
 router = APIRouter(tags=["auth"])
 
@@ -102,5 +101,4 @@ async def logout(
     responses=problem_responses(*AUTH_PROBLEMS),
 )
 async def get_me(principal: CurrentUser, session: Session) -> UserOut:
-    user = await session.get(User, principal.user_id)
-    return UserOut.model_validate(user)
+    return UserOut.model_validate(await get_user(session, principal.user_id))

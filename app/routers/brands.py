@@ -28,6 +28,7 @@ from app.services.identity.brands import (
     LastOwner,
     MemberNotFound,
 )
+from app.services.identity.users import get_user
 
 router = APIRouter(tags=["brands"])
 
@@ -147,9 +148,7 @@ async def change_member_role(
     brand_id: str, user_id: str, body: RoleIn, principal: BrandWriter, session: Session
 ) -> MemberOut:
     member = await service.change_role(session, principal.user_id, brand_id, user_id, body.role)
-    user = await session.get(User, member.user_id)
-    assert user is not None
-    return _member_out(member, user)
+    return _member_out(member, await get_user(session, member.user_id))
 
 
 @router.delete(

@@ -30,6 +30,14 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+async def get_user(session: AsyncSession, user_id: str) -> User:
+    """The account behind an authenticated principal (it exists: the token was just checked)."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise InvalidToken("The account behind this token no longer exists")
+    return user
+
+
 @dataclass(frozen=True)
 class IssuedTokens:
     access_token: str
