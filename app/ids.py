@@ -50,6 +50,10 @@ PREFIXES: dict[str, str] = {
     "partner": "prt",
     "webhook_endpoint": "whe",
     "webhook_delivery": "whd",
+    # relationships (issue 15)
+    "relationship": "rel",
+    "relationship_list": "rls",
+    "rating": "rtg",
 }
 
 

@@ -55,6 +55,16 @@ from app.models.negotiation import (
     Side,
 )
 from app.models.payout_account import PayoutAccount
+from app.models.relationship import (
+    FirstContact,
+    ListKind,
+    PerformanceVisibility,
+    Rating,
+    Relationship,
+    RelationshipList,
+    RelationshipListEntry,
+    RelationshipStatus,
+)
 from app.models.stripe_event import StripeEvent, StripeEventOutcome
 from app.models.workflow import Job, JobState, StateTransition, Timer, TimerState
 
@@ -85,6 +95,7 @@ __all__ = [
     "Draft",
     "DraftState",
     "ExtensionState",
+    "FirstContact",
     "IdempotencyRecord",
     "Influencer",
     "InvitationState",
@@ -94,6 +105,7 @@ __all__ = [
     "JournalLine",
     "LedgerAccount",
     "LedgerContract",
+    "ListKind",
     "ListingCountry",
     "ListingRate",
     "ListingTopic",
@@ -108,10 +120,16 @@ __all__ = [
     "Payment",
     "Payout",
     "PayoutAccount",
+    "PerformanceVisibility",
     "Proof",
     "ProofState",
+    "Rating",
     "RefreshToken",
     "Refund",
+    "Relationship",
+    "RelationshipList",
+    "RelationshipListEntry",
+    "RelationshipStatus",
     "Resolution",
     "Side",
     "SocialAccount",
