@@ -56,7 +56,7 @@ class TokenError(Exception):
 
 class AccessTokens:
     def __init__(self, settings: Settings) -> None:
-        self._key = settings.secret_key
+        self._key = settings.secret_key.get_secret_value()
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self.ttl = timedelta(seconds=settings.access_token_ttl_seconds)

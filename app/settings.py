@@ -5,12 +5,15 @@ docs/configuration.md lists every setting; a test keeps that page in step with t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-change-me-0123456789abcdef"  # noqa: S105
 # The local Stripe sandbox (`rapport stripe-sandbox`, docs/stripe-sandbox.md) and its dev secrets.
@@ -21,6 +24,10 @@ STRIPE_SECRET_KEY_PREFIXES = ("sk_live_", "sk_test_", "rk_live_", "rk_test_")
 
 
 class Settings(BaseSettings):
+    """Secrets are `SecretStr` (read with `.get_secret_value()`), so a logged or printed Settings
+    shows `**********`; the database URL stays a `str` (the engine, Alembic and the CLI read it
+    as one) and only its password is masked in `repr`."""
+
     model_config = SettingsConfigDict(env_prefix="RAPPORT_", env_file=None, extra="ignore")
 
     environment: Literal["development", "test", "production"] = Field(
@@ -39,7 +46,9 @@ class Settings(BaseSettings):
         "answers 503 database-busy",
     )
 
-    secret_key: str = Field(DEV_SECRET_KEY, description="HMAC key for access tokens (≥ 32 chars)")
+    secret_key: SecretStr = Field(
+        SecretStr(DEV_SECRET_KEY), description="HMAC key for access tokens (≥ 32 chars)"
+    )
     jwt_issuer: str = Field("rapport", description="`iss` claim issued and required")
     jwt_audience: str = Field("rapport-api", description="`aud` claim issued and required")
     access_token_ttl_seconds: int = Field(900, description="access token lifetime (15 min)")
@@ -107,15 +116,15 @@ class Settings(BaseSettings):
     )
 
     # --- Stripe (docs/payments.md) -------------------------------------------------------------
-    stripe_api_key: str = Field(
-        DEV_STRIPE_API_KEY, description="Stripe secret key (sk_live_/sk_test_/rk_…)"
+    stripe_api_key: SecretStr = Field(
+        SecretStr(DEV_STRIPE_API_KEY), description="Stripe secret key (sk_live_/sk_test_/rk_…)"
     )
     stripe_api_base: str | None = Field(
         DEV_STRIPE_API_BASE,
         description="base URL of a Stripe sandbox; empty/None = real Stripe (api.stripe.com)",
     )
-    stripe_webhook_secret: str = Field(
-        DEV_STRIPE_WEBHOOK_SECRET,
+    stripe_webhook_secret: SecretStr = Field(
+        SecretStr(DEV_STRIPE_WEBHOOK_SECRET),
         description="whsec_ signing secret(s) of our webhook endpoints, comma-separated",
     )
     stripe_webhook_tolerance_seconds: int = Field(
@@ -184,7 +193,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment == "production":
-            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            secret_key = self.secret_key.get_secret_value()
+            if secret_key == DEV_SECRET_KEY or len(secret_key) < 32:
                 raise ValueError("RAPPORT_SECRET_KEY must be set to ≥ 32 random chars")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production needs PostgreSQL (RAPPORT_DATABASE_URL)")
@@ -201,7 +211,7 @@ class Settings(BaseSettings):
         if self.environment == "production":
             if self.stripe_api_base is not None:
                 raise ValueError("production talks to real Stripe: unset RAPPORT_STRIPE_API_BASE")
-            key = self.stripe_api_key
+            key = self.stripe_api_key.get_secret_value()
             if key == DEV_STRIPE_API_KEY or not key.startswith(STRIPE_SECRET_KEY_PREFIXES):
                 raise ValueError(
                     "RAPPORT_STRIPE_API_KEY must be a real Stripe secret key (sk_live_/sk_test_)"
@@ -227,7 +237,8 @@ class Settings(BaseSettings):
     def stripe_webhook_secrets(self) -> list[str]:
         """Every accepted signing secret (platform and Connect endpoints; old and new during a
         rotation)."""
-        return [s.strip() for s in self.stripe_webhook_secret.split(",") if s.strip()]
+        secret = self.stripe_webhook_secret.get_secret_value()
+        return [s.strip() for s in secret.split(",") if s.strip()]
 
     @property
     def cors_origin_list(self) -> list[str]:
@@ -251,11 +262,24 @@ class Settings(BaseSettings):
     def runs_embedded_worker(self) -> bool:
         return self.is_sqlite if self.embedded_worker is None else self.embedded_worker
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, (_masked_url(value) if name == "database_url" else value)
+
     def sqlite_path(self) -> Path | None:
         if not self.is_sqlite:
             return None
         path = self.database_url.split(":///", 1)[1]
         return None if path in ("", ":memory:") else Path(path)
+
+
+def _masked_url(url: str) -> str:
+    """The URL with its password (if any) shown as ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        # Not a URL SQLAlchemy can parse: show none of it rather than a possible password.
+        return "<unparsed database URL>"
 
 
 @lru_cache

@@ -200,7 +200,7 @@ def _claims(settings, **overrides):
 )
 async def test_bad_access_tokens_are_refused(client, settings, case):
     account = await register(client)
-    key = settings.secret_key
+    key = settings.secret_key.get_secret_value()
     sub = {"sub": account.id}
     if case == "expired":
         token = jwt.encode(_claims(settings, exp=int(T0.timestamp()) - 10, **sub), key, "HS256")
@@ -230,7 +230,9 @@ async def test_bad_access_tokens_are_refused(client, settings, case):
 
 async def test_valid_token_of_a_deleted_account_is_refused(client, settings):
     token = jwt.encode(
-        _claims(settings, sub="usr_01JD3M8ZQ4X2V6R9T0A1B2C3D4"), settings.secret_key, "HS256"
+        _claims(settings, sub="usr_01JD3M8ZQ4X2V6R9T0A1B2C3D4"),
+        settings.secret_key.get_secret_value(),
+        "HS256",
     )
     assert_problem(
         await client.get("/v1/me", headers={"Authorization": f"Bearer {token}"}),
@@ -243,7 +245,9 @@ async def test_missing_token_and_missing_scope(client, settings):
     assert_problem(await client.get("/v1/me"), 401, "not-authenticated")
     account = await register(client)
     token = jwt.encode(
-        _claims(settings, sub=account.id, scope="catalogue:read"), settings.secret_key, "HS256"
+        _claims(settings, sub=account.id, scope="catalogue:read"),
+        settings.secret_key.get_secret_value(),
+        "HS256",
     )
     body = assert_problem(
         await client.get("/v1/me", headers={"Authorization": f"Bearer {token}"}),

@@ -370,7 +370,7 @@ async def test_reconcile_reports_money_stripe_moved_behind_the_ledgers_back(
     settings = stripe_app.state.settings
     monkeypatch.setenv("RAPPORT_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("RAPPORT_STRIPE_API_BASE", settings.stripe_api_base)
-    monkeypatch.setenv("RAPPORT_STRIPE_API_KEY", settings.stripe_api_key)
+    monkeypatch.setenv("RAPPORT_STRIPE_API_KEY", settings.stripe_api_key.get_secret_value())
     get_settings.cache_clear()
     try:
         result = await asyncio.to_thread(CliRunner().invoke, cli, ["reconcile"])

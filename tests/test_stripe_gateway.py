@@ -275,7 +275,7 @@ def test_production_needs_real_stripe_and_never_the_sandbox() -> None:
 def test_development_defaults_point_at_the_local_sandbox() -> None:
     settings = Settings()
     assert settings.stripe_api_base == "http://127.0.0.1:12111"
-    assert settings.stripe_api_key.startswith("sk_test_")
+    assert settings.stripe_api_key.get_secret_value().startswith("sk_test_")
     assert Settings(stripe_api_base="  ").stripe_api_base is None
     assert Settings(stripe_webhook_secret="whsec_a, whsec_b,").stripe_webhook_secrets == [
         "whsec_a",

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from app.clock import Clock
@@ -191,7 +192,9 @@ async def test_stripe_refusing_the_request_is_a_502(
 ) -> None:
     account, _ = await influencer_account(stripe_api)
     # A misconfigured key: Stripe (the sandbox accepts only sk_test_ keys) answers 401.
-    wrong = stripe_app.state.settings.model_copy(update={"stripe_api_key": "sk_live_wrong"})
+    wrong = stripe_app.state.settings.model_copy(
+        update={"stripe_api_key": SecretStr("sk_live_wrong")}
+    )
     gateway, original = StripeGateway(wrong), stripe_app.state.stripe
     stripe_app.state.stripe = gateway
     try:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from app.clock import Clock
@@ -204,7 +205,7 @@ async def test_several_secrets_are_accepted_during_a_rotation(
 ) -> None:
     settings = stripe_app.state.settings
     original = settings.stripe_webhook_secret
-    settings.stripe_webhook_secret = f"whsec_new_secret_0001, {WEBHOOK_SECRET}"
+    settings.stripe_webhook_secret = SecretStr(f"whsec_new_secret_0001, {WEBHOOK_SECRET}")
     try:
         for secret in ("whsec_new_secret_0001", WEBHOOK_SECRET):
             event = make_event(created=int(clock.now().timestamp()))

@@ -25,7 +25,8 @@ Errors come back as three typed exceptions (all `StripeGatewayError`), so caller
 - `StripeRequestRejected` — Stripe refused the request (400/401/403/404, idempotency-key misuse,
   business refusals such as `balance_insufficient`); retrying the same request cannot help.
 
-The app holds one gateway on `app.state.stripe`, built by `create_app` (never at import time) and
+The app holds one gateway in its resources (app/resources.py), built by `create_app` (never at
+import time) and
 closed by its lifespan; tests build the app with settings pointing at a sandbox. The methods are
 async (the SDK's `*_async` calls over httpx) and return the SDK's objects.
 """
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import stripe
 
@@ -101,9 +102,8 @@ class StripeGatewayError(Exception):
         self.body: Mapping[str, Any] = body or {}
 
     @classmethod
-    def _from_stripe(cls, operation: str, exc: stripe.StripeError, **extra: Any) -> Any:
-        body = (exc.json_body or {}).get("error") if isinstance(exc.json_body, dict) else None
-        body = body if isinstance(body, dict) else {}
+    def _from_stripe(cls, operation: str, exc: stripe.StripeError, **extra: Any) -> Self:
+        body = _error_object(exc)
         error = cls(
             operation,
             exc.user_message or str(exc) or type(exc).__name__,
@@ -154,10 +154,16 @@ class StripeCardDeclined(StripeRequestRejected):
         self.charge_id = charge_id
 
 
+def _error_object(exc: stripe.StripeError) -> dict[str, Any]:
+    """The `error` object of Stripe's response body (empty when there is none)."""
+    body = exc.json_body.get("error") if isinstance(exc.json_body, dict) else None
+    return body if isinstance(body, dict) else {}
+
+
 def _map_error(operation: str, exc: stripe.StripeError) -> StripeGatewayError:
     if isinstance(exc, stripe.CardError):
         # The raw error body: Stripe names the decline code, the charge and the whole intent.
-        body = (exc.json_body or {}).get("error") or {}
+        body = _error_object(exc)
         intent = body.get("payment_intent")
         return StripeCardDeclined._from_stripe(
             operation,
@@ -199,7 +205,7 @@ class StripeGateway:
             base = self.api_base.rstrip("/")
             options["base_addresses"] = {"api": base, "connect": base, "files": base}
         self.client = stripe.StripeClient(
-            settings.stripe_api_key,
+            settings.stripe_api_key.get_secret_value(),
             stripe_version=STRIPE_API_VERSION,
             max_network_retries=MAX_NETWORK_RETRIES,
             http_client=self._http,
@@ -211,7 +217,8 @@ class StripeGateway:
         return self.api_base is not None
 
     async def aclose(self) -> None:
-        await self._http.close_async()
+        # stripe's HTTPClient.close_async() carries no annotations (stripe 16).
+        await self._http.close_async()  # type: ignore[no-untyped-call]
 
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         try:
