@@ -56,7 +56,7 @@ def _rename_components(schema: dict[str, Any], components: dict[str, Any]) -> di
     text = json.dumps(schema)
     for old, new in renames.items():
         text = text.replace(f'"{_REF}{old}"', f'"{_REF}{new}"')
-    renamed = json.loads(text)
+    renamed: dict[str, Any] = json.loads(text)
     schemas = renamed["components"]["schemas"]
     renamed["components"]["schemas"] = {
         renames.get(key, key): body for key, body in sorted(schemas.items())

@@ -200,8 +200,9 @@ def _string(schema: dict[str, Any], name: str) -> str:
 
 
 def _number(schema: dict[str, Any], name: str, *, integer: bool) -> int | float:
-    if "default" in schema and schema["default"] not in (None, 0, 0.0):
-        return schema["default"]
+    default: int | float | None = schema.get("default")
+    if default is not None and default != 0:
+        return default
     lowered = name.lower()
     if any(word in lowered for word in _AMOUNT_WORDS):
         guess: float = 120_000

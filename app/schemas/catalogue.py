@@ -126,7 +126,7 @@ def _keys_by_pattern(schema: dict[str, Any]) -> None:
 
 def distribution(key: Any, max_items: int) -> Any:
     return Annotated[
-        dict[key, Percent],  # type: ignore[valid-type]
+        dict[key, Percent],
         Field(max_length=max_items, json_schema_extra=_keys_by_pattern),
         AfterValidator(_check_distribution),
     ]
@@ -150,7 +150,7 @@ def _patch_schema(schema: dict[str, Any], cls: type[Patch]) -> None:
 class Patch(Input):
     """Base of PATCH bodies: only fields sent change; `null` only clears a nullable field."""
 
-    model_config = ConfigDict(json_schema_extra=_patch_schema)  # type: ignore[typeddict-item]
+    model_config = ConfigDict(json_schema_extra=_patch_schema)
 
     nullable_fields: ClassVar[frozenset[str]] = frozenset()
 

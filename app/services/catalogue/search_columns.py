@@ -148,7 +148,13 @@ def brief_search_text(doc: Mapping[str, Any]) -> str:
     )
 
 
-def brief_side_rows(brief_id: str, doc: Mapping[str, Any]) -> dict[type, list[dict[str, Any]]]:
+# The tables that hold one row per value of a brief's list fields, each keyed by `brief_id`.
+BriefSideTable = type[BriefTopic | BriefPlatform | BriefCountry | BriefDeliverableType]
+
+
+def brief_side_rows(
+    brief_id: str, doc: Mapping[str, Any]
+) -> dict[BriefSideTable, list[dict[str, Any]]]:
     audience = doc.get("target_audience") or {}
     return {
         BriefTopic: [{"brief_id": brief_id, "topic": t} for t in dict.fromkeys(doc["topics"])],

@@ -63,7 +63,8 @@ class EngagementStats:
 def follower_bin(followers: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         b = np.floor((np.log10(np.maximum(followers, 1.0)) - 3.0) * 2.0 + 1.0)
-    return np.clip(b, 0, N_BINS - 1).astype(np.int8)
+    bins: np.ndarray = np.clip(b, 0, N_BINS - 1).astype(np.int8)
+    return bins
 
 
 def _prior_er() -> np.ndarray:
@@ -180,7 +181,8 @@ def authenticity_from(ev: Evidence) -> np.ndarray:
     z = z + W_POD * ev.high * ev.comments + BIAS
     a = 1.0 - 1.0 / (1.0 + np.exp(-2.0 * z))
     a *= MIN_CONFIDENCE + (1.0 - MIN_CONFIDENCE) * ev.confidence
-    return a.astype(np.float32)
+    authenticity: np.ndarray = a.astype(np.float32)
+    return authenticity
 
 
 HEAVY_SPONSORED_SHARE = 0.5  # at or above: the over-exposure gate
@@ -198,7 +200,9 @@ FRESH_SHARE = (0.2, 0.45)  # sponsored share where freshness starts to fall, and
 FRESH_BRANDS = (6.0, 12.0)  # brands in the last 30 days: same
 
 
-def freshness(sponsored90: np.ndarray, concurrent30: np.ndarray, recent_posts: np.ndarray):
+def freshness(
+    sponsored90: np.ndarray, concurrent30: np.ndarray, recent_posts: np.ndarray
+) -> np.ndarray:
     """1 = fresh; falls with the sponsored share of recent posts (``FRESH_SHARE``) and with
     many concurrent deals (``FRESH_BRANDS``). A few brands a month is ordinary work for a
     creator; most posts being ads is what tires an audience."""
@@ -207,4 +211,5 @@ def freshness(sponsored90: np.ndarray, concurrent30: np.ndarray, recent_posts: n
     over_share = np.clip((share - lo) / (hi - lo), 0.0, 1.0)
     lo, hi = FRESH_BRANDS
     over_deals = np.clip((concurrent30 - lo) / (hi - lo), 0.0, 1.0)
-    return (1.0 - np.maximum(over_share, over_deals)).astype(np.float32)
+    fresh: np.ndarray = (1.0 - np.maximum(over_share, over_deals)).astype(np.float32)
+    return fresh

@@ -78,6 +78,9 @@ COUNTRY_LANG_MASK = np.array(
     dtype=np.uint64,
 )
 
+# A CSR matrix as its three arrays: (indptr, column indices, values).
+Csr = tuple[np.ndarray, np.ndarray, np.ndarray]
+
 _SCALARS: dict[str, tuple[type, float]] = {
     "alive": (np.bool_, 0),
     "platform_mask": (np.uint8, 0),
@@ -158,14 +161,18 @@ class _Chunk:
         self.hist_platform: list[int] = []
         self.scalars: dict[str, np.ndarray] = {}
         self.matrices: dict[str, np.ndarray] = {}
-        self.text_csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self.topic_csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.text_csr: Csr | None = None
+        self.topic_csr: Csr | None = None
 
     def finish(self) -> None:
         """Vectorised per-chunk work: columns, term counts, spikes, geography, freshness."""
         n = self.n
-        s = {k: np.full(n, fill, dtype=dt) for k, (dt, fill) in _SCALARS.items()}
-        m = {k: np.full((w, n), fill, dtype=dt) for k, (w, dt, fill) in _MATRICES.items()}
+        s: dict[str, np.ndarray] = {
+            k: np.full(n, fill, dtype=dt) for k, (dt, fill) in _SCALARS.items()
+        }
+        m: dict[str, np.ndarray] = {
+            k: np.full((w, n), fill, dtype=dt) for k, (w, dt, fill) in _MATRICES.items()
+        }
         s["alive"][:] = True
         if self.rows:
             for k, values in zip(_ROW_FIELDS, zip(*self.rows, strict=True), strict=True):
@@ -197,6 +204,12 @@ class _Chunk:
         _spikes(self, s)
         s["geo_mismatch"][:] = _geo_mismatch(m["aud_country"], s["country"], s["lang_mask"])
         s["freshness"][:] = au.freshness(s["sponsored90"], s["concurrent30"], s["recent_posts"])
+
+    def csr_parts(self) -> tuple[Csr, Csr]:
+        """The (text, topic) CSR parts that `finish` built."""
+        if self.text_csr is None or self.topic_csr is None:
+            raise RuntimeError("the chunk is not finished")
+        return self.text_csr, self.topic_csr
 
 
 class ListingIndex:
@@ -238,7 +251,7 @@ class ListingIndex:
         """Grow (or create) every column to `cap` rows, keeping rows [0, n)."""
         new: dict[str, np.ndarray] = {}
         for k, (dt, fill) in _SCALARS.items():
-            arr = np.full(cap, fill, dtype=dt)
+            arr: np.ndarray = np.full(cap, fill, dtype=dt)
             if k in self.cols:
                 arr[: self.n] = self.cols[k][: self.n]
             new[k] = arr
@@ -473,11 +486,12 @@ class ListingIndex:
         self._derive(slice(row, row + 1))
         # The IDF stays as fitted (an unseen word has the highest IDF, ln(1 + N)); it is
         # refitted at compaction.
-        _, cols, tf = chunk.text_csr
+        text_csr, topic_csr = chunk.csr_parts()
+        _, cols, tf = text_csr
         self.df[cols] += 1
         vals = _row_normalise(tf * self.idf[cols], np.array([0, len(cols)]))
         self.text.append(row, cols, vals)
-        _, topic_cols, topic_vals = chunk.topic_csr
+        _, topic_cols, topic_vals = topic_csr
         self.topics.append(row, topic_cols, topic_vals)
         self._maybe_compact()
         return self.row_of[lid]
@@ -509,7 +523,7 @@ class ListingIndex:
         new_cols: dict[str, np.ndarray] = {}
         cap = len(keep) + max(1024, len(keep) // 16)
         for k, (dt, fill) in _SCALARS.items():
-            arr = np.full(cap, fill, dtype=dt)
+            arr: np.ndarray = np.full(cap, fill, dtype=dt)
             arr[: len(keep)] = self.cols[k][keep]
             new_cols[k] = arr
         for k, (w, dt, fill) in _MATRICES.items():
@@ -627,8 +641,9 @@ class IndexBuilder:
         start = 0
         for c in chunks:
             index._store_chunk(c, start)
-            t_parts.append(c.text_csr)
-            p_parts.append(c.topic_csr)
+            text_csr, topic_csr = c.csr_parts()
+            t_parts.append(text_csr)
+            p_parts.append(topic_csr)
             start += c.n
         chunks.clear()
         index.n = total
@@ -689,9 +704,7 @@ def _csr_max(
     return indptr, (keys & np.int64(0xFFFFFFFF)).astype(np.int32), w
 
 
-def _concat_csr(
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _concat_csr(parts: list[Csr]) -> Csr:
     indptrs, cols, vals = [np.zeros(1, np.int64)], [], []
     offset = 0
     for indptr, c, v in parts:
@@ -769,7 +782,8 @@ def _row_normalise(vals: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     sq = np.add.reduceat(vals.astype(np.float64) ** 2, np.minimum(indptr[:-1], len(vals) - 1))
     sq = np.where(lengths > 0, sq, 1.0)
     norms = np.sqrt(np.maximum(sq, 1e-30))
-    return (vals / np.repeat(norms, lengths)).astype(np.float32)
+    normalised: np.ndarray = (vals / np.repeat(norms, lengths)).astype(np.float32)
+    return normalised
 
 
 def geo_consistent(country: np.ndarray, lang_mask: np.ndarray) -> np.ndarray:
@@ -779,15 +793,19 @@ def geo_consistent(country: np.ndarray, lang_mask: np.ndarray) -> np.ndarray:
     speaks = (COUNTRY_LANG_MASK[:, None] & lang_mask[None, :].astype(np.uint64)) != 0
     is_home = np.arange(len(mv.COUNTRIES))[:, None] == country[None, :]
     unknown = (np.arange(len(mv.COUNTRIES)) == mv.OTHER_COUNTRY)[:, None]
-    return same_region | speaks | is_home | unknown
+    consistent: np.ndarray = same_region | speaks | is_home | unknown
+    return consistent
 
 
-def _geo_mismatch(aud_country: np.ndarray, country: np.ndarray, lang_mask: np.ndarray):
+def _geo_mismatch(
+    aud_country: np.ndarray, country: np.ndarray, lang_mask: np.ndarray
+) -> np.ndarray:
     """Share of the audience in countries that fit neither the creator's region nor languages."""
     ok = geo_consistent(country, lang_mask)
     total = aud_country.sum(axis=0, dtype=np.float32)
     bad = np.where(ok, 0, aud_country).sum(axis=0, dtype=np.float32)
-    return np.where(total > 0, bad / np.maximum(total, 1.0), 0.0).astype(np.float32)
+    mismatch: np.ndarray = np.where(total > 0, bad / np.maximum(total, 1.0), 0.0)
+    return mismatch.astype(np.float32)
 
 
 def iso_day(day: int) -> str:

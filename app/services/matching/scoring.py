@@ -263,8 +263,7 @@ def _expand(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Add the brief's topics' profiles (the words their creators use, in any language) to
     the query with weight EXPANSION against the brief's own words; L2-normalised."""
-    profiles = [index.topic_profiles.get(topic_col(t)) for t in topics]
-    profiles = [p for p in profiles if p is not None]
+    profiles = [p for t in topics if (p := index.topic_profiles.get(topic_col(t))) is not None]
     if not profiles:
         return qcols, qvals
     cols = np.concatenate([qcols, *(p[0] for p in profiles)])
@@ -469,14 +468,15 @@ def components(
             row = index.row_of.get(lid)
             if row is None:
                 continue
+            slot: int | None
             if position is not None:
-                k = position.get(row)
+                slot = position.get(row)
             else:
                 hit = np.flatnonzero(rows == row)
-                k = int(hit[0]) if len(hit) else None
-            if k is not None:
+                slot = int(hit[0]) if len(hit) else None
+            if slot is not None:
                 v = value[0] if isinstance(value, tuple) else value
-                rel[k] = min(max(float(v), 0.0), 1.0)
+                rel[slot] = min(max(float(v), 0.0), 1.0)
 
     comps = {
         "topic_relevance": t.relevance[rows],
@@ -539,7 +539,8 @@ def combine(comps: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np
         log_score += np.float32(AUTHENTICITY_GATE_POWER) * np.log(
             np.maximum(comps["authenticity"], np.float32(1e-6))
         )
-    return np.exp(log_score)
+    score: np.ndarray = np.exp(log_score)
+    return score
 
 
 # --------------------------------------------------------------------------------------
@@ -788,7 +789,10 @@ def rank_briefs_for_listing(
             continue
         rel = None
         if relationship:
-            v = relationship.get(brief.get("id")) or relationship.get(brief.get("brand_id"))
+            brand_id: str | None = brief.get("brand_id")
+            v = relationship.get(brief["id"]) or (
+                relationship.get(brand_id) if brand_id is not None else None
+            )
             rel = {lid: v} if v is not None else None
         comps, parts = components(mini, q, rows, rel)
         score = float(combine(comps, w)[0])

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def listing_terms(bio: str, samples: Iterable[str], topics: Iterable[str]) -> li
     return [hash_token(t) for t in tokens]
 
 
-def brief_terms(brief: dict) -> tuple[list[int], dict[int, str]]:
+def brief_terms(brief: Mapping[str, Any]) -> tuple[list[int], dict[int, str]]:
     """Hashed columns of a brief's text, and a column -> word map for reasons."""
     tokens = tokenize(brief.get("title") or "")
     tokens.extend(tokenize(brief.get("description") or ""))
