@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import timedelta
 
+from app.models.workflow import Job
+from app.worker.relay import JobHandlers
 from tests.factories import create_bid, create_brand, create_brief, make_offer, register
+from tests.test_worker import enqueue, get, worker
 
 CALLERS = 8
 
@@ -45,3 +49,53 @@ async def test_concurrent_acceptances_of_one_influencer_never_deadlock(client, m
             assert statuses == {200: CALLERS}, [r.text for r in responses if r.status_code != 200]
     finally:
         await asyncio.gather(*(c.aclose() for c in clients))
+
+
+# --- the relay's leases ----------------------------------------------------------------------
+
+
+async def test_a_dead_workers_jobs_are_taken_over_within_30_seconds(database, clock):
+    """A worker killed after claiming a job: another worker runs it 30 s later. Before the fix
+    the claim held for its 5-minute lease, whatever happened to its worker."""
+    handlers = JobHandlers()
+
+    @handlers.register("test.pay")
+    async def pay(ctx, job):
+        pass
+
+    job_id = await enqueue(database, "test.pay")
+    crashed = worker(database, clock, handlers, worker_id="w-crashed")
+    survivor = worker(database, clock, handlers, worker_id="w-survivor")
+    assert len(await crashed.relay.claim(clock.now(), 10)) == 1  # … then kill -9
+    clock.advance(timedelta(seconds=30))
+    assert (await survivor.run_once()).jobs.succeeded == 1
+    job = await get(database, Job, job_id)
+    assert (job.state, job.attempts) == ("succeeded", 2)
+
+
+async def test_a_live_workers_slow_job_keeps_its_lease(database, clock):
+    """The short lease is renewed by the running worker's heartbeat: while its job is still
+    running past the claim's lease, no other worker takes it."""
+    handlers = JobHandlers()
+    started, finish = asyncio.Event(), asyncio.Event()
+    runs: Counter[str] = Counter()
+
+    @handlers.register("test.slow")
+    async def slow(ctx, job):
+        runs[ctx.worker_id] += 1
+        if ctx.worker_id == "w-slow":
+            started.set()
+            await finish.wait()
+
+    await enqueue(database, "test.slow")
+    busy = worker(database, clock, handlers, worker_id="w-slow")
+    busy.relay.heartbeat = timedelta(milliseconds=20)
+    running = asyncio.create_task(busy.run_once())
+    await asyncio.wait_for(started.wait(), 10)
+    clock.advance(timedelta(minutes=10))  # far past the claim's lease, whatever its length
+    await asyncio.sleep(0.3)  # heartbeats, on the moved clock
+    other = worker(database, clock, handlers, worker_id="w-other")
+    assert (await other.run_once()).jobs.total == 0
+    finish.set()
+    assert (await asyncio.wait_for(running, 10)).jobs.succeeded == 1
+    assert runs == {"w-slow": 1}

@@ -32,7 +32,11 @@ One job, three short transactions — never a transaction open across a call to 
 Crash windows:
 - dies after the claim, before or during the call: the job stays `running` until its lease
   (`locked_until`) expires; then any worker re-claims it (the attempt counted). A job whose
-  final attempt's lease expires goes `dead` ("lease expired on the final attempt").
+  final attempt's lease expires goes `dead` ("lease expired on the final attempt"). The lease
+  is short (`LEASE`, 15 s) because a live worker renews it: while it runs jobs, a heartbeat
+  pushes `locked_until` of every job it holds to now + lease every `lease / 3`. So a dead
+  worker's jobs are taken over about 15 s after its death, and a slow job (a Stripe call near
+  its 30 s timeout) is never taken from a live worker.
 - dies after the outside call succeeded but before recording it: the lease expires and the job
   runs again — with the same idempotency key (`ctx.idempotency_key(step)`, derived from the job
   id), so Stripe (or any receiver that honours keys) returns the first result instead of acting
@@ -43,6 +47,7 @@ Crash windows:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -61,6 +66,9 @@ from app.models.workflow import Job, JobState
 logger = logging.getLogger("rapport.worker")
 
 MAX_ERROR_LENGTH = 2000
+# How long a claim holds without a heartbeat: what a dead worker's jobs wait before another
+# worker takes them (make load measures it). Was 5 minutes, with no heartbeat.
+LEASE = timedelta(seconds=15)
 
 
 class PermanentJobError(Exception):
@@ -189,10 +197,50 @@ class Relay:
     clock: Clock
     handlers: JobHandlers
     worker_id: str
-    lease: timedelta = timedelta(minutes=5)
+    lease: timedelta = LEASE
     backoff: Backoff = field(default_factory=Backoff)
     rng: random.Random = field(default_factory=random.Random)
     resources: Mapping[str, Any] = field(default_factory=dict)
+    # How often the leases of running jobs are renewed; None: a third of the lease.
+    heartbeat: timedelta | None = None
+
+    async def renew_leases(self) -> int:
+        """Pushes the lease of every job this worker is running to now + lease (never back);
+        returns how many. Jobs another worker took over are not this worker's any more."""
+        until = self.clock.now() + self.lease
+        async with self.database.sessionmaker() as session, session.begin():
+            result = await session.execute(
+                update(Job)
+                .where(
+                    Job.state == JobState.running,
+                    Job.locked_by == self.worker_id,
+                    Job.locked_until < until,
+                )
+                .values(locked_until=until)
+                .execution_options(synchronize_session=False)
+            )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    @asynccontextmanager
+    async def _heartbeat(self) -> AsyncIterator[None]:
+        """Renews this worker's leases in the background while the block runs its jobs."""
+        interval = (self.heartbeat or self.lease / 3).total_seconds()
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await self.renew_leases()
+                except Exception:  # a database blip: the next beat tries again
+                    logger.warning("lease renewal failed", exc_info=True)
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def claim(self, now: datetime, limit: int) -> list[ClaimedJob]:
         """Take up to `limit` due jobs under a lease (one short transaction)."""
@@ -347,10 +395,11 @@ class Relay:
             batch = await self.claim(at, min(concurrency, limit - counts.total))
             if not batch:
                 break
-            if len(batch) == 1:
-                outcomes = [await self.execute(batch[0], now)]
-            else:
-                outcomes = await asyncio.gather(*(self.execute(job, now) for job in batch))
+            async with self._heartbeat():
+                if len(batch) == 1:
+                    outcomes = [await self.execute(batch[0], now)]
+                else:
+                    outcomes = await asyncio.gather(*(self.execute(job, now) for job in batch))
             for outcome in outcomes:
                 counts.add(outcome)
         return counts

@@ -46,7 +46,7 @@ from app.models.idempotency import IdempotencyRecord
 from app.models.workflow import Timer, TimerState
 from app.services.workflow.state_machine import MACHINES, Actor, ConcurrentTransition, StateMachine
 from app.settings import Settings
-from app.worker.relay import HANDLERS, Backoff, JobHandlers, Relay, RelayCounts
+from app.worker.relay import HANDLERS, LEASE, Backoff, JobHandlers, Relay, RelayCounts
 
 logger = logging.getLogger("rapport.worker")
 
@@ -85,7 +85,7 @@ class Worker:
         handlers: JobHandlers = HANDLERS,
         machines: Mapping[str, StateMachine] = MACHINES,
         worker_id: str | None = None,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = LEASE,
         backoff: Backoff | None = None,
         concurrency: int = 1,
         rng: random.Random | None = None,
