@@ -50,6 +50,7 @@ PREFIXES: dict[str, str] = {
     "partner": "prt",
     "webhook_endpoint": "whe",
     "webhook_delivery": "whd",
+    "event": "evt",  # public events (issue 14)
     # relationships (issue 15)
     "relationship": "rel",
     "relationship_list": "rls",
