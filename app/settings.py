@@ -115,6 +115,23 @@ class Settings(BaseSettings):
         description="an unsettled dispute is escalated to the operators after this long",
     )
 
+    # --- outbound webhooks (docs/partners.md) -------------------------------------------------
+    webhooks_allow_private: bool | None = Field(
+        None,
+        description="let webhook endpoints resolve to private, loopback or link-local addresses; "
+        "unset: allowed in development and test, refused in production",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="time one webhook delivery attempt may take in all"
+    )
+    webhook_secret_overlap_hours: int = Field(
+        24,
+        ge=0,
+        le=24 * 30,
+        description="after a secret rotation, the old secret still signs (a second signature) "
+        "for this long",
+    )
+
     # --- Stripe (docs/payments.md) -------------------------------------------------------------
     stripe_api_key: SecretStr = Field(
         SecretStr(DEV_STRIPE_API_KEY), description="Stripe secret key (sk_live_/sk_test_/rk_…)"
@@ -253,6 +270,12 @@ class Settings(BaseSettings):
         if self.cors_origins is not None or self.environment == "production":
             return None
         return r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]+)?"
+
+    @property
+    def webhooks_allow_private_targets(self) -> bool:
+        if self.webhooks_allow_private is None:
+            return self.environment != "production"
+        return self.webhooks_allow_private
 
     @property
     def is_sqlite(self) -> bool:
