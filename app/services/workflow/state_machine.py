@@ -373,6 +373,9 @@ class StateMachine:
         ctx.transition_id = record.id
         for effect in transition.effects:
             await _maybe_await(effect(ctx))
+        # --- public events (issue 14): the hooks wiring.wire() installs, e.g. the event row.
+        for hook in TRANSITION_HOOKS:
+            await hook(ctx)
         return obj
 
     async def _compare_and_set(
@@ -419,6 +422,13 @@ def _guard_name(guard: Guard) -> str:
     if doc:
         return doc.splitlines()[0].rstrip(".")
     return getattr(guard, "__name__", "guard").replace("_", " ")
+
+
+# --- transition hooks (issue 14, public events) ----------------------------------------------
+# Called after every fired transition (audit row and effects written), in its transaction.
+# Filled by app.services.wiring.wire() (app/services/workflow/events.py writes the event row).
+TransitionHook = Callable[[TransitionContext], Awaitable[None]]
+TRANSITION_HOOKS: list[TransitionHook] = []
 
 
 async def _maybe_await(value: Any) -> Any:
