@@ -363,6 +363,7 @@ class Api:
         turn = next(self.turn)
         started = time.monotonic()
         attempts, transport_failures, server_errors = 0, 0, 0
+        in_flight = False  # the connection died mid-request (not refused: the process was up)
         while True:
             attempts += 1
             client = self.clients[turn % len(self.clients)]
@@ -371,12 +372,13 @@ class Api:
                 response = await client.request(
                     method, url, headers=headers, json=json_body, data=form, params=params
                 )
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 self.stats.transport_errors[label] += 1
+                in_flight = in_flight or not isinstance(exc, httpx.ConnectError)
                 transport_failures += 1
                 turn += 1
                 if time.monotonic() - started > self.retry_budget:
-                    self._retried(label, headers, attempts, None, started, may_fail)
+                    self._retried(label, headers, attempts, None, started, may_fail, in_flight)
                     raise Failed(label, None, "no answer (connection lost)") from None
                 await asyncio.sleep(min(0.2 * attempts, 2.0))
                 continue
@@ -390,14 +392,16 @@ class Api:
             retryable = method == "POST" and (
                 in_use or (answer.status >= 500 and server_errors < 3)
             )
-            self.stats.record(label, answer.status, answer.problem, seconds, may_fail or retryable)
+            # Expected: a duplicate click's loser, or the 409 a retry waits out; never a 5xx.
+            expected = (may_fail and answer.status < 500) or in_use
+            self.stats.record(label, answer.status, answer.problem, seconds, expected)
             if retryable and time.monotonic() - started < self.retry_budget:
                 server_errors += answer.status >= 500
                 turn += 1
                 await asyncio.sleep(0.25 if in_use else 0.1)
                 continue
             if transport_failures:
-                self._retried(label, headers, attempts, answer, started, may_fail)
+                self._retried(label, headers, attempts, answer, started, may_fail, in_flight)
             return answer
 
     def _retried(
@@ -408,6 +412,7 @@ class Api:
         answer: Answer | None,
         started: float,
         may_fail: bool,
+        in_flight: bool,
     ) -> None:
         definitive = answer is not None and not (answer.status == 409 and answer.problem == IN_USE)
         learned = definitive and answer is not None and (answer.ok or may_fail)
@@ -420,6 +425,7 @@ class Api:
                 "type": answer.problem if answer else "no answer",
                 "replayed": bool(answer and answer.headers.get("idempotent-replayed")),
                 "learned": learned,
+                "in_flight": in_flight,
                 "seconds": round(time.monotonic() - started, 2),
             }
         )
@@ -837,6 +843,16 @@ async def job_counts(pool: asyncpg.Pool) -> dict[str, int]:
     return dict(out)
 
 
+async def connections(pool: asyncpg.Pool) -> tuple[int, int, int]:
+    """(this run's database connections, all of the server's, its max_connections): the server
+    is shared with whatever else runs on the machine (test suites), and a full one refuses."""
+    row = await pool.fetchrow(
+        "SELECT count(*) FILTER (WHERE datname = current_database()) AS ours, count(*) AS every, "
+        "current_setting('max_connections')::int AS most FROM pg_stat_activity"
+    )
+    return row["ours"], row["every"], row["most"]
+
+
 async def drain(pool: asyncpg.Pool, sandbox: httpx.AsyncClient, within: float) -> float:
     """Waits until Stripe's webhooks are sent and no job is due or running (twice in a row)."""
     started = time.monotonic()
@@ -986,10 +1002,11 @@ async def checks(
 
 
 async def kill_and_restart(
-    cluster: Cluster, pool: asyncpg.Pool, api: Api, report: dict[str, Any]
+    cluster: Cluster, pool: asyncpg.Pool, report: dict[str, Any], api_index: int = 1
 ) -> None:
-    """kill -9 of worker 1 once it holds claimed jobs, and of API process 1; both restarted 5 s
-    later. Then watches the dead worker's claimed jobs until other workers finished them."""
+    """kill -9 of worker 1 once it holds claimed jobs, and of API process `api_index`; both
+    restarted 5 s later. Then watches the dead worker's claimed jobs until other workers
+    finished them."""
     victim = cluster.workers[1]
     pattern = f"%:{victim.pid}:%"
     claimed: list[str] = []
@@ -1013,9 +1030,10 @@ async def kill_and_restart(
             "SELECT id FROM jobs WHERE state = 'running' AND locked_by LIKE $1", pattern
         )
     ] or claimed
-    cluster.apis[1].kill9()
+    cluster.apis[api_index].kill9()
     api_killed_at = time.monotonic()
     report["worker_pid"] = victim.pid
+    report["api_killed"] = api_index
     report["worker_jobs_claimed_at_kill"] = len(claimed)
     report["worker_waited_for_claim_s"] = round(killed_at - looked, 2)
 
@@ -1023,12 +1041,12 @@ async def kill_and_restart(
         await asyncio.sleep(5)
         victim.start()
         await asyncio.sleep(max(0.0, 5 - (time.monotonic() - api_killed_at)))
-        await cluster.restart_api(1)
+        await cluster.restart_api(api_index)
         report["api_back_after_s"] = round(time.monotonic() - api_killed_at, 2)
 
     restarting = asyncio.create_task(restart())
     taken_over: dict[str, float] = {}
-    while claimed and len(taken_over) < len(claimed) and time.monotonic() - killed_at < 600:
+    while claimed and len(taken_over) < len(claimed) and time.monotonic() - killed_at < 400:
         rows = await pool.fetch(
             "SELECT id, state, locked_by FROM jobs WHERE id = ANY($1::text[])", claimed
         )
@@ -1092,6 +1110,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "brands": args.brands,
         "creators": args.creators,
         "seed": args.seed,
+        # The machine is shared: what else ran shows here (2 cores: 2.0 is full).
+        "load_average_before": round(os.getloadavg()[0], 2),
     }
     try:
         await cluster.start()
@@ -1125,12 +1145,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         failures.append(str(exc))
                     await asyncio.sleep(0.5)
 
+        peak = {"ours": 0, "every": 0, "max_connections": 0}
+
         async def progress() -> None:
             last_t, last_req = 0.0, 0
             while True:
                 await asyncio.sleep(args.progress)
                 t = time.monotonic() - stats.started
                 jobs = await job_counts(pool)
+                ours, every, most = await connections(pool)
+                peak["ours"], peak["every"] = max(peak["ours"], ours), max(peak["every"], every)
+                peak["max_connections"] = most
                 deals = len(stats.deals)
                 print(
                     f"[{mode}] t={t:5.1f}s deals={deals} ({deals / t * 60:.0f}/min) "
@@ -1139,7 +1164,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"conn_errors={sum(stats.transport_errors.values())} "
                     f"deal_failures={sum(stats.deal_failures.values())} "
                     f"jobs pending={jobs.get('pending', 0)} running={jobs.get('running', 0)} "
-                    f"dead={jobs.get('dead', 0)}",
+                    f"dead={jobs.get('dead', 0)} "
+                    f"db_conn={ours}/{every}/{most}",
                     flush=True,
                 )
                 last_t, last_req = t, stats.requests
@@ -1148,8 +1174,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         async def killer() -> None:
             await asyncio.sleep(args.duration * args.kill_at)
-            print(f"[{mode}] kill -9: worker 1 (when it holds jobs) and API process 1", flush=True)
-            await kill_and_restart(cluster, pool, api, kill_report)
+            print(
+                f"[{mode}] kill -9: worker 1 (when it holds jobs) and API process {args.kill_api}",
+                flush=True,
+            )
+            await kill_and_restart(cluster, pool, kill_report, args.kill_api)
             print(
                 f"[{mode}] restarted; takeover {kill_report.get('worker_takeover_s')} s", flush=True
             )
@@ -1173,6 +1202,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for (r, s, t, e), n in sorted(stats.non_2xx.items(), key=lambda kv: -kv[1])
         ]
         result["transport_errors"] = dict(stats.transport_errors)
+        result["db_connections_peak"] = peak
+        result["load_average_after"] = round(os.getloadavg()[0], 2)
         result["deal_failures"] = dict(stats.deal_failures)
         result["deal_failure_examples"] = failures[:10]
         result["duplicates"] = {k: dict(v) for k, v in stats.duplicates.items()}
@@ -1180,6 +1211,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             retried = stats.retried
             result["kill"] = kill_report | {
                 "retrying_clients": len(retried),
+                "in_flight_at_kill": sum(r["in_flight"] for r in retried),
+                "in_flight_learned": sum(r["in_flight"] and r["learned"] for r in retried),
                 "learned_outcome": sum(r["learned"] for r in retried),
                 "never_learned": sum(not r["learned"] for r in retried),
                 "never_learned_examples": [r for r in retried if not r["learned"]][:10],
@@ -1257,7 +1290,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
             "",
             f"{r['duration_s']} s, {r['users']} virtual users, {r['brands']} brands, "
             f"{r['creators']} creators (set-up {r['setup_s']} s), PostgreSQL "
-            f"{r.get('postgresql')}.",
+            f"{r.get('postgresql')}. Load average (1 min) before / after the load: "
+            f"{r.get('load_average_before')} / {r.get('load_average_after')}.",
             "",
             "| figure | value |",
             "|---|---:|",
@@ -1276,12 +1310,20 @@ def render_markdown(doc: dict[str, Any]) -> str:
             f"| reconcile differences | {c['reconcile_differences']} |",
             f"| payouts | {c['payouts']} |",
         ]
+        if "db_connections_peak" in r:
+            p = r["db_connections_peak"]
+            lines.append(
+                f"| PostgreSQL connections at peak: this run / the server / max | "
+                f"{p['ours']} / {p['every']} / {p['max_connections']} |"
+            )
         if "kill" in r:
             k = r["kill"]
             lines += [
                 f"| worker jobs claimed at kill / finished by another | "
                 f"{k['worker_jobs_claimed_at_kill']} / {k['worker_jobs_finished']} |",
                 f"| dead worker's jobs taken over after (s) | {k['worker_takeover_s']} |",
+                f"| requests in flight at the kill / learned their outcome | "
+                f"{k['in_flight_at_kill']} / {k['in_flight_learned']} |",
                 f"| clients retrying with their key / never learned | "
                 f"{k['retrying_clients']} / {k['never_learned']} |",
                 f"| longest wait to learn (s) | {k['max_seconds_to_learn']} |",
@@ -1328,6 +1370,13 @@ def main() -> None:
     parser.add_argument("--creators", type=int, default=12)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kill", action="store_true", help="kill -9 a worker and an API process")
+    parser.add_argument(
+        "--kill-api",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="which API process to kill (0 receives the sandbox's webhooks)",
+    )
     parser.add_argument("--kill-at", type=float, default=0.4, help="when, as a share of the run")
     parser.add_argument("--progress", type=float, default=5.0, help="seconds between lines")
     parser.add_argument("--drain-timeout", type=float, default=180.0)
