@@ -122,6 +122,17 @@ async def emit(
     return event
 
 
+async def emit_if_changed(
+    session: AsyncSession, kind: str, obj: Any, field_name: str, value: str, now: datetime
+) -> Event | None:
+    """`<kind>.<value>`, unless the object's latest event already shows `field_name` = value
+    (a status copied from Stripe arrives more than once)."""
+    last = await last_event(session, kind, str(obj.id))
+    if last is not None and last.payload["data"]["object"].get(field_name) == value:
+        return None
+    return await emit(session, kind, obj, f"{kind}.{value}", now)
+
+
 async def on_transition(ctx: TransitionContext[Any]) -> None:
     """The engine's hook: the transition's public event, after its effects changed the object."""
     type_ = event_type(ctx.machine.kind, ctx.action, ctx.from_state, ctx.to_state)
