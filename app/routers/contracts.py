@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -95,13 +96,17 @@ async def list_contracts(
     principal: ContractReader,
     session: Session,
     page: Pagination,
-    state: list[ContractState] = Query(
-        default_factory=list, description="Only contracts in these states (e.g. `active`)"
-    ),
-    brand_id: str | None = Query(None, max_length=40, description="Only this brand's contracts"),
-    side: Side | None = Query(
-        None, description="`brand`: your brands' contracts; `influencer`: your own"
-    ),
+    state: Annotated[
+        list[ContractState],
+        Query(default_factory=list, description="Only contracts in these states (e.g. `active`)"),
+    ],
+    brand_id: Annotated[
+        str | None, Query(max_length=40, description="Only this brand's contracts")
+    ] = None,
+    side: Annotated[
+        Side | None,
+        Query(description="`brand`: your brands' contracts; `influencer`: your own"),
+    ] = None,
 ) -> Page[ContractOut]:
     rows, cursor = await service.list_contracts(
         session, principal.user_id, page, states=state, brand_id=brand_id, side=side

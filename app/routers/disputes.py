@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
@@ -166,7 +167,9 @@ async def list_all_payment_disputes(
     principal: Operator,
     session: Session,
     page: Pagination,
-    status: list[str] = Query(default_factory=list, description="Only these Stripe statuses"),
+    status: Annotated[
+        list[str], Query(default_factory=list, description="Only these Stripe statuses")
+    ],
 ) -> Page[PaymentDisputeOut]:
     rows, cursor = await stripe_disputes.all_payment_disputes(session, status, page)
     outs = [PaymentDisputeOut.model_validate(row) for row in rows]
@@ -208,9 +211,10 @@ async def list_disputes(
     principal: Operator,
     session: Session,
     page: Pagination,
-    state: list[DisputeState] = Query(
-        default_factory=list, description="Only disputes in these states"
-    ),
+    state: Annotated[
+        list[DisputeState],
+        Query(default_factory=list, description="Only disputes in these states"),
+    ],
 ) -> Page[OperatorDisputeOut]:
     rows, cursor = await service.list_disputes(session, state, page)
     outs = [await _operator_out(session, d) for d in rows]

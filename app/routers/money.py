@@ -19,6 +19,7 @@ from app.schemas.money import (
     PayoutOut,
 )
 from app.services.catalogue.influencers import InfluencerProfileNotFound
+from app.services.delivery.contracts import ContractNotFound
 
 # The money flows' jobs and webhook handlers register when these modules load.
 from app.services.money import earnings as earnings_service
@@ -117,7 +118,7 @@ async def confirm_contract_funding(
     summary="Where the contract's funding stands",
     description="Both parties: the PaymentIntent's status, amount, fee, and why the last "
     "payment attempt failed.",
-    responses=problem_responses(*AUTH_PROBLEMS, service.ContractNotFound, FundingNotStarted),
+    responses=problem_responses(*AUTH_PROBLEMS, ContractNotFound, FundingNotStarted),
 )
 async def get_contract_funding(
     contract_id: str, principal: ContractReader, session: Session

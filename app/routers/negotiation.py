@@ -26,7 +26,9 @@ from app.pagination import Page, Pagination, page_of
 from app.schemas.negotiation import (
     BidIn,
     BidOut,
+    BidTimelineOut,
     BriefInvitationOut,
+    Change,
     InvitationsIn,
     MessageIn,
     MessageOut,
@@ -36,6 +38,7 @@ from app.schemas.negotiation import (
     ReadIn,
     ReadMarkerOut,
     ReasonIn,
+    TermsOut,
 )
 from app.schemas.workflow import TransitionOut
 from app.services.catalogue.briefs import BriefNotFound
@@ -116,7 +119,7 @@ def _bid_out(view: BidView) -> BidOut:
         price=bid.price,
         currency=bid.currency,
         deliverables=bid.deliverables,
-        timeline=bid.timeline,
+        timeline=BidTimelineOut.model_validate(bid.timeline),
         pitch=bid.pitch,
         side=view.side,
         allowed_actions=view.allowed_actions,
@@ -136,7 +139,7 @@ def _offer_out(view: OfferView) -> OfferOut:
         version=offer.version,
         author=offer.author_side,
         state=offer.state,
-        terms=offer.terms,
+        terms=TermsOut.model_validate(offer.terms),
         expires_at=offer.expires_at,
         created_at=offer.created_at,
         responded_at=offer.responded_at,
@@ -251,7 +254,9 @@ async def list_brief_bids(
     session: Session,
     page: Pagination,
     now: Now,
-    state: list[BidState] = Query(default_factory=list, description="Only bids in these states"),
+    state: Annotated[
+        list[BidState], Query(default_factory=list, description="Only bids in these states")
+    ],
 ) -> Page[BidOut]:
     rows, cursor = await bid_service.list_brief_bids(
         session, principal.user_id, brief_id, page, state
@@ -271,11 +276,17 @@ async def list_my_bids(
     session: Session,
     page: Pagination,
     now: Now,
-    side: Side | None = Query(
-        None, description="`influencer`: bids you made; `brand`: bids your brands received"
-    ),
-    state: list[BidState] = Query(default_factory=list, description="Only bids in these states"),
-    brief_id: str | None = Query(None, max_length=40, description="Only bids on this brief"),
+    *,
+    side: Annotated[
+        Side | None,
+        Query(description="`influencer`: bids you made; `brand`: bids your brands received"),
+    ] = None,
+    state: Annotated[
+        list[BidState], Query(default_factory=list, description="Only bids in these states")
+    ],
+    brief_id: Annotated[
+        str | None, Query(max_length=40, description="Only bids on this brief")
+    ] = None,
 ) -> Page[BidOut]:
     rows, cursor = await bid_service.list_my_bids(
         session, principal.user_id, page, side=side, states=state, brief_id=brief_id
@@ -498,10 +509,14 @@ async def diff_offers(
     offer_id: str,
     principal: BidReader,
     session: Session,
-    against: str = Query(..., max_length=40, description="The offer to compare with (`ofr_…`)"),
+    against: Annotated[
+        str, Query(max_length=40, description="The offer to compare with (`ofr_…`)")
+    ],
 ) -> OfferDiffOut:
     changes = await offer_service.offer_diff(session, principal.user_id, offer_id, against)
-    return OfferDiffOut(offer_id=offer_id, against=against, changes=changes)
+    return OfferDiffOut(
+        offer_id=offer_id, against=against, changes=[Change.model_validate(c) for c in changes]
+    )
 
 
 _RESPOND_PROBLEMS = with_etag(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
 
 from app.auth import Operator
@@ -29,8 +31,10 @@ async def list_jobs(
     principal: Operator,
     session: Session,
     page: Pagination,
-    state: JobState | None = Query(None, description="Only jobs in this state"),
-    topic: str | None = Query(None, max_length=100, description="Only jobs of this topic"),
+    state: Annotated[JobState | None, Query(description="Only jobs in this state")] = None,
+    topic: Annotated[
+        str | None, Query(max_length=100, description="Only jobs of this topic")
+    ] = None,
 ) -> Page[JobOut]:
     rows, cursor = await outbox.list_jobs(session, state, topic, page)
     return Page[JobOut](**page_of([JobOut.model_validate(j) for j in rows], cursor))
@@ -76,8 +80,10 @@ async def list_state_transitions(
     principal: Operator,
     session: Session,
     page: Pagination,
-    kind: str | None = Query(None, max_length=40, description="Only objects of this kind"),
-    object_id: str | None = Query(None, max_length=40, description="Only this object"),
+    kind: Annotated[
+        str | None, Query(max_length=40, description="Only objects of this kind")
+    ] = None,
+    object_id: Annotated[str | None, Query(max_length=40, description="Only this object")] = None,
 ) -> Page[TransitionOut]:
     rows, cursor = await list_transitions(session, kind, object_id, page)
     return Page[TransitionOut](**page_of([TransitionOut.model_validate(t) for t in rows], cursor))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Query
 
@@ -14,7 +14,7 @@ from app.services.catalogue.rates import USAGE_UPLIFT_PER_30_DAYS, USD_TO_CURREN
 router = APIRouter(tags=["rates"])
 
 UsageChannel = Literal["organic", "paid_social", "website", "email", "print", "ooh", "tv"]
-assert set(UsageChannel.__args__) == set(USAGE_UPLIFT_PER_30_DAYS)  # one list of channels
+assert set(get_args(UsageChannel)) == set(USAGE_UPLIFT_PER_30_DAYS)  # one list of channels
 # The currencies an estimate can be given in (stated in OpenAPI; others are a 422).
 RATE_CURRENCIES = sorted(set(MINOR_UNIT_EXPONENTS) & set(USD_TO_CURRENCY))
 

@@ -51,7 +51,7 @@ class HandleTaken(Conflict):
     slug, title = "handle-taken", "This handle is already listed on that platform"
 
 
-def _with_accounts(stmt: Select[Any]) -> Select[Any]:
+def _with_accounts(stmt: Select[Influencer]) -> Select[Influencer]:
     return stmt.options(selectinload(Influencer.accounts)).execution_options(populate_existing=True)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import add_unique
+from app.db import add_unique, rowcount
 from app.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from app.models import (
     Brand,
@@ -358,7 +358,7 @@ async def respond_to_invitation(
         .values(state=new_state, responded_at=now)
         .execution_options(synchronize_session="fetch")
     )
-    if won.rowcount != 1:
+    if rowcount(won) != 1:
         raise InvitationNotPending("The invitation was answered meanwhile")
     if accept:
         if await session.get(BrandMember, (invitation.brand_id, user_id)) is not None:

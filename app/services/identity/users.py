@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import scopes_for
-from app.db import add_unique
+from app.db import add_unique, rowcount
 from app.errors import Conflict, InvalidCredentials, InvalidToken, RateLimited, RefreshTokenReused
 from app.ids import new_id
 from app.models import LoginAttempt, RefreshToken, User
@@ -162,7 +162,7 @@ class Identity:
             .values(used_at=now)
             .execution_options(synchronize_session=False)
         )
-        if won.rowcount != 1:
+        if rowcount(won) != 1:
             # A used token presented again: it has leaked. Revoke every token of the family.
             await self._revoke_family(session, token.family_id, now)
             raise RefreshTokenReused(
