@@ -8,13 +8,16 @@ import importlib.util
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import typer
 from pydantic import ValidationError
 
 from app.settings import Settings
 from app.settings import get_settings as _load_settings
+
+# The commands import what they need inside themselves: `rapport --help` or `rapport migrate`
+# does not pay for the whole app (FastAPI, every service, numpy) it does not use.
 
 cli = typer.Typer(
     help="Rapport: influencer marketplace API",
@@ -98,7 +101,7 @@ def serve(
     settings = get_settings()
     if host or port:
         # The onboarding return/refresh URLs and the sandbox's webhook URL follow them.
-        overrides = {k: v for k, v in {"host": host, "port": port}.items() if v}
+        overrides: dict[str, Any] = {k: v for k, v in {"host": host, "port": port}.items() if v}
         try:
             settings = Settings(**overrides)
         except ValidationError as exc:
@@ -428,9 +431,10 @@ def reconcile(
     from app.services.money.reconcile import reconcile as run_reconcile
 
     settings = get_settings()
-    start = since  # a datetime in UTC: _iso_datetime parsed it
+    # The option's callback parsed it: a datetime in UTC (typer types the option as its text).
+    start = cast(datetime | None, since)
 
-    async def run() -> dict:
+    async def run() -> dict[str, Any]:
         database = create_database(settings)
         gateway = StripeGateway(settings)
         try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import CursorResult, Result, event
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -80,7 +80,8 @@ HELD_SESSION = "rapport.held_session"
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    database: Database = request.app.state.database
+    # app.resources.Resources (not imported here: it is built from this module).
+    database: Database = request.app.state.resources.database
     # Under an Idempotency-Key the idempotency layer owns the request's session: it commits the
     # route's changes together with the stored response, before sending it (app/idempotency.py).
     held: AsyncSession | None = request.scope.get(HELD_SESSION)
@@ -119,10 +120,3 @@ async def add_unique(session: AsyncSession, row: Any) -> bool:
     except IntegrityError:
         return False
     return True
-
-
-def rowcount(result: Result[Any]) -> int:
-    """Rows an UPDATE or DELETE matched (the compare-and-set's verdict). `session.execute()` is
-    typed as returning a `Result`; for those statements it is a `CursorResult`, which counts."""
-    assert isinstance(result, CursorResult)
-    return result.rowcount

@@ -8,20 +8,38 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.errors import InvalidRequest
+from app.integrations.stripe import StripeGateway
+from app.resources import Resources, resources_of
 from app.services.identity.users import Identity
+from app.services.matching.service import ListingIndexHolder
 from app.settings import Settings
 
 
-def _now(request: Request) -> datetime:
-    return request.app.state.clock.now()
+def _resources(request: Request) -> Resources:
+    return resources_of(request.app)
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+AppResources = Annotated[Resources, Depends(_resources)]
 
 
-def _identity(request: Request) -> Identity:
-    return request.app.state.identity
+def _now(resources: AppResources) -> datetime:
+    return resources.clock.now()
+
+
+def _settings(resources: AppResources) -> Settings:
+    return resources.settings
+
+
+def _identity(resources: AppResources) -> Identity:
+    return resources.identity
+
+
+def _stripe(resources: AppResources) -> StripeGateway:
+    return resources.stripe
+
+
+def _listing_index(resources: AppResources) -> ListingIndexHolder:
+    return resources.listing_index
 
 
 def client_ip(request: Request) -> str:
@@ -31,6 +49,8 @@ def client_ip(request: Request) -> str:
 Now = Annotated[datetime, Depends(_now)]
 AppSettings = Annotated[Settings, Depends(_settings)]
 IdentityService = Annotated[Identity, Depends(_identity)]
+AppStripe = Annotated[StripeGateway, Depends(_stripe)]
+AppListingIndex = Annotated[ListingIndexHolder, Depends(_listing_index)]
 ClientIp = Annotated[str, Depends(client_ip)]
 
 

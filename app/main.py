@@ -12,14 +12,13 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from app.clock import Clock
-from app.db import create_database
 from app.deps import refuse_null_body
 from app.errors import ProblemDetail, ValidationProblem, install_error_handlers
 from app.idempotency import IdempotencyMiddleware
-from app.integrations.stripe import StripeGateway
 from app.logs import configure_logging
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.openapi import refine as refine_openapi
+from app.resources import Resources, resources_of
 from app.routers import (
     auth,
     brands,
@@ -39,11 +38,9 @@ from app.routers.negotiation import router as bids_router
 from app.routers.pages import install_pages
 from app.routers.payouts import router as payouts_router
 from app.routers.stripe_webhooks import router as stripe_webhooks_router
-from app.security import AccessTokens, Passwords
-from app.services.identity.users import Identity
-from app.services.matching.service import ListingIndexHolder
+from app.services.wiring import wire
 from app.settings import Settings, get_settings
-from app.worker.runner import embedded_worker, worker_resources
+from app.worker.runner import embedded_worker
 
 API_VERSION = "0.1.0"
 DESCRIPTION = """
@@ -128,7 +125,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     name = "ValidationProblem" if status == "422" else "ProblemDetail"
                     ref = {"$ref": f"#/components/schemas/{name}"}
                     response["content"] = {"application/problem+json": {"schema": ref}}
-    schema = refine_openapi(schema, app.state.settings)
+    schema = refine_openapi(schema, resources_of(app).settings)
     app.openapi_schema = schema
     return schema
 
@@ -136,18 +133,20 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    database = create_database(settings)
-    # One Stripe gateway per app, built here (never at import time) from the app's settings.
-    stripe_gateway = StripeGateway(settings)
+    # Every cross-domain reaction (job and Stripe event handlers, hooks, machines) is installed
+    # from the one list in app/services/wiring.py.
+    wire()
+    # The database, the clock, one Stripe gateway, the listing index …, built here (never at
+    # import time) from the app's settings; routes reach them through `AppResources`.
+    resources = Resources.build(settings, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with embedded_worker(
-            database, _app.state.clock, settings, resources=worker_resources(_app)
+            resources.database, resources.clock, settings, resources=resources.for_jobs()
         ):
             yield
-        await stripe_gateway.aclose()
-        await database.dispose()
+        await resources.aclose()
 
     app = FastAPI(
         title="Rapport API",
@@ -188,13 +187,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             {"name": "health", "description": "Liveness and readiness probes"},
         ],
     )
-    app.state.settings = settings
-    app.state.database = database
-    app.state.stripe = stripe_gateway
-    app.state.clock = clock or Clock()
-    app.state.listing_index = ListingIndexHolder()
-    app.state.access_tokens = AccessTokens(settings)
-    app.state.identity = Identity(settings, Passwords(settings), app.state.access_tokens)
+    app.state.resources = resources
+    # The same objects under their own names, for the tests and tools that read them; the
+    # app's code reads them only through `resources` (typed).
+    app.state.settings = resources.settings
+    app.state.database = resources.database
+    app.state.stripe = resources.stripe
+    app.state.clock = resources.clock
+    app.state.listing_index = resources.listing_index
+    app.state.access_tokens = resources.access_tokens
+    app.state.identity = resources.identity
 
     install_error_handlers(app)
     for router in ROUTERS:

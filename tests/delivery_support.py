@@ -15,8 +15,8 @@ from sqlalchemy import select
 from app.clock import rfc3339
 from app.models import Job, Milestone, StateTransition
 from app.services.delivery.milestones import MILESTONES
+from app.services.workflow.jobs import ClaimedJob, JobContext, JobHandlers
 from app.services.workflow.state_machine import Actor
-from app.worker.relay import ClaimedJob, JobContext, JobHandlers
 from app.worker.runner import RunReport, Worker
 from tests.factories import Account, Deal, active_contract, relogin
 

@@ -20,6 +20,7 @@ from app.models import Contract, Milestone
 from app.services.delivery.milestones import MILESTONES
 from app.services.money import ledger
 from app.services.money.reconcile import reconcile
+from app.services.workflow.jobs import JobResources
 from app.services.workflow.state_machine import Actor
 from app.settings import Settings
 from app.worker.runner import Worker
@@ -41,10 +42,10 @@ def money_worker(
         app.state.database,
         clock,
         concurrency=concurrency,
-        resources={
-            "stripe": gateway or app.state.stripe,
-            "settings": base.model_copy(update=settings) if settings else base,
-        },
+        resources=JobResources(
+            stripe=gateway or app.state.stripe,
+            settings=base.model_copy(update=settings) if settings else base,
+        ),
     )
 
 

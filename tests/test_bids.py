@@ -10,8 +10,8 @@ import pytest
 from app.errors import InvalidTransition
 from app.models import BidState
 from app.services.negotiation.bids import BIDS
+from app.services.workflow.jobs import JobHandlers
 from app.services.workflow.state_machine import ACTOR_KINDS, Actor, ActorNotAllowed
-from app.worker.relay import JobHandlers
 from app.worker.runner import Worker
 from tests.factories import (
     add_member,

@@ -11,8 +11,8 @@ import pytest
 from app.errors import InvalidTransition
 from app.models import OfferState
 from app.services.negotiation.offers import OFFERS
+from app.services.workflow.jobs import JobHandlers
 from app.services.workflow.state_machine import ACTOR_KINDS, Actor, ActorNotAllowed
-from app.worker.relay import JobHandlers
 from app.worker.runner import Worker
 from tests.factories import (
     assert_problem,

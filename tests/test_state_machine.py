@@ -85,6 +85,7 @@ INVITATIONS = StateMachine(
             effects=[schedule_timer("expire", timedelta(days=1))],
         ),
     ],
+    register=True,  # a test machine: installed where wire() installs the app's
 )
 
 INFLUENCER = Actor("influencer", "inf_1")
@@ -146,7 +147,7 @@ def test_declaration_mistakes_are_refused():
     with pytest.raises(ValueError, match="no column"):
         StateMachine("t3", BrandInvitation, [], state_column="status", register=False)
     with pytest.raises(ValueError, match="already declared"):
-        StateMachine("test_invitation", Brand, [], state_column="name")
+        StateMachine("test_invitation", Brand, [], state_column="name", register=True)
     with pytest.raises(ValueError, match="unknown actor"):
         Actor("user", "usr_1")
 

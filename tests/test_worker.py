@@ -13,9 +13,10 @@ from sqlalchemy import func, select, update
 from app.main import create_app
 from app.models import BrandInvitation, Job, StateTransition, Timer, User
 from app.services.workflow import outbox, timers
+from app.services.workflow.jobs import JobHandlers, PermanentJobError
 from app.services.workflow.state_machine import Actor
 from app.settings import Settings
-from app.worker.relay import Backoff, JobHandlers, PermanentJobError
+from app.worker.relay import Backoff
 from app.worker.runner import Worker
 from tests.conftest import BACKEND
 from tests.factories import T0, assert_problem, register, relogin

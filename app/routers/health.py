@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from app.deps import AppResources
 from app.errors import ServiceUnavailable, problem_responses
 from app.migrations_state import migration_status
 from app.services.money.stripe_health import check_stored_stripe_ids
@@ -56,9 +57,9 @@ async def healthz() -> Health:
     "concerned must onboard again) with the count and an example.",
     responses=problem_responses(ServiceUnavailable),
 )
-async def readyz(request: Request) -> Readiness:
+async def readyz(resources: AppResources) -> Readiness:
     try:
-        current, head = await migration_status(request.app.state.database.engine)
+        current, head = await migration_status(resources.database.engine)
     except Exception as exc:
         raise ServiceUnavailable("The database is unreachable") from exc
     if current != head:
@@ -68,8 +69,8 @@ async def readyz(request: Request) -> Readiness:
             database="reachable",
             migration=current,
         )
-    async with request.app.state.database.sessionmaker() as session:
-        check = await check_stored_stripe_ids(session, request.app.state.stripe)
+    async with resources.database.sessionmaker() as session:
+        check = await check_stored_stripe_ids(session, resources.stripe)
     return Readiness(
         status="ok" if check.ok else "degraded",
         database="reachable",

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.auth import BrandReader, InfluencerReader
 from app.db import Session
-from app.deps import Now
+from app.deps import AppListingIndex, Now
 from app.errors import AUTH_PROBLEMS, InvalidRequest, problem_responses
 from app.models import Brief, Influencer
 from app.pagination import resolve_limit
@@ -53,6 +53,7 @@ async def list_brief_matches(
     principal: BrandReader,
     session: Session,
     now: Now,
+    listing_index: AppListingIndex,
     weights: Annotated[str | None, Query(max_length=500, description=WEIGHTS_HELP)] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -86,7 +87,7 @@ async def list_brief_matches(
     )
     result = await service.matches_for_brief(
         session,
-        request.app.state.listing_index,
+        listing_index,
         principal.user_id,
         brief_id,
         today=now.date(),
@@ -139,13 +140,14 @@ async def list_recommended_briefs(
     principal: InfluencerReader,
     session: Session,
     now: Now,
+    listing_index: AppListingIndex,
     weights: Annotated[str | None, Query(max_length=500, description=WEIGHTS_HELP)] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> RecommendedBriefsOut:
     parsed = service.parse_weights(weights)
     found = await service.recommended_briefs(
         session,
-        request.app.state.listing_index,
+        listing_index,
         principal.user_id,
         today=now.date(),
         weights=parsed,
@@ -172,6 +174,6 @@ async def list_recommended_briefs(
         reason=None
         if found
         else await service.why_no_recommended_briefs(
-            session, request.app.state.listing_index, principal.user_id, today=now.date()
+            session, listing_index, principal.user_id, today=now.date()
         ),
     )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from app.auth import ContractReader, ContractWriter, InfluencerReader
 from app.db import Session
-from app.deps import AppSettings, Now
+from app.deps import AppSettings, AppStripe, Now
 from app.errors import AUTH_PROBLEMS, problem_responses
-from app.integrations.stripe import StripeGateway
 from app.models import Payout
 from app.schemas.money import (
     ConfirmFundingIn,
@@ -19,13 +18,8 @@ from app.schemas.money import (
     PayoutOut,
 )
 from app.services.catalogue.influencers import InfluencerProfileNotFound
-from app.services.delivery.contracts import ContractNotFound
-
-# The money flows' jobs and webhook handlers register when these modules load.
 from app.services.money import earnings as earnings_service
 from app.services.money import funding as service
-from app.services.money import refunds as _refunds  # noqa: F401
-from app.services.money import releases as _releases  # noqa: F401
 from app.services.money.funding import (
     CONFIRM_PROBLEMS,
     FUNDING_PROBLEMS,
@@ -34,10 +28,6 @@ from app.services.money.funding import (
 )
 
 router = APIRouter(tags=["payments"])
-
-
-def _gateway(request: Request) -> StripeGateway:
-    return request.app.state.stripe  # type: ignore[no-any-return]
 
 
 def _funding_out(found: Funding) -> FundingOut:
@@ -74,10 +64,10 @@ async def fund_contract(
     session: Session,
     settings: AppSettings,
     now: Now,
-    request: Request,
+    gateway: AppStripe,
 ) -> FundingOut:
     found = await service.start_funding(
-        session, _gateway(request), settings, principal.user_id, contract_id, now
+        session, gateway, settings, principal.user_id, contract_id, now
     )
     return _funding_out(found)
 
@@ -99,11 +89,11 @@ async def confirm_contract_funding(
     session: Session,
     settings: AppSettings,
     now: Now,
-    request: Request,
+    gateway: AppStripe,
 ) -> FundingOut:
     found = await service.confirm_funding(
         session,
-        _gateway(request),
+        gateway,
         settings,
         principal.user_id,
         contract_id,
@@ -118,7 +108,7 @@ async def confirm_contract_funding(
     summary="Where the contract's funding stands",
     description="Both parties: the PaymentIntent's status, amount, fee, and why the last "
     "payment attempt failed.",
-    responses=problem_responses(*AUTH_PROBLEMS, ContractNotFound, FundingNotStarted),
+    responses=problem_responses(*AUTH_PROBLEMS, service.ContractNotFound, FundingNotStarted),
 )
 async def get_contract_funding(
     contract_id: str, principal: ContractReader, session: Session

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
 from app.auth import InfluencerReader, InfluencerWriter
 from app.db import Session
-from app.deps import AppSettings
+from app.deps import AppSettings, AppStripe
 from app.errors import AUTH_PROBLEMS, problem_responses
-from app.integrations.stripe import StripeGateway
 from app.schemas.payouts import OnboardingLinkOut, PayoutAccountOut
 from app.services.catalogue.influencers import InfluencerProfileNotFound
 from app.services.money import payouts as service
 
 router = APIRouter(tags=["payouts"])
-
-
-def _gateway(request: Request) -> StripeGateway:
-    return request.app.state.stripe  # type: ignore[no-any-return]
 
 
 @router.post(
@@ -36,9 +31,9 @@ def _gateway(request: Request) -> StripeGateway:
     ),
 )
 async def start_payout_onboarding(
-    principal: InfluencerWriter, session: Session, settings: AppSettings, request: Request
+    principal: InfluencerWriter, session: Session, settings: AppSettings, gateway: AppStripe
 ) -> OnboardingLinkOut:
-    link = await service.start_onboarding(session, _gateway(request), settings, principal.user_id)
+    link = await service.start_onboarding(session, gateway, settings, principal.user_id)
     return OnboardingLinkOut(
         account_id=link.account_id, onboarding_url=link.url, expires_at=link.expires_at
     )
@@ -53,9 +48,9 @@ async def start_payout_onboarding(
     responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound),
 )
 async def get_payout_account(
-    principal: InfluencerReader, session: Session, request: Request
+    principal: InfluencerReader, session: Session, gateway: AppStripe
 ) -> PayoutAccountOut:
-    found = await service.payout_status(session, principal.user_id, _gateway(request))
+    found = await service.payout_status(session, principal.user_id, gateway)
     account = found.account
     return PayoutAccountOut(
         status=found.state,  # type: ignore[arg-type]

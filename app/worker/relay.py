@@ -1,8 +1,8 @@
 """The outbox relay: claim due jobs, run their handlers, record the outcome.
 
-Handlers register by topic:
+Handlers are plain functions, listed by topic in app/services/wiring.py (`wire()` installs them
+in `JOB_HANDLERS`, app/services/workflow/jobs.py, with the types they see):
 
-    @job_handler("stripe.transfer")
     async def create_transfer(ctx: JobContext, job: ClaimedJob) -> None:
         async with ctx.transaction() as s:           # a short read, committed at once
             milestone = await s.get(Milestone, job.payload["milestone_id"])
@@ -50,18 +50,24 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import Clock
 from app.db import Database
 from app.models.workflow import Job, JobState
+from app.services.workflow.jobs import (
+    ClaimedJob,
+    JobContext,
+    JobHandlers,
+    JobResources,
+    PermanentJobError,
+)
 
 logger = logging.getLogger("rapport.worker")
 
@@ -69,85 +75,6 @@ MAX_ERROR_LENGTH = 2000
 # How long a claim holds without a heartbeat: what a dead worker's jobs wait before another
 # worker takes them (make load measures it). Was 5 minutes, with no heartbeat.
 LEASE = timedelta(seconds=15)
-
-
-class PermanentJobError(Exception):
-    """Raised by a handler when retrying cannot help: the job goes straight to `dead`."""
-
-
-@dataclass(frozen=True)
-class ClaimedJob:
-    """A job as its handler sees it: read-only, with the lease that fences its outcome."""
-
-    id: str
-    topic: str
-    payload: dict[str, Any]
-    attempts: int
-    max_attempts: int
-    idempotency_key: str | None
-    locked_by: str
-
-
-@dataclass
-class JobContext:
-    job: ClaimedJob
-    session: AsyncSession
-    database: Database
-    clock: Clock
-    now: datetime
-    worker_id: str
-    # The outside world a handler may call (e.g. "stripe": the StripeGateway), given to the
-    # Worker by whoever hosts it, so handlers never reach for globals.
-    resources: Mapping[str, Any] = field(default_factory=dict)
-
-    def resource(self, name: str) -> Any:
-        try:
-            return self.resources[name]
-        except KeyError:
-            raise PermanentJobError(f"this worker was not given the resource {name!r}") from None
-
-    def idempotency_key(self, step: str = "") -> str:
-        """The key to send with an outside call: the same on every attempt of this job."""
-        return f"rapport-{self.job.id}" + (f"-{step}" if step else "")
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A separate short transaction (committed on exit), e.g. to read before a call."""
-        async with self.database.sessionmaker() as session, session.begin():
-            yield session
-
-
-Handler = Callable[[JobContext, ClaimedJob], Awaitable[None]]
-
-
-class JobHandlers:
-    """Topic → handler. The app has one (`HANDLERS`); tests may build their own."""
-
-    def __init__(self) -> None:
-        self._handlers: dict[str, Handler] = {}
-
-    def register(self, topic: str, *, replace: bool = False) -> Callable[[Handler], Handler]:
-        def decorator(handler: Handler) -> Handler:
-            if topic in self._handlers and not replace and self._handlers[topic] is not handler:
-                raise ValueError(f"a handler for {topic!r} is already registered")
-            self._handlers[topic] = handler
-            return handler
-
-        return decorator
-
-    def get(self, topic: str) -> Handler | None:
-        return self._handlers.get(topic)
-
-    def topics(self) -> list[str]:
-        return sorted(self._handlers)
-
-
-HANDLERS = JobHandlers()
-
-
-def job_handler(topic: str) -> Callable[[Handler], Handler]:
-    """Register `handler(ctx, job)` for a topic in the app's registry."""
-    return HANDLERS.register(topic)
 
 
 @dataclass(frozen=True)
@@ -160,7 +87,8 @@ class Backoff:
     cap: timedelta = timedelta(hours=1)
 
     def delay(self, attempt: int, rng: random.Random) -> timedelta:
-        ceiling = min(self.cap, self.base * (2 ** max(attempt - 1, 0)))
+        factor: int = 2 ** max(attempt - 1, 0)
+        ceiling = min(self.cap, self.base * factor)
         return ceiling / 2 + (ceiling / 2) * rng.random()
 
 
@@ -200,7 +128,7 @@ class Relay:
     lease: timedelta = LEASE
     backoff: Backoff = field(default_factory=Backoff)
     rng: random.Random = field(default_factory=random.Random)
-    resources: Mapping[str, Any] = field(default_factory=dict)
+    resources: JobResources = field(default_factory=JobResources)
     # How often the leases of running jobs are renewed; None: a third of the lease.
     heartbeat: timedelta | None = None
 
@@ -277,9 +205,12 @@ class Relay:
                     .execution_options(synchronize_session=False)
                 )
             ).all()
-            claimed, exhausted = [], []
-            for row in rows:
-                job = ClaimedJob(*row, locked_by=self.worker_id)
+            claimed: list[ClaimedJob] = []
+            exhausted: list[ClaimedJob] = []
+            for job_id, topic, payload, attempts, max_attempts, key in rows:
+                job = ClaimedJob(
+                    job_id, topic, payload, attempts, max_attempts, key, locked_by=self.worker_id
+                )
                 # Re-claimed after its final attempt's lease expired: that attempt was the last.
                 (exhausted if job.attempts > job.max_attempts else claimed).append(job)
             if exhausted:

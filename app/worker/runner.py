@@ -44,9 +44,12 @@ from app.errors import Problem
 from app.ids import ulid_body
 from app.models.idempotency import IdempotencyRecord
 from app.models.workflow import Timer, TimerState
+from app.resources import Resources
+from app.services.wiring import wire
+from app.services.workflow.jobs import JOB_HANDLERS, JobHandlers, JobResources
 from app.services.workflow.state_machine import MACHINES, Actor, ConcurrentTransition, StateMachine
 from app.settings import Settings
-from app.worker.relay import HANDLERS, LEASE, Backoff, JobHandlers, Relay, RelayCounts
+from app.worker.relay import LEASE, Backoff, Relay, RelayCounts
 
 logger = logging.getLogger("rapport.worker")
 
@@ -82,14 +85,14 @@ class Worker:
         database: Database,
         clock: Clock,
         *,
-        handlers: JobHandlers = HANDLERS,
-        machines: Mapping[str, StateMachine] = MACHINES,
+        handlers: JobHandlers = JOB_HANDLERS,
+        machines: Mapping[str, StateMachine[Any]] = MACHINES,
         worker_id: str | None = None,
         lease: timedelta = LEASE,
         backoff: Backoff | None = None,
         concurrency: int = 1,
         rng: random.Random | None = None,
-        resources: Mapping[str, Any] | None = None,
+        resources: JobResources | None = None,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -106,7 +109,7 @@ class Worker:
             lease,
             self.backoff,
             self.rng,
-            dict(resources or {}),
+            resources or JobResources(),
         )
 
     # --- one pass -----------------------------------------------------------------------
@@ -179,9 +182,8 @@ class Worker:
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 await session.rollback()
                 return "deferred"
-            await machine.fire(
-                session, obj, action, Actor("system", timer_id), now, timer_id=timer_id
-            )
+            # The actor's id is the timer's: the audit row says which timer fired it.
+            await machine.fire(session, obj, action, Actor("system", timer_id), now)
             await session.commit()
             return "fired"
         except ConcurrentTransition:
@@ -256,17 +258,12 @@ class Worker:
 # --- hosting ------------------------------------------------------------------------------------
 
 
-def worker_resources(app: Any) -> dict[str, Any]:
-    """What the app's job handlers may call: the one place that hands them out."""
-    return {"stripe": app.state.stripe, "settings": app.state.settings}
-
-
 @asynccontextmanager
 async def embedded_worker(
     database: Database,
     clock: Clock,
     settings: Settings,
-    resources: Mapping[str, Any] | None = None,
+    resources: JobResources | None = None,
 ) -> AsyncIterator[Worker | None]:
     """Runs a worker as a task of the app's event loop while the context is open (the app's
     lifespan), when `RAPPORT_EMBEDDED_WORKER` says so — by default on SQLite only."""
@@ -291,15 +288,15 @@ async def embedded_worker(
 async def run_worker_process(
     settings: Settings, *, concurrency: int, poll_interval: float, once: bool = False
 ) -> RunReport | None:
-    """`rapport worker`: the app's machines and handlers, one worker, until SIGINT/SIGTERM."""
-    from app.main import create_app  # imports every service, so every machine and handler
-
-    app = create_app(settings)
+    """`rapport worker`: the wired machines and handlers, one worker, until SIGINT/SIGTERM.
+    Builds its resources itself; it never builds the web app."""
+    wire()
+    resources = Resources.build(settings)
     worker = Worker(
-        app.state.database,
-        app.state.clock,
+        resources.database,
+        resources.clock,
         concurrency=concurrency,
-        resources=worker_resources(app),
+        resources=resources.for_jobs(),
     )
     try:
         if once:
@@ -312,4 +309,4 @@ async def run_worker_process(
         await worker.run_forever(poll_interval, stop)
         return None
     finally:
-        await app.state.database.dispose()
+        await resources.aclose()

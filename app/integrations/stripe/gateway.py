@@ -26,9 +26,8 @@ Errors come back as three typed exceptions (all `StripeGatewayError`), so caller
   business refusals such as `balance_insufficient`); retrying the same request cannot help.
 
 The app holds one gateway in its resources (app/resources.py), built by `create_app` (never at
-import time) and
-closed by its lifespan; tests build the app with settings pointing at a sandbox. The methods are
-async (the SDK's `*_async` calls over httpx) and return the SDK's objects.
+import time) and closed by its lifespan; tests build the app with settings pointing at a sandbox.
+The methods are async (the SDK's `*_async` calls over httpx) and return the SDK's objects.
 """
 
 from __future__ import annotations

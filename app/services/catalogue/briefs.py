@@ -40,7 +40,6 @@ from sqlalchemy import ColumnElement, Select, and_, exists, not_, or_, select, u
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.db import rowcount
 from app.errors import Conflict, InvalidRequest, InvalidTransition, NotFound
 from app.models import (
     Brand,
@@ -102,8 +101,8 @@ TIMELINE_ORDER: tuple[str, ...] = (
 
 
 # Other aggregates follow a brief's changes in the same transaction: `await hook(session, brief,
-# now)` runs after every transition and every edit (negotiation/bids.py registers the one that
-# expires bids when the brief leaves `open` and moves their deadline timers with the deadline).
+# now)` runs after every transition and every edit. app/services/wiring.py installs them (the
+# negotiation's: bids expire when the brief leaves `open`, their deadline timers move with it).
 BriefHook = Callable[[AsyncSession, Brief, datetime], Awaitable[None]]
 CHANGE_HOOKS: list[BriefHook] = []
 
@@ -235,7 +234,7 @@ def _apply(brief: Brief, doc: Mapping[str, Any]) -> None:
 # --- who sees what --------------------------------------------------------------------------------
 
 
-def invited_brief_ids(user_id: str) -> Select[str] | None:
+def invited_brief_ids(user_id: str) -> Select[tuple[str]] | None:
     """The ids of the briefs the user's influencer listing was invited to (negotiation/bids.py
     `invite`); `readable_by` / `catalogue_filter` show those briefs to the invitee."""
     return (
@@ -365,7 +364,7 @@ async def transition(
         .execution_options(synchronize_session=False)
     )
     await session.refresh(brief)
-    if rowcount(won) != 1:
+    if won.rowcount != 1:  # type: ignore[attr-defined]
         raise InvalidTransition("brief", brief.state.value, action, allowed_actions(brief.state))
     await _changed(session, brief, now)
     return brief

@@ -40,6 +40,7 @@ from app.models import (
     Milestone,
 )
 from app.services.workflow import timers
+from app.services.workflow.jobs import REFUND_CONTRACT_TOPIC
 from app.services.workflow.state_machine import (
     Actor,
     Transition,
@@ -50,7 +51,6 @@ from app.services.workflow.state_machine import (
 
 C = ContractState
 D = DeliverableState
-REFUND_CONTRACT_TOPIC = "money.refund_contract"
 # Deliverable and draft moves are allowed while the contract is in one of these states (a
 # dispute freezes money, not work).
 WORKING_STATES = frozenset({C.active.value, C.disputed.value})

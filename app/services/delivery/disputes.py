@@ -55,10 +55,11 @@ from app.models import (
     StateTransition,
 )
 from app.pagination import PageParams, SortKey, paginate
-from app.services.delivery.contract_delivery import REFUND_CONTRACT_TOPIC, lock_contract
+from app.services.delivery.contract_delivery import lock_contract
 from app.services.delivery.milestones import MILESTONES, lock_milestones
 from app.services.negotiation.bids import Party, party_filter, party_of
 from app.services.workflow import outbox, timers
+from app.services.workflow.jobs import REFUND_CONTRACT_TOPIC
 from app.services.workflow.state_machine import (
     Actor,
     StateMachine,

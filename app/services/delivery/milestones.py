@@ -40,6 +40,7 @@ from app.models import (
     MilestoneDeliverable,
     MilestoneState,
 )
+from app.services.workflow.jobs import REFUND_MILESTONE_TOPIC, RELEASE_TOPIC
 from app.services.workflow.state_machine import (
     Actor,
     StateMachine,
@@ -49,8 +50,6 @@ from app.services.workflow.state_machine import (
 )
 
 M = MilestoneState
-RELEASE_TOPIC = "money.release_milestone"
-REFUND_TOPIC = "money.refund_milestone"
 # A milestone's money may be released while its contract is in one of these states.
 RELEASING_CONTRACT_STATES = frozenset(
     {ContractState.active.value, ContractState.delivered.value, ContractState.resolved.value}
@@ -99,7 +98,13 @@ MILESTONE_TRANSITIONS: list[Transition] = [
         {M.pending},
         M.refundable,
         actors={"system", "operator"},
-        effects=[enqueue_job(REFUND_TOPIC, _payload, key=lambda c: f"{REFUND_TOPIC}:{c.obj.id}")],
+        effects=[
+            enqueue_job(
+                REFUND_MILESTONE_TOPIC,
+                _payload,
+                key=lambda c: f"{REFUND_MILESTONE_TOPIC}:{c.obj.id}",
+            )
+        ],
         description="A deliverable it pays for was cancelled: its amount goes back to the brand",
     ),
     Transition(

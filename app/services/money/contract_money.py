@@ -30,19 +30,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Contract, Milestone
+from app.services.workflow.jobs import CANCEL_FUNDING_TOPIC, JobContext
 from app.services.workflow.outbox import enqueue
 from app.services.workflow.state_machine import Transition, enqueue_job
-from app.settings import Settings
-from app.worker.relay import JobContext
 
 logger = logging.getLogger("rapport.money")
-
-RELEASE_TOPIC = "money.release_milestone"
-TRANSFER_TOPIC = "money.transfer_milestone"
-PAYOUT_TOPIC = "money.payout_transfer"
-REFUND_MILESTONE_TOPIC = "money.refund_milestone"
-REFUND_CONTRACT_TOPIC = "money.refund_contract"
-CANCEL_FUNDING_TOPIC = "money.cancel_funding"
 
 # Milestone states (plain strings: the column has no CHECK; delivery adds its own).
 PENDING = "pending"
@@ -89,14 +81,6 @@ MONEY_CONTRACT_TRANSITIONS: list[Transition] = [
     ),
 ]
 
-_DEFAULTS = Settings.model_construct()
-
-
-def settings_of(ctx: JobContext) -> Settings:
-    """The app's settings, as the worker's host handed them out (defaults otherwise)."""
-    found = ctx.resources.get("settings")
-    return found if isinstance(found, Settings) else _DEFAULTS
-
 
 async def lock_milestone(session: AsyncSession, milestone_id: str) -> Milestone | None:
     """The milestone, fresh, with its row lock (PostgreSQL; SQLite serialises writers)."""
@@ -120,7 +104,7 @@ async def fresh_contract(
 async def hold(ctx: JobContext, topic: str, payload: dict[str, Any], why: str) -> None:
     """The contract is disputed: do nothing now and look again later, visibly (a new job of the
     same topic, due after `RAPPORT_MONEY_HOLD_RECHECK_MINUTES`; the log says why)."""
-    settings = settings_of(ctx)
+    settings = ctx.settings
     n = int(payload.get("hold", 0)) + 1
     subject = payload.get("milestone_id") or payload.get("contract_id") or ctx.job.id
     await enqueue(

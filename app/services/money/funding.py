@@ -48,13 +48,8 @@ from app.models.stripe_event import StripeEventOutcome
 from app.services.delivery.contracts import CONTRACTS, ContractNotFound
 from app.services.identity.brands import member_brands
 from app.services.money import ledger, settlement
-from app.services.money.contract_money import (
-    CANCEL_FUNDING_TOPIC,
-    REFUND_CONTRACT_TOPIC,
-    charge_of,
-    fresh_contract,
-)
-from app.services.money.stripe_events import EventContext, Handled, stripe_event_handler
+from app.services.money.contract_money import charge_of, fresh_contract
+from app.services.money.stripe_events import EventContext, Handled
 from app.services.money.stripe_problems import (
     STRIPE_PROBLEMS,
     PaymentDeclined,
@@ -66,10 +61,15 @@ from app.services.money.stripe_problems import (
     stripe_problem,
 )
 from app.services.negotiation.bids import party_filter
+from app.services.workflow.jobs import (
+    REFUND_CONTRACT_TOPIC,
+    ClaimedJob,
+    JobContext,
+    PermanentJobError,
+)
 from app.services.workflow.outbox import enqueue
 from app.services.workflow.state_machine import Actor
 from app.settings import Settings
-from app.worker.relay import ClaimedJob, JobContext, PermanentJobError, job_handler
 
 logger = logging.getLogger("rapport.money.funding")
 
@@ -354,7 +354,6 @@ async def _payment_for_intent(session: AsyncSession, intent: dict[str, Any]) -> 
     return row
 
 
-@stripe_event_handler("payment_intent.succeeded")
 async def payment_succeeded(ctx: EventContext) -> Handled:
     session, intent = ctx.session, ctx.data_object
     payment = await _payment_for_intent(session, intent)
@@ -420,7 +419,6 @@ async def payment_succeeded(ctx: EventContext) -> Handled:
     return Handled(StripeEventOutcome.applied, f"{charge_id} funded {contract.id}: {note}")
 
 
-@stripe_event_handler("payment_intent.payment_failed")
 async def payment_failed(ctx: EventContext) -> Handled:
     intent = ctx.data_object
     payment = await _payment_for_intent(ctx.session, intent)
@@ -442,10 +440,9 @@ async def payment_failed(ctx: EventContext) -> Handled:
 # --- the funding window ends: cancel the PaymentIntent --------------------------------------
 
 
-@job_handler(CANCEL_FUNDING_TOPIC)
 async def cancel_funding(ctx: JobContext, job: ClaimedJob) -> None:
     contract_id = job.payload.get("contract_id") or job.payload.get("object_id")
-    gateway: StripeGateway = ctx.resource("stripe")
+    gateway = ctx.stripe()
     async with ctx.transaction() as s:
         payment = await _payment(s, contract_id)
         if payment is None or payment.status in ("succeeded", "canceled"):

@@ -46,9 +46,9 @@ from app.services.money.stripe_problems import (  # noqa: F401 - re-exported for
     create_once,
     stripe_problem,
 )
+from app.services.workflow.jobs import ClaimedJob, JobContext, PermanentJobError
 from app.services.workflow.outbox import enqueue
 from app.settings import Settings
-from app.worker.relay import ClaimedJob, JobContext, PermanentJobError
 
 logger = logging.getLogger("rapport.payouts")
 
@@ -618,7 +618,7 @@ async def pay_out_transfer(ctx: JobContext, job: ClaimedJob, store: StorePayout)
     a refusal with `balance_insufficient` → it waits and retries (backoff), never dead-letters.
     `store(session, payout, influencer_id, stripe_account, now, transfer_id)` records it."""
     transfer_id = job.payload["transfer_id"]
-    gateway: StripeGateway = ctx.resource("stripe")
+    gateway = ctx.stripe()
     async with ctx.transaction() as s:
         plan = await _plan_payout(s, transfer_id)
     if isinstance(plan, str):

@@ -46,18 +46,12 @@ from app.models.ledger import EntryKind
 from app.models.stripe_event import StripeEventOutcome
 from app.services.delivery.milestones import MILESTONES
 from app.services.money import ledger, settlement
-from app.services.money.contract_money import (
-    REFUND_CONTRACT_TOPIC,
-    REFUND_MILESTONE_TOPIC,
-    REFUNDABLE,
-    TRANSFER_TOPIC,
-    fresh_contract,
-    lock_milestone,
-)
-from app.services.money.stripe_events import EventContext, Handled, stripe_event_handler
+from app.services.money.contract_money import REFUNDABLE, fresh_contract, lock_milestone
+from app.services.money.releases import transfer_job_key
+from app.services.money.stripe_events import EventContext, Handled
+from app.services.workflow.jobs import TRANSFER_TOPIC, ClaimedJob, JobContext, PermanentJobError
 from app.services.workflow.outbox import enqueue
 from app.services.workflow.state_machine import Actor
-from app.worker.relay import ClaimedJob, JobContext, PermanentJobError, job_handler
 
 logger = logging.getLogger("rapport.money.refunds")
 
@@ -206,7 +200,7 @@ async def _find_refund(gateway: StripeGateway, reserved: _Reserved) -> Any | Non
 async def _refund_at_stripe(
     ctx: JobContext, job: ClaimedJob, reserved: _Reserved
 ) -> dict[str, Any] | None:
-    gateway: StripeGateway = ctx.resource("stripe")
+    gateway = ctx.stripe()
     if reserved.status != "pending":
         return None
     found = await _find_refund(gateway, reserved) if job.attempts > 1 else None
@@ -241,7 +235,7 @@ async def _book_settlement(
     that currency (at the charge's rate): book the conversion (app/services/money/settlement.py)."""
     if stripe_refund is None or not stripe_refund.get("id"):
         return
-    gateway: StripeGateway = ctx.resource("stripe")
+    gateway = ctx.stripe()
     await settlement.book_refund_settlement(
         ctx.session,
         gateway,
@@ -264,7 +258,6 @@ async def _mark_refunded(
         row.updated_at = now
 
 
-@job_handler(REFUND_MILESTONE_TOPIC)
 async def refund_milestone(ctx: JobContext, job: ClaimedJob) -> None:
     milestone_id = job.payload["milestone_id"]
     async with ctx.transaction() as s:
@@ -302,7 +295,6 @@ async def refund_milestone(ctx: JobContext, job: ClaimedJob) -> None:
         await MILESTONES.fire(session, locked, "mark_refunded", Actor("system", job.id), ctx.now)
 
 
-@job_handler(REFUND_CONTRACT_TOPIC)
 async def refund_contract(ctx: JobContext, job: ClaimedJob) -> None:
     contract_id = job.payload["contract_id"]
     amount = job.payload.get("amount", UNRELEASED)
@@ -338,8 +330,6 @@ async def _release_remainder(
     influencer. It is released against the settled milestones in order (each up to its
     amount; ledger key `release:<mst>`) and each part transferred like a milestone
     (`settlement` transfer jobs, key `transfer:<mst>`)."""
-    from app.services.money.releases import transfer_job_key
-
     session = ctx.session
     contract = await fresh_contract(session, contract_id, lock=True)
     assert contract is not None
@@ -387,7 +377,6 @@ async def _payment_by_charge(session: AsyncSession, charge_id: str | None) -> Pa
     return await session.scalar(select(Payment).where(Payment.charge_id == charge_id))
 
 
-@stripe_event_handler("charge.refunded")
 async def charge_refunded(ctx: EventContext) -> Handled:
     session, charge = ctx.session, ctx.data_object
     payment = await _payment_by_charge(session, charge.get("id"))
@@ -478,7 +467,3 @@ async def _book_outside_refund(
         logger.error("refund beyond escrow and fees", extra={"stripe_refund": refund["id"]})
         return f"{refund['id']}: {rest} beyond escrow and fees is not booked (reconcile)"
     return None
-
-
-# Disputes on a funding charge register their `charge.dispute.*` handlers on import.
-from app.services.money import stripe_disputes as _stripe_disputes  # noqa: E402, F401

@@ -65,31 +65,27 @@ from app.models.ledger import EntryKind
 from app.models.money import Payout
 from app.models.stripe_event import StripeEventOutcome
 from app.services.delivery.milestones import MILESTONES
-from app.services.money import ledger, payouts, settlement, stripe_events
+from app.services.money import ledger, payouts, settlement
 from app.services.money.contract_money import (
     DISPUTED,
-    PAYOUT_TOPIC,
     RELEASABLE,
-    RELEASE_TOPIC,
     RELEASED,
-    TRANSFER_TOPIC,
     fresh_contract,
     hold,
     lock_milestone,
-    settings_of,
     stripe_id,
 )
-from app.services.money.stripe_events import (
-    EventContext,
-    Handled,
-    follow_newest,
-    status_rank,
-    stripe_event_handler,
+from app.services.money.stripe_events import EventContext, Handled, follow_newest, status_rank
+from app.services.workflow.jobs import (
+    PAYOUT_TOPIC,
+    RELEASE_TOPIC,
+    TRANSFER_TOPIC,
+    ClaimedJob,
+    JobContext,
+    PermanentJobError,
 )
-from app.services.workflow import events
 from app.services.workflow.outbox import enqueue
 from app.services.workflow.state_machine import Actor
-from app.worker.relay import ClaimedJob, JobContext, PermanentJobError, job_handler
 
 logger = logging.getLogger("rapport.money.releases")
 
@@ -127,7 +123,6 @@ async def enqueue_release(
 # --- release --------------------------------------------------------------------------------
 
 
-@job_handler(RELEASE_TOPIC)
 async def release_milestone(ctx: JobContext, job: ClaimedJob) -> None:
     milestone_id = job.payload["milestone_id"]
     session = ctx.session
@@ -289,10 +284,9 @@ async def find_transfer(gateway: StripeGateway, contract_id: str, milestone_id: 
     return min(found, key=lambda t: (t.created, t.id)) if found else None
 
 
-@job_handler(TRANSFER_TOPIC)
 async def transfer_milestone(ctx: JobContext, job: ClaimedJob) -> None:
     milestone_id = job.payload["milestone_id"]
-    gateway: StripeGateway = ctx.resource("stripe")
+    gateway = ctx.stripe()
     async with ctx.transaction() as s:
         plan = await _plan_transfer(s, milestone_id, job.id, bool(job.payload.get("settlement")))
     if isinstance(plan, str):
@@ -388,8 +382,6 @@ async def record_transfer(ctx: JobContext, plan: _TransferPlan, transfer: Any) -
         )
         session.add(row)
         await session.flush()
-        # issue 14: the public event (for the contract's parties)
-        await events.emit(session, "transfer", row, "transfer.created", ctx.now)
     elif row.stripe_transfer_id != transfer.id:
         logger.error(
             "a second Stripe transfer for a milestone",
@@ -424,7 +416,7 @@ async def record_transfer(ctx: JobContext, plan: _TransferPlan, transfer: Any) -
             memo=f"{row.stripe_transfer_id} sent in {str(transfer.currency).upper()}",
             now=ctx.now,
         )
-    if settings_of(ctx).payout_mode == "per_transfer":
+    if ctx.settings.payout_mode == "per_transfer":
         await enqueue(
             session,
             PAYOUT_TOPIC,
@@ -468,14 +460,9 @@ async def enqueue_waiting_transfers(ctx: EventContext) -> str | None:
     return f"{len(waiting)} waiting transfer(s) enqueued" if waiting else None
 
 
-if enqueue_waiting_transfers not in stripe_events.ACCOUNT_UPDATED_HOOKS:
-    stripe_events.ACCOUNT_UPDATED_HOOKS.append(enqueue_waiting_transfers)
-
-
 # --- payouts --------------------------------------------------------------------------------
 
 
-@job_handler(PAYOUT_TOPIC)
 async def payout_transfer(ctx: JobContext, job: ClaimedJob) -> None:
     # Which currency, and waiting for Stripe to make the funds available (a refusal with
     # balance_insufficient waits and retries): app/services/money/payouts.py.
@@ -531,8 +518,6 @@ async def _store_payout(
         row.arrival_date = _arrival(payout.get("arrival_date")) or row.arrival_date
     row.updated_at = now
     await session.flush()
-    # issue 14: `payout.<status>` when its status is news to the event feed
-    await events.emit_if_changed(session, "payout", row, "status", row.status, now)
     return row
 
 
@@ -564,21 +549,16 @@ async def _payout_event(ctx: EventContext) -> Handled:
     return Handled(StripeEventOutcome.applied, note)
 
 
-@stripe_event_handler("payout.paid")
 async def payout_paid(ctx: EventContext) -> Handled:
     return await _payout_event(ctx)
 
 
-@stripe_event_handler("payout.failed")
 async def payout_failed(ctx: EventContext) -> Handled:
     return await _payout_event(ctx)
 
 
 # Automatic payouts (Stripe's schedule): recorded from their creation, so a payout on its way
 # shows in the earnings before it is paid; a canceled one is not counted.
-@stripe_event_handler("payout.created")
-@stripe_event_handler("payout.updated")
-@stripe_event_handler("payout.canceled")
 async def payout_changed(ctx: EventContext) -> Handled:
     return await _payout_event(ctx)
 
@@ -595,7 +575,6 @@ async def _our_transfer(session: AsyncSession, transfer_id: str | None) -> Trans
     )
 
 
-@stripe_event_handler("transfer.created")
 async def transfer_created(ctx: EventContext) -> Handled:
     transfer = ctx.data_object
     row = await _our_transfer(ctx.session, transfer.get("id"))
@@ -610,7 +589,6 @@ async def transfer_created(ctx: EventContext) -> Handled:
     return Handled(StripeEventOutcome.ignored, "not a Rapport transfer")
 
 
-@stripe_event_handler("transfer.updated")
 async def transfer_updated(ctx: EventContext) -> Handled:
     row = await _our_transfer(ctx.session, ctx.data_object.get("id"))
     if row is None:
@@ -618,7 +596,6 @@ async def transfer_updated(ctx: EventContext) -> Handled:
     return Handled(StripeEventOutcome.ignored, f"{row.id}: nothing Rapport tracks changed")
 
 
-@stripe_event_handler("transfer.reversed")
 async def transfer_reversed(ctx: EventContext) -> Handled:
     transfer = ctx.data_object
     row = await _our_transfer(ctx.session, transfer.get("id"))
@@ -665,12 +642,9 @@ async def transfer_reversed(ctx: EventContext) -> Handled:
     reversed_now = _in_deal_currency(
         int(transfer.get("amount_reversed") or 0), int(transfer.get("amount") or 0), row.amount
     )
-    reversed_before = row.amount_reversed
     if await follow_newest(ctx, "transfer", rank=reversed_now):
         row.amount_reversed = max(row.amount_reversed, reversed_now)
     row.updated_at = ctx.now
-    if row.amount_reversed > reversed_before:  # issue 14: the public event
-        await events.emit(ctx.session, "transfer", row, "transfer.reversed", ctx.now)
     return Handled(
         StripeEventOutcome.applied,
         f"{row.stripe_transfer_id}: {booked} reversal(s) booked; "

@@ -33,6 +33,7 @@ from app.integrations.stripe import StripeGateway
 from app.models.ledger import EntryKind
 from app.services.catalogue.currencies import minor_unit_exponent
 from app.services.money import ledger
+from app.services.workflow.jobs import JobContext
 
 logger = logging.getLogger("rapport.money.settlement")
 
@@ -61,11 +62,9 @@ class Settled:
         )
 
 
-def gateway_of(job: Any) -> StripeGateway | None:
+def gateway_of(job: JobContext | None) -> StripeGateway | None:
     """The worker's Stripe gateway, when the code runs in a job (None otherwise)."""
-    resources = getattr(job, "resources", None) or {}
-    found = resources.get("stripe")
-    return found if isinstance(found, StripeGateway) else None
+    return job.resources.stripe if job is not None else None
 
 
 async def balance_transactions(gateway: StripeGateway, source: str) -> list[Settled]:
@@ -122,7 +121,7 @@ async def book_stripe_fee(
 
 async def book_charge_settlement(
     session: AsyncSession,
-    job: Any,
+    job: JobContext | None,
     *,
     charge_id: str,
     total: int,

@@ -35,7 +35,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.integrations.stripe import StripeGateway
 from app.models import Dispute, DisputeState, Payment
 from app.models.ledger import EntryKind
 from app.models.stripe_event import StripeDispute, StripeEventOutcome
@@ -44,12 +43,7 @@ from app.services.delivery.contracts import CONTRACTS
 from app.services.delivery.disputes import DISPUTES, open_for_chargeback
 from app.services.money import ledger
 from app.services.money.contract_money import DISPUTED, fresh_contract
-from app.services.money.stripe_events import (
-    EventContext,
-    Handled,
-    follow_newest,
-    stripe_event_handler,
-)
+from app.services.money.stripe_events import EventContext, Handled, follow_newest
 from app.services.workflow.state_machine import Actor
 
 logger = logging.getLogger("rapport.money.disputes")
@@ -73,7 +67,7 @@ async def _balance_transactions(ctx: EventContext, dispute: dict[str, Any]) -> l
     items = dispute.get("balance_transactions") or []
     if all(isinstance(item, dict) for item in items):
         return list(items)
-    gateway: StripeGateway | None = ctx.job.resources.get("stripe") if ctx.job else None
+    gateway = ctx.job.resources.stripe if ctx.job else None
     if gateway is None:
         raise RuntimeError("a dispute's balance transactions need the Stripe gateway")
     wanted = {item for item in items if isinstance(item, str)}
@@ -297,16 +291,6 @@ async def apply_dispute_event(ctx: EventContext) -> Handled:
     ]
     await session.flush()
     return Handled(StripeEventOutcome.applied, "; ".join(notes))
-
-
-for _type in (
-    "charge.dispute.created",
-    "charge.dispute.updated",
-    "charge.dispute.closed",
-    "charge.dispute.funds_withdrawn",
-    "charge.dispute.funds_reinstated",
-):
-    stripe_event_handler(_type)(apply_dispute_event)
 
 
 _NEWEST_FIRST = [

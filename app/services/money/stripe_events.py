@@ -18,12 +18,11 @@ processed, else dispatch on `type` through `EVENT_HANDLERS` and record `processe
 `outcome` and `note` in the job's transaction — so an event is processed once even when the job
 runs twice.
 
-Handlers: `EVENT_HANDLERS` maps a type to `async def handler(ctx: EventContext) -> Handled`.
-`account.updated` is handled (app/services/money/payouts.py). The money flows' types are registered
-as explicit placeholders that mark the event processed with the note "no handler yet"; the
-money code replaces them with `@stripe_event_handler("payment_intent.succeeded")` (replacing a
-placeholder is allowed, replacing a real handler is an error). A type Rapport does not know at
-all is stored and marked `unknown_type`. Nothing is dropped silently.
+Handlers: `EVENT_HANDLERS` maps a type to `async def handler(ctx: EventContext) -> Handled`; it
+is filled by `app.services.wiring.wire()` from the one list of handlers there. The types Rapport's
+endpoints subscribe to are `SUBSCRIBED_EVENT_TYPES` (platform and Connect); a subscribed type
+without a wired handler is marked `no_handler` (tests/test_wiring.py fails first), a type Rapport
+does not know at all is stored and marked `unknown_type`. Nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -46,12 +45,46 @@ from app.ids import new_id
 from app.integrations.stripe import STRIPE_API_VERSION
 from app.models.stripe_event import StripeEvent, StripeEventOutcome, StripeObjectState
 from app.services.money import payouts
+from app.services.workflow.jobs import (
+    STRIPE_EVENT_TOPIC,
+    ClaimedJob,
+    JobContext,
+    PermanentJobError,
+)
 from app.services.workflow.outbox import enqueue
-from app.worker.relay import ClaimedJob, JobContext, PermanentJobError, job_handler
 
 logger = logging.getLogger("rapport.stripe.webhooks")
 
-STRIPE_EVENT_TOPIC = "stripe.event"
+# --- the types Rapport subscribes to (docs/payments.md, "Deploying on real Stripe") ---------
+
+# The platform endpoint ("Events on your account"): the brand's money and what Rapport moves.
+PLATFORM_EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "charge.refunded",
+        "charge.dispute.created",
+        "charge.dispute.updated",
+        "charge.dispute.closed",
+        "charge.dispute.funds_withdrawn",
+        "charge.dispute.funds_reinstated",
+        "transfer.created",
+        "transfer.updated",
+        "transfer.reversed",
+    }
+)
+# The Connect endpoint ("Events on Connected accounts"): influencers' accounts and payouts.
+CONNECT_EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "account.updated",
+        "payout.created",
+        "payout.updated",
+        "payout.paid",
+        "payout.failed",
+        "payout.canceled",
+    }
+)
+SUBSCRIBED_EVENT_TYPES: frozenset[str] = PLATFORM_EVENT_TYPES | CONNECT_EVENT_TYPES
 
 
 # --- problems -------------------------------------------------------------------------------
@@ -383,19 +416,15 @@ async def follow_newest(
     return True
 
 
-NO_HANDLER_YET = "no handler yet: stored and marked; the money flows will process this type"
-
-
-async def _no_handler_yet(ctx: EventContext) -> Handled:
-    return Handled(StripeEventOutcome.no_handler, NO_HANDLER_YET)
-
+NO_HANDLER_YET = "no handler is wired: a subscribed type missing from app/services/wiring.py"
 
 # Called after an `account.updated` was applied (the money flows enqueue the transfers that
-# waited for payouts to be enabled); each may return a note to append.
-ACCOUNT_UPDATED_HOOKS: list[Callable[[EventContext], Awaitable[str | None]]] = []
+# waited for payouts to be enabled); each may return a note to append. Filled by `wire()`.
+AccountUpdatedHook = Callable[[EventContext], Awaitable[str | None]]
+ACCOUNT_UPDATED_HOOKS: list[AccountUpdatedHook] = []
 
 
-async def _account_updated(ctx: EventContext) -> Handled:
+async def account_updated(ctx: EventContext) -> Handled:
     outcome, note = await payouts.apply_account_event(
         ctx.session, ctx.data_object, ctx.event.stripe_created_at
     )
@@ -407,24 +436,8 @@ async def _account_updated(ctx: EventContext) -> Handled:
     return Handled(outcome, note)
 
 
-# Every type our endpoints subscribe to. Placeholders (`_no_handler_yet`) are replaced by the
-# money flows (funding, refunds, transfers, payouts, disputes) as they are written.
-EVENT_HANDLERS: dict[str, EventHandler] = {
-    "account.updated": _account_updated,
-    "payment_intent.succeeded": _no_handler_yet,
-    "payment_intent.payment_failed": _no_handler_yet,
-    "charge.refunded": _no_handler_yet,
-    "charge.dispute.created": _no_handler_yet,
-    "charge.dispute.updated": _no_handler_yet,
-    "charge.dispute.closed": _no_handler_yet,
-    "charge.dispute.funds_withdrawn": _no_handler_yet,
-    "charge.dispute.funds_reinstated": _no_handler_yet,
-    "transfer.created": _no_handler_yet,
-    "transfer.updated": _no_handler_yet,
-    "transfer.reversed": _no_handler_yet,
-    "payout.paid": _no_handler_yet,
-    "payout.failed": _no_handler_yet,
-}
+# Type → handler, installed by `app.services.wiring.wire()`.
+EVENT_HANDLERS: dict[str, EventHandler] = {}
 
 # Types that happen at most once per object: a second event id for the same object is marked
 # `duplicate` instead of being handled again (see app/models/stripe_event.py).
@@ -438,19 +451,6 @@ ONCE_PER_OBJECT: frozenset[str] = frozenset(
         "payout.failed",
     }
 )
-
-
-def stripe_event_handler(event_type: str) -> Callable[[EventHandler], EventHandler]:
-    """Register the handler of a Stripe event type (replacing its placeholder)."""
-
-    def decorator(handler: EventHandler) -> EventHandler:
-        current = EVENT_HANDLERS.get(event_type)
-        if current not in (None, _no_handler_yet, handler):
-            raise ValueError(f"a handler for Stripe {event_type!r} is already registered")
-        EVENT_HANDLERS[event_type] = handler
-        return handler
-
-    return decorator
 
 
 async def process_event(
@@ -502,6 +502,8 @@ async def _dispatch(
                 f"{row.type} for {row.object_id} was already processed as {earlier}",
             )
     handler = EVENT_HANDLERS.get(row.type)
+    if handler is None and row.type in SUBSCRIBED_EVENT_TYPES:
+        return Handled(StripeEventOutcome.no_handler, NO_HANDLER_YET)
     if handler is None:
         return Handled(
             StripeEventOutcome.unknown_type,
@@ -510,6 +512,5 @@ async def _dispatch(
     return await handler(EventContext(session, row, now, job))
 
 
-@job_handler(STRIPE_EVENT_TOPIC)
 async def process_stripe_event_job(ctx: JobContext, job: ClaimedJob) -> None:
     await process_event(ctx.session, job.payload["event_id"], ctx.now, ctx)

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import create_database
 from app.integrations.stripe import StripeGateway, StripeGatewayError, StripeUnavailable
 from app.models import Payment, PayoutAccount
 from app.services.money.payouts import ACCOUNT_UNKNOWN, account_unknown
@@ -168,8 +169,6 @@ async def startup_report(settings: Any, *, wait_seconds: float = 10.0) -> str | 
     """For `rapport serve`: one plain line when the stored Stripe ids do not match the
     configured Stripe (None when they do, or nothing is stored). Waits a little for a sandbox
     that was just started beside the API."""
-    from app.db import create_database
-
     database = create_database(settings)
     gateway = StripeGateway(settings)
     try:

@@ -329,10 +329,6 @@ async def sync_with_brief(session: AsyncSession, brief: Brief, now: datetime) ->
         )
 
 
-if sync_with_brief not in briefs.CHANGE_HOOKS:
-    briefs.CHANGE_HOOKS.append(sync_with_brief)
-
-
 # --- invitations --------------------------------------------------------------------------------
 
 

@@ -181,7 +181,17 @@ def _state(value: Any) -> str:
 
 
 MACHINES: dict[str, StateMachine] = {}
-"""Every declared machine by kind; timers find the machine to fire through it."""
+"""Every declared machine by kind, installed by `app.services.wiring.wire()` from its list
+(`install_machines`; nothing registers on import); timers find the machine to fire through it."""
+
+
+def install_machines(machines: Iterable[StateMachine]) -> None:
+    """Make machines findable by kind (again: installing the same machine twice is a no-op)."""
+    for found in machines:
+        existing = MACHINES.get(found.kind)
+        if existing is not None and existing.model is not found.model:
+            raise ValueError(f"a state machine of kind {found.kind!r} is already declared")
+        MACHINES[found.kind] = found
 
 
 class StateMachine:
@@ -193,7 +203,7 @@ class StateMachine:
         *,
         state_column: str = "state",
         version_column: str | None = None,
-        register: bool = True,
+        register: bool = False,
         lock_parent: tuple[Any, str] | None = None,
     ) -> None:
         self.kind = kind
@@ -225,11 +235,8 @@ class StateMachine:
         declared = _column_values(table_columns[state_column])
         if declared is not None and not self.states <= declared:
             raise ValueError(f"{kind}: states {sorted(self.states - declared)} not in the column")
-        if register:
-            existing = MACHINES.get(kind)
-            if existing is not None and existing.model is not model:
-                raise ValueError(f"a state machine of kind {kind!r} is already declared")
-            MACHINES[kind] = self
+        if register:  # a test's own machine; the app's are installed by wire()
+            install_machines([self])
 
     def __repr__(self) -> str:
         return f"StateMachine({self.kind!r}, {len(self.transitions)} transitions)"
