@@ -1,105 +1,94 @@
-"""Who is calling, and may they call this route.
+"""Who is calling, may they call this route, and have they called too often.
 
-One dependency, `Authenticator(*scopes)`, authenticates the caller from the `Authorization` header
-and checks that the credential carries every required scope. Routes take it through `Annotated`
-aliases (`CurrentUser`, …) so the requirement is visible on the route and in OpenAPI.
+One dependency, `Authenticator(*scopes)`, authenticates the caller from `Authorization: Bearer …`,
+takes one request from the credential's rate limit, and checks that the credential carries every
+required scope. Routes take it through `Annotated` aliases (`BriefWriter`, …) so the requirement
+is visible on the route and in OpenAPI's security requirements.
 
-Credentials today: user access tokens (JWT). Partner API keys and OAuth2 client tokens plug in
-here later as further `Principal` kinds with their own, narrower scope sets; routes do not change.
-Object-level access is not decided here: services filter their queries by the principal.
+Credentials: a password sign-in's access token (JWT) and an API key (`rk_live_…`/`rk_test_…`),
+each resolved to a `Principal` (`app/services/identity/credentials.py`); an OAuth access token is
+the next kind. The scope catalogue is `app/services/identity/scopes.py`. Object-level access is
+not decided here: services filter their queries by the principal's account.
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Response, Security
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
 from app.db import Session
 from app.errors import InsufficientScope, InvalidToken, NotAuthenticated
 from app.models import User
 from app.security import TokenError
+from app.services.identity.credentials import Principal, looks_like_api_key, user_principal
+from app.services.identity.scopes import SCOPE_DESCRIPTIONS, USER_SCOPES, Scope, scopes_for
+from app.services.identity.users import Identity
 
-
-class Scope(enum.StrEnum):
-    profile = "profile"  # read and change one's own account
-    brands_read = "brands:read"
-    brands_write = "brands:write"
-    influencer_read = "influencer:read"
-    influencer_write = "influencer:write"
-    catalogue_read = "catalogue:read"
-    briefs_write = "briefs:write"
-    bids_read = "bids:read"
-    bids_write = "bids:write"
-    contracts_read = "contracts:read"
-    contracts_write = "contracts:write"
-    operator = "operator"
-
-
-SCOPE_DESCRIPTIONS: dict[str, str] = {
-    Scope.profile: "Read and change your own account",
-    Scope.brands_read: "Read the brands you are a member of",
-    Scope.brands_write: "Manage brands you belong to: profile, members, invitations",
-    Scope.influencer_read: "Read your influencer profile",
-    Scope.influencer_write: "Create and change your influencer profile",
-    Scope.catalogue_read: "Read public briefs and influencer listings",
-    Scope.briefs_write: "Create, change and move the briefs of brands you belong to",
-    Scope.bids_read: "Read the bids, offers and messages you are a party to",
-    Scope.bids_write: "Invite, bid, make and answer offers, and send messages as a party",
-    Scope.contracts_read: "Read the contracts you are a party to",
-    Scope.contracts_write: "Act on the contracts you are a party to (e.g. cancel before funding)",
-    Scope.operator: "Platform operations (operators only)",
-}
-
-# A signed-in person acts with every scope a person can hold; operators also get `operator`.
-USER_SCOPES: frozenset[str] = frozenset(s.value for s in Scope if s is not Scope.operator)
+__all__ = ["USER_SCOPES", "Authenticator", "Principal", "Scope", "scopes_for"]
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl="/v1/auth/token", scopes=SCOPE_DESCRIPTIONS, auto_error=False
 )
 
 
-@dataclass(frozen=True)
-class Principal:
-    kind: Literal["user"]
-    user_id: str
-    scopes: frozenset[str]
-    is_operator: bool = False
-
-    def has(self, scope: str) -> bool:
-        return scope in self.scopes
+def _identity(request: Request) -> Identity:
+    # The identity service holds the process's rate limiter and the API keys' service.
+    identity: Identity = request.app.state.identity
+    return identity
 
 
-def scopes_for(user: User) -> frozenset[str]:
-    return USER_SCOPES | {Scope.operator.value} if user.is_operator else USER_SCOPES
+def _now(request: Request) -> datetime:
+    now: datetime = request.app.state.clock.now()
+    return now
 
 
-async def _authenticate(
-    request: Request,
-    security_scopes: SecurityScopes,
-    session: Session,
-    token: str | None = Depends(oauth2_scheme),
-) -> Principal:
-    if not token:
-        raise NotAuthenticated("Send a bearer token: `Authorization: Bearer <access_token>`")
+async def _principal(request: Request, session: Session, token: str) -> Principal:
+    identity, now = _identity(request), _now(request)
+    if looks_like_api_key(token):
+        return await identity.api_keys.authenticate(session, token, now)
     try:
-        claims = request.app.state.access_tokens.verify(token, request.app.state.clock.now())
+        claims = identity.access_tokens.verify(token, now)
     except TokenError as exc:
         raise InvalidToken(str(exc)) from exc
     user = await session.get(User, claims.subject)
     if user is None:
         raise InvalidToken("the access token's account no longer exists")
-    # A token never grants more than the account holds now (an operator demoted mid-token).
-    granted = claims.scopes & scopes_for(user)
-    missing = [s for s in security_scopes.scopes if s not in granted]
+    return user_principal(user, claims.scopes, identity.settings.rate_limit_default_plan)
+
+
+async def _authenticate(
+    request: Request,
+    response: Response,
+    security_scopes: SecurityScopes,
+    session: Session,
+    token: str | None = Depends(oauth2_scheme),
+) -> Principal:
+    if not token:
+        raise NotAuthenticated(
+            "Send a bearer token: `Authorization: Bearer <access_token or rk_… API key>`"
+        )
+    principal = await _principal(request, session, token)
+    # Counted before the scope check (a caller probing scopes spends its quota too) and before
+    # the route runs: a refused request has changed nothing.
+    limiter = _identity(request).rate_limiter
+    quota = await limiter.consume(
+        limiter.plan(principal.plan),
+        principal.rate_limit_key,
+        "This credential made too many requests; retry after the time in Retry-After",
+    )
+    if quota is not None:
+        response.headers.update(quota.headers())
+    missing = [s for s in security_scopes.scopes if s not in principal.scopes]
     if missing:
         raise InsufficientScope(
             f"This call needs the scope(s): {', '.join(missing)}", required_scopes=missing
         )
-    return Principal(kind="user", user_id=user.id, scopes=granted, is_operator=user.is_operator)
+    if principal.kind == "api_key" and principal.credential_id is not None:
+        await _identity(request).api_keys.touch(session, principal.credential_id, _now(request))
+    return principal
 
 
 def Authenticator(*scopes: Scope) -> Any:
@@ -107,14 +96,20 @@ def Authenticator(*scopes: Scope) -> Any:
 
 
 CurrentUser = Annotated[Principal, Authenticator(Scope.profile)]
+ApiKeyManager = Annotated[Principal, Authenticator(Scope.api_keys_manage)]
 BrandReader = Annotated[Principal, Authenticator(Scope.brands_read)]
 BrandWriter = Annotated[Principal, Authenticator(Scope.brands_write)]
-InfluencerReader = Annotated[Principal, Authenticator(Scope.influencer_read)]
-InfluencerWriter = Annotated[Principal, Authenticator(Scope.influencer_write)]
+InfluencerReader = Annotated[Principal, Authenticator(Scope.listings_read)]
+InfluencerWriter = Annotated[Principal, Authenticator(Scope.listings_write)]
 CatalogueReader = Annotated[Principal, Authenticator(Scope.catalogue_read)]
+BriefReader = Annotated[Principal, Authenticator(Scope.briefs_read)]
 BriefWriter = Annotated[Principal, Authenticator(Scope.briefs_write)]
 BidReader = Annotated[Principal, Authenticator(Scope.bids_read)]
 BidWriter = Annotated[Principal, Authenticator(Scope.bids_write)]
+NegotiationWriter = Annotated[Principal, Authenticator(Scope.negotiation_write)]
 ContractReader = Annotated[Principal, Authenticator(Scope.contracts_read)]
 ContractWriter = Annotated[Principal, Authenticator(Scope.contracts_write)]
+DeliverableWriter = Annotated[Principal, Authenticator(Scope.deliverables_write)]
+PaymentReader = Annotated[Principal, Authenticator(Scope.payments_read)]
+PaymentWriter = Annotated[Principal, Authenticator(Scope.payments_write)]
 Operator = Annotated[Principal, Authenticator(Scope.operator)]

@@ -192,8 +192,13 @@ class ValidationProblem(ProblemDetail):
     errors: list[FieldError]
 
 
-# Every route that needs a credential can fail these ways.
-AUTH_PROBLEMS: tuple[type[Problem], ...] = (NotAuthenticated, InvalidToken, InsufficientScope)
+# Every route that needs a credential can fail these ways (the 429: the credential's rate limit).
+AUTH_PROBLEMS: tuple[type[Problem], ...] = (
+    NotAuthenticated,
+    InvalidToken,
+    InsufficientScope,
+    RateLimited,
+)
 
 # Every route can fail these ways; they are declared once for all operations.
 COMMON_PROBLEMS: tuple[type[Problem], ...] = (MalformedRequest, InvalidRequest, PayloadTooLarge)

@@ -50,6 +50,7 @@ from app.db import HELD_SESSION, Database, add_unique
 from app.errors import Conflict, InvalidRequest, Problem, problem_response
 from app.models.idempotency import IdempotencyRecord
 from app.security import TokenError
+from app.services.identity.credentials import looks_like_api_key
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 RETENTION = timedelta(hours=24)
@@ -255,7 +256,9 @@ class _Claim:
         """Commits the route's changes together with its response; 5xx answers are not kept
         (their changes are rolled back). Returns the record to send instead when another process
         stored an answer for this key first (several processes on one SQLite file)."""
-        if response["status"] >= 500:
+        # A 429 is not stored either: the request was refused before it did anything, and its
+        # retry must run once the rate limit allows, not replay the refusal for 24 hours.
+        if response["status"] >= 500 or response["status"] == 429:
             await session.rollback()
             return None
         kept = [
@@ -314,6 +317,11 @@ def _lock_id(caller: str, key: str) -> int:
 
 def _caller(state: Any, headers: dict[bytes, bytes], scope: Scope, now: datetime) -> str:
     authorization = headers.get(b"authorization", b"").decode("latin-1")
+    bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+    if looks_like_api_key(bearer):
+        # An API key's calls are its own (never the anonymous client address's, which partners
+        # behind one NAT would share); a digest, not the key, is what is stored.
+        return "key:" + hashlib.sha256(bearer.encode()).hexdigest()
     if authorization.lower().startswith("bearer "):
         try:
             return "user:" + state.access_tokens.verify(authorization[7:].strip(), now).subject

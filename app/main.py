@@ -31,6 +31,7 @@ from app.routers import (
     rates,
 )
 from app.routers.contracts import router as contracts_router
+from app.routers.credentials import router as credentials_router
 from app.routers.delivery import router as delivery_router
 from app.routers.disputes import router as disputes_router
 from app.routers.money import router as money_router
@@ -60,6 +61,7 @@ send `Authorization: Bearer <access_token>`. The *Authorize* button of `/docs` d
 ROUTERS = (
     health.router,
     auth.router,
+    credentials_router,
     brands.router,
     influencers.router,
     briefs.router,
@@ -161,6 +163,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         openapi_tags=[
             {"name": "auth", "description": "Accounts, sign-in and tokens"},
             {"name": "me", "description": "The signed-in account"},
+            {
+                "name": "api-keys",
+                "description": "API keys for integrations: scoped, rotatable, revocable",
+            },
             {"name": "brands", "description": "Brands, their members and invitations"},
             {"name": "influencers", "description": "Influencer profiles (listings)"},
             {"name": "briefs", "description": "Briefs: what brands want made, and their lifecycle"},

@@ -7,7 +7,9 @@ here, from the same sources the server enforces:
   `Page_BidOut_`; `Body_issue_token` → `IssueTokenForm`);
 - every `limit` states the page-size cap the server enforces (`Settings.page_size_max`);
 - an optional body is the object or nothing, never `null` (what the server accepts);
-- every schema and every JSON response carries an example (`app/openapi_examples.py`).
+- every schema and every JSON response carries an example (`app/openapi_examples.py`);
+- every route that takes the sign-in token also takes an API key (`ApiKey`, an HTTP bearer
+  scheme), with the same scopes listed in its security requirement.
 """
 
 from __future__ import annotations
@@ -31,7 +33,32 @@ def refine(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
             _optional_body(operation)
             _query_values(operation)
     _examples(schema, components)
+    _api_key_security(schema)
     return schema
+
+
+API_KEY_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "rk_live_… / rk_test_…",
+    "description": "An API key made with `POST /v1/api-keys`, sent as "
+    "`Authorization: Bearer rk_…`. It holds the scopes it was made with; each operation lists "
+    "the scopes it needs.",
+}
+
+
+def _api_key_security(schema: dict[str, Any]) -> None:
+    """`Authenticator` accepts a sign-in token or an API key; FastAPI knows only the first."""
+    schemes = schema["components"].setdefault("securitySchemes", {})
+    if "OAuth2PasswordBearer" not in schemes:
+        return
+    schemes["ApiKey"] = API_KEY_SCHEME
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            security = operation.get("security", [])
+            for requirement in list(security):
+                if "OAuth2PasswordBearer" in requirement:
+                    security.append({"ApiKey": requirement["OAuth2PasswordBearer"]})
 
 
 def _rename_components(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:

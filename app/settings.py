@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
+from limits import parse as parse_limits
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -65,6 +66,27 @@ class Settings(BaseSettings):
         5, description="failed logins per email per window before 429"
     )
     login_max_attempts_per_ip: int = Field(30, description="logins per client IP per window")
+
+    # --- rate limits (docs/api-conventions.md) -------------------------------------------------
+    redis_url: str | None = Field(
+        None,
+        description="Redis shared by every API process for the rate limits "
+        "(`redis://host:6379/0`); unset: counted in process memory (embedded mode)",
+    )
+    redis_key_prefix: str = Field(
+        "rapport",
+        description="prefix of Rapport's keys in that Redis (several deployments, one Redis)",
+    )
+    rate_limit_plans: dict[str, str] = Field(
+        default_factory=lambda: {"standard": "600/minute", "partner": "3000/minute"},
+        description='requests per credential per window, by plan, JSON (`{"standard": "600/minute"}`; '
+        "a `limits` expression: N/second, N/minute, N/hour, N per 10 seconds …)",
+    )
+    rate_limit_default_plan: str = Field(
+        "standard",
+        description="plan of password sign-ins and of new API keys (operators move a key to "
+        "another plan)",
+    )
 
     max_body_bytes: int = Field(1_048_576, description="requests with a larger body get 413")
     page_size_default: int = Field(20, description="`limit` when the caller gives none")
@@ -215,6 +237,19 @@ class Settings(BaseSettings):
                 raise ValueError("RAPPORT_SECRET_KEY must be set to ≥ 32 random chars")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production needs PostgreSQL (RAPPORT_DATABASE_URL)")
+        return self
+
+    @model_validator(mode="after")
+    def _check_rate_limit_plans(self) -> Settings:
+        for name, text in self.rate_limit_plans.items():
+            try:
+                parse_limits(text)
+            except ValueError as exc:
+                raise ValueError(f"RAPPORT_RATE_LIMIT_PLANS: plan {name!r}: {exc}") from exc
+        if self.rate_limit_default_plan not in self.rate_limit_plans:
+            raise ValueError(
+                "RAPPORT_RATE_LIMIT_DEFAULT_PLAN must name a plan of RAPPORT_RATE_LIMIT_PLANS"
+            )
         return self
 
     @field_validator("stripe_api_base", mode="before")

@@ -137,6 +137,8 @@ async def _isolated(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield
     if "database" in request.fixturenames or "client" in request.fixturenames:
         await _empty_tables(request.getfixturevalue("database"))
+        # The session's app counts rate limits in memory: every test starts with full quotas.
+        await request.getfixturevalue("app").state.identity.rate_limiter.reset()
 
 
 @pytest.fixture

@@ -121,6 +121,13 @@ TABLE: dict[str, Row] = {
     ),
     "GET /v1/bids": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the caller's own bids"),
     "GET /v1/contracts": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the caller's contracts"),
+    # --- API keys: each caller's own; `key_id` is the owner's key -------------------------------
+    "POST /v1/api-keys": row("2xx 2xx 2xx 2xx 2xx 2xx 401", "API_KEY"),
+    "GET /v1/api-keys": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the caller's own keys"),
+    "GET /v1/api-keys/{key_id}": row("2xx 404 404 404 404 404 401"),
+    "PUT /v1/operator/api-keys/{key_id}/plan": row(
+        "403 403 403 403 403 2xx 401", {"plan": "partner"}, note="operators set plans"
+    ),
     # --- the catalogue: any signed-in user; the brief is `public` ---------------------------------
     "GET /v1/influencers": row("2xx 2xx 2xx 2xx 2xx 2xx 401"),
     "GET /v1/influencers/{influencer_id}": row("2xx 2xx 2xx 2xx 2xx 2xx 401"),
@@ -320,6 +327,8 @@ TABLE: dict[str, Row] = {
     "DELETE /v1/influencers/me/accounts/{account_id}": row("404 404 404 2xx 404 404 401"),
     "DELETE /v1/brands/{brand_id}/members/{user_id}": row("2xx 403 404 404 404 404 401"),
     "DELETE /v1/brands/{brand_id}": row("2xx|409 403 404 404 404 404 401"),
+    "POST /v1/api-keys/{key_id}/rotate": row("2xx 404 404 404 404 404 401", {}),
+    "DELETE /v1/api-keys/{key_id}": row("2xx 404 404 404 404 404 401"),
 }
 
 
@@ -426,6 +435,10 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
     )
     operator = await make_operator(client, app)
     h = owner.headers
+    key = await client.post(
+        "/v1/api-keys", json={"name": "matrix", "scopes": ["briefs:read"]}, headers=h
+    )
+    assert key.status_code == 201, key.text
 
     pending = await client.post(
         f"/v1/brands/{deal.brand['id']}/invitations",
@@ -480,6 +493,7 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "draft_brief_id": draft_brief["id"],
         "invite_brief_id": invite_brief["id"],
         "foreign_offer_id": foreign_offer["id"],
+        "key_id": key.json()["id"],
     }
     private = {ids[k] for k in ("bid_id", "offer_id", "contract_id", "deliverable_id", "draft_id")}
     private |= {ids["extension_id"], ids["dispute_id"]}
@@ -497,6 +511,7 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "EXTENSION": {"due_date": "2027-01-05", "reason": "illness"},
         "RIVAL_BRIEF": brief_body(other_brand["id"]),
         "READ_FOREIGN": {"up_to": foreign_message.json()["id"]},
+        "API_KEY": {"name": "matrix", "scopes": ["briefs:read", "bids:read"]},
     }
     callers: dict[str, Account | None] = {
         "owner": owner,
@@ -507,10 +522,13 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "operator": operator,
         "anon": None,
     }
+    # The owner's API key is the owner's alone (operators see it to set its plan).
+    own_key = {ids["key_id"]}
     hidden = {
-        "other_brand": private | brand_private,
-        "other_influencer": private | brand_private,
-        "influencer": brand_private,
+        "other_brand": private | brand_private | own_key,
+        "other_influencer": private | brand_private | own_key,
+        "influencer": brand_private | own_key,
+        "member": own_key,
     }
     return World(callers, ids, hidden, bodies)
 

@@ -314,6 +314,12 @@ async def test_a_zero_budget_is_refused_at_creation_and_at_update(client, field)
     assert matches.status_code == 200, matches.text
 
 
+async def test_the_schema_states_that_a_must_have_is_not_blank(client):
+    # Found by schemathesis: "  " matched the schema (minLength 1) but is refused once stripped.
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["BriefIn"]
+    assert schema["properties"]["must_haves"]["items"]["pattern"] == r"\S"
+
+
 async def test_the_budget_schema_states_strictly_positive_amounts(client):
     schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["Budget"]
     for field in ("total", "per_influencer_min", "per_influencer_max"):

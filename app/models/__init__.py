@@ -33,8 +33,9 @@ from app.models.delivery import (
     ProofState,
     Resolution,
 )
+from app.models.credential import ApiKey
 from app.models.idempotency import IdempotencyRecord
-from app.models.identity import LoginAttempt, RefreshToken, User
+from app.models.identity import RefreshToken, User
 from app.models.influencer import (
     Influencer,
     ListingCountry,
@@ -70,6 +71,7 @@ from app.models.workflow import Job, JobState, StateTransition, Timer, TimerStat
 
 __all__ = [
     "ACTIVE_BID_STATES",
+    "ApiKey",
     "Base",
     "Bid",
     "BidMessage",
@@ -109,7 +111,6 @@ __all__ = [
     "ListingCountry",
     "ListingRate",
     "ListingTopic",
-    "LoginAttempt",
     "MetricReport",
     "MetricSource",
     "Milestone",

@@ -1,10 +1,11 @@
-"""Users, their refresh tokens and login attempts (for rate limiting)."""
+"""Users and their refresh tokens. (Sign-in attempts are counted by the rate limiter,
+`app/services/identity/rate_limits.py`, not stored here.)"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, public_id_column, updated_at_column
@@ -40,15 +41,3 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
-
-
-class LoginAttempt(Base):
-    """A sign-in attempt, keyed by account (hashed email) and by client IP."""
-
-    __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_key_at", "key", "at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(100))
-    at: Mapped[datetime] = mapped_column()
-    succeeded: Mapped[bool] = mapped_column(Boolean)

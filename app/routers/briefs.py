@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.auth import BriefWriter, CatalogueReader
+from app.auth import BriefReader, BriefWriter
 from app.db import Session
 from app.deps import Now
 from app.errors import AUTH_PROBLEMS, InvalidTransition, problem_responses
@@ -56,7 +56,7 @@ async def create_brief(
 )
 async def search_briefs(
     query: Annotated[BriefQuery, Query()],
-    principal: CatalogueReader,
+    principal: BriefReader,
     session: Session,
     page: Pagination,
 ) -> Page[BriefOut]:
@@ -72,7 +72,7 @@ async def search_briefs(
     "`budget_warning` is set when the per-influencer budget is below the fair range.",
     responses=problem_responses(*AUTH_PROBLEMS, BriefNotFound),
 )
-async def get_brief(brief_id: str, principal: CatalogueReader, session: Session) -> BriefOut:
+async def get_brief(brief_id: str, principal: BriefReader, session: Session) -> BriefOut:
     return _out(await service.get_brief(session, principal.user_id, brief_id))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.auth import ContractReader, ContractWriter
+from app.auth import ContractReader, ContractWriter, DeliverableWriter
 from app.db import Session
 from app.deps import Now
 from app.errors import AUTH_PROBLEMS, InvalidTransition, problem_responses
@@ -145,7 +145,7 @@ async def get_deliverable(
     responses=problem_responses(*AUTH_PROBLEMS, DeliverableNotFound, DraftInReview, *MOVES),
 )
 async def submit_draft(
-    deliverable_id: str, body: DraftIn, principal: ContractWriter, session: Session, now: Now
+    deliverable_id: str, body: DraftIn, principal: DeliverableWriter, session: Session, now: Now
 ) -> DraftOut:
     draft = await service.submit_draft(
         session,
@@ -196,7 +196,7 @@ async def get_draft(draft_id: str, principal: ContractReader, session: Session) 
 )
 async def approve_draft(
     draft_id: str,
-    principal: ContractWriter,
+    principal: DeliverableWriter,
     session: Session,
     now: Now,
     body: ApproveIn | None = None,
@@ -219,7 +219,7 @@ async def approve_draft(
     ),
 )
 async def request_draft_changes(
-    draft_id: str, body: RequestChangesIn, principal: ContractWriter, session: Session, now: Now
+    draft_id: str, body: RequestChangesIn, principal: DeliverableWriter, session: Session, now: Now
 ) -> DraftOut:
     draft = await service.review_draft(
         session, principal.user_id, draft_id, "request_changes", now, body.feedback
@@ -244,7 +244,7 @@ async def request_draft_changes(
     ),
 )
 async def submit_proof(
-    deliverable_id: str, body: ProofIn, principal: ContractWriter, session: Session, now: Now
+    deliverable_id: str, body: ProofIn, principal: DeliverableWriter, session: Session, now: Now
 ) -> DeliverableDetailOut:
     loaded = await service.submit_proof(
         session,
@@ -271,7 +271,7 @@ async def submit_proof(
 )
 async def confirm_proof(
     deliverable_id: str,
-    principal: ContractWriter,
+    principal: DeliverableWriter,
     session: Session,
     now: Now,
     body: ReasonOptionalIn | None = None,
@@ -295,7 +295,7 @@ async def confirm_proof(
 async def dispute_proof(
     deliverable_id: str,
     body: ReasonRequiredIn,
-    principal: ContractWriter,
+    principal: DeliverableWriter,
     session: Session,
     now: Now,
 ) -> DeliverableDetailOut:
@@ -345,7 +345,7 @@ async def cancel_deliverable(
 async def propose_extension(
     deliverable_id: str,
     body: ExtensionIn,
-    principal: ContractWriter,
+    principal: DeliverableWriter,
     session: Session,
     now: Now,
 ) -> ExtensionOut:
@@ -386,7 +386,7 @@ async def _answer(
 )
 async def accept_extension(
     extension_id: str,
-    principal: ContractWriter,
+    principal: DeliverableWriter,
     session: Session,
     now: Now,
     body: ExtensionAnswerIn | None = None,
@@ -404,7 +404,7 @@ async def accept_extension(
 )
 async def decline_extension(
     extension_id: str,
-    principal: ContractWriter,
+    principal: DeliverableWriter,
     session: Session,
     now: Now,
     body: ExtensionAnswerIn | None = None,
@@ -422,7 +422,7 @@ async def decline_extension(
 )
 async def withdraw_extension(
     extension_id: str,
-    principal: ContractWriter,
+    principal: DeliverableWriter,
     session: Session,
     now: Now,
     body: ExtensionAnswerIn | None = None,
@@ -445,7 +445,7 @@ async def withdraw_extension(
 async def report_metrics(
     deliverable_id: str,
     body: MetricReportIn,
-    principal: ContractWriter,
+    principal: DeliverableWriter,
     session: Session,
     now: Now,
 ) -> MetricReportOut:

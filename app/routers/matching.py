@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
-from app.auth import BrandReader, InfluencerReader
+from app.auth import BriefReader
 from app.db import Session
 from app.deps import AppListingIndex, Now
 from app.errors import AUTH_PROBLEMS, InvalidRequest, problem_responses
@@ -50,7 +50,7 @@ def _components(raw: dict[str, tuple[float, str]]) -> dict[str, Component]:
 async def list_brief_matches(
     brief_id: str,
     request: Request,
-    principal: BrandReader,
+    principal: BriefReader,
     session: Session,
     now: Now,
     listing_index: AppListingIndex,
@@ -137,7 +137,7 @@ async def list_brief_matches(
 )
 async def list_recommended_briefs(
     request: Request,
-    principal: InfluencerReader,
+    principal: BriefReader,
     session: Session,
     now: Now,
     listing_index: AppListingIndex,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from app.auth import BidReader, BidWriter
+from app.auth import BidReader, BidWriter, NegotiationWriter
 from app.db import Session
 from app.deps import AppSettings, Now
 from app.errors import (
@@ -447,7 +447,7 @@ _OFFER_WRITE_PROBLEMS = (
 async def make_offer(
     bid_id: str,
     body: OfferIn,
-    principal: BidWriter,
+    principal: NegotiationWriter,
     session: Session,
     now: Now,
     settings: AppSettings,
@@ -527,7 +527,7 @@ _RESPOND_PROBLEMS = with_etag(
 async def _respond(
     action: str,
     offer_id: str,
-    principal: BidWriter,
+    principal: NegotiationWriter,
     session: Session,
     now: Now,
     response: Response,
@@ -558,7 +558,7 @@ async def _respond(
 )
 async def accept_offer(
     offer_id: str,
-    principal: BidWriter,
+    principal: NegotiationWriter,
     session: Session,
     now: Now,
     response: Response,
@@ -576,7 +576,7 @@ async def accept_offer(
 )
 async def reject_offer(
     offer_id: str,
-    principal: BidWriter,
+    principal: NegotiationWriter,
     session: Session,
     now: Now,
     response: Response,
@@ -598,7 +598,7 @@ async def reject_offer(
     responses=problem_responses(*AUTH_PROBLEMS, BidNotFound, ThreadClosed),
 )
 async def post_message(
-    bid_id: str, body: MessageIn, principal: BidWriter, session: Session, now: Now
+    bid_id: str, body: MessageIn, principal: NegotiationWriter, session: Session, now: Now
 ) -> MessageOut:
     message = await bid_service.post_message(
         session,
@@ -633,7 +633,7 @@ async def list_messages(
     responses=problem_responses(*AUTH_PROBLEMS, BidNotFound),
 )
 async def mark_messages_read(
-    bid_id: str, body: ReadIn, principal: BidWriter, session: Session
+    bid_id: str, body: ReadIn, principal: NegotiationWriter, session: Session
 ) -> ReadMarkerOut:
     marker = await bid_service.mark_read(session, principal.user_id, bid_id, body.up_to)
     return ReadMarkerOut.model_validate(marker)

@@ -38,7 +38,11 @@ from app.schemas.common import (
 )
 from app.services.matching.scoring import DEFAULT_WEIGHTS, resolve_weights
 
-MustHave = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+# Not blank: the pattern states in OpenAPI what stripping then `min_length` enforce (a must-have of
+# spaces only is a 422), so fuzzers and generated clients do not send one as valid.
+MustHave = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"\S")
+]
 KpiMetric = Literal[
     "impressions",
     "reach",

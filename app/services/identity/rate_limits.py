@@ -1,0 +1,147 @@
+"""Rate limits: per credential (by plan) and per client IP and account on sign-in.
+
+The algorithm and its storage are the `limits` library's: a moving window (exact: a request is
+refused when the last `w` seconds already hold `q` requests), kept in process memory in embedded
+mode, or in Redis when `RAPPORT_REDIS_URL` is set so every API process shares one count. Each
+bucket is its own key (`cred:<family>`, `signin-ip:<ip>`, `signin-account:<hash>`), so one tenant
+spending its quota never touches another's.
+
+A refused request is refused before the route runs and before anything is written: `consume` is
+one atomic test-and-take, and a refused take records nothing. The answer carries `Retry-After`
+and the IETF `RateLimit` / `RateLimit-Policy` fields (draft-ietf-httpapi-ratelimit-headers,
+structured-field form): `RateLimit-Policy: "standard";q=600;w=60` (quota, window) and
+`RateLimit: "standard";r=12;t=30` (remaining, seconds until one more request fits).
+
+The window is the wall clock's (the library's), not the application clock: the test clock moves
+business time, and limits are about real request rates.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MovingWindowSupport, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from limits.limits import RateLimitItemPerSecond
+from limits.storage import storage_from_string
+
+from app.errors import RateLimited
+from app.settings import Settings
+
+logger = logging.getLogger("rapport.rate_limits")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A named quota: `limit` requests per `window_seconds`."""
+
+    name: str
+    item: RateLimitItem
+
+    @property
+    def limit(self) -> int:
+        return self.item.amount
+
+    @property
+    def window_seconds(self) -> int:
+        return self.item.get_expiry()
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> Policy:
+        return cls(name, parse(text))
+
+    @classmethod
+    def per_window(cls, name: str, limit: int, window_seconds: int) -> Policy:
+        return cls(name, RateLimitItemPerSecond(limit, window_seconds))
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Where a bucket stands after a request: what the response headers say."""
+
+    policy: Policy
+    remaining: int
+    reset_seconds: int
+
+    def headers(self) -> dict[str, str]:
+        name = self.policy.name
+        return {
+            "RateLimit-Policy": f'"{name}";q={self.policy.limit};w={self.policy.window_seconds}',
+            "RateLimit": f'"{name}";r={self.remaining};t={self.reset_seconds}',
+        }
+
+
+def refusal(quota: Quota, detail: str) -> RateLimited:
+    problem = RateLimited(max(1, quota.reset_seconds), detail)
+    problem.headers.update(quota.headers())
+    return problem
+
+
+def storage_uri(settings: Settings) -> str:
+    if not settings.redis_url:
+        return "async+memory://"
+    # `limits` names its async storages `async+redis://…`; the setting is a plain Redis URL.
+    return "async+" + settings.redis_url.removeprefix("async+")
+
+
+class RateLimiter:
+    def __init__(self, settings: Settings) -> None:
+        options: dict[str, str | bool] = {"wrap_exceptions": True}
+        if settings.redis_url:
+            options["key_prefix"] = settings.redis_key_prefix
+        storage = storage_from_string(storage_uri(settings), **options)
+        assert isinstance(storage, Storage) and isinstance(storage, MovingWindowSupport)
+        self.storage: Storage = storage
+        self._strategy = MovingWindowRateLimiter(storage)
+        self.plans = {
+            name: Policy.parse(name, text) for name, text in settings.rate_limit_plans.items()
+        }
+        self.default_plan = settings.rate_limit_default_plan
+        window = settings.login_window_seconds
+        self.signin_ip = Policy.per_window("signin-ip", settings.login_max_attempts_per_ip, window)
+        self.signin_account = Policy.per_window(
+            "signin-account", settings.login_max_failures_per_account, window
+        )
+
+    def plan(self, name: str) -> Policy:
+        # A plan dropped from the settings falls back to the default rather than failing calls.
+        return self.plans.get(name) or self.plans[self.default_plan]
+
+    async def _quota(self, policy: Policy, key: str) -> Quota:
+        stats = await self._strategy.get_window_stats(policy.item, key)
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        return Quota(policy, max(0, stats.remaining), reset)
+
+    async def consume(self, policy: Policy, key: str, detail: str) -> Quota | None:
+        """Takes one request from `key`'s bucket, or raises the 429 (having taken nothing).
+        None when the storage is unreachable: limits then fail open (logged), so a Redis outage
+        slows nobody down to zero."""
+        try:
+            allowed = await self._strategy.hit(policy.item, key)
+            quota = await self._quota(policy, key)
+        except StorageError:
+            logger.exception("rate-limit storage unreachable; request let through")
+            return None
+        if not allowed:
+            raise refusal(quota, detail)
+        return quota
+
+    async def check(self, policy: Policy, key: str, detail: str) -> None:
+        """Raises the 429 when `key`'s bucket is empty; takes nothing."""
+        try:
+            allowed = await self._strategy.test(policy.item, key)
+            quota = None if allowed else await self._quota(policy, key)
+        except StorageError:
+            logger.exception("rate-limit storage unreachable; request let through")
+            return
+        if quota is not None:
+            raise refusal(quota, detail)
+
+    async def reset(self) -> None:
+        """Forgets every count (tests; `rapport` operators after a misconfiguration)."""
+        await self.storage.reset()

@@ -1,0 +1,82 @@
+"""The one catalogue of scopes, and who may hold which.
+
+Every /v1 route names the scope(s) it needs (`app/auth.py`'s `Authenticator`, visible in OpenAPI's
+security requirements). Every kind of credential carries a set of these scopes:
+
+- a password sign-in's access token carries every scope its account holds (`scopes_for`);
+- an API key carries the subset its creator chose, never more than the creator held then;
+- (next) an OAuth access token carries the scopes the user consented to.
+
+Whatever the credential says, a request is granted only `credential scopes ∩ scopes_for(user)`
+as the account stands now, so a credential never does more than its user could (an operator
+demoted after making a key loses `operator` on that key too). Object-level rules (which brand's
+briefs, which contracts) are the services' queries, the same for every credential kind.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+from app.models import User
+
+
+class Scope(enum.StrEnum):
+    profile = "profile"
+    api_keys_manage = "api_keys:manage"
+    brands_read = "brands:read"
+    brands_write = "brands:write"
+    listings_read = "listings:read"
+    listings_write = "listings:write"
+    catalogue_read = "catalogue:read"
+    briefs_read = "briefs:read"
+    briefs_write = "briefs:write"
+    bids_read = "bids:read"
+    bids_write = "bids:write"
+    negotiation_write = "negotiation:write"
+    contracts_read = "contracts:read"
+    contracts_write = "contracts:write"
+    deliverables_write = "deliverables:write"
+    payments_read = "payments:read"
+    payments_write = "payments:write"
+    webhooks_manage = "webhooks:manage"
+    operator = "operator"
+
+
+SCOPE_DESCRIPTIONS: dict[str, str] = {
+    Scope.profile: "Read your own account and the brand invitations addressed to you",
+    Scope.api_keys_manage: "Create, list, rotate and revoke your API keys",
+    Scope.brands_read: "Read the brands you are a member of, their members and invitations",
+    Scope.brands_write: "Manage brands you belong to: profile, members, invitations",
+    Scope.listings_read: "Read your influencer listing and its social accounts",
+    Scope.listings_write: "Create and change your influencer listing and its social accounts",
+    Scope.catalogue_read: "Read public influencer listings, fair-rate guidance, disclosure checks",
+    Scope.briefs_read: "Read open briefs and your brands' own briefs, their matches, and the "
+    "briefs recommended to your listing",
+    Scope.briefs_write: "Create, change and move the briefs of brands you belong to",
+    Scope.bids_read: "Read the invitations, bids, offers and messages you are a party to",
+    Scope.bids_write: "Invite influencers to briefs, bid, withdraw, shortlist and decline bids",
+    Scope.negotiation_write: "Make, accept and reject offers, and send messages as a party",
+    Scope.contracts_read: "Read the contracts you are a party to: deliverables, drafts, proof, "
+    "extensions, metrics and disputes",
+    Scope.contracts_write: "Cancel contracts before funding, open and withdraw disputes",
+    Scope.deliverables_write: "Submit and review drafts, post and answer proof, ask for and "
+    "answer extensions, report metrics",
+    Scope.payments_read: "Read a contract's funding, your earnings and your payout account",
+    Scope.payments_write: "Fund contracts and start payout onboarding",
+    Scope.webhooks_manage: "Manage outbound webhook endpoints",
+    Scope.operator: "Platform operations (operators only)",
+}
+
+ALL_SCOPES: frozenset[str] = frozenset(s.value for s in Scope)
+# A signed-in person holds every scope a person can hold; operators also hold `operator`.
+USER_SCOPES: frozenset[str] = ALL_SCOPES - {Scope.operator.value}
+
+
+def scopes_for(user: User) -> frozenset[str]:
+    """Every scope the account holds now."""
+    return ALL_SCOPES if user.is_operator else USER_SCOPES
+
+
+def unknown_scopes(scopes: Iterable[str]) -> list[str]:
+    return sorted(set(scopes) - ALL_SCOPES)
