@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import event
+from sqlalchemy import CursorResult, Result, event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -120,3 +120,10 @@ async def add_unique(session: AsyncSession, row: Any) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched (the compare-and-set's verdict). `session.execute()` is
+    typed as returning a `Result`; for those statements it is a `CursorResult`, which counts."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount

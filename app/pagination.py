@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -23,6 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.errors import InvalidRequest
+from app.settings import Settings
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeForm
 
 T = TypeVar("T")
 
@@ -37,10 +41,12 @@ class Page(BaseModel, Generic[T]):
     has_more: bool
 
     @classmethod
-    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
+    def model_parametrized_name(cls, params: tuple[TypeForm[Any], ...]) -> str:
         # `Page[BidOut]` is named `BidPage` in OpenAPI (and so in generated clients), not
-        # `Page_BidOut_`.
-        return params[0].__name__.removesuffix("Out") + "Page"
+        # `Page_BidOut_`. Pages are only ever of models, which have a `__name__`.
+        item = params[0]
+        assert isinstance(item, type)
+        return item.__name__.removesuffix("Out") + "Page"
 
 
 @dataclass(frozen=True)
@@ -51,10 +57,13 @@ class PageParams:
 
 def page_params(
     request: Request,
-    limit: int | None = Query(
-        None, ge=1, description="Page size; the server's default is 20 and its cap is 100"
-    ),
-    cursor: str | None = Query(None, max_length=2048, description="`next_cursor` of the last page"),
+    limit: Annotated[
+        int | None,
+        Query(ge=1, description="Page size; the server's default is 20 and its cap is 100"),
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=2048, description="`next_cursor` of the last page")
+    ] = None,
 ) -> PageParams:
     return PageParams(limit=resolve_limit(request, limit), cursor=cursor)
 
@@ -62,7 +71,7 @@ def page_params(
 def resolve_limit(request: Request, limit: int | None) -> int:
     """The page size: the settings' default when none is given, a 422 above the cap."""
     # app.resources.Resources (not imported: services import this module, and it them).
-    settings = request.app.state.resources.settings
+    settings: Settings = request.app.state.resources.settings
     if limit is None:
         return settings.page_size_default
     if limit > settings.page_size_max:

@@ -18,6 +18,7 @@ from app.schemas.money import (
     PayoutOut,
 )
 from app.services.catalogue.influencers import InfluencerProfileNotFound
+from app.services.delivery.contracts import ContractNotFound
 from app.services.money import earnings as earnings_service
 from app.services.money import funding as service
 from app.services.money.funding import (
@@ -108,7 +109,7 @@ async def confirm_contract_funding(
     summary="Where the contract's funding stands",
     description="Both parties: the PaymentIntent's status, amount, fee, and why the last "
     "payment attempt failed.",
-    responses=problem_responses(*AUTH_PROBLEMS, service.ContractNotFound, FundingNotStarted),
+    responses=problem_responses(*AUTH_PROBLEMS, ContractNotFound, FundingNotStarted),
 )
 async def get_contract_funding(
     contract_id: str, principal: ContractReader, session: Session

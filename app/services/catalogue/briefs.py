@@ -40,6 +40,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, not_, or_, select, u
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.db import rowcount
 from app.errors import Conflict, InvalidRequest, InvalidTransition, NotFound
 from app.models import (
     Brand,
@@ -234,7 +235,7 @@ def _apply(brief: Brief, doc: Mapping[str, Any]) -> None:
 # --- who sees what --------------------------------------------------------------------------------
 
 
-def invited_brief_ids(user_id: str) -> Select[tuple[str]] | None:
+def invited_brief_ids(user_id: str) -> Select[str] | None:
     """The ids of the briefs the user's influencer listing was invited to (negotiation/bids.py
     `invite`); `readable_by` / `catalogue_filter` show those briefs to the invitee."""
     return (
@@ -364,7 +365,7 @@ async def transition(
         .execution_options(synchronize_session=False)
     )
     await session.refresh(brief)
-    if won.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(won) != 1:
         raise InvalidTransition("brief", brief.state.value, action, allowed_actions(brief.state))
     await _changed(session, brief, now)
     return brief
