@@ -4,6 +4,9 @@
 through the `AppResources` dependency (app/deps.py), never through string-keyed `app.state`
 attributes. `rapport worker` builds its own with the same function (it never builds the app),
 and hands the job handlers the part they may call (`for_jobs()`).
+
+Another process-wide object (an API-key store, a rate limiter …) becomes a field here, built in
+`build`, and a typed dependency in app/deps.py — not a new `app.state` attribute.
 """
 
 from __future__ import annotations
