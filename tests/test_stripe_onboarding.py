@@ -4,6 +4,7 @@ webhook round trip the app served by uvicorn so the sandbox can deliver `account
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -195,12 +196,12 @@ async def test_stripe_refusing_the_request_is_a_502(
     wrong = stripe_app.state.settings.model_copy(
         update={"stripe_api_key": SecretStr("sk_live_wrong")}
     )
-    gateway, original = StripeGateway(wrong), stripe_app.state.stripe
-    stripe_app.state.stripe = gateway
+    gateway, original = StripeGateway(wrong), stripe_app.state.resources
+    stripe_app.state.resources = replace(original, stripe=gateway)
     try:
         response = await stripe_api.post(ONBOARDING, headers=account.headers)
     finally:
-        stripe_app.state.stripe = original
+        stripe_app.state.resources = original
         await gateway.aclose()
     body = assert_problem(response, 502, "payment-provider-rejected")
     assert "create express account" in body["detail"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -29,22 +30,20 @@ ONBOARDING = "/v1/influencers/me/payouts/onboarding"
 async def account_requests(app: FastAPI, **settings: Any) -> AsyncIterator[list[dict]]:
     """The app's gateway replaced by one whose `POST /v1/accounts` bodies are recorded."""
     sent: list[dict[str, list[str]]] = []
-    config = app.state.settings.model_copy(update=settings)
-    gateway, original = StripeGateway(config), app.state.stripe
+    original = app.state.resources
+    config = original.settings.model_copy(update=settings)
+    gateway = StripeGateway(config)
 
     async def record(request: httpx.Request) -> None:
         if request.method == "POST" and request.url.path == "/v1/accounts":
             sent.append(parse_qs(request.content.decode()))
 
     gateway._http._client_async.event_hooks["request"].append(record)  # type: ignore[attr-defined]
-    app.state.stripe = gateway
-    original_settings = app.state.settings
-    app.state.settings = config
+    app.state.resources = replace(original, stripe=gateway, settings=config)
     try:
         yield sent
     finally:
-        app.state.stripe = original
-        app.state.settings = original_settings
+        app.state.resources = original
         await gateway.aclose()
 
 
