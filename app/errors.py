@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
@@ -157,13 +157,16 @@ class ServiceUnavailable(Problem):
 
 
 class DatabaseBusy(Problem):
-    """SQLite's single writer lock was not free within the busy timeout: a load condition, not
-    a server bug, so it is a 503 the client may retry (the transaction rolled back whole)."""
+    """SQLite's single writer lock was not free within the busy timeout, or PostgreSQL refused a
+    connection (too many clients): a load condition, not a server bug, so it is a 503 the
+    client may retry (the transaction rolled back whole, or never began)."""
 
     status, slug, title = 503, "database-busy", "The database is busy; retry shortly"
 
-    def __init__(self) -> None:
-        super().__init__("Too many writes at once; nothing was changed. Retry after a second.")
+    def __init__(
+        self, detail: str = "Too many writes at once; nothing was changed. Retry after a second."
+    ) -> None:
+        super().__init__(detail)
         self.headers = {"Retry-After": "1"}
 
 
@@ -312,9 +315,9 @@ def unhandled_error_response(scope: Scope, exc: BaseException) -> JSONResponse:
         return JSONResponse(
             PayloadTooLarge().body(instance), status_code=413, media_type=PROBLEM_MEDIA_TYPE
         )
-    if _is_sqlite_busy(exc):
+    if _is_sqlite_busy(exc) or _is_connection_refused(exc):
         logger.warning("database busy: %s", exc)
-        busy = DatabaseBusy()
+        busy = DatabaseBusy() if _is_sqlite_busy(exc) else DatabaseBusy(_REFUSED_DETAIL)
         return JSONResponse(
             busy.body(instance),
             status_code=503,
@@ -343,3 +346,15 @@ def allowed_methods(app: Any, scope: Scope) -> list[str]:
 def _is_sqlite_busy(exc: BaseException) -> bool:
     """SQLite's "database is locked" (the write lock stayed taken past busy_timeout)."""
     return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+# PostgreSQL refusing a new connection: too many clients (53300: the server's max_connections
+# or a role's or database's limit), or the server starting up or shutting down (57P03).
+_REFUSED_SQLSTATES = frozenset({"53300", "57P03"})
+_REFUSED_DETAIL = "The database has no connection free; nothing was changed. Retry after a second."
+
+
+def _is_connection_refused(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and (
+        getattr(exc.orig, "sqlstate", None) in _REFUSED_SQLSTATES
+    )

@@ -6,12 +6,26 @@ postgresql`); on SQLite `BEGIN IMMEDIATE` serialises the transactions and they p
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+from sqlalchemy.engine import make_url
+
+from app.main import create_app
 from app.models.workflow import Job
 from app.worker.relay import JobHandlers
-from tests.factories import create_bid, create_brand, create_brief, make_offer, register
+from tests.conftest import BACKEND, _admin, make_settings
+from tests.factories import (
+    PASSWORD,
+    assert_problem,
+    create_bid,
+    create_brand,
+    create_brief,
+    make_offer,
+    register,
+)
 from tests.test_worker import enqueue, get, worker
 
 CALLERS = 8
@@ -99,3 +113,31 @@ async def test_a_live_workers_slow_job_keeps_its_lease(database, clock):
     finish.set()
     assert (await asyncio.wait_for(running, 10)).jobs.succeeded == 1
     assert runs == {"w-slow": 1}
+
+
+# --- a database that refuses connections --------------------------------------------------------
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="PostgreSQL's connection limits")
+async def test_a_database_that_refuses_connections_is_a_503_to_retry(database_url, make_client):
+    """PostgreSQL refusing a connection (too many clients: SQLSTATE 53300, what `make load`
+    met when the shared server was full) is load, not a bug: nothing was done, so it is the
+    503 `database-busy` with `Retry-After`, not a 500. Made real here with a role whose
+    connection limit is 0 (the same SQLSTATE as a full server)."""
+    role = f"rapport_full_{secrets.token_hex(4)}"
+    await _admin(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0')
+    try:
+        url = make_url(database_url).set(username=role).render_as_string(hide_password=False)
+        app = create_app(make_settings(url))
+        try:
+            async with make_client(app) as refused:
+                response = await refused.post(
+                    "/v1/auth/register",
+                    json={"email": "full@example.com", "password": PASSWORD, "full_name": "F"},
+                )
+        finally:
+            await app.state.database.dispose()
+    finally:
+        await _admin(f'DROP ROLE IF EXISTS "{role}"')
+    assert_problem(response, 503, "database-busy")
+    assert response.headers["retry-after"] == "1"
