@@ -38,6 +38,7 @@ from app.routers.money import router as money_router
 from app.routers.negotiation import router as bids_router
 from app.routers.pages import install_pages
 from app.routers.payouts import router as payouts_router
+from app.routers.relationships import router as relationships_router
 from app.routers.stripe_webhooks import router as stripe_webhooks_router
 from app.services.wiring import wire
 from app.settings import Settings, get_settings
@@ -76,6 +77,7 @@ ROUTERS = (
     contracts_router,
     delivery_router,
     disputes_router,
+    relationships_router,  # issue 15: relationship records, performance, ratings
 )
 
 
@@ -188,6 +190,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 "name": "delivery",
                 "description": "Deliverables, drafts and approvals, proof, deadlines, metrics, "
                 "cancellation and disputes",
+            },
+            {
+                "name": "relationships",
+                "description": "Relationship records, performance history, re-engagement "
+                "and ratings both ways",
             },
             {"name": "stripe", "description": "Stripe's webhooks (called by Stripe)"},
             {"name": "health", "description": "Liveness and readiness probes"},

@@ -113,6 +113,12 @@ TABLE: dict[str, Row] = {
     "GET /v1/influencers/me/recommended-briefs": row("404 404 404 2xx 2xx 404 401"),
     "GET /v1/influencers/me/payouts/account": row("404 404 404 2xx 2xx 404 401"),
     "GET /v1/influencers/me/earnings": row("404 404 404 2xx 2xx 404 401"),
+    # relationships (issue 15): a creator's own history, visibility and returning brands
+    "GET /v1/influencers/me/performance": row("404 404 404 2xx 2xx 404 401"),
+    "PUT /v1/influencers/me/performance/visibility": row(
+        "404 404 404 2xx 2xx 404 401", {"public": ["on_time", "ratings"]}
+    ),
+    "GET /v1/influencers/me/re-engaged-by": row("404 404 404 2xx 2xx 404 401"),
     # Before POST /v1/influencers/me below gives every caller a profile. No Stripe here: an
     # influencer's call stops at the unreachable gateway (503); tests/test_stripe_onboarding.py
     # covers the 2xx against the sandbox.
@@ -131,6 +137,9 @@ TABLE: dict[str, Row] = {
     # --- the catalogue: any signed-in user; the brief is `public` ---------------------------------
     "GET /v1/influencers": row("2xx 2xx 2xx 2xx 2xx 2xx 401"),
     "GET /v1/influencers/{influencer_id}": row("2xx 2xx 2xx 2xx 2xx 2xx 401"),
+    "GET /v1/influencers/{influencer_id}/performance": row(
+        "2xx 2xx 2xx 2xx 2xx 2xx 401", note="the figures the creator made public"
+    ),
     "GET /v1/briefs": row("2xx 2xx 2xx 2xx 2xx 2xx 401"),
     "GET /v1/briefs/{brief_id}": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="a public brief"),
     "POST /v1/compliance/disclosure-check": row(
@@ -151,6 +160,18 @@ TABLE: dict[str, Row] = {
     "GET /v1/briefs/{brief_id}/matches": row("2xx 2xx 404 404 404 404 401"),
     "GET /v1/briefs/{brief_id}/invitations": row("2xx 2xx 404 404 404 404 401"),
     "GET /v1/briefs/{brief_id}/bids": row("2xx 2xx 404 404 404 404 401"),
+    # relationships (issue 15): the brand's own; notes, tags and reasons never leave it
+    "GET /v1/brands/{brand_id}/relationships": row("2xx 2xx 404 404 404 404 401"),
+    "GET /v1/brands/{brand_id}/relationships/{influencer_id}": row("2xx 2xx 404 404 404 404 401"),
+    "GET /v1/brands/{brand_id}/relationships/{influencer_id}/timeline": row(
+        "2xx 2xx 404 404 404 404 401"
+    ),
+    "GET /v1/brands/{brand_id}/relationships/{influencer_id}/performance": row(
+        "2xx 2xx 404 404 404 404 401"
+    ),
+    "GET /v1/brands/{brand_id}/lists": row("2xx 2xx 404 404 404 404 401"),
+    "GET /v1/brands/{brand_id}/lists/{list_id}": row("2xx 2xx 404 404 404 404 401"),
+    "GET /v1/brands/{brand_id}/re-engagement": row("2xx 2xx 404 404 404 404 401"),
     # --- negotiation reads --------------------------------------------------------------------
     "GET /v1/bids/{bid_id}": row("2xx 2xx 404 2xx 404 404 401"),
     "GET /v1/bids/{bid_id}/transitions": row("2xx 2xx 404 2xx 404 404 401"),
@@ -176,6 +197,7 @@ TABLE: dict[str, Row] = {
     "GET /v1/deliverables/{deliverable_id}/metrics": row("2xx 2xx 404 2xx 404 404 401"),
     "GET /v1/drafts/{draft_id}": row("2xx 2xx 404 2xx 404 404 401"),
     "GET /v1/disputes/{dispute_id}": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/contracts/{contract_id}/ratings": row("2xx 2xx 404 2xx 404 404 401"),
     # --- operator -------------------------------------------------------------------------------
     "GET /v1/operator/jobs": row("403 403 403 403 403 2xx 401"),
     "GET /v1/operator/jobs/{job_id}": row("403 403 403 403 403 2xx 401"),
@@ -223,6 +245,22 @@ TABLE: dict[str, Row] = {
     ),
     "POST /v1/briefs/{brief_id}/invitations": row(
         f"{PARTY_WRITE} {PARTY_WRITE} 404 404 404 404 401", "BRIEF_INVITE"
+    ),
+    "POST /v1/brands/{brand_id}/relationships": row("2xx 2xx 404 404 404 404 401", "RELATIONSHIP"),
+    "PATCH /v1/brands/{brand_id}/relationships/{influencer_id}": row(
+        "2xx 2xx 404 404 404 404 401", {"notes": "matrix", "tags": ["matrix"]}
+    ),
+    "POST /v1/brands/{brand_id}/relationships/{influencer_id}/status": row(
+        "2xx 2xx 404 404 404 404 401", {"status": "active", "reason": "matrix"}
+    ),
+    "POST /v1/brands/{brand_id}/lists": row(
+        "2xx|409 2xx|409 404 404 404 404 401", {"name": "matrix"}, note="409: the name is taken"
+    ),
+    "PUT /v1/brands/{brand_id}/lists/{list_id}/influencers/{influencer_id}": row(
+        "2xx 2xx 404 404 404 404 401"
+    ),
+    "DELETE /v1/brands/{brand_id}/lists/{list_id}/influencers/{influencer_id}": row(
+        "2xx 2xx 404 404 404 404 401"
     ),
     # --- negotiation writes ---------------------------------------------------------------------
     "POST /v1/briefs/{brief_id}/bids": row(
@@ -305,6 +343,11 @@ TABLE: dict[str, Row] = {
     "POST /v1/contracts/{contract_id}/disputes": row(
         f"{PARTY_WRITE} {PARTY_WRITE} 404 {PARTY_WRITE} 404 404 401", {"reason": "late"}
     ),
+    "POST /v1/contracts/{contract_id}/ratings": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 {PARTY_WRITE} 404 404 401",
+        "RATING",
+        note="parties: 409, the contract has not finished",
+    ),
     "POST /v1/disputes/{dispute_id}/withdraw": row(
         f"{PARTY_WRITE} {PARTY_WRITE} 404 403|409 404 404 401", {}
     ),
@@ -324,6 +367,9 @@ TABLE: dict[str, Row] = {
     "POST /v1/briefs/{brief_id}/close": row(f"{PARTY_WRITE} {PARTY_WRITE} 404 404 404 404 401"),
     "POST /v1/briefs/{brief_id}/complete": row(f"{PARTY_WRITE} {PARTY_WRITE} 404 404 404 404 401"),
     "POST /v1/briefs/{brief_id}/cancel": row(f"{PARTY_WRITE} {PARTY_WRITE} 404 404 404 404 401"),
+    "DELETE /v1/brands/{brand_id}/lists/{list_id}": row(
+        "2xx|404 2xx|404 404 404 404 404 401", note="404 once a member deleted it"
+    ),
     "DELETE /v1/influencers/me/accounts/{account_id}": row("404 404 404 2xx 404 404 401"),
     "DELETE /v1/brands/{brand_id}/members/{user_id}": row("2xx 403 404 404 404 404 401"),
     "DELETE /v1/brands/{brand_id}": row("2xx|409 403 404 404 404 404 401"),
@@ -435,6 +481,14 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
     )
     operator = await make_operator(client, app)
     h = owner.headers
+    relationship = await client.get(
+        f"/v1/brands/{deal.brand['id']}/relationships/{deal.listing['id']}", headers=h
+    )
+    assert relationship.status_code == 200, relationship.text
+    shortlist = await client.post(
+        f"/v1/brands/{deal.brand['id']}/lists", json={"name": "Matrix shortlist"}, headers=h
+    )
+    assert shortlist.status_code == 201, shortlist.text
     key = await client.post(
         "/v1/api-keys", json={"name": "matrix", "scopes": ["briefs:read"]}, headers=h
     )
@@ -493,11 +547,14 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "draft_brief_id": draft_brief["id"],
         "invite_brief_id": invite_brief["id"],
         "foreign_offer_id": foreign_offer["id"],
+        "list_id": shortlist.json()["id"],
+        "relationship_id": relationship.json()["id"],
         "key_id": key.json()["id"],
     }
     private = {ids[k] for k in ("bid_id", "offer_id", "contract_id", "deliverable_id", "draft_id")}
     private |= {ids["extension_id"], ids["dispute_id"]}
     brand_private = {ids["draft_brief_id"], ids["invite_brief_id"], ids["invitation_id"]}
+    brand_private |= {ids["relationship_id"], ids["list_id"]}
     bodies = {
         "LISTING": listing_body(accounts=[]),
         "ACCOUNT": account_body(),
@@ -511,6 +568,8 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "EXTENSION": {"due_date": "2027-01-05", "reason": "illness"},
         "RIVAL_BRIEF": brief_body(other_brand["id"]),
         "READ_FOREIGN": {"up_to": foreign_message.json()["id"]},
+        "RELATIONSHIP": {"influencer_id": ids["influencer_id"]},
+        "RATING": {"scores": {"quality": {"score": 5, "text": "matrix"}}},
         "API_KEY": {"name": "matrix", "scopes": ["briefs:read", "bids:read"]},
     }
     callers: dict[str, Account | None] = {

@@ -184,9 +184,9 @@ async def _one_offer(session: Session, offer: Offer) -> OfferOut:
     responses=problem_responses(*AUTH_PROBLEMS, BriefNotFound, BriefNotOpen),
 )
 async def invite_influencers(
-    brief_id: str, body: InvitationsIn, principal: BidWriter, session: Session
+    brief_id: str, body: InvitationsIn, principal: BidWriter, session: Session, now: Now
 ) -> list[BriefInvitationOut]:
-    rows = await bid_service.invite(session, principal.user_id, brief_id, body.influencer_ids)
+    rows = await bid_service.invite(session, principal.user_id, brief_id, body.influencer_ids, now)
     return [BriefInvitationOut.model_validate(r) for r in rows]
 
 

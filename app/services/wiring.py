@@ -23,11 +23,15 @@ from app.services.delivery.deliverables import DELIVERABLES, DRAFTS
 from app.services.delivery.disputes import DISPUTES
 from app.services.delivery.extensions import EXTENSIONS
 from app.services.delivery.milestones import MILESTONES
+from app.services.matching import service as matching_service
+from app.services.matching.service import RelationshipScores
 from app.services.money import funding, refunds, releases, stripe_disputes, stripe_events
 from app.services.money.stripe_events import AccountUpdatedHook, EventHandler
 from app.services.negotiation import bids
-from app.services.negotiation.bids import BIDS
+from app.services.negotiation.bids import BIDS, ContactHook
 from app.services.negotiation.offers import OFFERS
+from app.services.relationships import performance, records
+from app.services.relationships.records import RELATIONSHIPS
 from app.services.workflow import jobs
 from app.services.workflow.jobs import JobHandler
 from app.services.workflow.outbox import JOBS
@@ -92,6 +96,15 @@ ACCOUNT_UPDATED_HOOKS: Sequence[AccountUpdatedHook] = (releases.enqueue_waiting_
 # timers move with the brief's deadline.
 BRIEF_CHANGE_HOOKS: Sequence[BriefHook] = (bids.sync_with_brief,)
 
+# --- relationships (issue 15): reactions of the domain above money ---------------------------
+
+# First contact of a brand and a creator (an invitation, a bid) opens their relationship record.
+CONTACT_HOOKS: Sequence[ContactHook] = (records.contact_hook,)
+
+# The matching's relationship component: the creator's history with this brand and with all
+# brands (the figures the creator made public).
+RELATIONSHIP_SCORES: Sequence[RelationshipScores] = (performance.relationship_scores,)
+
 # --- state machines: timers and cascades find them by kind -------------------------------------
 
 MACHINES: Sequence[StateMachine[Any]] = (
@@ -103,6 +116,7 @@ MACHINES: Sequence[StateMachine[Any]] = (
     MILESTONES,  # a contract's payments: releasable, released, refunded
     EXTENSIONS,  # a deadline extension asked for and answered
     DISPUTES,  # a disagreement an operator decides
+    RELATIONSHIPS,  # a brand's working relationship with a creator
     JOBS,  # an outbox job (an operator sends a dead one back)
 )
 
@@ -116,3 +130,6 @@ def wire() -> None:
     stripe_events.ACCOUNT_UPDATED_HOOKS[:] = ACCOUNT_UPDATED_HOOKS
     briefs.CHANGE_HOOKS[:] = BRIEF_CHANGE_HOOKS
     install_machines(MACHINES)
+    # (issue 15) relationships: records on first contact, the matching's relationship figures.
+    bids.CONTACT_HOOKS[:] = CONTACT_HOOKS
+    matching_service.RELATIONSHIP_SCORES[:] = RELATIONSHIP_SCORES

@@ -14,7 +14,7 @@ with this brand).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidRequest, NotFound
 from app.models import Brand, Brief, BriefState, Contract, Influencer
+from app.models.relationship import Relationship, RelationshipStatus
 from app.services.catalogue.briefs import BriefNotFound, document, readable_by
 from app.services.delivery.contracts import RELEASING_STATES
 from app.services.identity.brands import member_brands
@@ -151,6 +152,35 @@ async def _exclusivity_conflicts(
     return set(rows)
 
 
+# The relationship component's source: app/services/wiring.py fills it with the relationships
+# domain's performance history (issue 15; a higher layer, so a hook). Empty, the brand's own
+# contracts give the component (`_relationship`).
+RelationshipScores = Callable[[AsyncSession, str, date], Awaitable[Mapping[str, tuple[float, str]]]]
+RELATIONSHIP_SCORES: list[RelationshipScores] = []
+
+
+async def relationship_component(
+    session: AsyncSession, brand_id: str, today: date
+) -> dict[str, tuple[float, str]]:
+    if not RELATIONSHIP_SCORES:
+        return await _relationship(session, brand_id)
+    scores: dict[str, tuple[float, str]] = {}
+    for source in RELATIONSHIP_SCORES:
+        scores.update(await source(session, brand_id, today))
+    return scores
+
+
+async def do_not_work(session: AsyncSession, brand_id: str) -> dict[str, str]:
+    """Creators the brand marked do_not_work (a relationship row), with its reason."""
+    rows = await session.execute(
+        select(Relationship.influencer_id, Relationship.status_reason).where(
+            Relationship.brand_id == brand_id,
+            Relationship.status == RelationshipStatus.do_not_work,
+        )
+    )
+    return {influencer_id: reason or "no reason given" for influencer_id, reason in rows}
+
+
 async def _relationship(session: AsyncSession, brand_id: str) -> dict[str, tuple[float, str]]:
     """Past contracts with this brand: completed ones lift the component above neutral."""
     result = await session.execute(
@@ -208,7 +238,10 @@ async def matches_for_brief(
     brand = await session.get(Brand, brief.brand_id)
     blocked = set(brand.blocked_influencers or []) if brand else set()
     conflicts = await _exclusivity_conflicts(session, brief.brand_id, brief.category, today)
-    relationship = await _relationship(session, brief.brand_id)
+    # do_not_work (issue 15) filters like the blocked list; `explain` names it with the reason.
+    refused = await do_not_work(session, brief.brand_id)
+    blocked |= set(refused)
+    relationship = await relationship_component(session, brief.brand_id, today)
     index = await holder.current(session, today)
     doc = document(brief)
     # The request's weights, else the brief's own, else the defaults.
@@ -241,6 +274,8 @@ async def matches_for_brief(
             blocked_ids=blocked,
             exclusivity_conflicts=conflicts,
         )
+        if listing_id in refused:
+            reason = f"your brand marked this influencer do_not_work: {refused[listing_id]}"
         excluded[listing_id] = reason or "not excluded: it is ranked"
     next_cursor = page[-1].cursor if more and page else None
     return BriefMatches(brief, page, next_cursor, excluded, resolve_weights(used), notes)

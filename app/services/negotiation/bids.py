@@ -42,7 +42,7 @@ your marker. The thread closes when the bid is declined, withdrawn or expired.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -51,6 +51,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
+from app.clock import utcnow
 from app.db import add_unique
 from app.errors import Conflict, Forbidden, InvalidRequest, NotFound, PreconditionFailed
 from app.ids import has_prefix
@@ -68,6 +69,7 @@ from app.models import (
     Side,
     Visibility,
 )
+from app.models.relationship import Relationship, RelationshipStatus
 from app.pagination import PageParams, SortKey, paginate
 from app.services.catalogue import briefs
 from app.services.catalogue.briefs import BriefNotFound
@@ -107,6 +109,10 @@ class BidExists(Conflict):
 
 class InfluencerProfileRequired(Forbidden):
     slug, title = "influencer-profile-required", "Only an influencer can bid"
+
+
+class InfluencerDoNotWork(Conflict):
+    slug, title = "influencer-do-not-work", "Your brand marked this influencer do_not_work"
 
 
 class OwnBrief(Forbidden):
@@ -331,6 +337,32 @@ async def sync_with_brief(session: AsyncSession, brief: Brief, now: datetime) ->
 
 # --- invitations --------------------------------------------------------------------------------
 
+# First contact of a brand and an influencer (an invitation, a bid): the relationships domain
+# opens their record (issue 15). app/services/wiring.py fills it; called in the same transaction.
+ContactHook = Callable[[AsyncSession, str, str, str, datetime], Awaitable[None]]
+CONTACT_HOOKS: list[ContactHook] = []
+
+
+async def _refuse_do_not_work(
+    session: AsyncSession, brand_id: str, influencer_ids: Sequence[str]
+) -> None:
+    """The brand's do_not_work records (issue 15) refuse its invitations, naming its reason."""
+    rows = await session.execute(
+        select(Relationship.influencer_id, Relationship.status_reason).where(
+            Relationship.brand_id == brand_id,
+            Relationship.influencer_id.in_(list(influencer_ids)),
+            Relationship.status == RelationshipStatus.do_not_work,
+        )
+    )
+    refused = {i: reason or "no reason given" for i, reason in rows}
+    if refused:
+        named = "; ".join(f"{i}: {why}" for i, why in sorted(refused.items()))
+        raise InfluencerDoNotWork(
+            f"Your brand marked these influencers do_not_work ({named}); change the "
+            "relationship's status first",
+            influencer_ids=sorted(refused),
+        )
+
 
 async def _brand_brief(session: AsyncSession, user_id: str, brief_id: str) -> Brief:
     brief = await session.scalar(
@@ -342,7 +374,11 @@ async def _brand_brief(session: AsyncSession, user_id: str, brief_id: str) -> Br
 
 
 async def invite(
-    session: AsyncSession, user_id: str, brief_id: str, influencer_ids: Sequence[str]
+    session: AsyncSession,
+    user_id: str,
+    brief_id: str,
+    influencer_ids: Sequence[str],
+    now: datetime | None = None,
 ) -> list[BriefInvitation]:
     """Invite listings to a draft or open brief; inviting one again changes nothing."""
     brief = await _brand_brief(session, user_id, brief_id)
@@ -361,6 +397,7 @@ async def invite(
     ]
     if errors:
         raise InvalidRequest("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
+    await _refuse_do_not_work(session, brief.brand_id, influencer_ids)
     existing = set(
         await session.scalars(
             select(BriefInvitation.influencer_id).where(
@@ -374,16 +411,28 @@ async def invite(
             # A concurrent invitation of the same listing is a harmless duplicate.
             await add_unique(
                 session,
-                BriefInvitation(brief_id=brief.id, influencer_id=influencer_id, invited_by=user_id),
+                BriefInvitation(
+                    brief_id=brief.id,
+                    influencer_id=influencer_id,
+                    invited_by=user_id,
+                    created_at=now or utcnow(),
+                ),
             )
-    rows = await session.scalars(
-        select(BriefInvitation)
-        .where(
-            BriefInvitation.brief_id == brief.id, BriefInvitation.influencer_id.in_(influencer_ids)
+    rows = list(
+        await session.scalars(
+            select(BriefInvitation)
+            .where(
+                BriefInvitation.brief_id == brief.id,
+                BriefInvitation.influencer_id.in_(influencer_ids),
+            )
+            .order_by(BriefInvitation.id)
         )
-        .order_by(BriefInvitation.id)
     )
-    return list(rows)
+    for row in rows:
+        if row.influencer_id not in existing:
+            for hook in CONTACT_HOOKS:
+                await hook(session, brief.brand_id, row.influencer_id, "invitation", row.created_at)
+    return rows
 
 
 async def list_invitations(
@@ -464,6 +513,8 @@ async def submit(
     await timers.schedule(
         session, BIDS.kind, bid.id, "expire", applications_close_at(brief), now=now
     )
+    for hook in CONTACT_HOOKS:
+        await hook(session, brief.brand_id, influencer_id, "bid", now)
     return bid
 
 
