@@ -1331,7 +1331,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
             f"| jobs waiting for a retry | {len(c['retrying_jobs'])} |",
             f"| unprocessed Stripe events | {c['unprocessed_stripe_events']} |",
             f"| reconcile differences | {c['reconcile_differences']} |",
-            f"| payouts | {c['payouts']} |",
+            "| payouts (by status, after the clock moved 7 days) | "
+            + (", ".join(f"{k} {v}" for k, v in sorted(c["payouts"].items())) or "none")
+            + " |",
         ]
         if "db_connections_peak" in r:
             p = r["db_connections_peak"]
