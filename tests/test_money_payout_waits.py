@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.clock import Clock
 from app.models import Job, Payout, Transfer
-from app.services.money.contract_money import PAYOUT_TOPIC
+from app.services.workflow.jobs import PAYOUT_TOPIC
 from app.services.workflow.outbox import enqueue
 from rapport_dev.stripe_sandbox.testing import RunningSandbox
 from tests.factories import relogin

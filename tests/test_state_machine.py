@@ -22,6 +22,7 @@ from app.models import (
 )
 from app.pagination import PageParams
 from app.services.workflow import outbox, timers
+from app.services.workflow.effects import cancel_timer, enqueue_job, schedule_timer, set_columns
 from app.services.workflow.state_machine import (
     Actor,
     ActorNotAllowed,
@@ -29,11 +30,7 @@ from app.services.workflow.state_machine import (
     StateMachine,
     Transition,
     TransitionRefused,
-    cancel_timer,
-    enqueue_job,
     list_transitions,
-    schedule_timer,
-    set_columns,
 )
 from tests.conftest import BACKEND
 from tests.factories import T0

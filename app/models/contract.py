@@ -7,16 +7,17 @@
 - `milestones`: the payment schedule — an amount released when its deliverables are done (an
   "on completion" milestone names every deliverable) — and `milestone_deliverables` links them.
 
-States are plain strings (no CHECK constraint), unlike most tables: the contract, deliverable and
-milestone machines grow with delivery and payments (app/services/delivery/contracts.py declares the
-contract's; the delivery and money code declare the others), and a new state must not need a
-table rebuild on SQLite. The machines themselves refuse any state they do not declare.
+States are plain strings (no CHECK constraint), unlike most tables, so a new state does not need
+a table rebuild on SQLite; the machines themselves refuse any state they do not declare
+(app/services/delivery/contracts.py, deliverables.py and milestones.py, one table each). The
+sets of states the rules name (`WORKING_STATES`, `SETTLED_MILESTONE_STATES` …) are defined below,
+once, for every layer that reads them.
 """
 
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, text
@@ -30,7 +31,7 @@ class ContractState(enum.StrEnum):
     active = "active"
     expired = "expired"
     cancelled = "cancelled"
-    # delivery (app/services/delivery/contract_delivery.py, docs/delivery.md)
+    # delivery (app/services/delivery/contracts.py, docs/delivery.md)
     delivered = "delivered"
     completed = "completed"
     disputed = "disputed"
@@ -57,6 +58,38 @@ class MilestoneState(enum.StrEnum):
     released = "released"
     refunded = "refunded"
     cancelled = "cancelled"
+
+
+# --- state sets (each defined here, once; the machines' rules name them) ---------------------
+
+C, D, M = ContractState, DeliverableState, MilestoneState
+# A contract in one of these no longer binds the influencer to its exclusivity.
+RELEASING_STATES: frozenset[str] = frozenset({C.expired.value, C.cancelled.value})
+# Deliverables and drafts move while the contract is in one of these (a dispute freezes money,
+# not work).
+WORKING_STATES: frozenset[str] = frozenset({C.active.value, C.disputed.value})
+# A milestone's money may be released while its contract is in one of these (never disputed).
+RELEASABLE_CONTRACT_STATES: frozenset[str] = frozenset(
+    {C.active.value, C.delivered.value, C.resolved.value}
+)
+# A deliverable in one of these is still work to do: it can be drafted, extended, flagged late
+# or cancelled.
+OPEN_WORK: tuple[DeliverableState, ...] = (D.pending, D.in_review, D.changes_requested, D.approved)
+# A deliverable in one of these is done with (the contract is delivered when all are).
+FINAL_DELIVERABLE_STATES: frozenset[str] = frozenset({D.confirmed.value, D.cancelled.value})
+# A milestone in one of these has settled: its money has moved or will not (the delivered
+# contract is completed when all have).
+SETTLED_MILESTONE_STATES: frozenset[str] = frozenset(
+    {M.released.value, M.refunded.value, M.cancelled.value}
+)
+# A milestone in one of these still holds money in escrow that a dispute's resolution can move.
+UNRELEASED_MILESTONE_STATES: frozenset[str] = frozenset({M.pending.value, M.releasable.value})
+del C, D, M
+
+
+def late_at(due: date) -> datetime:
+    """A deliverable is late once its due date is over (midnight UTC after it)."""
+    return datetime.combine(due + timedelta(days=1), time(0), tzinfo=UTC)
 
 
 class Contract(Base):

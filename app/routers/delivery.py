@@ -12,6 +12,7 @@ from app.auth import ContractReader, ContractWriter, DeliverableWriter
 from app.db import Session
 from app.deps import Now
 from app.errors import AUTH_PROBLEMS, InvalidTransition, problem_responses
+from app.models.contract import late_at
 from app.models.delivery import METRIC_FIELDS
 from app.pagination import Page, Pagination, page_of
 from app.schemas.delivery import (
@@ -34,7 +35,6 @@ from app.schemas.delivery import (
 from app.services.delivery import deliverables as service
 from app.services.delivery import extensions as extension_service
 from app.services.delivery import metrics as metric_service
-from app.services.delivery.contract_delivery import late_at
 from app.services.delivery.contracts import ContractNotFound
 from app.services.delivery.deliverables import (
     DeliverableNotFound,

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response, status
 
 from app.auth import BidReader, BidWriter, NegotiationWriter
+from app.clock import rfc3339
 from app.db import Session
 from app.deps import AppSettings, Now
 from app.errors import (
@@ -42,7 +43,6 @@ from app.schemas.negotiation import (
 )
 from app.schemas.workflow import TransitionOut
 from app.services.catalogue.briefs import BriefNotFound
-from app.services.delivery.contracts import ExclusivityConflict
 from app.services.negotiation import bids as bid_service
 from app.services.negotiation import offers as offer_service
 from app.services.negotiation.bids import (
@@ -54,6 +54,7 @@ from app.services.negotiation.bids import (
     OwnBrief,
     ThreadClosed,
 )
+from app.services.negotiation.exclusivity import ExclusivityConflict
 from app.services.negotiation.offers import (
     BidNotNegotiable,
     BidView,
@@ -129,6 +130,13 @@ def _bid_out(view: BidView) -> BidOut:
         unread_count=view.unread_count,
         created_at=bid.created_at,
     )
+
+
+def _terms_document(offer: Offer) -> dict[str, Any]:
+    """An offer's terms as the API shows them: the diff's paths follow the API's field order, on
+    both databases."""
+    terms = TermsOut.model_validate(offer.terms).model_dump(mode="json")
+    return terms | {"expires_at": rfc3339(offer.expires_at)}
 
 
 def _offer_out(view: OfferView) -> OfferOut:
@@ -513,7 +521,9 @@ async def diff_offers(
         str, Query(max_length=40, description="The offer to compare with (`ofr_…`)")
     ],
 ) -> OfferDiffOut:
-    changes = await offer_service.offer_diff(session, principal.user_id, offer_id, against)
+    changes = await offer_service.offer_diff(
+        session, principal.user_id, offer_id, against, _terms_document
+    )
     return OfferDiffOut(
         offer_id=offer_id, against=against, changes=[Change.model_validate(c) for c in changes]
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 from app.services.catalogue import briefs
 from app.services.catalogue.briefs import BriefHook
+from app.services.delivery import contracts
 from app.services.delivery.contracts import CONTRACTS
 from app.services.delivery.deliverables import DELIVERABLES, DRAFTS
 from app.services.delivery.disputes import DISPUTES
@@ -27,12 +28,12 @@ from app.services.matching import service as matching_service
 from app.services.matching.service import RelationshipScores
 from app.services.money import funding, refunds, releases, stripe_disputes, stripe_events
 from app.services.money.stripe_events import AccountUpdatedHook, EventHandler
-from app.services.negotiation import bids
+from app.services.negotiation import bids, offers
 from app.services.negotiation.bids import BIDS, ContactHook
-from app.services.negotiation.offers import OFFERS
+from app.services.negotiation.offers import OFFERS, AcceptanceHook
 from app.services.relationships import performance, records
 from app.services.relationships.records import RELATIONSHIPS
-from app.services.workflow import jobs
+from app.services.workflow import effects, jobs
 from app.services.workflow.jobs import JobHandler
 from app.services.workflow.outbox import JOBS
 from app.services.workflow.state_machine import StateMachine, install_machines
@@ -96,6 +97,10 @@ ACCOUNT_UPDATED_HOOKS: Sequence[AccountUpdatedHook] = (releases.enqueue_waiting_
 # timers move with the brief's deadline.
 BRIEF_CHANGE_HOOKS: Sequence[BriefHook] = (bids.sync_with_brief,)
 
+# After an offer is accepted (lifecycle): delivery makes the contract — its deliverables,
+# milestones and funding timer — in the acceptance's transaction.
+ACCEPTANCE_HOOKS: Sequence[AcceptanceHook] = (contracts.create_contract,)
+
 # --- relationships (issue 15): reactions of the domain above money ---------------------------
 
 # First contact of a brand and a creator (an invitation, a bid) opens their relationship record.
@@ -130,6 +135,11 @@ def wire() -> None:
     stripe_events.ACCOUNT_UPDATED_HOOKS[:] = ACCOUNT_UPDATED_HOOKS
     briefs.CHANGE_HOOKS[:] = BRIEF_CHANGE_HOOKS
     install_machines(MACHINES)
+    # lifecycle: every cascade (effects.cascade) must name a machine and an action it may fire.
+    problems = effects.check_cascades()
+    if problems:
+        raise RuntimeError("state-machine cascades that cannot fire: " + "; ".join(problems))
+    offers.ACCEPTANCE_HOOKS[:] = ACCEPTANCE_HOOKS
     # (issue 15) relationships: records on first contact, the matching's relationship figures.
     bids.CONTACT_HOOKS[:] = CONTACT_HOOKS
     matching_service.RELATIONSHIP_SCORES[:] = RELATIONSHIP_SCORES

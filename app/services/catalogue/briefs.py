@@ -58,7 +58,8 @@ from app.pagination import PageParams, SortKey, paginate
 from app.services.catalogue import rates
 from app.services.catalogue.deliverable_types import get_deliverable_type
 from app.services.catalogue.search_columns import as_date, like_pattern, reindex_brief, search_terms
-from app.services.identity.brands import BrandNotFound, member_brands
+from app.services.identity.brands import BrandNotFound
+from app.services.identity.tenancy import member_brands
 
 S = BriefState
 TRANSITIONS: dict[tuple[BriefState, str], BriefState] = {

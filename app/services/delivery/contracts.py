@@ -1,56 +1,60 @@
-"""Contracts: made when an offer is accepted, funded by the brand, then delivered.
+"""Contracts: made when an offer is accepted, funded by the brand, delivered, settled.
 
-**Creation** (`create_contract`, run by the offer's `accept` transition, in its transaction):
+**Creation** (`create_contract`, installed by app/services/wiring.py among the negotiation's
+`offers.ACCEPTANCE_HOOKS` and so run by the offer's `accept` transition, in its transaction):
 the contract (`ctr_…`, state `awaiting_funding`) with a snapshot of the accepted terms; one
 deliverable (`dlv_…`, state `pending`) per unit of each offer line (`2 x instagram_reel` makes
 two), each with its due date; one milestone (`mst_…`, state `pending`) per payment-schedule
 entry, linked to the deliverables it pays for (an "on completion" milestone to all of them);
 the funding-window timer (`expire` at `funding_due_at`, the terms' `funding_window_hours` after
-acceptance, 7 days by default); and the exclusivity it imposes.
+acceptance, 7 days by default); and the exclusivity it imposes — checked again here, with the
+influencer's row locked (services/negotiation/exclusivity.py).
 
-**Exclusivity.** Terms with `exclusivity: {category, days > 0}` bind the influencer from
-acceptance until `days` after the last deliverable is due (`exclusivity_from` …
-`exclusivity_until`). A deal with another brand conflicts when it is in that category (its
-brief's category or the exclusivity it asks for) and its work (today … its last due date)
-overlaps that window, while the binding contract is not expired or cancelled
-(`RELEASING_STATES`). The check runs when an offer is made and again when it is accepted (with
-the influencer's row locked, so two brands' acceptances cannot both pass): 409
-`exclusivity-conflict`, naming the contract and the last day.
+**The lifecycle** — `CONTRACTS`, the one declared table (`CONTRACT_TRANSITIONS`):
 
-**The lifecycle** — `CONTRACT_TRANSITIONS`, extended by delivery and payments:
+| action          | from                       | to        | who            | guard / note      |
+|-----------------|----------------------------|-----------|----------------|-------------------|
+| fund            | awaiting_funding           | active    | system         | late timers       |
+| expire          | awaiting_funding           | expired   | system (timer) | window over ¹     |
+| cancel          | awaiting_funding           | cancelled | both           | ¹                 |
+| cancel          | active                     | cancelled | both           | no work started ² |
+| deliver         | active                     | delivered | system         | all final, 1+ ok  |
+| end_unfulfilled | active                     | cancelled | system         | all cancelled     |
+| complete        | delivered                  | completed | system         | all paid or not   |
+| dispute         | active, delivered          | disputed  | both           |                   |
+| resume          | disputed                   | active    | both           | ³                 |
+| resolve         | disputed                   | resolved  | operator       |                   |
+| chargeback      | active/delivered/completed | disputed  | system         | Stripe's dispute  |
+| chargeback_won  | disputed                   | active    | system         | ³                 |
 
-| action | from             | to        | who               | guard / effects                  |
-|--------|------------------|-----------|-------------------|----------------------------------|
-| fund   | awaiting_funding | active    | system            | no timer; `funded_at`            |
-| expire | awaiting_funding | expired   | system (timer)    | window over; `ended_at`          |
-| cancel | awaiting_funding | cancelled | brand, influencer | no timer; `ended_at`             |
+Both: the brand or the influencer. "All final, 1+ ok": every deliverable confirmed or
+cancelled, one at least confirmed; "all paid or not": every milestone released, refunded or
+cancelled. ¹ a `money.cancel_funding` job cancels the brand's PaymentIntent; ² every deliverable
+and pending milestone is cancelled with it (`effects.cascade`, through the machine registry) and
+a `money.refund_contract` job `{contract_id, amount: "unreleased", reason: "cancelled"}` returns
+the money; ³ the milestones met meanwhile are released and the contract re-evaluated
+(services/delivery/completion.py). Ending moves set `ended_at`.
 
-Delivery's rows (cancel after funding, deliver, end_unfulfilled, complete, dispute, resume,
-resolve) are declared in services/delivery/contract_delivery.py (`DELIVERY_CONTRACT_TRANSITIONS`,
-docs/delivery.md); `fund` also starts the deliverables' late timers (`start_delivery`).
-
-Payments' rows (money/contract_money.py, `MONEY_CONTRACT_TRANSITIONS`): `chargeback` (active,
-delivered, completed → disputed; system) when Stripe opens a dispute on the funding charge;
-`expire` and `cancel` before funding also cancel the PaymentIntent (`money.cancel_funding`).
-
-The payments code fires `fund` when the brand's payment succeeded:
-`await CONTRACTS.fire(session, contract, "fund", Actor("system", <job or event id>), now)`.
-Delivery adds its states (e.g. `completed`, `disputed`) as rows of `CONTRACT_TRANSITIONS` and
-members of `ContractState`; the state column is a plain string, so no migration is needed.
+`fund` is fired by the payments code when the brand's payment succeeded
+(services/money/funding.py) and arms each deliverable's late timer (`flag_late` at the end of
+its due date, UTC). The disputes service fires `dispute`, `resume` and `resolve`
+(services/delivery/disputes.py); the payments code fires `chargeback`, and `chargeback_won`
+through the dispute record (services/money/stripe_disputes.py). Money reacts to these moves
+through the jobs they enqueue (topics in services/workflow/jobs.py), never by adding rows.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.errors import Conflict, NotFound
+from app.errors import NotFound
 from app.ids import new_id
 from app.models import (
     Bid,
@@ -59,6 +63,7 @@ from app.models import (
     ContractState,
     Deliverable,
     DeliverableState,
+    Draft,
     Influencer,
     Milestone,
     MilestoneDeliverable,
@@ -66,43 +71,124 @@ from app.models import (
     Offer,
     Side,
 )
+from app.models.contract import FINAL_DELIVERABLE_STATES, late_at
 from app.pagination import PageParams, SortKey, paginate
-from app.services.delivery.contract_delivery import DELIVERY_CONTRACT_TRANSITIONS, start_delivery
-from app.services.identity.brands import member_brands
-from app.services.money.contract_money import MONEY_CONTRACT_TRANSITIONS, cancel_funding_effect
-from app.services.negotiation.bids import Party, my_listings, party_filter, party_of
-from app.services.negotiation.terms import deal_categories, exclusivity_window, last_due_date
+from app.services.delivery.completion import (
+    contract_milestone_ids,
+    deliverable_states,
+    milestones_settled,
+    resume_settlement,
+)
+from app.services.identity.tenancy import Party, member_brands, my_listings, party_filter, party_of
+from app.services.negotiation.exclusivity import check_terms_exclusivity
+from app.services.negotiation.terms import exclusivity_window
 from app.services.workflow import timers
+from app.services.workflow.effects import cancel_timer, cascade, enqueue_job, set_columns
+from app.services.workflow.jobs import CANCEL_FUNDING_TOPIC, REFUND_CONTRACT_TOPIC
 from app.services.workflow.state_machine import (
+    Actor,
     StateMachine,
     Transition,
     TransitionContext,
-    cancel_timer,
     list_transitions,
-    set_columns,
 )
 
 C = ContractState
-# A contract in one of these no longer binds the influencer to its exclusivity.
-RELEASING_STATES: frozenset[str] = frozenset({C.expired.value, C.cancelled.value})
+D = DeliverableState
+Ctx = TransitionContext[Contract]
 
 
 class ContractNotFound(NotFound):
     slug, title = "contract-not-found", "No such contract"
 
 
-class ExclusivityConflict(Conflict):
-    slug, title = "exclusivity-conflict", "The influencer is bound by another brand's exclusivity"
+# --- guards -------------------------------------------------------------------------------------
 
 
-def funding_window_over(ctx: TransitionContext) -> bool:
+def funding_window_over(ctx: Ctx) -> bool:
     """the funding window is still open"""
     return bool(ctx.now >= ctx.obj.funding_due_at)
 
 
-def _now(ctx: TransitionContext) -> datetime:
+async def no_work_started(ctx: Ctx) -> bool | str:
+    """no work has started on the contract"""
+    states = await deliverable_states(ctx.session, ctx.obj.id)
+    drafts = await ctx.session.scalar(
+        select(func.count()).select_from(Draft).where(Draft.contract_id == ctx.obj.id)
+    )
+    if drafts or any(s != D.pending.value for s in states):
+        return (
+            "work has started on this contract: cancel single deliverables "
+            "(POST /v1/deliverables/{id}/cancel) or open a dispute"
+        )
+    return True
+
+
+async def all_settled_one_confirmed(ctx: Ctx) -> bool | str:
+    """every deliverable is confirmed or cancelled, and one at least confirmed"""
+    states = await deliverable_states(ctx.session, ctx.obj.id)
+    return all(s in FINAL_DELIVERABLE_STATES for s in states) and D.confirmed.value in states
+
+
+async def all_cancelled(ctx: Ctx) -> bool | str:
+    """every deliverable is cancelled"""
+    states = await deliverable_states(ctx.session, ctx.obj.id)
+    return bool(states) and all(s == D.cancelled.value for s in states)
+
+
+async def all_milestones_settled(ctx: Ctx) -> bool | str:
+    """every milestone is released, refunded or cancelled"""
+    return await milestones_settled(ctx.session, ctx.obj.id)
+
+
+# --- effects ------------------------------------------------------------------------------------
+
+
+def _now(ctx: Ctx) -> datetime:
     return ctx.now
 
+
+async def start_delivery(ctx: Ctx) -> None:
+    """Effect of `fund`: the work is due now; each deliverable gets its late timer."""
+    rows = await ctx.session.scalars(
+        select(Deliverable).where(Deliverable.contract_id == ctx.obj.id)
+    )
+    for deliverable in rows:
+        await timers.schedule(
+            ctx.session,
+            "deliverable",
+            deliverable.id,
+            "flag_late",
+            late_at(deliverable.due_date),
+            now=ctx.now,
+        )
+
+
+async def _open_deliverables(ctx: Ctx) -> list[str]:
+    return list(
+        await ctx.session.scalars(
+            select(Deliverable.id)
+            .where(Deliverable.contract_id == ctx.obj.id, Deliverable.state != D.cancelled.value)
+            .order_by(Deliverable.position)
+        )
+    )
+
+
+async def _milestones(ctx: Ctx) -> list[str]:
+    return await contract_milestone_ids(ctx.session, ctx.obj.id)
+
+
+async def _resume_settlement(ctx: Ctx) -> None:
+    """Money frozen by the dispute may move again: release what was met meanwhile."""
+    await resume_settlement(ctx.session, ctx.obj.id, Actor("system", ctx.transition_id), ctx.now)
+
+
+# Effect of `expire` and of `cancel` before funding: the brand's PaymentIntent is cancelled.
+_cancel_funding = enqueue_job(
+    CANCEL_FUNDING_TOPIC,
+    lambda c: {"contract_id": c.obj.id},
+    key=lambda c: f"{CANCEL_FUNDING_TOPIC}:{c.obj.id}",
+)
 
 CONTRACT_TRANSITIONS: list[Transition] = [
     Transition(
@@ -119,7 +205,7 @@ CONTRACT_TRANSITIONS: list[Transition] = [
         C.expired,
         actors={"system"},
         guard=funding_window_over,
-        effects=[set_columns(ended_at=_now), cancel_funding_effect],
+        effects=[set_columns(ended_at=_now), _cancel_funding],
         description="Not funded within the funding window",
     ),
     Transition(
@@ -127,70 +213,101 @@ CONTRACT_TRANSITIONS: list[Transition] = [
         {C.awaiting_funding},
         C.cancelled,
         actors={"brand", "influencer"},
-        effects=[cancel_timer("expire"), set_columns(ended_at=_now), cancel_funding_effect],
+        effects=[cancel_timer("expire"), set_columns(ended_at=_now), _cancel_funding],
         description="Either party calls the deal off before it is funded",
     ),
+    Transition(
+        "cancel",
+        {C.active},
+        C.cancelled,
+        actors={"brand", "influencer"},
+        guard=no_work_started,
+        effects=[
+            # Every deliverable and milestone ends with it; the contract-level refund job
+            # returns the money.
+            cascade("deliverable", "cancel", ids_from=_open_deliverables),
+            cascade(
+                "milestone",
+                "cancel",
+                ids_from=_milestones,
+                only_from={MilestoneState.pending},
+                lock=True,
+            ),
+            enqueue_job(
+                REFUND_CONTRACT_TOPIC,
+                lambda c: {"contract_id": c.obj.id, "amount": "unreleased", "reason": "cancelled"},
+            ),
+            set_columns(ended_at=_now),
+        ],
+        description="Either party calls the funded deal off before any work: full refund",
+    ),
+    Transition(
+        "deliver",
+        {C.active},
+        C.delivered,
+        actors={"system"},
+        guard=all_settled_one_confirmed,
+        description="Every deliverable is confirmed or cancelled",
+    ),
+    Transition(
+        "end_unfulfilled",
+        {C.active},
+        C.cancelled,
+        actors={"system"},
+        guard=all_cancelled,
+        effects=[set_columns(ended_at=_now)],
+        description="Every deliverable was cancelled",
+    ),
+    Transition(
+        "complete",
+        {C.delivered},
+        C.completed,
+        actors={"system"},
+        guard=all_milestones_settled,
+        effects=[set_columns(ended_at=_now)],
+        description="Delivered, and every milestone's money has moved",
+    ),
+    Transition(
+        "dispute",
+        {C.active, C.delivered},
+        C.disputed,
+        actors={"brand", "influencer"},
+        description="A party opened a dispute: the contract's money is frozen",
+    ),
+    Transition(
+        "resume",
+        {C.disputed},
+        C.active,
+        actors={"brand", "influencer"},
+        effects=[_resume_settlement],
+        description="The dispute was withdrawn: money may move again",
+    ),
+    Transition(
+        "resolve",
+        {C.disputed},
+        C.resolved,
+        actors={"operator"},
+        effects=[set_columns(ended_at=_now)],
+        description="An operator resolved the dispute (release, partial or full refund)",
+    ),
+    Transition(
+        "chargeback",
+        {C.active, C.delivered, C.completed},
+        C.disputed,
+        actors={"system"},
+        description="The brand's bank disputed the funding charge: the contract's money is frozen",
+    ),
+    Transition(
+        "chargeback_won",
+        {C.disputed},
+        C.active,
+        actors={"system"},
+        effects=[_resume_settlement],
+        description="Stripe closed the dispute for the platform (won, or an inquiry closed): "
+        "money may move again; the contract moves on as its deliverables and milestones say",
+    ),
 ]
-CONTRACTS = StateMachine(
-    "contract",
-    Contract,
-    CONTRACT_TRANSITIONS + DELIVERY_CONTRACT_TRANSITIONS + MONEY_CONTRACT_TRANSITIONS,
-)
-
-
-# --- exclusivity --------------------------------------------------------------------------------
-
-
-async def check_exclusivity(
-    session: AsyncSession,
-    influencer_id: str,
-    brand_id: str,
-    categories: Iterable[str],
-    start: date,
-    end: date,
-) -> None:
-    """Refuse a deal in `categories` from `start` to `end` that another brand's running
-    exclusivity forbids."""
-    categories = sorted(set(categories))
-    if not categories:
-        return
-    binding = await session.scalar(
-        select(Contract)
-        .where(
-            Contract.influencer_id == influencer_id,
-            Contract.brand_id != brand_id,
-            Contract.state.not_in(RELEASING_STATES),
-            Contract.exclusivity_category.in_(categories),
-            Contract.exclusivity_from <= end,
-            Contract.exclusivity_until >= start,
-        )
-        .order_by(Contract.exclusivity_until.desc(), Contract.id)
-        .limit(1)
-    )
-    if binding is not None:
-        raise ExclusivityConflict(
-            f"The influencer is exclusive to another brand in {binding.exclusivity_category} "
-            f"until {binding.exclusivity_until} (contract {binding.id}); a deal in that category "
-            "cannot overlap it",
-            contract_id=binding.id,
-            category=binding.exclusivity_category,
-            exclusive_until=binding.exclusivity_until.isoformat()
-            if binding.exclusivity_until
-            else None,
-        )
-
-
-async def check_terms_exclusivity(
-    session: AsyncSession, bid: Bid, brief: Brief, terms: dict[str, Any], now: datetime
-) -> None:
-    await check_exclusivity(
-        session,
-        bid.influencer_id,
-        bid.brand_id,
-        deal_categories(terms, brief),
-        now.date(),
-        last_due_date(terms),
-    )
+CONTRACTS = StateMachine("contract", Contract, CONTRACT_TRANSITIONS)
 
 
 # --- creation -----------------------------------------------------------------------------------

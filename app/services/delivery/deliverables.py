@@ -75,34 +75,30 @@ from app.models import (
     ProofState,
     StateTransition,
 )
+from app.models.contract import OPEN_WORK, WORKING_STATES, late_at
 from app.pagination import PageParams, SortKey, paginate
 from app.services.catalogue.deliverable_types import get_deliverable_type
-from app.services.delivery.contract_delivery import (
-    WORKING_STATES,
+from app.services.delivery.completion import (
     evaluate_contract,
-    late_at,
     lock_contract,
+    milestone_ids_of,
+    refund_pending,
+    release_met,
 )
+from app.services.delivery.contracts import ContractNotFound
 from app.services.delivery.disclosure import check_disclosure
-from app.services.delivery.milestones import milestone_ids_of, refund_pending, release_met
-from app.services.negotiation.bids import Party, party_filter, party_of
+from app.services.identity.tenancy import Party, party_filter, party_of
 from app.services.negotiation.terms import (
     DEFAULT_REVIEW_WINDOW_HOURS,
     DEFAULT_VERIFICATION_WINDOW_HOURS,
 )
 from app.services.workflow import timers
-from app.services.workflow.state_machine import (
-    Actor,
-    StateMachine,
-    Transition,
-    TransitionContext,
-    cancel_timer,
-    schedule_timer,
-    set_columns,
-)
+from app.services.workflow.effects import cancel_timer, cascade, schedule_timer, set_columns
+from app.services.workflow.state_machine import Actor, StateMachine, Transition, TransitionContext
 
 D = DeliverableState
-OPEN_WORK = (D.pending, D.in_review, D.changes_requested, D.approved)
+Ctx = TransitionContext[Deliverable]
+DraftCtx = TransitionContext[Draft]
 REVISION_OPTIONS = [
     "approve the draft",
     "amend the terms with a new offer",
@@ -182,6 +178,31 @@ class DisclosureFailed(InvalidRequest):
         self.extensions["platform"] = platform
 
 
+# --- what the callers pass to the machines ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliverableMove:
+    """`fire(params=…)` of the deliverable machine: who acted, and what they sent."""
+
+    user_id: str | None = None
+    reason_text: str | None = None  # a proof dispute's reason
+    verification_due_at: datetime | None = None  # a proof's verification deadline
+
+
+@dataclass(frozen=True)
+class DraftReview:
+    """`fire(params=…)` of the draft machine: who reviewed it, and their feedback."""
+
+    user_id: str | None = None
+    feedback: str | None = None
+
+
+def _with_contract(ctx: Ctx) -> bool:
+    """The deliverable moves because its whole (funded, untouched) contract was cancelled."""
+    return ctx.cause is not None and ctx.cause.kind == "contract"
+
+
 # --- rules --------------------------------------------------------------------------------------
 
 
@@ -248,7 +269,7 @@ async def _latest_proof(session: AsyncSession, deliverable_id: str) -> Proof | N
     return proof
 
 
-async def _set_audit_reason(ctx: TransitionContext, reason: str) -> None:
+async def _set_audit_reason(ctx: TransitionContext[Any], reason: str) -> None:
     record = await ctx.session.get(StateTransition, ctx.transition_id)
     if record is not None and record.reason is None:
         record.reason = reason
@@ -257,7 +278,7 @@ async def _set_audit_reason(ctx: TransitionContext, reason: str) -> None:
 # --- guards ---------------------------------------------------------------------------------
 
 
-async def contract_working(ctx: TransitionContext) -> bool | str:
+async def contract_working(ctx: Ctx) -> bool | str:
     """the contract is funded and running"""
     contract_id = getattr(ctx.obj, "contract_id", None)
     state = await ctx.session.scalar(select(Contract.state).where(Contract.id == contract_id))
@@ -266,7 +287,7 @@ async def contract_working(ctx: TransitionContext) -> bool | str:
     return True
 
 
-async def draft_is_required(ctx: TransitionContext) -> bool | str:
+async def draft_is_required(ctx: Ctx) -> bool | str:
     """this deliverable's approval policy asks for a draft"""
     working = await contract_working(ctx)
     if working is not True:
@@ -277,7 +298,7 @@ async def draft_is_required(ctx: TransitionContext) -> bool | str:
     )
 
 
-async def draft_is_voluntary(ctx: TransitionContext) -> bool | str:
+async def draft_is_voluntary(ctx: Ctx) -> bool | str:
     """this deliverable's approval policy does not ask for a draft"""
     working = await contract_working(ctx)
     if working is not True:
@@ -288,7 +309,7 @@ async def draft_is_voluntary(ctx: TransitionContext) -> bool | str:
     )
 
 
-async def proof_allowed(ctx: TransitionContext) -> bool | str:
+async def proof_allowed(ctx: Ctx) -> bool | str:
     """the draft the policy asks for is approved"""
     working = await contract_working(ctx)
     if working is not True:
@@ -305,7 +326,7 @@ async def proof_allowed(ctx: TransitionContext) -> bool | str:
     return True
 
 
-async def confirm_allowed(ctx: TransitionContext) -> bool | str:
+async def confirm_allowed(ctx: Ctx) -> bool | str:
     """the verification window allows it"""
     working = await contract_working(ctx)
     if working is not True:
@@ -320,10 +341,10 @@ async def confirm_allowed(ctx: TransitionContext) -> bool | str:
     return True
 
 
-async def may_cancel(ctx: TransitionContext) -> bool | str:
+async def may_cancel(ctx: Ctx) -> bool | str:
     """this party may cancel this deliverable now"""
-    if ctx.context.get("with_contract"):
-        return True  # the whole (funded, untouched) contract is being cancelled
+    if _with_contract(ctx):
+        return True
     if ctx.actor.kind == "system":
         return "the system cancels deliverables only with their contract"
     state = await ctx.session.scalar(
@@ -350,7 +371,7 @@ async def may_cancel(ctx: TransitionContext) -> bool | str:
     )
 
 
-async def _late_due(ctx: TransitionContext) -> bool | str:
+async def _late_due(ctx: Ctx) -> bool | str:
     """the deliverable's due date has passed"""
     if ctx.obj.late:
         return "the deliverable is already flagged late"
@@ -362,7 +383,7 @@ async def _late_due(ctx: TransitionContext) -> bool | str:
 # --- effects --------------------------------------------------------------------------------
 
 
-async def _withdraw_open_drafts(ctx: TransitionContext) -> None:
+async def _withdraw_open_drafts(ctx: Ctx) -> None:
     rows = await ctx.session.scalars(
         select(Draft).where(Draft.deliverable_id == ctx.obj.id, Draft.state == DraftState.in_review)
     )
@@ -377,28 +398,29 @@ async def _withdraw_open_drafts(ctx: TransitionContext) -> None:
         )
 
 
-async def _cancel_open_extensions(ctx: TransitionContext) -> None:
-    from app.services.delivery.extensions import EXTENSIONS
-
-    rows = await ctx.session.scalars(
-        select(DeadlineExtension).where(
-            DeadlineExtension.deliverable_id == ctx.obj.id,
-            DeadlineExtension.state == ExtensionState.proposed,
+async def _open_extensions(ctx: Ctx) -> list[str]:
+    return list(
+        await ctx.session.scalars(
+            select(DeadlineExtension.id).where(
+                DeadlineExtension.deliverable_id == ctx.obj.id,
+                DeadlineExtension.state == ExtensionState.proposed,
+            )
         )
     )
-    for extension in list(rows):
-        await EXTENSIONS.fire(
-            ctx.session,
-            extension,
-            "cancel",
-            Actor("system", ctx.transition_id),
-            ctx.now,
-            reason=f"deliverable {ctx.obj.id} moved on ({ctx.action})",
-        )
 
 
-async def _after_cancel(ctx: TransitionContext) -> None:
-    if ctx.context.get("with_contract"):
+def _moved_on(ctx: Ctx) -> str:
+    return f"deliverable {ctx.obj.id} moved on ({ctx.action})"
+
+
+# An open extension proposal ends when its deliverable is published or cancelled.
+_cancel_open_extensions = cascade(
+    "extension", "cancel", ids_from=_open_extensions, reason=_moved_on
+)
+
+
+async def _after_cancel(ctx: Ctx) -> None:
+    if _with_contract(ctx):
         return  # the contract's own refund covers the money
     contract = await lock_contract(ctx.session, ctx.obj.contract_id)
     system = Actor("system", ctx.transition_id)
@@ -412,13 +434,13 @@ async def _after_cancel(ctx: TransitionContext) -> None:
     await evaluate_contract(ctx.session, contract.id, system, ctx.now)
 
 
-async def _after_confirm(ctx: TransitionContext) -> None:
+async def _after_confirm(ctx: Ctx) -> None:
     proof = await _latest_proof(ctx.session, ctx.obj.id)
     automatic = ctx.actor.kind == "system"
     if proof is not None:
         proof.state = ProofState.confirmed
         proof.decided_at = ctx.now
-        proof.decided_by = ctx.context.get("user_id")
+        proof.decided_by = ctx.params_as(DeliverableMove).user_id
         proof.confirmed_automatically = automatic
         if automatic:
             await _set_audit_reason(
@@ -439,23 +461,25 @@ async def _after_confirm(ctx: TransitionContext) -> None:
     await evaluate_contract(ctx.session, contract.id, system, ctx.now)
 
 
-async def _after_proof_dispute(ctx: TransitionContext) -> None:
+async def _after_proof_dispute(ctx: Ctx) -> None:
     proof = await _latest_proof(ctx.session, ctx.obj.id)
     if proof is not None:
         proof.state = ProofState.disputed
         proof.decided_at = ctx.now
-        proof.decided_by = ctx.context.get("user_id")
-        proof.dispute_reason = ctx.context.get("reason_text")
+        move = ctx.params_as(DeliverableMove)
+        proof.decided_by = move.user_id
+        proof.dispute_reason = move.reason_text
 
 
-async def _flagged_late(ctx: TransitionContext) -> None:
+async def _flagged_late(ctx: Ctx) -> None:
     ctx.obj.late = True
     ctx.obj.late_since = ctx.now
     await _set_audit_reason(ctx, f"due {ctx.obj.due_date.isoformat()}; not published by then")
 
 
-def _verification_due(ctx: TransitionContext) -> datetime:
-    due: datetime = ctx.context["verification_due_at"]
+def _verification_due(ctx: Ctx) -> datetime:
+    due = ctx.params_as(DeliverableMove).verification_due_at
+    assert due is not None, "submit_proof needs its verification_due_at"
     return due
 
 
@@ -563,7 +587,7 @@ DELIVERABLES = StateMachine(
 # --- the draft machine --------------------------------------------------------------------------
 
 
-async def _draft_working(ctx: TransitionContext) -> bool | str:
+async def _draft_working(ctx: DraftCtx) -> bool | str:
     state = await ctx.session.scalar(
         select(Contract.state).where(Contract.id == ctx.obj.contract_id)
     )
@@ -572,7 +596,7 @@ async def _draft_working(ctx: TransitionContext) -> bool | str:
     return True
 
 
-async def review_allowed(ctx: TransitionContext) -> bool | str:
+async def review_allowed(ctx: DraftCtx) -> bool | str:
     """the review window allows it"""
     working = await _draft_working(ctx)
     if working is not True:
@@ -596,12 +620,13 @@ async def review_allowed(ctx: TransitionContext) -> bool | str:
     return True
 
 
-async def _record_review(ctx: TransitionContext) -> None:
+async def _record_review(ctx: DraftCtx) -> None:
     draft: Draft = ctx.obj
     automatic = ctx.actor.kind == "system"
     draft.reviewed_at = ctx.now
-    draft.reviewed_by = ctx.context.get("user_id")
-    draft.feedback = ctx.context.get("feedback")
+    review = ctx.params_as(DraftReview)
+    draft.reviewed_by = review.user_id
+    draft.feedback = review.feedback
     reason = None
     if automatic:
         draft.approved_automatically = True
@@ -611,6 +636,7 @@ async def _record_review(ctx: TransitionContext) -> None:
         await _set_audit_reason(ctx, reason)
     if draft.required:
         deliverable = await ctx.session.get(Deliverable, draft.deliverable_id)
+        assert deliverable is not None  # a draft's deliverable is never deleted
         await DELIVERABLES.fire(
             ctx.session,
             deliverable,
@@ -712,8 +738,6 @@ async def load_draft(
 async def list_deliverables(
     session: AsyncSession, user_id: str, contract_id: str, page: PageParams
 ) -> tuple[list[Deliverable], Contract, Party, str | None]:
-    from app.services.delivery.contracts import ContractNotFound
-
     contract = await session.scalar(
         select(Contract).where(Contract.id == contract_id, party_filter(Contract, user_id))
     )
@@ -928,8 +952,7 @@ async def review_draft(
         now,
         reason=feedback,
         data={"user_id": user_id},
-        user_id=user_id,
-        feedback=feedback,
+        params=DraftReview(user_id=user_id, feedback=feedback),
     )
     return draft
 
@@ -981,7 +1004,7 @@ async def submit_proof(
         loaded.party.actor,
         now,
         data={"proof_id": proof_id, "user_id": user_id, "url": url},
-        verification_due_at=verification_due_at,
+        params=DeliverableMove(user_id=user_id, verification_due_at=verification_due_at),
     )
     version = (
         await session.scalar(
@@ -1038,8 +1061,7 @@ async def decide_proof(
         now,
         reason=reason,
         data={"user_id": user_id, "proof_id": proof.id if proof else None},
-        user_id=user_id,
-        reason_text=reason,
+        params=DeliverableMove(user_id=user_id, reason_text=reason),
     )
     return loaded
 

@@ -37,6 +37,7 @@ Resolutions (the operator's note is the audit rows' reason, the operator their a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,37 +55,41 @@ from app.models import (
     Resolution,
     StateTransition,
 )
+from app.models.contract import UNRELEASED_MILESTONE_STATES
 from app.pagination import PageParams, SortKey, paginate
-from app.services.delivery.contract_delivery import lock_contract
-from app.services.delivery.milestones import MILESTONES, lock_milestones
-from app.services.negotiation.bids import Party, party_filter, party_of
+from app.services.delivery.completion import contract_milestone_ids, lock_contract, lock_milestones
+from app.services.delivery.contracts import CONTRACTS, load_contract
+from app.services.delivery.milestones import MILESTONES
+from app.services.identity.tenancy import Party, party_filter, party_of
 from app.services.workflow import outbox, timers
+from app.services.workflow.effects import cancel_timer, set_columns
 from app.services.workflow.jobs import REFUND_CONTRACT_TOPIC
-from app.services.workflow.state_machine import (
-    Actor,
-    StateMachine,
-    Transition,
-    TransitionContext,
-    cancel_timer,
-    set_columns,
-)
+from app.services.workflow.state_machine import Actor, StateMachine, Transition, TransitionContext
 
 S = DisputeState
-UNRELEASED = frozenset({MilestoneState.pending.value, MilestoneState.releasable.value})
+UNRELEASED = UNRELEASED_MILESTONE_STATES
+Ctx = TransitionContext[Dispute]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """`fire(params=…)` of the dispute's `resolve`: the operator's decision."""
+
+    resolution: Resolution = Resolution.release
+    refund_amount: int | None = None
+    note: str | None = None
 
 
 class DisputeNotFound(NotFound):
     slug, title = "dispute-not-found", "No such dispute"
 
 
-def the_opener(ctx: TransitionContext) -> bool | str:
+def the_opener(ctx: Ctx) -> bool | str:
     """only the party who opened the dispute withdraws it"""
     return ctx.actor.kind == ctx.obj.opened_by or "only the party who opened it can withdraw it"
 
 
-async def _resume_contract(ctx: TransitionContext) -> None:
-    from app.services.delivery.contracts import CONTRACTS
-
+async def _resume_contract(ctx: Ctx) -> None:
     contract = await lock_contract(ctx.session, ctx.obj.contract_id)
     await CONTRACTS.fire(
         ctx.session,
@@ -97,22 +102,21 @@ async def _resume_contract(ctx: TransitionContext) -> None:
     )
 
 
-def _record_resolution(ctx: TransitionContext) -> None:
-    dispute: Dispute = ctx.obj
-    dispute.resolution = ctx.context["resolution"]
-    dispute.refund_amount = ctx.context.get("refund_amount")
-    dispute.note = ctx.context.get("note")
+def _record_resolution(ctx: Ctx) -> None:
+    dispute = ctx.obj
+    decision = ctx.params_as(Decision)
+    dispute.resolution = decision.resolution
+    dispute.refund_amount = decision.refund_amount
+    dispute.note = decision.note
     dispute.resolved_by = ctx.actor.id
     dispute.resolved_at = ctx.now
 
 
-async def _settle(ctx: TransitionContext) -> None:
+async def _settle(ctx: Ctx) -> None:
     """Close the contract and write the money jobs the resolution calls for."""
-    from app.services.delivery.contracts import CONTRACTS
-
-    dispute: Dispute = ctx.obj
-    resolution = Resolution(ctx.context["resolution"])
-    note = ctx.context.get("note")
+    dispute = ctx.obj
+    decision = ctx.params_as(Decision)
+    resolution, note = decision.resolution, decision.note
     data = {
         "dispute_id": dispute.id,
         "resolution": resolution.value,
@@ -122,10 +126,9 @@ async def _settle(ctx: TransitionContext) -> None:
     await CONTRACTS.fire(
         ctx.session, contract, "resolve", ctx.actor, ctx.now, reason=note, data=data
     )
-    ids = list(
-        await ctx.session.scalars(select(Milestone.id).where(Milestone.contract_id == contract.id))
+    milestones = await lock_milestones(
+        ctx.session, await contract_milestone_ids(ctx.session, contract.id)
     )
-    milestones = await lock_milestones(ctx.session, ids)
     unreleased = [m for m in milestones if m.state in UNRELEASED]
     if resolution is Resolution.release:
         for m in unreleased:
@@ -160,9 +163,7 @@ async def _settle(ctx: TransitionContext) -> None:
     )
 
 
-async def _chargeback_won(ctx: TransitionContext) -> None:
-    from app.services.delivery.contracts import CONTRACTS
-
+async def _chargeback_won(ctx: Ctx) -> None:
     contract = await lock_contract(ctx.session, ctx.obj.contract_id)
     await CONTRACTS.fire(
         ctx.session,
@@ -175,7 +176,7 @@ async def _chargeback_won(ctx: TransitionContext) -> None:
     )
 
 
-def _opened_for_chargeback(ctx: TransitionContext) -> bool | str:
+def _opened_for_chargeback(ctx: Ctx) -> bool | str:
     """only a dispute opened for a chargeback (a party's is theirs to settle)"""
     return ctx.obj.opened_by is None or "a party's dispute is settled by its parties"
 
@@ -235,8 +236,6 @@ async def open_dispute(
     details: str,
     escalation: timedelta,
 ) -> Dispute:
-    from app.services.delivery.contracts import CONTRACTS, load_contract
-
     contract, party = await load_contract(session, user_id, contract_id)
     before = contract.state
     dispute_id = new_id("dispute")
@@ -338,8 +337,6 @@ async def load_dispute(
 async def list_contract_disputes(
     session: AsyncSession, user_id: str, contract_id: str, page: PageParams
 ) -> tuple[list[Dispute], str | None]:
-    from app.services.delivery.contracts import load_contract
-
     contract, _ = await load_contract(session, user_id, contract_id)
     return await paginate(
         session,
@@ -390,6 +387,31 @@ async def unreleased_amount(session: AsyncSession, contract_id: str) -> int:
     return int(sum(amounts))
 
 
+@dataclass(frozen=True)
+class OperatorView:
+    """What an operator sees beside a dispute: the contract's state and its money at stake."""
+
+    contract: Contract
+    milestones: list[Milestone]
+    unreleased_amount: int
+
+
+async def operator_view(session: AsyncSession, dispute: Dispute) -> OperatorView:
+    contract = await session.get(Contract, dispute.contract_id, populate_existing=True)
+    if contract is None:  # a dispute's contract is never deleted
+        raise DisputeNotFound(f"The contract of dispute {dispute.id} is gone")
+    milestones = list(
+        await session.scalars(
+            select(Milestone)
+            .where(Milestone.contract_id == contract.id)
+            .order_by(Milestone.position)
+            .execution_options(populate_existing=True)
+        )
+    )
+    unreleased = sum(m.amount for m in milestones if m.state in UNRELEASED)
+    return OperatorView(contract, milestones, unreleased)
+
+
 async def resolve(
     session: AsyncSession,
     operator_id: str,
@@ -425,8 +447,6 @@ async def resolve(
         now,
         reason=note,
         data={"resolution": resolution.value, "refund_amount": refund_amount},
-        resolution=resolution.value,
-        refund_amount=refund_amount,
-        note=note,
+        params=Decision(resolution, refund_amount, note),
     )
     return dispute

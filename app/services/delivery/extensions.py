@@ -15,6 +15,7 @@ date, re-arms its late timer and, when the new date is not over, clears its `lat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -27,18 +28,22 @@ from app.models import (
     Deliverable,
     ExtensionState,
 )
+from app.models.contract import OPEN_WORK, WORKING_STATES
 from app.pagination import PageParams, SortKey, paginate
-from app.services.delivery.contract_delivery import WORKING_STATES
-from app.services.delivery.deliverables import (
-    OPEN_WORK,
-    Loaded,
-    load_deliverable,
-    rearm_late_timer,
-)
-from app.services.negotiation.bids import party_filter
+from app.services.delivery.deliverables import Loaded, load_deliverable, rearm_late_timer
+from app.services.identity.tenancy import party_filter
 from app.services.workflow.state_machine import StateMachine, Transition, TransitionContext
 
 E = ExtensionState
+Ctx = TransitionContext[DeadlineExtension]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """`fire(params=…)` of the extension machine: who answered, and their note."""
+
+    user_id: str | None = None
+    note: str | None = None
 
 
 class ExtensionNotFound(NotFound):
@@ -53,17 +58,17 @@ class DeliverableNotOpen(Conflict):
     slug, title = "deliverable-not-open", "The deliverable is no longer open for this"
 
 
-def not_the_proposer(ctx: TransitionContext) -> bool | str:
+def not_the_proposer(ctx: Ctx) -> bool | str:
     """the other party answers a proposal"""
     return ctx.actor.kind != ctx.obj.proposed_by or "you proposed it; the other party answers"
 
 
-def the_proposer(ctx: TransitionContext) -> bool | str:
+def the_proposer(ctx: Ctx) -> bool | str:
     """only the proposer withdraws a proposal"""
     return ctx.actor.kind == ctx.obj.proposed_by or "only the party who proposed it can withdraw"
 
 
-async def _apply(ctx: TransitionContext) -> None:
+async def _apply(ctx: Ctx) -> None:
     extension: DeadlineExtension = ctx.obj
     deliverable = await ctx.session.scalar(
         select(Deliverable)
@@ -84,10 +89,11 @@ async def _apply(ctx: TransitionContext) -> None:
     await rearm_late_timer(ctx.session, deliverable, ctx.now)
 
 
-def _answered(ctx: TransitionContext) -> None:
+def _answered(ctx: Ctx) -> None:
+    answer = ctx.params_as(Answer)
     ctx.obj.responded_at = ctx.now
-    ctx.obj.responded_by_user = ctx.context.get("user_id")
-    ctx.obj.response_note = ctx.context.get("note")
+    ctx.obj.responded_by_user = answer.user_id
+    ctx.obj.response_note = answer.note
 
 
 EXTENSION_TRANSITIONS: list[Transition] = [
@@ -220,7 +226,6 @@ async def answer(
         now,
         reason=note,
         data={"user_id": user_id},
-        user_id=user_id,
-        note=note,
+        params=Answer(user_id=user_id, note=note),
     )
     return extension, loaded

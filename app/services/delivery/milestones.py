@@ -16,6 +16,9 @@ code (someone else's handlers) moves it and reports back by firing `mark_release
 ¹ only while the contract is active, delivered or resolved (never disputed); ² its money goes
 back with a contract-level refund (`money.refund_contract`).
 
+When a milestone is met, and when its settlement completes the contract, is decided in
+services/delivery/completion.py (`release_met`, `refund_pending`, `evaluate_contract`).
+
 Jobs are keyed by milestone (`money.release_milestone:<mst>`, `money.refund_milestone:<mst>`),
 so a milestone's money job is written once however often its release is attempted.
 Payloads: `{"milestone_id", "contract_id", "amount", "currency"}` (plus the engine's `kind`,
@@ -24,50 +27,32 @@ Payloads: `{"milestone_id", "contract_id", "amount", "currency"}` (plus the engi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import (
-    Contract,
-    ContractState,
-    Deliverable,
-    DeliverableState,
-    Milestone,
-    MilestoneDeliverable,
-    MilestoneState,
-)
+from app.models import Contract, Milestone, MilestoneState
+from app.models.contract import RELEASABLE_CONTRACT_STATES
+from app.services.delivery.completion import evaluate_contract
+from app.services.workflow.effects import enqueue_job
 from app.services.workflow.jobs import REFUND_MILESTONE_TOPIC, RELEASE_TOPIC
-from app.services.workflow.state_machine import (
-    Actor,
-    StateMachine,
-    Transition,
-    TransitionContext,
-    enqueue_job,
-)
+from app.services.workflow.state_machine import StateMachine, Transition, TransitionContext
 
 M = MilestoneState
-# A milestone's money may be released while its contract is in one of these states.
-RELEASING_CONTRACT_STATES = frozenset(
-    {ContractState.active.value, ContractState.delivered.value, ContractState.resolved.value}
-)
-SETTLED_STATES = frozenset({M.released.value, M.refunded.value, M.cancelled.value})
+Ctx = TransitionContext[Milestone]
 
 
-async def contract_not_frozen(ctx: TransitionContext) -> bool | str:
+async def contract_not_frozen(ctx: Ctx) -> bool | str:
     """the contract's money is not frozen"""
     state = await ctx.session.scalar(
         select(Contract.state).where(Contract.id == ctx.obj.contract_id)
     )
-    if state not in RELEASING_CONTRACT_STATES:
+    if state not in RELEASABLE_CONTRACT_STATES:
         return f"the contract is {state}: its money cannot be released now"
     return True
 
 
-def _payload(ctx: TransitionContext) -> dict[str, Any]:
+def _payload(ctx: Ctx) -> dict[str, Any]:
     m = ctx.obj
     return {
         "milestone_id": m.id,
@@ -77,9 +62,7 @@ def _payload(ctx: TransitionContext) -> dict[str, Any]:
     }
 
 
-async def _settled(ctx: TransitionContext) -> None:
-    from app.services.delivery.contract_delivery import evaluate_contract
-
+async def _settled(ctx: Ctx) -> None:
     await evaluate_contract(ctx.session, ctx.obj.contract_id, ctx.actor, ctx.now)
 
 
@@ -134,78 +117,3 @@ MILESTONE_TRANSITIONS: list[Transition] = [
 MILESTONES = StateMachine(
     "milestone", Milestone, MILESTONE_TRANSITIONS, lock_parent=(Contract, "contract_id")
 )
-
-
-async def lock_milestones(session: AsyncSession, ids: Iterable[str]) -> list[Milestone]:
-    """The milestones, fresh and (on PostgreSQL) row-locked, in id order (one lock order for
-    everyone, so two transactions checking the same milestone serialise instead of both
-    missing the other's confirmation)."""
-    ids = sorted(set(ids))
-    if not ids:
-        return []
-    rows = await session.scalars(
-        select(Milestone)
-        .where(Milestone.id.in_(ids))
-        .order_by(Milestone.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
-
-
-async def milestone_ids_of(session: AsyncSession, deliverable_id: str) -> list[str]:
-    return list(
-        await session.scalars(
-            select(MilestoneDeliverable.milestone_id).where(
-                MilestoneDeliverable.deliverable_id == deliverable_id
-            )
-        )
-    )
-
-
-async def contract_milestone_ids(session: AsyncSession, contract_id: str) -> list[str]:
-    return list(
-        await session.scalars(select(Milestone.id).where(Milestone.contract_id == contract_id))
-    )
-
-
-async def _met(session: AsyncSession, milestone_id: str) -> bool:
-    states = await session.scalars(
-        select(Deliverable.state)
-        .join(MilestoneDeliverable, MilestoneDeliverable.deliverable_id == Deliverable.id)
-        .where(MilestoneDeliverable.milestone_id == milestone_id)
-    )
-    found = list(states)
-    return bool(found) and all(s == DeliverableState.confirmed.value for s in found)
-
-
-async def release_met(
-    session: AsyncSession,
-    milestone_ids: Iterable[str],
-    actor: Actor,
-    now: datetime,
-    contract_state: str,
-) -> list[Milestone]:
-    """Release every pending milestone among `milestone_ids` whose deliverables are all
-    confirmed — unless the contract's money is frozen (a dispute): then they wait, and the
-    dispute's end looks again. Returns the milestones released."""
-    if contract_state not in RELEASING_CONTRACT_STATES:
-        return []
-    released = []
-    for milestone in await lock_milestones(session, milestone_ids):
-        if milestone.state == M.pending.value and await _met(session, milestone.id):
-            await MILESTONES.fire(session, milestone, "release", actor, now)
-            released.append(milestone)
-    return released
-
-
-async def refund_pending(
-    session: AsyncSession, milestone_ids: Iterable[str], actor: Actor, now: datetime, reason: str
-) -> list[Milestone]:
-    """Make every still-pending milestone among `milestone_ids` refundable."""
-    refunded = []
-    for milestone in await lock_milestones(session, milestone_ids):
-        if milestone.state == M.pending.value:
-            await MILESTONES.fire(session, milestone, "refund", actor, now, reason=reason)
-            refunded.append(milestone)
-    return refunded

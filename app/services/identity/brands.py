@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import add_unique, rowcount
@@ -35,6 +35,7 @@ from app.models import (
     User,
 )
 from app.pagination import PageParams, SortKey, paginate
+from app.services.identity.tenancy import member_brands
 from app.services.identity.users import normalise_email
 
 INVITATION_TTL = timedelta(days=7)
@@ -71,11 +72,6 @@ class BrandHasActivity(Conflict):
 
 class MemberNotFound(NotFound):
     slug, title = "member-not-found", "No such member"
-
-
-def member_brands(user_id: str) -> Select[tuple[str]]:
-    """The ids of the brands a user belongs to: the tenant filter for brand-owned objects."""
-    return select(BrandMember.brand_id).where(BrandMember.user_id == user_id)
 
 
 async def _membership(

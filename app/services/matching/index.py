@@ -550,22 +550,6 @@ class ListingIndex:
         self.fit_topic_profiles()
         self.refresh_stats()
 
-    # --- ranking (implemented in scoring; methods for convenience) -------------------------
-
-    def rank(self, brief: Mapping[str, Any], **kwargs: Any) -> list[Any]:
-        """See `app.services.matching.scoring.rank`."""
-        from app.services.matching import scoring
-
-        return scoring.rank(self, brief, **kwargs)
-
-    def filtered_out_reason(
-        self, brief: Mapping[str, Any], listing_id: str, **kwargs: Any
-    ) -> str | None:
-        """See `app.services.matching.scoring.filtered_out_reason`."""
-        from app.services.matching import scoring
-
-        return scoring.filtered_out_reason(self, brief, listing_id, **kwargs)
-
     # --- introspection --------------------------------------------------------------------
 
     def __len__(self) -> int:

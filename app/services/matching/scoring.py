@@ -61,7 +61,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -70,10 +70,13 @@ from app.services.catalogue.deliverable_types import DELIVERABLE_TYPES
 from app.services.matching import authenticity as au
 from app.services.matching import text as tx
 from app.services.matching import vocab as mv
-from app.services.matching.index import day_number, geo_consistent, iso_day, topic_col
-
-if TYPE_CHECKING:
-    from app.services.matching.index import ListingIndex
+from app.services.matching.index import (
+    ListingIndex,
+    day_number,
+    geo_consistent,
+    iso_day,
+    topic_col,
+)
 
 COMPONENTS: tuple[str, ...] = (
     "topic_relevance",
@@ -765,8 +768,6 @@ def rank_briefs_for_listing(
     `relationship` maps a brief id or brand id to a score (or (score, reason)).
     Briefs are few, so this loops over them; reasons are built for the returned ones only.
     """
-    from app.services.matching.index import ListingIndex
-
     w = resolve_weights(weights)
     mini = ListingIndex(as_of=index.as_of if index is not None else None)
     if index is not None:

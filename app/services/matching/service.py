@@ -24,10 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidRequest, NotFound
 from app.models import Brand, Brief, BriefState, Contract, Influencer
+from app.models.contract import RELEASING_STATES
 from app.models.relationship import Relationship, RelationshipStatus
+from app.schemas.influencers import ListingOut
 from app.services.catalogue.briefs import BriefNotFound, document, readable_by
-from app.services.delivery.contracts import RELEASING_STATES
-from app.services.identity.brands import member_brands
+from app.services.catalogue.influencers import _with_accounts
+from app.services.identity.tenancy import member_brands
 from app.services.matching import ListingIndex, Match, rank, rank_briefs_for_listing
 from app.services.matching.index import IndexBuilder
 from app.services.matching.scoring import RankFilters, filtered_out_reason, resolve_weights
@@ -41,8 +43,6 @@ class ListingNotMatched(NotFound):
 
 def listing_document(row: Influencer) -> dict[str, Any]:
     """The listing as the API shows it: the shape the index is built from."""
-    from app.schemas.influencers import ListingOut
-
     return ListingOut.model_validate(row).model_dump(mode="json")
 
 
@@ -92,8 +92,6 @@ class ListingIndexHolder:
             return self.index
 
     async def _rows(self, session: AsyncSession, stmt: Any) -> list[Influencer]:
-        from app.services.catalogue.influencers import _with_accounts
-
         return list((await session.scalars(_with_accounts(stmt))).unique().all())
 
     async def _build(self, session: AsyncSession, today: date) -> None:
@@ -290,8 +288,6 @@ async def recommended_briefs(
     weights: Mapping[str, float] | None,
     limit: int,
 ) -> list[Any]:
-    from app.services.catalogue.influencers import _with_accounts
-
     listing = await session.scalar(
         _with_accounts(select(Influencer)).where(Influencer.user_id == user_id)
     )
@@ -343,8 +339,6 @@ async def why_no_recommended_briefs(
 ) -> str:
     """Why an influencer's recommended briefs are empty, in one sentence with the next step."""
     from collections import Counter
-
-    from app.services.catalogue.influencers import _with_accounts
 
     listing = await session.scalar(
         _with_accounts(select(Influencer)).where(Influencer.user_id == user_id)

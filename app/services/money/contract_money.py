@@ -1,10 +1,11 @@
-"""What the money flows share: job topics, the milestone's money transitions, holds while a
-contract is disputed, and the small helpers the jobs and webhook handlers use
-(docs/payments.md, "Release and transfer").
+"""What the money flows share: holds while a contract is disputed, and the small helpers the
+jobs and webhook handlers use (docs/payments.md, "Release and transfer").
 
 The flows themselves: app/services/money/funding.py (the brand pays), app/services/money/releases.py
 (release → transfer → payout), app/services/money/refunds.py (refunds, chargebacks),
-money/earnings.py (what an influencer sees), money/reconcile.py (ledger vs Stripe).
+money/earnings.py (what an influencer sees), money/reconcile.py (ledger vs Stripe). Their job
+topics are in app/services/workflow/jobs.py; the states they read (`ContractState.disputed`,
+`MilestoneState.releasable` …) in app/models/contract.py.
 
 **The milestone's money moves** go through delivery's milestone machine
 (services/delivery/milestones.py, `MILESTONES`): delivery moves a milestone `pending → releasable`
@@ -14,10 +15,11 @@ money jobs report back with `mark_released` (`releasable → released`) and `mar
 settled once released; whether its money reached the influencer is the transfer's record
 (`transfers`), shown as the milestone's `money_state` (`transferred`) in the earnings.
 
-**The contract.** The money code adds `MONEY_CONTRACT_TRANSITIONS` to the contract's machine:
-`chargeback` (active, delivered, completed → disputed; system) when Stripe opens a dispute on
-the funding charge; and `cancel_funding` as an effect of `expire` and of `cancel` before
-funding (the PaymentIntent is cancelled at Stripe).
+**The contract.** Its whole table is delivery's (services/delivery/contracts.py): the money code
+fires `fund` when the payment succeeded and `chargeback` when Stripe opens a dispute on the
+funding charge, and reacts to the contract's moves through the jobs they enqueue
+(`money.cancel_funding` when it expires or is cancelled before funding, `money.refund_contract`
+when a funded one is cancelled) — it adds no rows.
 """
 
 from __future__ import annotations
@@ -30,56 +32,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Contract, Milestone
-from app.services.workflow.jobs import CANCEL_FUNDING_TOPIC, JobContext
+from app.services.workflow.jobs import JobContext
 from app.services.workflow.outbox import enqueue
-from app.services.workflow.state_machine import Transition, enqueue_job
 
 logger = logging.getLogger("rapport.money")
-
-# Milestone states (plain strings: the column has no CHECK; delivery adds its own).
-PENDING = "pending"
-RELEASABLE = "releasable"
-REFUNDABLE = "refundable"
-RELEASED = "released"
-TRANSFERRED = "transferred"
-REFUNDED = "refunded"
-
-# The contract's state while its money is frozen (a dispute, or a chargeback).
-DISPUTED = "disputed"
-
-# Effect of the contract's `expire` and pre-funding `cancel`: cancel the PaymentIntent.
-cancel_funding_effect = enqueue_job(
-    CANCEL_FUNDING_TOPIC,
-    lambda c: {"contract_id": c.obj.id},
-    key=lambda c: f"{CANCEL_FUNDING_TOPIC}:{c.obj.id}",
-)
-
-
-async def _resume_after_chargeback(ctx: Any) -> None:
-    # The same effect as a party withdrawing a dispute (delivery's `resume`).
-    from app.services.delivery.contract_delivery import _after_resume
-
-    await _after_resume(ctx)
-
-
-MONEY_CONTRACT_TRANSITIONS: list[Transition] = [
-    Transition(
-        "chargeback",
-        {"active", "delivered", "completed"},
-        DISPUTED,
-        actors={"system"},
-        description="The brand's bank disputed the funding charge: the contract's money is frozen",
-    ),
-    Transition(
-        "chargeback_won",
-        {DISPUTED},
-        "active",
-        actors={"system"},
-        effects=[_resume_after_chargeback],
-        description="Stripe closed the dispute for the platform (won, or an inquiry closed): "
-        "money may move again; the contract moves on as its deliverables and milestones say",
-    ),
-]
 
 
 async def lock_milestone(session: AsyncSession, milestone_id: str) -> Milestone | None:

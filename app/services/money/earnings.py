@@ -29,9 +29,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Contract, Milestone, Payout, Transfer
+from app.models.contract import ContractState, MilestoneState
 from app.services.catalogue.influencers import get_own_profile
 from app.services.money import payouts
-from app.services.money.contract_money import DISPUTED, RELEASABLE, RELEASED
 
 _FUNDED_NEVER = frozenset({"awaiting_funding", "expired"})
 
@@ -79,7 +79,7 @@ def money_state(
     state = milestone.state
     if transfer is not None:
         return ("reversed" if transfer.amount_reversed >= transfer.amount else "transferred"), None
-    if state == RELEASED:
+    if state == MilestoneState.released.value:
         return "released", (None if can_receive else "payouts_enabled")
     if state == "refundable":
         return "refund_pending", None
@@ -87,9 +87,9 @@ def money_state(
         return state, None
     if contract.funded_at is None or contract.state in _FUNDED_NEVER:
         return "awaiting_funding", None
-    if contract.state == DISPUTED:
+    if contract.state == ContractState.disputed.value:
         return "frozen", "dispute_resolution"
-    if state == RELEASABLE:
+    if state == MilestoneState.releasable.value:
         return "releasable", None
     return "in_escrow", None
 

@@ -46,7 +46,7 @@ from app.integrations.stripe import (
 from app.models import Contract, Payment
 from app.models.stripe_event import StripeEventOutcome
 from app.services.delivery.contracts import CONTRACTS, ContractNotFound
-from app.services.identity.brands import member_brands
+from app.services.identity.tenancy import member_brands, party_filter
 from app.services.money import ledger, settlement
 from app.services.money.contract_money import charge_of, fresh_contract
 from app.services.money.stripe_events import EventContext, Handled
@@ -60,7 +60,6 @@ from app.services.money.stripe_problems import (
     create_once,
     stripe_problem,
 )
-from app.services.negotiation.bids import party_filter
 from app.services.workflow.jobs import (
     REFUND_CONTRACT_TOPIC,
     ClaimedJob,

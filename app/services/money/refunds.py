@@ -42,11 +42,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.ids import new_id
 from app.integrations.stripe import StripeGateway, StripeRequestRejected, idempotency_key
 from app.models import Milestone, Payment, Refund
+from app.models.contract import MilestoneState
 from app.models.ledger import EntryKind
 from app.models.stripe_event import StripeEventOutcome
 from app.services.delivery.milestones import MILESTONES
 from app.services.money import ledger, settlement
-from app.services.money.contract_money import REFUNDABLE, fresh_contract, lock_milestone
+from app.services.money.contract_money import fresh_contract, lock_milestone
 from app.services.money.releases import transfer_job_key
 from app.services.money.stripe_events import EventContext, Handled
 from app.services.workflow.jobs import TRANSFER_TOPIC, ClaimedJob, JobContext, PermanentJobError
@@ -268,7 +269,7 @@ async def refund_milestone(ctx: JobContext, job: ClaimedJob) -> None:
         existing = await s.scalar(
             select(Refund.id).where(Refund.request_key == f"milestone:{milestone_id}")
         )
-        if state != REFUNDABLE and existing is None:
+        if state != MilestoneState.refundable.value and existing is None:
             logger.warning(
                 "nothing to refund", extra={"milestone": milestone_id, "milestone_state": state}
             )
@@ -291,7 +292,7 @@ async def refund_milestone(ctx: JobContext, job: ClaimedJob) -> None:
     await _mark_refunded(session, reserved.refund_id, stripe_refund, ctx.now)
     await _book_settlement(ctx, reserved, stripe_refund)
     locked = await lock_milestone(session, milestone_id)
-    if locked is not None and locked.state == REFUNDABLE:
+    if locked is not None and locked.state == MilestoneState.refundable.value:
         await MILESTONES.fire(session, locked, "mark_refunded", Actor("system", job.id), ctx.now)
 
 

@@ -61,20 +61,13 @@ from app.models import (
     PayoutAccount,
     Transfer,
 )
+from app.models.contract import ContractState, MilestoneState
 from app.models.ledger import EntryKind
 from app.models.money import Payout
 from app.models.stripe_event import StripeEventOutcome
 from app.services.delivery.milestones import MILESTONES
 from app.services.money import ledger, payouts, settlement
-from app.services.money.contract_money import (
-    DISPUTED,
-    RELEASABLE,
-    RELEASED,
-    fresh_contract,
-    hold,
-    lock_milestone,
-    stripe_id,
-)
+from app.services.money.contract_money import fresh_contract, hold, lock_milestone, stripe_id
 from app.services.money.stripe_events import EventContext, Handled, follow_newest, status_rank
 from app.services.workflow.jobs import (
     PAYOUT_TOPIC,
@@ -135,17 +128,17 @@ async def release_milestone(ctx: JobContext, job: ClaimedJob) -> None:
     contract = await fresh_contract(session, contract_id, lock=True)
     milestone = await lock_milestone(session, milestone_id)
     assert contract is not None and milestone is not None
-    if milestone.state == RELEASED:
+    if milestone.state == MilestoneState.released.value:
         # Released by an earlier run: make sure its transfer is on its way (idempotent).
         await _enqueue_transfer_if_possible(session, contract, milestone_id, ctx.now)
         return
-    if milestone.state != RELEASABLE:
+    if milestone.state != MilestoneState.releasable.value:
         logger.warning(
             "nothing to release",
             extra={"milestone": milestone_id, "milestone_state": milestone.state},
         )
         return
-    if contract.state == DISPUTED:
+    if contract.state == ContractState.disputed.value:
         await hold(
             ctx, RELEASE_TOPIC, job.payload, f"{contract.id} is disputed: {milestone_id} waits"
         )
@@ -227,7 +220,7 @@ async def _plan_transfer(
     if milestone is None:
         raise PermanentJobError(f"no milestone {milestone_id}")
     amount = milestone.amount
-    if milestone.state != RELEASED:
+    if milestone.state != MilestoneState.released.value:
         # A dispute settled partly for the influencer releases part of a cancelled milestone
         # (app/services/money/refunds.py): the ledger's release says how much.
         amount = await released_amount(session, milestone_id) if settlement else 0
@@ -292,7 +285,7 @@ async def transfer_milestone(ctx: JobContext, job: ClaimedJob) -> None:
     if isinstance(plan, str):
         logger.info("no transfer: %s", plan, extra={"milestone": milestone_id})
         return
-    if plan.contract_state == DISPUTED:
+    if plan.contract_state == ContractState.disputed.value:
         await hold(ctx, TRANSFER_TOPIC, job.payload, f"{plan.contract_id} is disputed")
         return
     if not plan.can_receive or plan.destination is None:
@@ -445,7 +438,10 @@ async def enqueue_waiting_transfers(ctx: EventContext) -> str | None:
         await ctx.session.scalars(
             select(Milestone.id)
             .join(Contract, Contract.id == Milestone.contract_id)
-            .where(Contract.influencer_id == account.influencer_id, Milestone.state == RELEASED)
+            .where(
+                Contract.influencer_id == account.influencer_id,
+                Milestone.state == MilestoneState.released.value,
+            )
             .order_by(Milestone.id)
         )
     )

@@ -36,13 +36,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Dispute, DisputeState, Payment
+from app.models.contract import ContractState
 from app.models.ledger import EntryKind
 from app.models.stripe_event import StripeDispute, StripeEventOutcome
 from app.pagination import PageParams, SortKey, paginate
-from app.services.delivery.contracts import CONTRACTS
+from app.services.delivery.contracts import CONTRACTS, load_contract
 from app.services.delivery.disputes import DISPUTES, open_for_chargeback
 from app.services.money import ledger
-from app.services.money.contract_money import DISPUTED, fresh_contract
+from app.services.money.contract_money import fresh_contract
 from app.services.money.stripe_events import EventContext, Handled, follow_newest
 from app.services.workflow.state_machine import Actor
 
@@ -227,7 +228,7 @@ async def _freeze(ctx: EventContext, row: StripeDispute) -> str:
             reason=f"Stripe dispute {row.id} ({row.reason})",
             data={"stripe_dispute": row.id},
         )
-    elif contract.state != DISPUTED:
+    elif contract.state != ContractState.disputed.value:
         return f"contract is {contract.state}: nothing to freeze"
     record = await open_for_chargeback(
         session,
@@ -303,8 +304,6 @@ async def contract_payment_disputes(
     session: AsyncSession, user_id: str, contract_id: str, page: PageParams
 ) -> tuple[list[StripeDispute], str | None]:
     """The contract's Stripe disputes, newest first, for one of its parties (404 otherwise)."""
-    from app.services.delivery.contracts import load_contract
-
     contract, _ = await load_contract(session, user_id, contract_id)
     stmt = select(StripeDispute).where(StripeDispute.contract_id == contract.id)
     return await paginate(session, stmt, _NEWEST_FIRST, page)

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
@@ -73,15 +73,15 @@ from app.models.relationship import Relationship, RelationshipStatus
 from app.pagination import PageParams, SortKey, paginate
 from app.services.catalogue import briefs
 from app.services.catalogue.briefs import BriefNotFound
-from app.services.identity.brands import member_brands
+from app.services.identity.tenancy import Party, member_brands, my_listings, party_filter, party_of
 from app.services.negotiation.terms import resolve_bid
 from app.services.workflow import timers
+from app.services.workflow.effects import cancel_timer, cascade
 from app.services.workflow.state_machine import (
     Actor,
     StateMachine,
     Transition,
     TransitionContext,
-    cancel_timer,
     list_transitions,
 )
 
@@ -130,41 +130,6 @@ class ThreadClosed(Conflict):
 # --- parties ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Party:
-    """The caller as one side of a bid."""
-
-    side: Side
-    actor: Actor
-    user_id: str
-
-
-def my_listings(user_id: str) -> Select[tuple[str]]:
-    """The id of the user's influencer listing (at most one)."""
-    return select(Influencer.id).where(Influencer.user_id == user_id)
-
-
-def party_filter(model: Any, user_id: str) -> ColumnElement[bool]:
-    """Rows (with `brand_id` and `influencer_id`) the user is a party to."""
-    return or_(
-        model.brand_id.in_(member_brands(user_id)),
-        model.influencer_id.in_(my_listings(user_id)),
-    )
-
-
-async def party_of(session: AsyncSession, user_id: str, brand_id: str, influencer_id: str) -> Party:
-    """Which side the user is on (they are a party: the row came through `party_filter`).
-    Someone on both sides — a brand member who became so after bidding — acts as the brand."""
-    member = await session.scalar(
-        select(BrandMember.user_id).where(
-            BrandMember.brand_id == brand_id, BrandMember.user_id == user_id
-        )
-    )
-    if member is not None:
-        return Party(Side.brand, Actor("brand", brand_id), user_id)
-    return Party(Side.influencer, Actor("influencer", influencer_id), user_id)
-
-
 async def load_bid(session: AsyncSession, user_id: str, bid_id: str) -> tuple[Bid, Party]:
     bid = await session.scalar(select(Bid).where(Bid.id == bid_id, party_filter(Bid, user_id)))
     if bid is None:
@@ -204,7 +169,7 @@ def applications_close_at(brief: Brief) -> datetime:
     return datetime.combine(brief.application_deadline + timedelta(days=1), time(0), tzinfo=UTC)
 
 
-async def expiry_due(ctx: TransitionContext) -> bool | str:
+async def expiry_due(ctx: TransitionContext[Bid]) -> bool | str:
     brief = await ctx.session.get(Brief, ctx.obj.brief_id)
     if brief is None:
         return True
@@ -217,23 +182,34 @@ async def expiry_due(ctx: TransitionContext) -> bool | str:
     return f"the brief's application deadline ({brief.application_deadline}) has not passed"
 
 
-async def _end_negotiation(ctx: TransitionContext) -> None:
-    """The bid is over: its open offer (if any) is cancelled."""
-    from app.services.negotiation.offers import OFFERS
-
-    open_offers = await ctx.session.scalars(
-        select(Offer).where(
-            Offer.bid_id == ctx.obj.id, Offer.state.in_([OfferState.draft, OfferState.open])
+async def _open_offers(ctx: TransitionContext[Bid]) -> list[str]:
+    return list(
+        await ctx.session.scalars(
+            select(Offer.id)
+            .where(Offer.bid_id == ctx.obj.id, Offer.state.in_([OfferState.draft, OfferState.open]))
+            .order_by(Offer.id)
         )
     )
-    for offer in list(open_offers):
-        await OFFERS.fire(
-            ctx.session, offer, "cancel", ctx.actor, ctx.now, reason=f"the bid was {ctx.to_state}"
-        )
+
+
+# The bid is over: its open offer (if any) is cancelled, by whoever ended the bid.
+_end_negotiation = cascade(
+    "offer",
+    "cancel",
+    ids_from=_open_offers,
+    actor=lambda ctx: ctx.actor,
+    reason=lambda ctx: f"the bid was {ctx.to_state}",
+)
 
 
 BID_TRANSITIONS: list[Transition] = [
-    Transition("shortlist", {B.submitted}, B.shortlisted, actors={"brand"}),
+    Transition(
+        "shortlist",
+        {B.submitted},
+        B.shortlisted,
+        actors={"brand"},
+        description="The brand marks the bid as one it is considering",
+    ),
     Transition(
         "negotiate",
         {B.submitted, B.shortlisted},
@@ -255,6 +231,7 @@ BID_TRANSITIONS: list[Transition] = [
         B.declined,
         actors={"brand"},
         effects=[cancel_timer(), _end_negotiation],
+        description="The brand turns the bid down; an open offer is cancelled",
     ),
     Transition(
         "withdraw",
@@ -262,6 +239,7 @@ BID_TRANSITIONS: list[Transition] = [
         B.withdrawn,
         actors={"influencer"},
         effects=[cancel_timer(), _end_negotiation],
+        description="The influencer withdraws the bid; an open offer is cancelled",
     ),
     Transition(
         "expire",
@@ -304,8 +282,9 @@ async def transition(
 
 
 async def sync_with_brief(session: AsyncSession, brief: Brief, now: datetime) -> None:
-    """Run after every change of a brief (services/catalogue/briefs.py `CHANGE_HOOKS`): bids expire
-    when their brief leaves `open`, and their deadline timers follow the application deadline."""
+    """Run after every change of a brief (one of services/catalogue/briefs.py's `CHANGE_HOOKS`,
+    installed by app/services/wiring.py): bids expire when their brief leaves `open`, and their
+    deadline timers follow the application deadline."""
     if brief.state == BriefState.draft:
         return
     if brief.state == BriefState.open:

@@ -18,8 +18,10 @@ rejecting anything but the latest offer is a 409 `offer-not-latest`; an offer pa
 | expire  | open        | expired   | system (timer)            | `expires_at` has passed     |
 | cancel  | draft, open | cancelled | brand, influencer, system | (the bid ended)             |
 
-`accept` also accepts the bid and makes the contract; every move out of `open` cancels the
-expiry timer.
+`accept` also accepts the bid and runs `ACCEPTANCE_HOOKS` in the same transaction — the wiring
+(app/services/wiring.py) installs delivery's `create_contract` there, so the contract is made
+without negotiation importing delivery; every move out of `open` cancels the expiry timer.
+Making an offer checks another brand's exclusivity (services/negotiation/exclusivity.py).
 
 An offer is created as a `draft` and sent in the same transaction, so its creation is in the
 audit trail and its expiry timer is an effect like any other.
@@ -32,6 +34,7 @@ fifty concurrent acceptances one makes the contract and the others get 409.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,30 +47,21 @@ from app.clock import rfc3339
 from app.errors import Conflict, InvalidRequest, NotFound
 from app.models import Bid, BidState, Brief, Contract, Offer, OfferState, Side
 from app.pagination import PageParams, SortKey, paginate
-from app.services.delivery import contracts
+from app.services.identity.tenancy import Party, party_filter, party_of
 from app.services.negotiation.bids import (
     BIDS,
     NEGOTIABLE_STATES,
     ROUTE_ACTIONS,
     NegotiationChanged,
-    Party,
     claim,
     load_bid,
-    party_filter,
-    party_of,
     sides,
     unread_counts,
 )
+from app.services.negotiation.exclusivity import check_terms_exclusivity
 from app.services.negotiation.terms import diff, resolve_offer
-from app.services.workflow.state_machine import (
-    Actor,
-    StateMachine,
-    Transition,
-    TransitionContext,
-    cancel_timer,
-    schedule_timer,
-    set_columns,
-)
+from app.services.workflow.effects import cancel_timer, schedule_timer, set_columns
+from app.services.workflow.state_machine import Actor, StateMachine, Transition, TransitionContext
 
 OS = OfferState
 
@@ -107,7 +101,7 @@ def _lapsed_problem(offer: Offer) -> OfferExpired:
     )
 
 
-def others_turn(ctx: TransitionContext) -> bool:
+def others_turn(ctx: TransitionContext[Offer]) -> bool:
     offer: Offer = ctx.obj
     if ctx.actor.kind == offer.author_side:
         raise NotYourTurn(
@@ -118,33 +112,54 @@ def others_turn(ctx: TransitionContext) -> bool:
     return True
 
 
-def answerable(ctx: TransitionContext) -> bool:
+def answerable(ctx: TransitionContext[Offer]) -> bool:
     others_turn(ctx)
     if ctx.obj.expires_at <= ctx.now:
         raise _lapsed_problem(ctx.obj)
     return True
 
 
-def lapsed(ctx: TransitionContext) -> bool:
+def lapsed(ctx: TransitionContext[Offer]) -> bool:
     """the offer has not reached its expiry time"""
     return bool(ctx.obj.expires_at <= ctx.now)
 
 
-def _expiry(ctx: TransitionContext) -> datetime:
+def _expiry(ctx: TransitionContext[Offer]) -> datetime:
     expires_at: datetime = ctx.obj.expires_at
     return expires_at
 
 
-def _now(ctx: TransitionContext) -> datetime:
+def _now(ctx: TransitionContext[Offer]) -> datetime:
     return ctx.now
 
 
-async def _conclude(ctx: TransitionContext) -> None:
+@dataclass(frozen=True)
+class Answer:
+    """`fire(params=…)` of an offer's `accept` / `reject`: the bid and brief it answers on."""
+
+    bid: Bid | None = None
+    brief: Brief | None = None
+
+
+AcceptanceHook = Callable[[AsyncSession, Bid, Offer, Brief, datetime], Awaitable[object]]
+ACCEPTANCE_HOOKS: list[AcceptanceHook] = []
+"""What else happens, in the same transaction, when an offer is accepted: filled by
+app/services/wiring.py (delivery makes the contract: `contracts.create_contract`). Negotiation
+declares the hook so that it never imports the layers above it."""
+
+
+async def _conclude(ctx: TransitionContext[Offer]) -> None:
     """Acceptance: the bid is accepted and the contract made, in this transaction."""
-    bid: Bid = ctx.context["bid"]
-    brief: Brief = ctx.context["brief"]
+    answer = ctx.params_as(Answer)
+    bid, brief = answer.bid, answer.brief
+    if bid is None or brief is None:
+        raise TypeError("accepting an offer needs params=Answer(bid, brief)")
+    if not ACCEPTANCE_HOOKS:
+        # Without them an accepted offer would make no contract: refuse rather than lose it.
+        raise RuntimeError("offers.ACCEPTANCE_HOOKS is empty: call app.services.wiring.wire()")
     await BIDS.fire(ctx.session, bid, "accept", ctx.actor, ctx.now, data={"offer_id": ctx.obj.id})
-    await contracts.create_contract(ctx.session, bid, ctx.obj, brief, ctx.now)
+    for hook in ACCEPTANCE_HOOKS:
+        await hook(ctx.session, bid, ctx.obj, brief, ctx.now)
 
 
 OFFER_TRANSITIONS: list[Transition] = [
@@ -154,6 +169,7 @@ OFFER_TRANSITIONS: list[Transition] = [
         OS.open,
         actors={"brand", "influencer"},
         effects=[schedule_timer("expire", after=_expiry)],
+        description="The author sends the offer; it expires at `expires_at`",
     ),
     Transition(
         "counter",
@@ -171,6 +187,7 @@ OFFER_TRANSITIONS: list[Transition] = [
         actors={"brand", "influencer"},
         guard=answerable,
         effects=[cancel_timer("expire"), set_columns(responded_at=_now), _conclude],
+        description="The other side accepts the latest offer in time: the contract is created",
     ),
     Transition(
         "reject",
@@ -179,8 +196,16 @@ OFFER_TRANSITIONS: list[Transition] = [
         actors={"brand", "influencer"},
         guard=answerable,
         effects=[cancel_timer("expire"), set_columns(responded_at=_now)],
+        description="The other side rejects the latest offer; the bid stays in negotiation",
     ),
-    Transition("expire", {OS.open}, OS.expired, actors={"system"}, guard=lapsed),
+    Transition(
+        "expire",
+        {OS.open},
+        OS.expired,
+        actors={"system"},
+        guard=lapsed,
+        description="Nobody answered before `expires_at`",
+    ),
     Transition(
         "cancel",
         {OS.draft, OS.open},
@@ -245,9 +270,14 @@ async def list_offers(
 
 
 async def offer_diff(
-    session: AsyncSession, user_id: str, offer_id: str, against_id: str
+    session: AsyncSession,
+    user_id: str,
+    offer_id: str,
+    against_id: str,
+    document: Callable[[Offer], dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """What changed from `against` to this offer (both of one bid)."""
+    """What changed from `against` to this offer (both of one bid), comparing each offer's
+    `document` (the router's: the terms as the API shows them)."""
     offer, _, _ = await load_offer(session, user_id, offer_id)
     try:
         against, _, _ = await load_offer(session, user_id, against_id)
@@ -259,12 +289,6 @@ async def offer_diff(
         raise InvalidRequest.field(
             "against", "must be an offer of the same bid", "other_bid"
         ) from None
-    from app.schemas.negotiation import TermsOut  # the API's field order, on both databases
-
-    def document(o: Offer) -> dict[str, Any]:
-        terms = TermsOut.model_validate(o.terms).model_dump(mode="json")
-        return terms | {"expires_at": rfc3339(o.expires_at)}
-
     return diff(document(against), document(offer))
 
 
@@ -310,7 +334,7 @@ async def make_offer(
             await OFFERS.fire(
                 session, latest, "counter", party.actor, now, data={"user_id": user_id}
             )
-    await contracts.check_terms_exclusivity(session, bid, brief, terms, now)
+    await check_terms_exclusivity(session, bid, brief, terms, now)
     if bid.state != BidState.in_negotiation:
         await BIDS.fire(session, bid, "negotiate", party.actor, now, data={"user_id": user_id})
     offer = Offer(
@@ -369,8 +393,7 @@ async def respond(
         now,
         reason=reason,
         data={"user_id": user_id},
-        bid=bid,
-        brief=brief,
+        params=Answer(bid, brief),
     )
     return offer, bid
 

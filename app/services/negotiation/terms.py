@@ -64,12 +64,14 @@ def _currency(errors: _Errors, currency: str | None, brief: Brief) -> str:
     return brief.currency
 
 
-def _lines(errors: _Errors, lines: list[Mapping[str, Any]], brief: Brief, today: date) -> list:
+def _lines(
+    errors: _Errors, lines: list[Mapping[str, Any]], brief: Brief, today: date
+) -> list[dict[str, Any]]:
     """Checks deliverable lines; returns them with every `key` filled in (`d1`, `d2` …)."""
     start, end = publishing_window(brief)
     platforms = set(brief.platforms)
     taken = {line["key"] for line in lines if line.get("key")}
-    out = []
+    out: list[dict[str, Any]] = []
     for i, line in enumerate(lines):
         kind = get_deliverable_type(line["type"])
         if kind.platform not in platforms:

@@ -1,1 +1,2 @@
-"""The state-machine engine, the outbox and timers: how anything moves and what happens meanwhile."""
+"""How anything moves and what happens meanwhile: the state-machine engine and its declarative
+effects, the outbox and timers."""

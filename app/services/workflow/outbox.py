@@ -70,9 +70,9 @@ async def enqueue(
     await session.execute(
         insert(Job).values(values).on_conflict_do_nothing(index_elements=["idempotency_key"])
     )
-    job = await session.scalar(select(Job).where(Job.idempotency_key == idempotency_key))
-    assert job is not None
-    return job
+    written = await session.scalar(select(Job).where(Job.idempotency_key == idempotency_key))
+    assert written is not None
+    return written
 
 
 # --- the job's own lifecycle, as far as people act on it ------------------------------------
@@ -82,8 +82,8 @@ async def enqueue(
 # engine, so it is checked and audited like every other transition.
 
 
-def _reset_for_retry(ctx: TransitionContext) -> None:
-    job: Job = ctx.obj
+def _reset_for_retry(ctx: TransitionContext[Job]) -> None:
+    job = ctx.obj
     job.attempts = 0
     job.run_after = ctx.now
     job.locked_by = None

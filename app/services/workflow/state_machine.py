@@ -1,20 +1,21 @@
 """The state-machine engine: one declared transition table per aggregate, fired safely.
 
 An aggregate (bid, offer, contract, deliverable, draft, milestone, payout …) declares every move
-it can make in ONE place:
+it can make in ONE place, with effects from app/services/workflow/effects.py:
 
-    OFFER = StateMachine(
-        kind="offer",
-        model=Offer,
-        transitions=[
+    OFFERS = StateMachine(
+        "offer",
+        Offer,
+        [
             Transition("accept", {"open"}, "accepted", actors={"brand", "influencer"},
-                       guard=is_latest_version,
-                       effects=[cancel_timer("expire"), enqueue("contract.create", payload=...)]),
+                       guard=answerable,
+                       effects=[cancel_timer("expire"), set_columns(responded_at=_now)]),
             Transition("expire", {"open"}, "expired", actors={"system"}),
         ],
     )
 
-and moves an object with `await OFFER.fire(session, offer, "accept", actor, now)`. `fire`
+and moves an object with `await OFFERS.fire(session, offer, "accept", actor, now)`, which
+returns the object (typed: `StateMachine[Offer].fire` returns an `Offer`). `fire`
 
 1. finds the transition for (action, current state); none → `InvalidTransition` (409, naming the
    current state and the actions this actor may take now);
@@ -29,11 +30,20 @@ and moves an object with `await OFFER.fire(session, offer, "accept", actor, now)
    transaction takes the write lock up front (`BEGIN IMMEDIATE`, app/db.py), so the second caller
    reads the new state and gets `InvalidTransition`;
 5. writes the audit row (`state_transitions`) and runs the declared effects — enqueue outbox
-   jobs, schedule or cancel timers, set columns — all in the caller's transaction: the move and
-   its consequences commit together or not at all.
+   jobs, schedule or cancel timers, set columns, fire another aggregate's transition — all in the
+   caller's transaction: the move and its consequences commit together or not at all.
 
-Effects see a `TransitionContext`; they may change the object's other columns (the ORM flushes
+Guards and effects see a `TransitionContext[Model]`: the object (typed), the actor, the clock,
+the caller's typed `params` (`ctx.params_as(DraftReview)`: any object the caller passed to
+`fire(params=…)`, or the class's defaults) and, for a transition fired by another one's
+`cascade` effect, its `cause`. Effects may change the object's other columns (the ORM flushes
 them in the same transaction). The engine never commits.
+
+`MACHINES` holds every machine by kind, installed by `app.services.wiring.wire()` from its list
+(`install_machines`; nothing registers on import); `machine(kind)` finds it. Timers
+(app/services/workflow/timers.py) and cascades (`effects.cascade`) reach another aggregate's
+machine that way, so a module never imports another aggregate's module only to
+fire its machine. This module imports no other service: outbox, timers and effects import it.
 """
 
 from __future__ import annotations
@@ -41,14 +51,15 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar, cast
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
 from app.errors import Conflict, Forbidden, InvalidTransition, NotFound, PreconditionFailed
+from app.models.base import Base
 from app.models.workflow import StateTransition
 from app.pagination import PageParams, SortKey, paginate
 
@@ -114,29 +125,61 @@ class Actor:
 SYSTEM = Actor("system")
 
 
+ModelT = TypeVar("ModelT", bound=Base)
+ParamsT = TypeVar("ParamsT")
+
+
+@dataclass(frozen=True)
+class Cause:
+    """The transition whose `cascade` effect fired this one (another aggregate's, usually)."""
+
+    kind: str
+    object_id: str
+    action: str
+    transition_id: str | None
+
+
 @dataclass
-class TransitionContext:
+class TransitionContext(Generic[ModelT]):
     """What guards and effects see."""
 
     session: AsyncSession
-    machine: StateMachine
-    obj: Any
+    machine: StateMachine[ModelT]
+    obj: ModelT
     action: str
     from_state: str
     to_state: str
     actor: Actor
     now: datetime
-    context: dict[str, Any]
+    params: object = None
+    cause: Cause | None = None
     transition_id: str | None = None  # the audit row's id, set before effects run
 
     @property
     def object_id(self) -> str:
         return self.machine.object_id(self.obj)
 
+    def params_as(self, kind: type[ParamsT]) -> ParamsT:
+        """The caller's parameters as `kind` (a dataclass whose fields all have defaults): what
+        was passed to `fire(params=…)` when it is one, else `kind()` — so a guard reads typed
+        fields, and a transition fired without them (a timer, a cascade) sees the defaults."""
+        if isinstance(self.params, kind):
+            return self.params
+        if self.params is not None:
+            raise TypeError(
+                f"{self.machine.kind}.{self.action}: params are a "
+                f"{type(self.params).__name__}, not a {kind.__name__}"
+            )
+        return kind()
+
+    def as_cause(self) -> Cause:
+        return Cause(self.machine.kind, self.object_id, self.action, self.transition_id)
+
 
 # A guard returns True/None to allow, False or a reason (str) to refuse, or raises a Problem.
-Guard = Callable[[TransitionContext], "bool | str | Awaitable[bool | str | None] | None"]
-Effect = Callable[[TransitionContext], "Awaitable[None] | None"]
+GuardResult = bool | str | None
+Guard = Callable[[TransitionContext[Any]], "GuardResult | Awaitable[GuardResult]"]
+Effect = Callable[[TransitionContext[Any]], "Awaitable[None] | None"]
 
 
 @dataclass(frozen=True)
@@ -161,8 +204,8 @@ class Transition:
     ) -> None:
         sources = [from_states] if isinstance(from_states, str) else list(from_states)
         object.__setattr__(self, "action", action)
-        object.__setattr__(self, "from_states", frozenset(_state(s) for s in sources))
-        object.__setattr__(self, "to_state", _state(to_state))
+        object.__setattr__(self, "from_states", frozenset(state_name(s) for s in sources))
+        object.__setattr__(self, "to_state", state_name(to_state))
         object.__setattr__(self, "actors", frozenset(actors))
         object.__setattr__(self, "guard", guard)
         object.__setattr__(self, "effects", tuple(effects))
@@ -176,16 +219,29 @@ class Transition:
             raise ValueError(f"{action}: needs at least one from-state")
 
 
-def _state(value: Any) -> str:
+def state_name(value: Any) -> str:
+    """A state as stored: an enum member's value, or the string itself."""
     return str(value.value if hasattr(value, "value") else value)
 
 
-MACHINES: dict[str, StateMachine] = {}
-"""Every declared machine by kind, installed by `app.services.wiring.wire()` from its list
-(`install_machines`; nothing registers on import); timers find the machine to fire through it."""
+MACHINES: dict[str, StateMachine[Any]] = {}
+"""Every declared machine by kind; timers and cascades find the machine to fire through it."""
 
 
-def install_machines(machines: Iterable[StateMachine]) -> None:
+class UnknownMachine(LookupError):
+    pass
+
+
+def machine(kind: str) -> StateMachine[Any]:
+    """The machine declared for `kind` (a programming error, not a problem, when there is none:
+    every machine is listed in app/services/wiring.py)."""
+    found = MACHINES.get(kind)
+    if found is None:
+        raise UnknownMachine(f"no state machine of kind {kind!r} is declared")
+    return found
+
+
+def install_machines(machines: Iterable[StateMachine[Any]]) -> None:
     """Make machines findable by kind (again: installing the same machine twice is a no-op)."""
     for found in machines:
         existing = MACHINES.get(found.kind)
@@ -194,17 +250,17 @@ def install_machines(machines: Iterable[StateMachine]) -> None:
         MACHINES[found.kind] = found
 
 
-class StateMachine:
+class StateMachine(Generic[ModelT]):
     def __init__(
         self,
         kind: str,
-        model: type[Any],
+        model: type[ModelT],
         transitions: Sequence[Transition],
         *,
         state_column: str = "state",
         version_column: str | None = None,
         register: bool = False,
-        lock_parent: tuple[Any, str] | None = None,
+        lock_parent: tuple[type[Base], str] | None = None,
     ) -> None:
         self.kind = kind
         self.model = model
@@ -215,7 +271,7 @@ class StateMachine:
         self.transitions = tuple(transitions)
         self.state_column = state_column
         self.version_column = version_column
-        table_columns = model.__table__.c
+        table_columns = _table(model).c
         if state_column not in table_columns:
             raise ValueError(f"{model.__name__} has no column {state_column!r}")
         if version_column is not None and version_column not in table_columns:
@@ -245,7 +301,7 @@ class StateMachine:
 
     def allowed_actions(self, state: Any, actor_kind: str | None = None) -> list[str]:
         """Actions declared from `state` (for `actor_kind`, when given), guards not evaluated."""
-        state = _state(state)
+        state = state_name(state)
         return sorted(
             {
                 t.action
@@ -255,13 +311,13 @@ class StateMachine:
         )
 
     def transition_for(self, state: Any, action: str) -> Transition | None:
-        return self._by_key.get((action, _state(state)))
+        return self._by_key.get((action, state_name(state)))
 
-    def state_of(self, obj: Any) -> str:
-        return _state(getattr(obj, self.state_column))
+    def state_of(self, obj: ModelT) -> str:
+        return state_name(getattr(obj, self.state_column))
 
-    def object_id(self, obj: Any) -> str:
-        return getattr(obj, self._pk[0].key)
+    def object_id(self, obj: ModelT) -> str:
+        return str(getattr(obj, str(self._pk[0].key)))
 
     def describe(self) -> list[dict[str, Any]]:
         """The table as data (docs, the operator console)."""
@@ -279,7 +335,7 @@ class StateMachine:
 
     # --- firing --------------------------------------------------------------------------
 
-    async def load(self, session: AsyncSession, object_id: str, *, lock: bool = False) -> Any:
+    async def load(self, session: AsyncSession, object_id: str, *, lock: bool = False) -> ModelT:
         """The object by id, fresh from the database; `lock` takes its row lock (PostgreSQL)."""
         stmt = select(self.model).where(self._pk[0] == object_id)
         if lock and self.lock_parent is not None:
@@ -291,14 +347,14 @@ class StateMachine:
             )
         if lock:
             stmt = stmt.with_for_update()
-        obj = await session.scalar(stmt.execution_options(populate_existing=True))
+        obj: ModelT | None = await session.scalar(stmt.execution_options(populate_existing=True))
         if obj is None:
             raise ObjectNotFound(f"No {self.kind} {object_id}")
         return obj
 
     def check(self, state: Any, action: str, actor: Actor) -> Transition:
         """The transition `actor` may take from `state`, or the problem that says why not."""
-        state = _state(state)
+        state = state_name(state)
         transition = self._by_key.get((action, state))
         if transition is None:
             raise InvalidTransition(
@@ -311,7 +367,7 @@ class StateMachine:
     async def fire(
         self,
         session: AsyncSession,
-        obj_or_id: Any,
+        obj_or_id: ModelT | str,
         action: str,
         actor: Actor,
         now: datetime,
@@ -319,11 +375,13 @@ class StateMachine:
         reason: str | None = None,
         data: Mapping[str, Any] | None = None,
         expected_version: int | None = None,
-        **context: Any,
-    ) -> Any:
+        params: object = None,
+        cause: Cause | None = None,
+    ) -> ModelT:
         """Move the object by `action`; returns the object in its new state.
 
-        `reason` and `data` go to the audit row; `context` reaches guards and effects.
+        `reason` and `data` go to the audit row; `params` (a typed object, read with
+        `ctx.params_as`) reaches guards and effects; `cause` is set by cascades.
         `expected_version` (needs a version column) turns a stale `If-Match` into 412."""
         obj = await self.load(session, obj_or_id) if isinstance(obj_or_id, str) else obj_or_id
         if expected_version is not None:
@@ -353,7 +411,8 @@ class StateMachine:
             to_state=transition.to_state,
             actor=actor,
             now=now,
-            context=dict(context),
+            params=params,
+            cause=cause,
         )
         if transition.guard is not None:
             verdict = await _maybe_await(transition.guard(ctx))
@@ -388,13 +447,13 @@ class StateMachine:
     async def _compare_and_set(
         self,
         session: AsyncSession,
-        obj: Any,
+        obj: ModelT,
         object_id: str,
         from_state: str,
         transition: Transition,
         version: int | None,
     ) -> None:
-        table = self.model.__table__
+        table = _table(self.model)
         state_col = table.c[self.state_column]
         to_value = _bind(state_col, transition.to_state)
         values: dict[str, Any] = {self.state_column: to_value}
@@ -412,6 +471,10 @@ class StateMachine:
         attributes.set_committed_value(obj, self.state_column, to_value)
         if self.version_column is not None and version is not None:
             attributes.set_committed_value(obj, self.version_column, version + 1)
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
 
 
 def _column_values(column: Any) -> frozenset[str] | None:
@@ -434,94 +497,12 @@ def _guard_name(guard: Guard) -> str:
 # --- transition hooks (issue 14, public events) ----------------------------------------------
 # Called after every fired transition (audit row and effects written), in its transaction.
 # Filled by app.services.wiring.wire() (app/services/workflow/events.py writes the event row).
-TransitionHook = Callable[[TransitionContext], Awaitable[None]]
+TransitionHook = Callable[[TransitionContext[Any]], Awaitable[None]]
 TRANSITION_HOOKS: list[TransitionHook] = []
 
 
 async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
-
-
-# --- declarative effects ----------------------------------------------------------------------
-
-
-def enqueue_job(
-    topic: str,
-    payload: Callable[[TransitionContext], dict[str, Any]] | None = None,
-    *,
-    key: Callable[[TransitionContext], str] | None = None,
-    delay: timedelta | None = None,
-    max_attempts: int | None = None,
-) -> Effect:
-    """Effect: write an outbox job in the transition's transaction.
-
-    The default payload names the object and the transition; the default idempotency key is
-    `<transition id>:<topic>`, so a job is tied to the one transition that caused it."""
-
-    async def _effect(ctx: TransitionContext) -> None:
-        from app.services.workflow import outbox
-
-        body = payload(ctx) if payload is not None else {}
-        body = {
-            "kind": ctx.machine.kind,
-            "object_id": ctx.object_id,
-            "transition_id": ctx.transition_id,
-            **body,
-        }
-        await outbox.enqueue(
-            ctx.session,
-            topic,
-            body,
-            now=ctx.now,
-            idempotency_key=key(ctx) if key is not None else f"{ctx.transition_id}:{topic}",
-            run_after=ctx.now + delay if delay is not None else None,
-            max_attempts=max_attempts,
-        )
-
-    _effect.__name__ = f"enqueue_job({topic!r})"
-    return _effect
-
-
-def schedule_timer(
-    action: str, after: timedelta | Callable[[TransitionContext], datetime]
-) -> Effect:
-    """Effect: fire `action` on this object later (a fixed delay, or a time computed from it)."""
-
-    async def _effect(ctx: TransitionContext) -> None:
-        from app.services.workflow import timers
-
-        due = ctx.now + after if isinstance(after, timedelta) else after(ctx)
-        await timers.schedule(
-            ctx.session, ctx.machine.kind, ctx.object_id, action, due, now=ctx.now
-        )
-
-    _effect.__name__ = f"schedule_timer({action!r})"
-    return _effect
-
-
-def cancel_timer(*actions: str) -> Effect:
-    """Effect: cancel this object's pending timers for `actions` (all of them when none given)."""
-
-    async def _effect(ctx: TransitionContext) -> None:
-        from app.services.workflow import timers
-
-        for action in actions or (None,):
-            await timers.cancel(ctx.session, ctx.machine.kind, ctx.object_id, action, now=ctx.now)
-
-    _effect.__name__ = f"cancel_timer({', '.join(actions) or '*'})"
-    return _effect
-
-
-def set_columns(**values: Any) -> Effect:
-    """Effect: set columns on the object; a callable value is called with the context
-    (`set_columns(responded_at=lambda ctx: ctx.now)`)."""
-
-    def _effect(ctx: TransitionContext) -> None:
-        for name, value in values.items():
-            setattr(ctx.obj, name, value(ctx) if callable(value) else value)
-
-    _effect.__name__ = f"set_columns({', '.join(values)})"
-    return _effect
 
 
 # --- the audit trail --------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 A pending timer says "fire `action` on the `kind` object `object_id` at `due_at`". There is at
 most one pending timer per (kind, object, action): scheduling again moves the existing one.
 `schedule` and `cancel` write in the caller's transaction, usually as effects of a transition
-(`schedule_timer`, `cancel_timer` in app/services/workflow/state_machine.py). The worker
+(`schedule_timer`, `cancel_timer` in app/services/workflow/effects.py). The worker
 (app/worker/runner.py) fires due timers as the actor `system`; a timer whose object has moved on
 is marked fired with outcome `obsolete` — that is the normal fate of, say, an expiry timer of an
 offer that was accepted in time, when nobody cancelled it.
@@ -24,10 +24,10 @@ from app.services.workflow.state_machine import MACHINES
 
 
 def _check_declared(kind: str, action: str) -> None:
-    machine = MACHINES.get(kind)
-    if machine is None:
+    declared = MACHINES.get(kind)
+    if declared is None:
         raise ValueError(f"no state machine of kind {kind!r} is declared")
-    if not any(t.action == action and "system" in t.actors for t in machine.transitions):
+    if not any(t.action == action and "system" in t.actors for t in declared.transitions):
         raise ValueError(f"{kind}: no transition {action!r} that the system may fire")
 
 
