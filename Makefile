@@ -19,6 +19,7 @@ run: $(STAMP)
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	@echo "== test suite on SQLite =="
 	$(BIN)/python -m pytest -q
 	@echo "== test suite on PostgreSQL =="
@@ -46,6 +47,7 @@ chromium:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
