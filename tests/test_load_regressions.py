@@ -101,13 +101,16 @@ async def test_a_live_workers_slow_job_keeps_its_lease(database, clock):
             started.set()
             await finish.wait()
 
-    await enqueue(database, "test.slow")
+    job_id = await enqueue(database, "test.slow")
     busy = worker(database, clock, handlers, worker_id="w-slow")
     busy.relay.heartbeat = timedelta(milliseconds=20)
     running = asyncio.create_task(busy.run_once())
     await asyncio.wait_for(started.wait(), 10)
     clock.advance(timedelta(minutes=10))  # far past the claim's lease, whatever its length
-    await asyncio.sleep(0.3)  # heartbeats, on the moved clock
+    for _ in range(500):  # a heartbeat on the moved clock (every 20 ms; 10 s at most)
+        if (await get(database, Job, job_id)).locked_until > clock.now():
+            break
+        await asyncio.sleep(0.02)
     other = worker(database, clock, handlers, worker_id="w-other")
     assert (await other.run_once()).jobs.total == 0
     finish.set()
