@@ -40,6 +40,7 @@ from app.routers.pages import install_pages
 from app.routers.payouts import router as payouts_router
 from app.routers.relationships import router as relationships_router
 from app.routers.stripe_webhooks import router as stripe_webhooks_router
+from app.routers.webhooks import router as webhooks_router
 from app.services.wiring import wire
 from app.settings import Settings, get_settings
 from app.worker.runner import embedded_worker
@@ -77,6 +78,7 @@ ROUTERS = (
     contracts_router,
     delivery_router,
     disputes_router,
+    webhooks_router,  # issue 14: webhook endpoints, deliveries, the event feed
     relationships_router,  # issue 15: relationship records, performance, ratings
 )
 
@@ -197,6 +199,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 "and ratings both ways",
             },
             {"name": "stripe", "description": "Stripe's webhooks (called by Stripe)"},
+            {
+                "name": "webhooks",
+                "description": "Outbound webhooks (Standard Webhooks) and the event feed",
+            },
             {"name": "health", "description": "Liveness and readiness probes"},
         ],
     )

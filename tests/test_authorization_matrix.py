@@ -127,6 +127,22 @@ TABLE: dict[str, Row] = {
     ),
     "GET /v1/bids": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the caller's own bids"),
     "GET /v1/contracts": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the caller's contracts"),
+    # --- webhooks and events (issue 14): a brand's endpoints are its owners' and admins' -------
+    "GET /v1/events": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the events the caller may see"),
+    "GET /v1/event-types": row("2xx 2xx 2xx 2xx 2xx 2xx 401"),
+    "GET /v1/webhook-endpoints": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the caller's own"),
+    "POST /v1/webhook-endpoints": row(
+        "2xx 403 404 404 404 404 401", "WEBHOOK", note="for the brand: owners and admins"
+    ),
+    "GET /v1/webhook-endpoints/{endpoint_id}": row("2xx 404 404 404 404 404 401"),
+    "GET /v1/webhook-endpoints/{endpoint_id}/deliveries": row("2xx 404 404 404 404 404 401"),
+    "PATCH /v1/webhook-endpoints/{endpoint_id}": row(
+        "2xx 404 404 404 404 404 401", {"description": "matrix"}
+    ),
+    "POST /v1/webhook-endpoints/{endpoint_id}/rotate-secret": row("2xx 404 404 404 404 404 401"),
+    "POST /v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver": row(
+        "2xx 404 404 404 404 404 401"
+    ),
     # --- API keys: each caller's own; `key_id` is the owner's key -------------------------------
     "POST /v1/api-keys": row("2xx 2xx 2xx 2xx 2xx 2xx 401", "API_KEY"),
     "GET /v1/api-keys": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the caller's own keys"),
@@ -373,6 +389,7 @@ TABLE: dict[str, Row] = {
     "DELETE /v1/influencers/me/accounts/{account_id}": row("404 404 404 2xx 404 404 401"),
     "DELETE /v1/brands/{brand_id}/members/{user_id}": row("2xx 403 404 404 404 404 401"),
     "DELETE /v1/brands/{brand_id}": row("2xx|409 403 404 404 404 404 401"),
+    "DELETE /v1/webhook-endpoints/{endpoint_id}": row("2xx 404 404 404 404 404 401"),
     "POST /v1/api-keys/{key_id}/rotate": row("2xx 404 404 404 404 404 401", {}),
     "DELETE /v1/api-keys/{key_id}": row("2xx 404 404 404 404 404 401"),
 }
@@ -481,6 +498,13 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
     )
     operator = await make_operator(client, app)
     h = owner.headers
+    # The brand's webhook endpoint, before the events below (they become its deliveries).
+    hook = await client.post(
+        "/v1/webhook-endpoints",
+        json={"url": "http://127.0.0.1:9/matrix", "brand_id": deal.brand["id"]},
+        headers=h,
+    )
+    assert hook.status_code == 201, hook.text
     relationship = await client.get(
         f"/v1/brands/{deal.brand['id']}/relationships/{deal.listing['id']}", headers=h
     )
@@ -551,6 +575,9 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "relationship_id": relationship.json()["id"],
         "key_id": key.json()["id"],
     }
+    ids["endpoint_id"] = hook.json()["id"]
+    logged = await client.get(f"/v1/webhook-endpoints/{ids['endpoint_id']}/deliveries", headers=h)
+    ids["delivery_id"] = logged.json()["data"][0]["id"]
     private = {ids[k] for k in ("bid_id", "offer_id", "contract_id", "deliverable_id", "draft_id")}
     private |= {ids["extension_id"], ids["dispute_id"]}
     brand_private = {ids["draft_brief_id"], ids["invite_brief_id"], ids["invitation_id"]}
@@ -572,6 +599,7 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "RATING": {"scores": {"quality": {"score": 5, "text": "matrix"}}},
         "API_KEY": {"name": "matrix", "scopes": ["briefs:read", "bids:read"]},
     }
+    bodies["WEBHOOK"] = {"url": "http://127.0.0.1:9/matrix2", "brand_id": deal.brand["id"]}
     callers: dict[str, Account | None] = {
         "owner": owner,
         "member": member,
@@ -589,6 +617,9 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "influencer": brand_private | own_key,
         "member": own_key,
     }
+    # The brand's webhook endpoint and its secret: its owners' and admins' alone.
+    for caller in ("member", "other_brand", "other_influencer", "influencer", "operator"):
+        hidden[caller] = hidden.get(caller, set()) | {ids["endpoint_id"], hook.json()["secret"]}
     return World(callers, ids, hidden, bodies)
 
 

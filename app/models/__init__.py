@@ -67,6 +67,14 @@ from app.models.relationship import (
     RelationshipStatus,
 )
 from app.models.stripe_event import StripeEvent, StripeEventOutcome
+from app.models.webhooks import (
+    DeliveryState,
+    EndpointOwner,
+    EndpointState,
+    Event,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from app.models.workflow import Job, JobState, StateTransition, Timer, TimerState
 
 __all__ = [
@@ -92,10 +100,14 @@ __all__ = [
     "DeadlineExtension",
     "Deliverable",
     "DeliverableState",
+    "DeliveryState",
     "Dispute",
     "DisputeState",
     "Draft",
     "DraftState",
+    "EndpointOwner",
+    "EndpointState",
+    "Event",
     "ExtensionState",
     "FirstContact",
     "IdempotencyRecord",
@@ -142,4 +154,6 @@ __all__ = [
     "Transfer",
     "User",
     "Visibility",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -114,6 +114,8 @@ async def list_webhook_endpoints(
 @router.get(
     "/v1/webhook-endpoints/{endpoint_id}",
     summary="A webhook endpoint",
+    description="Its URL, event types and state (the secret is shown only at creation and "
+    "rotation).",
     responses=problem_responses(*AUTH_PROBLEMS, WebhookEndpointNotFound),
 )
 async def get_webhook_endpoint(

@@ -94,7 +94,17 @@ class WebhookDeliveryOut(Output):
 class EventDataOut(Output):
     object: dict[str, Any] = Field(
         description="The object after the change, as the API serves it (without the fields "
-        "that depend on who asks: `side`, `allowed_actions`, `unread_count`)"
+        "that depend on who asks: `side`, `allowed_actions`, `unread_count`)",
+        examples=[
+            {
+                "id": "ofr_01JD3M8ZQ4X2V6R9T0A1B2C3D4",
+                "bid_id": "bid_01JD3M8ZQ4X2V6R9T0A1B2C3D4",
+                "version": 2,
+                "author": "brand",
+                "state": "accepted",
+                "contract_id": None,
+            }
+        ],
     )
 
 

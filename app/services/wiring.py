@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from app.services import event_objects
 from app.services.catalogue import briefs
 from app.services.catalogue.briefs import BriefHook
 from app.services.delivery import contracts
@@ -33,7 +34,7 @@ from app.services.negotiation.bids import BIDS, ContactHook
 from app.services.negotiation.offers import OFFERS, AcceptanceHook
 from app.services.relationships import performance, records
 from app.services.relationships.records import RELATIONSHIPS
-from app.services.workflow import effects, jobs
+from app.services.workflow import effects, events, jobs, state_machine, webhooks
 from app.services.workflow.jobs import JobHandler
 from app.services.workflow.outbox import JOBS
 from app.services.workflow.state_machine import StateMachine, install_machines
@@ -55,6 +56,8 @@ JOB_HANDLERS: Mapping[str, JobHandler] = {
     jobs.REFUND_CONTRACT_TOPIC: refunds.refund_contract,
     # A contract that expired or was cancelled before its funding arrived: cancel the payment.
     jobs.CANCEL_FUNDING_TOPIC: funding.cancel_funding,
+    # (issue 14, webhooks) One attempt of an outbound webhook delivery; the next is scheduled.
+    jobs.WEBHOOK_DELIVERY_TOPIC: webhooks.deliver_job,
 }
 
 # --- Stripe events: type → handler (stripe_events.SUBSCRIBED_EVENT_TYPES, all of them) ---------
@@ -95,7 +98,13 @@ ACCOUNT_UPDATED_HOOKS: Sequence[AccountUpdatedHook] = (releases.enqueue_waiting_
 
 # After every change of a brief: its bids expire when it leaves `open`, and their deadline
 # timers move with the brief's deadline.
-BRIEF_CHANGE_HOOKS: Sequence[BriefHook] = (bids.sync_with_brief,)
+# (issue 14) … and its public event (`brief.open`, `brief.updated`, …) is written.
+BRIEF_CHANGE_HOOKS: Sequence[BriefHook] = (bids.sync_with_brief, event_objects.brief_changed)
+
+# --- public events (issue 14, app/services/workflow/events.py) ----------------------------------
+
+# After every fired transition: its public event (and the webhook deliveries it causes).
+TRANSITION_HOOKS: Sequence[state_machine.TransitionHook] = (events.on_transition,)
 
 # After an offer is accepted (lifecycle): delivery makes the contract — its deliverables,
 # milestones and funding timer — in the acceptance's transaction.
@@ -135,6 +144,9 @@ def wire() -> None:
     stripe_events.ACCOUNT_UPDATED_HOOKS[:] = ACCOUNT_UPDATED_HOOKS
     briefs.CHANGE_HOOKS[:] = BRIEF_CHANGE_HOOKS
     install_machines(MACHINES)
+    # (issue 14) How each kind looks in an event, and the event types beyond the machines'.
+    events.CATALOGUE.install(event_objects.OBJECT_VIEWS, event_objects.EXTRA_EVENT_TYPES)
+    state_machine.TRANSITION_HOOKS[:] = TRANSITION_HOOKS
     # lifecycle: every cascade (effects.cascade) must name a machine and an action it may fire.
     problems = effects.check_cascades()
     if problems:

@@ -69,6 +69,7 @@ from app.services.delivery.milestones import MILESTONES
 from app.services.money import ledger, payouts, settlement
 from app.services.money.contract_money import fresh_contract, hold, lock_milestone, stripe_id
 from app.services.money.stripe_events import EventContext, Handled, follow_newest, status_rank
+from app.services.workflow import events
 from app.services.workflow.jobs import (
     PAYOUT_TOPIC,
     RELEASE_TOPIC,
@@ -375,6 +376,8 @@ async def record_transfer(ctx: JobContext, plan: _TransferPlan, transfer: Any) -
         )
         session.add(row)
         await session.flush()
+        # issue 14: the public event (for the contract's parties)
+        await events.emit(session, "transfer", row, "transfer.created", ctx.now)
     elif row.stripe_transfer_id != transfer.id:
         logger.error(
             "a second Stripe transfer for a milestone",
@@ -514,6 +517,8 @@ async def _store_payout(
         row.arrival_date = _arrival(payout.get("arrival_date")) or row.arrival_date
     row.updated_at = now
     await session.flush()
+    # issue 14: `payout.<status>` when its status is news to the event feed
+    await events.emit_if_changed(session, "payout", row, "status", row.status, now)
     return row
 
 
@@ -638,9 +643,12 @@ async def transfer_reversed(ctx: EventContext) -> Handled:
     reversed_now = _in_deal_currency(
         int(transfer.get("amount_reversed") or 0), int(transfer.get("amount") or 0), row.amount
     )
+    reversed_before = row.amount_reversed
     if await follow_newest(ctx, "transfer", rank=reversed_now):
         row.amount_reversed = max(row.amount_reversed, reversed_now)
     row.updated_at = ctx.now
+    if row.amount_reversed > reversed_before:  # issue 14: the public event
+        await events.emit(ctx.session, "transfer", row, "transfer.reversed", ctx.now)
     return Handled(
         StripeEventOutcome.applied,
         f"{row.stripe_transfer_id}: {booked} reversal(s) booked; "
