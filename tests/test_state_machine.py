@@ -4,6 +4,7 @@ here, and on the outbox's own `job` machine."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
@@ -22,13 +23,23 @@ from app.models import (
 )
 from app.pagination import PageParams
 from app.services.workflow import outbox, timers
-from app.services.workflow.effects import cancel_timer, enqueue_job, schedule_timer, set_columns
+from app.services.workflow.effects import (
+    cancel_timer,
+    cascade,
+    check_cascades,
+    enqueue_job,
+    schedule_timer,
+    set_columns,
+)
 from app.services.workflow.state_machine import (
+    MACHINES,
     Actor,
     ActorNotAllowed,
+    Cause,
     ConcurrentTransition,
     StateMachine,
     Transition,
+    TransitionContext,
     TransitionRefused,
     list_transitions,
 )
@@ -390,3 +401,184 @@ async def test_a_version_column_is_compared_and_bumped(database):
         async with stale_session.begin():
             with pytest.raises(ConcurrentTransition):
                 await VERSIONED.fire(stale_session, stale, "close", BRAND, T0)
+
+
+# --- cascades and typed parameters ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Closing:
+    """Typed parameters of the test brief's `close`."""
+
+    note: str | None = None
+
+
+async def _brand_invitations(ctx: TransitionContext[Brief]) -> list[str]:
+    rows = await ctx.session.scalars(
+        select(BrandInvitation.id)
+        .where(BrandInvitation.brand_id == ctx.obj.brand_id)
+        .order_by(BrandInvitation.id)
+    )
+    return list(rows)
+
+
+def _record_note(ctx: TransitionContext[Brief]) -> None:
+    ctx.obj.title = ctx.params_as(Closing).note or ctx.obj.title
+
+
+CASCADING = StateMachine(
+    "test_cascading_brief",
+    Brief,
+    [
+        Transition("publish", {"draft"}, "open", actors={"brand"}),
+        Transition(
+            "close",
+            {"open"},
+            "closed",
+            actors={"brand"},
+            effects=[
+                _record_note,
+                # The brand's pending invitations expire with it; others are left alone.
+                cascade(
+                    "test_invitation",
+                    "expire",
+                    ids_from=_brand_invitations,
+                    only_from={"pending"},
+                    reason=lambda ctx: f"brief {ctx.obj.id} closed",
+                ),
+            ],
+        ),
+    ],
+    register=True,
+)
+
+
+async def test_a_cascade_fires_another_machine_by_kind_with_its_cause(database):
+    brief_id = await make_brief(database)
+    async with database.sessionmaker() as session, session.begin():
+        brief = await session.get(Brief, brief_id)
+        pending = BrandInvitation(
+            brand_id=brief.brand_id,
+            email="a@example.com",
+            role=BrandRole.member,
+            expires_at=T0 + timedelta(days=7),
+        )
+        declined = BrandInvitation(
+            brand_id=brief.brand_id,
+            email="b@example.com",
+            role=BrandRole.member,
+            expires_at=T0 + timedelta(days=7),
+        )
+        session.add_all([pending, declined])
+        await session.flush()
+        pending_id, declined_id = pending.id, declined.id
+        await INVITATIONS.fire(session, declined, "decline", INFLUENCER, T0)
+        await CASCADING.fire(session, brief, "publish", BRAND, T0)
+        closed = await CASCADING.fire(
+            session, brief, "close", BRAND, T0, params=Closing("closed early")
+        )
+        assert (closed.state, closed.title) == ("closed", "closed early")  # typed: a Brief
+    assert await state_of(database, pending_id) == "revoked"  # `expire` revokes
+    assert await state_of(database, declined_id) == "declined"
+    async with database.sessionmaker() as session:
+        close = await session.scalar(
+            select(StateTransition).where(
+                StateTransition.object_id == brief_id, StateTransition.action == "close"
+            )
+        )
+        expired = await session.scalar(
+            select(StateTransition).where(
+                StateTransition.object_id == pending_id, StateTransition.action == "expire"
+            )
+        )
+    # Fired as the system acting for the closing transition, with the cascade's reason.
+    assert (expired.actor_kind, expired.actor_id) == ("system", close.id)
+    assert expired.reason == f"brief {brief_id} closed"
+
+
+async def test_the_cause_reaches_the_cascaded_transition(database):
+    seen: list[Cause | None] = []
+
+    def remember(ctx: TransitionContext[BrandInvitation]) -> bool:
+        seen.append(ctx.cause)
+        return True
+
+    target = StateMachine(
+        "test_caused",
+        BrandInvitation,
+        [Transition("expire", {"pending"}, "revoked", actors={"system"}, guard=remember)],
+        register=True,
+    )
+    effect = cascade("test_caused", "expire", ids_from=_brand_invitations)
+    source = StateMachine(
+        "test_causing",
+        Brief,
+        [Transition("publish", {"draft"}, "open", actors={"brand"}, effects=[effect])],
+        register=True,
+    )
+    brief_id = await make_brief(database)
+    async with database.sessionmaker() as session, session.begin():
+        brief = await session.get(Brief, brief_id)
+        session.add(
+            BrandInvitation(
+                brand_id=brief.brand_id,
+                email="c@example.com",
+                role=BrandRole.member,
+                expires_at=T0 + timedelta(days=7),
+            )
+        )
+        await session.flush()
+        await source.fire(session, brief, "publish", BRAND, T0)
+    assert target.kind == "test_caused"
+    [cause] = seen
+    assert cause is not None
+    assert (cause.kind, cause.object_id, cause.action) == ("test_causing", brief_id, "publish")
+
+
+def test_params_of_another_type_are_a_programming_error():
+    ctx = TransitionContext(
+        session=None,  # type: ignore[arg-type]
+        machine=INVITATIONS,
+        obj=BrandInvitation(id="inv_1"),
+        action="accept",
+        from_state="pending",
+        to_state="accepted",
+        actor=INFLUENCER,
+        now=T0,
+        params="a note",
+    )
+    with pytest.raises(TypeError, match="not a Closing"):
+        ctx.params_as(Closing)
+    ctx.params = None
+    assert ctx.params_as(Closing) == Closing()
+
+
+def test_check_cascades_names_a_cascade_that_cannot_fire():
+    assert check_cascades() == []
+    broken = StateMachine(
+        "test_broken_cascades",
+        Brief,
+        [
+            Transition(
+                "publish",
+                {"draft"},
+                "open",
+                actors={"brand"},
+                effects=[
+                    cascade("no_such_kind", "expire", ids_from=_brand_invitations),
+                    cascade("test_invitation", "teleport", ids_from=_brand_invitations),
+                    cascade("test_invitation", "accept", ids_from=_brand_invitations),
+                ],
+            )
+        ],
+        register=True,
+    )
+    try:
+        problems = check_cascades()
+        assert len(problems) == 3
+        assert "no machine of kind 'no_such_kind'" in problems[0]
+        assert "has no action 'teleport'" in problems[1]
+        assert "the system may not accept" in problems[2]
+    finally:
+        del MACHINES[broken.kind]
+    assert check_cascades() == []
