@@ -255,6 +255,7 @@ async def test_brand_lists_and_adding_a_creator_by_hand(client, app):
         201,
     )
     assert made["first_contact"] == "brand" and made["tags"] == ["oats"]
+    assert made["updated_at"] == made["first_contact_at"] == "2026-11-24T12:00:00Z"
     again = await client.post(
         f"{base}/relationships", json={"influencer_id": listing["id"]}, headers=owner.headers
     )

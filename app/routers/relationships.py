@@ -163,7 +163,10 @@ async def list_relationships(
     summary="Add a creator to the brand's relationships",
     description="Makes the record of a creator the brand has not contacted yet (201); an "
     "existing record is returned unchanged (200).",
-    responses=problem_responses(*BRAND_PROBLEMS),
+    responses={
+        **problem_responses(*BRAND_PROBLEMS),
+        200: {"model": RelationshipOut, "description": "The record existed: unchanged"},
+    },
 )
 async def add_relationship(
     brand_id: str,

@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import attributes
 
 from app.errors import InvalidRequest
 from app.models import (
@@ -346,6 +347,7 @@ async def set_public_figures(
     else:
         row.public = chosen
         row.updated_at = now
+        attributes.flag_modified(row, "updated_at")  # the app's clock, not `onupdate`'s
     await session.flush()
     return frozenset(chosen)
 

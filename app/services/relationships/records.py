@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import attributes
 
 from app.db import add_unique
 from app.errors import Conflict, InvalidRequest, NotFound
@@ -115,6 +116,13 @@ RELATIONSHIPS = StateMachine(
         ),
     ],
 )
+
+
+def touch(row: Relationship, now: datetime) -> None:
+    """`updated_at` from the app's clock: set and marked changed even when equal, else the
+    column's `onupdate` (the wall clock) would fill it in the UPDATE."""
+    row.updated_at = now
+    attributes.flag_modified(row, "updated_at")
 
 
 # --- access ---------------------------------------------------------------------------------
@@ -248,6 +256,7 @@ async def _activate_with_contract(
                 max(now, contract_at),
                 reason="a contract was agreed",
             )
+            touch(row, max(now, contract_at))
 
 
 # --- reading and editing ----------------------------------------------------------------------
@@ -327,6 +336,7 @@ async def add_relationship(
         row.notes = notes
     if tags is not None:
         row.tags = clean_tags(tags)
+    touch(row, now)
     await session.flush()
     return row, True
 
@@ -344,7 +354,7 @@ async def update_relationship(
         row.notes = changes["notes"] or ""
     if "tags" in changes:
         row.tags = clean_tags(changes["tags"] or [])
-    row.updated_at = now
+    touch(row, now)
     await session.flush()
     return row
 
@@ -380,7 +390,7 @@ async def change_status(
             data={"user_id": user_id},
         )
         row.status_reason = reason
-    row.updated_at = now
+    touch(row, now)
     await session.flush()
     return row
 
