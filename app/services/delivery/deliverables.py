@@ -40,7 +40,11 @@ for; the brand, the same or a late one. Cancelling makes the milestones paying f
 deliverable refundable (`money.refund_milestone`). Confirming releases every milestone whose
 deliverables are all confirmed (`money.release_milestone`, once per milestone), and when every
 deliverable is confirmed or cancelled the contract is `delivered` (or `cancelled` when none was
-confirmed).
+confirmed) — both decided in services/delivery/completion.py. Publishing or cancelling a
+deliverable cancels its open extension proposal (a `cascade` to the extension machine); a
+deliverable cancelled with its contract (`ctx.cause` is the contract's `cancel`) leaves the money
+to the contract's refund. Callers pass `DeliverableMove` / `DraftReview` as the machines' typed
+`params`.
 
 **The draft's review** — `DRAFTS`: `approve` (in_review → approved; brand in the window, or the
 system's timer after it), `request_changes` (in_review → changes_requested; brand, in the window,

@@ -10,7 +10,9 @@ date, re-arms its late timer and, when the new date is not over, clears its `lat
 | accept   | proposed | accepted  | brand, influencer — not the proposer  |
 | decline  | proposed | declined  | brand, influencer — not the proposer  |
 | withdraw | proposed | withdrawn | brand, influencer — the proposer      |
-| cancel   | proposed | cancelled | system (the deliverable moved on)     |
+| cancel   | proposed | cancelled | system (the deliverable moved on) ¹   |
+
+¹ fired by the deliverable machine's `submit_proof` and `cancel` (a `cascade`, by kind).
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ so the two sides are never the same person.
 | expire    | submitted, shortlisted, in_negotiation | expired        | system (3) |
 
 (1) fired by the bid's first offer; (2) fired by accepting an offer, which makes the contract;
-(3) guard `expiry_due`. Declining, withdrawing and expiring cancel the open offer, if any.
+(3) guard `expiry_due`. Declining, withdrawing and expiring cancel the open offer, if any (a
+`cascade` to the offer machine, fired as whoever ended the bid).
 
 A bid that is submitted or shortlisted expires when its brief's application deadline passes (a
 timer at the end of that day, UTC, moved when the brand extends the deadline) or when the brief
