@@ -22,6 +22,7 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from app.db import Session
 from app.errors import InsufficientScope, InvalidToken, NotAuthenticated
 from app.models import User
+from app.resources import resources_of
 from app.security import TokenError
 from app.services.identity.credentials import Principal, looks_like_api_key, user_principal
 from app.services.identity.scopes import SCOPE_DESCRIPTIONS, USER_SCOPES, Scope, scopes_for
@@ -36,13 +37,11 @@ oauth2_scheme = OAuth2PasswordBearer(
 
 def _identity(request: Request) -> Identity:
     # The identity service holds the process's rate limiter and the API keys' service.
-    identity: Identity = request.app.state.identity
-    return identity
+    return resources_of(request.app).identity
 
 
 def _now(request: Request) -> datetime:
-    now: datetime = request.app.state.clock.now()
-    return now
+    return resources_of(request.app).clock.now()
 
 
 async def _principal(request: Request, session: Session, token: str) -> Principal:

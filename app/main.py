@@ -206,16 +206,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             {"name": "health", "description": "Liveness and readiness probes"},
         ],
     )
+    # The one thing kept on the app: routes read it through `AppResources` (app/deps.py).
     app.state.resources = resources
-    # The same objects under their own names, for the tests and tools that read them; the
-    # app's code reads them only through `resources` (typed).
-    app.state.settings = resources.settings
-    app.state.database = resources.database
-    app.state.stripe = resources.stripe
-    app.state.clock = resources.clock
-    app.state.listing_index = resources.listing_index
-    app.state.access_tokens = resources.access_tokens
-    app.state.identity = resources.identity
 
     install_error_handlers(app)
     for router in ROUTERS:

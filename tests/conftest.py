@@ -112,12 +112,12 @@ def _reset_clock(clock: Clock) -> None:
 async def app(settings: Settings, clock: Clock) -> AsyncIterator[Any]:
     application = create_app(settings, clock=clock)
     yield application
-    await application.state.database.dispose()
+    await application.state.resources.database.dispose()
 
 
 @pytest.fixture(scope="session")
 async def database(app: Any) -> Database:
-    return app.state.database
+    return app.state.resources.database
 
 
 async def _empty_tables(database: Database) -> None:
@@ -138,7 +138,7 @@ async def _isolated(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "database" in request.fixturenames or "client" in request.fixturenames:
         await _empty_tables(request.getfixturevalue("database"))
         # The session's app counts rate limits in memory: every test starts with full quotas.
-        await request.getfixturevalue("app").state.identity.rate_limiter.reset()
+        await request.getfixturevalue("app").state.resources.identity.rate_limiter.reset()
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ class Delivery:
 
     async def tick(self, delta: timedelta) -> None:
         """Move the clock and renew both parties' tokens (no worker)."""
-        self.app.state.clock.advance(delta)
+        self.app.state.resources.clock.advance(delta)
         self.deal.brand_owner = await relogin(self.client, self.deal.brand_owner)
         self.deal.influencer = await relogin(self.client, self.deal.influencer)
 
@@ -96,8 +96,8 @@ class Delivery:
 
     async def run(self) -> RunReport:
         worker = Worker(
-            self.app.state.database,
-            self.app.state.clock,
+            self.app.state.resources.database,
+            self.app.state.resources.clock,
             handlers=self.money.handlers,
             rng=random.Random(7),
         )
@@ -139,7 +139,7 @@ class Delivery:
 
     async def proof(self, deliverable_id: str, **fields: Any):
         # Published now (the test clock): never before the contract was funded.
-        now = {"published_at": rfc3339(self.app.state.clock.now())}
+        now = {"published_at": rfc3339(self.app.state.resources.clock.now())}
         return await self.client.post(
             f"/v1/deliverables/{deliverable_id}/proof",
             json=proof_body(**now | fields),
@@ -180,14 +180,14 @@ class Delivery:
     # --- the database -----------------------------------------------------------------------
 
     async def jobs(self, topic: str) -> list[Job]:
-        async with self.app.state.database.sessionmaker() as session:
+        async with self.app.state.resources.database.sessionmaker() as session:
             rows = await session.scalars(
                 select(Job).where(Job.topic == topic).order_by(Job.created_at, Job.id)
             )
             return list(rows)
 
     async def milestone_states(self) -> list[str]:
-        async with self.app.state.database.sessionmaker() as session:
+        async with self.app.state.resources.database.sessionmaker() as session:
             rows = await session.scalars(
                 select(Milestone.state)
                 .where(Milestone.contract_id == self.contract["id"])
@@ -196,7 +196,7 @@ class Delivery:
             return list(rows)
 
     async def audit(self, kind: str, object_id: str) -> list[StateTransition]:
-        async with self.app.state.database.sessionmaker() as session:
+        async with self.app.state.resources.database.sessionmaker() as session:
             rows = await session.scalars(
                 select(StateTransition)
                 .where(StateTransition.kind == kind, StateTransition.object_id == object_id)
@@ -206,13 +206,13 @@ class Delivery:
 
     async def settle_milestone(self, milestone_id: str, action: str = "mark_released") -> None:
         """What the money code does once the money moved."""
-        async with self.app.state.database.sessionmaker() as session, session.begin():
+        async with self.app.state.resources.database.sessionmaker() as session, session.begin():
             await MILESTONES.fire(
                 session,
                 milestone_id,
                 action,
                 Actor("system", "test-money"),
-                self.app.state.clock.now(),
+                self.app.state.resources.clock.now(),
             )
 
 

@@ -336,9 +336,13 @@ async def fund_directly(app: Any, contract_id: str) -> None:
     from app.services.delivery.contracts import CONTRACTS
     from app.services.workflow.state_machine import Actor
 
-    async with app.state.database.sessionmaker() as session, session.begin():
+    async with app.state.resources.database.sessionmaker() as session, session.begin():
         await CONTRACTS.fire(
-            session, contract_id, "fund", Actor("system", "test-funding"), app.state.clock.now()
+            session,
+            contract_id,
+            "fund",
+            Actor("system", "test-funding"),
+            app.state.resources.clock.now(),
         )
 
 
@@ -360,6 +364,6 @@ async def make_operator(client: httpx.AsyncClient, app: Any) -> Account:
     from app.models import User
 
     staff = await register(client)
-    async with app.state.database.sessionmaker() as session, session.begin():
+    async with app.state.resources.database.sessionmaker() as session, session.begin():
         await session.execute(update(User).where(User.id == staff.id).values(is_operator=True))
     return await relogin(client, staff)

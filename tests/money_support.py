@@ -37,13 +37,13 @@ def money_worker(
     concurrency: int = 1,
     **settings: Any,
 ) -> Worker:
-    base: Settings = app.state.settings
+    base: Settings = app.state.resources.settings
     return Worker(
-        app.state.database,
+        app.state.resources.database,
         clock,
         concurrency=concurrency,
         resources=JobResources(
-            stripe=gateway or app.state.stripe,
+            stripe=gateway or app.state.resources.stripe,
             settings=base.model_copy(update=settings) if settings else base,
         ),
     )
@@ -172,7 +172,7 @@ async def funded_contract(
 async def make_releasable(app: FastAPI, clock: Clock, *milestone_ids: str) -> None:
     """Delivery's move (`pending → releasable`, as when a milestone's deliverables are all
     confirmed): it enqueues `money.release_milestone`."""
-    async with app.state.database.sessionmaker() as session, session.begin():
+    async with app.state.resources.database.sessionmaker() as session, session.begin():
         for milestone_id in milestone_ids:
             milestone = await session.get(Milestone, milestone_id)
             await MILESTONES.fire(
@@ -181,14 +181,14 @@ async def make_releasable(app: FastAPI, clock: Clock, *milestone_ids: str) -> No
 
 
 async def set_contract_state(app: FastAPI, contract_id: str, state: str) -> None:
-    async with app.state.database.sessionmaker() as session, session.begin():
+    async with app.state.resources.database.sessionmaker() as session, session.begin():
         contract = await session.get(Contract, contract_id)
         assert contract is not None
         contract.state = state
 
 
 async def milestone_states(app: FastAPI, contract_id: str) -> dict[str, str]:
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.resources.database.sessionmaker() as session:
         rows = await session.execute(
             select(Milestone.id, Milestone.state).where(Milestone.contract_id == contract_id)
         )
@@ -197,15 +197,15 @@ async def milestone_states(app: FastAPI, contract_id: str) -> dict[str, str]:
 
 async def assert_sound(app: FastAPI) -> None:
     """The ledger's invariants hold and reconciliation finds no difference with Stripe."""
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.resources.database.sessionmaker() as session:
         assert await ledger.check_invariants(session) == []
-        report = await reconcile(session, app.state.stripe)
+        report = await reconcile(session, app.state.resources.stripe)
     assert report.differences == [], report.as_dict()
 
 
 async def transfers_per_milestone(app: FastAPI, contract_id: str) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for transfer in await app.state.stripe.list_transfers(transfer_group=contract_id):
+    for transfer in await app.state.resources.stripe.list_transfers(transfer_group=contract_id):
         milestone = transfer.metadata["rapport_milestone_id"]
         counts[milestone] = counts.get(milestone, 0) + 1
     return counts

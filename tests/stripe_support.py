@@ -78,8 +78,8 @@ async def stripe_app(
 ) -> AsyncIterator[FastAPI]:
     application = create_app(stripe_settings(settings, stripe_sandbox_server.url), clock=clock)
     yield application
-    await application.state.stripe.aclose()
-    await application.state.database.dispose()
+    await application.state.resources.stripe.aclose()
+    await application.state.resources.database.dispose()
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ async def stripe_api(stripe_app: FastAPI, database: Database) -> AsyncIterator[h
 
 @pytest.fixture
 def stripe_worker(stripe_app: FastAPI, clock: Clock) -> Worker:
-    return Worker(stripe_app.state.database, clock)
+    return Worker(stripe_app.state.resources.database, clock)
 
 
 class ServedApp:

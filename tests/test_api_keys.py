@@ -45,9 +45,9 @@ async def test_a_key_is_shown_once_and_stored_as_a_keyed_hash(client, app):
     assert "secret" not in one.json() and secret not in one.text and secret not in listed.text
     assert [k["id"] for k in listed.json()["data"]] == [created["id"]]
     # At rest: the HMAC of the key under the app's secret, and nothing else of it.
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.resources.database.sessionmaker() as session:
         row = await session.scalar(select(ApiKey).where(ApiKey.id == created["id"]))
-    key = app.state.settings.secret_key.get_secret_value().encode()
+    key = app.state.resources.settings.secret_key.get_secret_value().encode()
     expected = hmac.new(key, b"rapport-api-key\0" + secret.encode(), hashlib.sha256).hexdigest()
     assert row.key_hash == expected
     stored = " ".join(str(getattr(row, c.key)) for c in ApiKey.__table__.columns)
@@ -116,7 +116,7 @@ async def test_a_key_loses_what_its_account_loses(client, app):
     key = await make_key(client, staff.headers, "operator")
     jobs = await client.get("/v1/operator/jobs", headers=bearer(key["secret"]))
     assert jobs.status_code == 200
-    async with app.state.database.sessionmaker() as session, session.begin():
+    async with app.state.resources.database.sessionmaker() as session, session.begin():
         await session.execute(update(User).where(User.id == staff.id).values(is_operator=False))
     demoted = await client.get("/v1/operator/jobs", headers=bearer(key["secret"]))
     assert_problem(demoted, 403, "insufficient-scope")

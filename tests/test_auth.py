@@ -96,7 +96,7 @@ async def test_account_rate_limit_blocks_even_the_right_password_then_lapses(
     short = create_app(make_settings_for(login_window_seconds=1))
     account = await register(client)
     async with make_client(short) as c:
-        for _ in range(short.state.settings.login_max_failures_per_account):
+        for _ in range(short.state.resources.settings.login_max_failures_per_account):
             await c.post(
                 "/v1/auth/token", data={"username": account.email, "password": "nope-nope-nope"}
             )
@@ -105,7 +105,7 @@ async def test_account_rate_limit_blocks_even_the_right_password_then_lapses(
         await asyncio.sleep(1.2)
         r = await c.post("/v1/auth/token", data={"username": account.email, "password": PASSWORD})
         assert r.status_code == 200
-    await short.state.database.dispose()
+    await short.state.resources.database.dispose()
 
 
 async def test_login_is_rate_limited_per_ip(client, make_client, settings):

@@ -550,8 +550,8 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
     assert offers.status_code == 200, offers.text
     offer_id = offers.json()["data"][0]["id"]
     # A job for the operator's job routes, written the way the services write one.
-    async with app.state.database.sessionmaker() as session, session.begin():
-        job = await enqueue(session, "matrix.noop", {}, now=app.state.clock.now())
+    async with app.state.resources.database.sessionmaker() as session, session.begin():
+        job = await enqueue(session, "matrix.noop", {}, now=app.state.resources.clock.now())
         job_id = job.id
     ids = {
         "brand_id": deal.brand["id"],

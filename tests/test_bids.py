@@ -40,7 +40,12 @@ BID_TABLE: dict[tuple[str, str], tuple[str, set[str]]] = {
 
 
 def worker(app) -> Worker:
-    return Worker(app.state.database, app.state.clock, handlers=JobHandlers(), rng=random.Random(3))
+    return Worker(
+        app.state.resources.database,
+        app.state.resources.clock,
+        handlers=JobHandlers(),
+        rng=random.Random(3),
+    )
 
 
 # --- the table ----------------------------------------------------------------------------------

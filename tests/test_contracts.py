@@ -48,13 +48,18 @@ EXCLUSIVE_FOOD = {"exclusivity": {"category": "food", "days": 30}}
 
 
 def worker(app) -> Worker:
-    return Worker(app.state.database, app.state.clock, handlers=JobHandlers(), rng=random.Random(9))
+    return Worker(
+        app.state.resources.database,
+        app.state.resources.clock,
+        handlers=JobHandlers(),
+        rng=random.Random(9),
+    )
 
 
 async def fire(app, contract_id: str, action: str, actor: Actor):
-    async with app.state.database.sessionmaker() as session, session.begin():
+    async with app.state.resources.database.sessionmaker() as session, session.begin():
         contract = await CONTRACTS.load(session, contract_id)
-        await CONTRACTS.fire(session, contract, action, actor, app.state.clock.now())
+        await CONTRACTS.fire(session, contract, action, actor, app.state.resources.clock.now())
         return contract.state
 
 

@@ -53,7 +53,7 @@ async def test_strict_types_refuse_coercion(client):
 
 
 async def test_body_over_the_cap_is_413(app, make_client, make_settings_for):
-    small = create_app(make_settings_for(max_body_bytes=64), clock=app.state.clock)
+    small = create_app(make_settings_for(max_body_bytes=64), clock=app.state.resources.clock)
     async with make_client(small) as c:
         r = await c.post(
             "/v1/auth/register", content=b"x" * 65, headers={"content-type": "application/json"}
@@ -69,7 +69,7 @@ async def test_body_over_the_cap_is_413(app, make_client, make_settings_for):
             "/v1/auth/register", content=chunks(), headers={"content-type": "application/json"}
         )
         assert_problem(r, 413, "payload-too-large")
-    await small.state.database.dispose()
+    await small.state.resources.database.dispose()
 
 
 async def test_request_id_is_echoed_or_made(client):
@@ -82,7 +82,7 @@ async def test_request_id_is_echoed_or_made(client):
 
 
 async def test_unexpected_errors_leak_nothing(app, make_client, make_settings_for, capsys):
-    broken = create_app(make_settings_for(), clock=app.state.clock)
+    broken = create_app(make_settings_for(), clock=app.state.resources.clock)
     router = APIRouter()
 
     @router.get("/boom")
@@ -103,7 +103,7 @@ async def test_unexpected_errors_leak_nothing(app, make_client, make_settings_fo
     lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
     [line] = [x for x in lines if x["logger"] == "rapport.errors"]
     assert line["request_id"] == "req-boom-1" and "hunter2" in line["exc"]
-    await broken.state.database.dispose()
+    await broken.state.resources.database.dispose()
 
 
 async def test_pagination_is_stable_while_rows_arrive(client):
@@ -163,12 +163,12 @@ async def test_readiness_fails_when_the_schema_is_behind(
     app, make_client, make_settings_for, tmp_path
 ):
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-    behind = create_app(make_settings_for(database_url=url), clock=app.state.clock)
+    behind = create_app(make_settings_for(database_url=url), clock=app.state.resources.clock)
     async with make_client(behind) as c:
         r = await c.get("/readyz")
     body = assert_problem(r, 503, "service-unavailable")
     assert "rapport migrate" in body["detail"]
-    await behind.state.database.dispose()
+    await behind.state.resources.database.dispose()
 
 
 def test_problem_bodies_are_json_serialisable():

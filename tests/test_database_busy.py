@@ -44,7 +44,7 @@ async def test_a_write_that_cannot_get_the_lock_is_a_503_and_changes_nothing(
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-        await application.state.database.dispose()
+        await application.state.resources.database.dispose()
     async with database.sessionmaker() as session:
         count = await session.scalar(
             select(func.count()).select_from(User).where(User.email == "busy@example.com")

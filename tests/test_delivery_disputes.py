@@ -210,8 +210,8 @@ async def test_a_chargeback_frozen_contract_gets_a_dispute_operators_resolve(cli
     from app.services.workflow.state_machine import Actor
 
     d = await funded(client, app, approval_policy="none")
-    now = app.state.clock.now()
-    async with app.state.database.sessionmaker() as session, session.begin():
+    now = app.state.resources.clock.now()
+    async with app.state.resources.database.sessionmaker() as session, session.begin():
         await CONTRACTS.fire(session, d.contract["id"], "chargeback", Actor("system", "evt"), now)
         first = await disputes.open_for_chargeback(session, d.contract["id"], now)
         again = await disputes.open_for_chargeback(session, d.contract["id"], now)

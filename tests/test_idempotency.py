@@ -106,10 +106,10 @@ async def test_the_worker_purges_keys_past_their_24_hours(client, clock, app):
             "/v1/brands", json={"name": key}, headers=owner.headers | {"Idempotency-Key": key}
         )
         assert r.status_code == 201
-    worker = Worker(app.state.database, clock)
+    worker = Worker(app.state.resources.database, clock)
 
     async def stored() -> int:
-        async with app.state.database.sessionmaker() as session:
+        async with app.state.resources.database.sessionmaker() as session:
             return await session.scalar(select(func.count()).select_from(IdempotencyRecord))
 
     assert await worker.purge_idempotency_records() == 0 and await stored() == 2

@@ -139,7 +139,7 @@ async def test_a_database_that_refuses_connections_is_a_503_to_retry(database_ur
                     json={"email": "full@example.com", "password": PASSWORD, "full_name": "F"},
                 )
         finally:
-            await app.state.database.dispose()
+            await app.state.resources.database.dispose()
     finally:
         await _admin(f'DROP ROLE IF EXISTS "{role}"')
     assert_problem(response, 503, "database-busy")

@@ -229,7 +229,7 @@ async def test_a_ranking_without_listing_changes_reindexes_nothing(client, app):
     account, listing = await _listing(client)
     path = f"/v1/briefs/{brief['id']}/matches"
     assert (await client.get(path, headers=owner.headers)).status_code == 200
-    index = app.state.listing_index.index
+    index = app.state.resources.listing_index.index
     rows = index.n
     for _ in range(3):
         assert (await client.get(path, headers=owner.headers)).status_code == 200

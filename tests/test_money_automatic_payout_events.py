@@ -62,7 +62,7 @@ async def test_a_scheduled_payout_shows_while_pending_then_paid(
     money = by_currency[payout.currency.upper()]
     assert money["payouts_pending"] == payout.amount > 0
     assert money["paid_out"] == 0
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         created = await session.scalar(
             select(StripeEvent).where(StripeEvent.type == "payout.created")
         )

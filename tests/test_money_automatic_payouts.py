@@ -59,7 +59,7 @@ async def test_automatic_payouts_reach_the_creators_earnings(
     assert payout.currency == "sek"
     assert by_currency["SEK"]["paid_out"] == payout.amount > 0
     assert [(p["status"], p["amount"]) for p in earnings["payouts"]] == [("paid", payout.amount)]
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         rows = list(await session.scalars(select(Payout)))
         payout_jobs = await session.scalar(
             select(func.count()).select_from(Job).where(Job.topic == "money.payout_transfer")

@@ -100,7 +100,7 @@ async def test_the_whole_path_settles_in_the_platform_currency(
     stripe_sandbox.set_clock(clock.now().timestamp())
     worker = money_worker(stripe_app, clock, payout_mode="per_transfer")
     funded = await _funded(stripe_api, stripe_sandbox, worker, forwarder, currency, price, first)
-    gateway = stripe_app.state.stripe
+    gateway = stripe_app.state.resources.stripe
     funding = (
         await stripe_api.get(
             f"/v1/contracts/{funded.contract_id}/funding", headers=funded.deal.brand_owner.headers
@@ -129,7 +129,7 @@ async def test_the_whole_path_settles_in_the_platform_currency(
         assert amounts == [50_250, 50_251]
     else:
         assert amounts == [60_000, 60_000]
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
         balances = await ledger.platform_balances(session)
     # The contract stays in its own currency.
@@ -141,16 +141,16 @@ async def test_the_whole_path_settles_in_the_platform_currency(
 
     # The payouts wait for Stripe's availability delay, then go out in SEK (the Swedish
     # creator's bank account) and are paid; reconciliation still finds no difference.
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         assert list(await session.scalars(select(Payout))) == []
     await funds_available(stripe_sandbox, clock, worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         payouts = list(await session.scalars(select(Payout)))
     assert [p.currency for p in payouts] == ["SEK", "SEK"] and all(p.amount > 0 for p in payouts)
     for payout in payouts:
         stripe_sandbox.pay_payout(payout.stripe_payout_id)
     await settle(worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         paid = list(await session.scalars(select(Payout).execution_options(populate_existing=True)))
     assert {p.status for p in paid} == {"paid"}
     await assert_sound(stripe_app)
@@ -174,7 +174,7 @@ async def test_a_chargeback_on_a_eur_deal_settled_in_usd_reconciles(
     ).json()
     dispute = stripe_sandbox.dispute(funding["charge_id"])
     await settle(worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
     assert (money.charged_back, money.in_escrow) == (126_000, 0)
     got = await stripe_api.get(
@@ -188,7 +188,7 @@ async def test_a_chargeback_on_a_eur_deal_settled_in_usd_reconciles(
     await assert_sound(stripe_app)
     stripe_sandbox.close_dispute(dispute["id"], "won")
     await settle(worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
     assert (money.charged_back, money.in_escrow) == (0, 60_000)
     await assert_sound(stripe_app)
@@ -208,7 +208,7 @@ async def test_refunds_of_a_charge_settled_in_usd_reconcile(
     funded = await _funded(stripe_api, stripe_sandbox, worker, forwarder, currency, price, first)
     await make_releasable(stripe_app, clock, funded.milestone_ids[0])
     await settle(worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session, session.begin():
+    async with stripe_app.state.resources.database.sessionmaker() as session, session.begin():
         for key, amount in (("resolution:1", 10_001), ("resolution:2", "unreleased")):
             await enqueue(
                 session,
@@ -218,7 +218,7 @@ async def test_refunds_of_a_charge_settled_in_usd_reconcile(
                 idempotency_key=key,
             )
     await settle(worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
     assert (money.refunded, money.in_escrow) == (price - first, 0)
     # Stripe refunded in the deal's currency and took USD from the balance at the charge's rate.
@@ -227,7 +227,9 @@ async def test_refunds_of_a_charge_settled_in_usd_reconcile(
             f"/v1/contracts/{funded.contract_id}/funding", headers=funded.deal.brand_owner.headers
         )
     ).json()
-    intent = await stripe_app.state.stripe.retrieve_payment_intent(funding["payment_intent_id"])
+    intent = await stripe_app.state.resources.stripe.retrieve_payment_intent(
+        funding["payment_intent_id"]
+    )
     charge = intent.to_dict()["charges"]["data"][0]
     assert charge["amount_refunded"] == price - first
     assert {r["currency"] for r in charge["refunds"]["data"]} == {currency.lower()}
@@ -249,11 +251,11 @@ async def test_a_refund_made_outside_rapport_on_a_eur_deal_settled_in_usd_reconc
         )
     ).json()
     # The Stripe dashboard: a refund of 50.01 EUR nobody asked Rapport for.
-    await stripe_app.state.stripe.create_refund(
+    await stripe_app.state.resources.stripe.create_refund(
         payment_intent=funding["payment_intent_id"], amount=5_001, idempotency_key="dashboard-1"
     )
     await settle(worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
     assert money.refunded == 5_001
     await assert_sound(stripe_app)

@@ -58,7 +58,7 @@ async def _seen_by_both(api: httpx.AsyncClient, funded: Funded, path: str) -> li
 
 
 async def _money(app: FastAPI, contract_id: str) -> ledger.ContractMoney:
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.resources.database.sessionmaker() as session:
         return await ledger.contract_balances(session, contract_id)
 
 
@@ -66,7 +66,7 @@ async def _fees_booked(app: FastAPI, sandbox: RunningSandbox, charge_id: str) ->
     """Stripe's fees booked (USD) beyond the charge's card fee: the dispute fees."""
     charge = sandbox.client().v1.charges.retrieve(charge_id, {"expand": ["balance_transaction"]})
     card_fee = charge.balance_transaction.fee
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.resources.database.sessionmaker() as session:
         return await ledger.account_balance(session, ledger.STRIPE_FEES, "USD") - card_fee
 
 
@@ -209,7 +209,7 @@ async def test_an_inquiry_freezes_nothing_and_books_nothing(
         True,
     )
     assert listed["dispute_id"] is None and listed["funds_withdrawn"] == 0
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         kinds = set(await session.scalars(select(JournalEntry.kind)))
     # Funding, and its settlement: the EUR converted to USD, Stripe's card fee.
     assert kinds == {"funding", "conversion", "fee"}

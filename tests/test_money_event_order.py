@@ -64,7 +64,7 @@ async def _every_order(
         assert len({e["created"] for e in events}) == len(events), "events need distinct times"
     results: dict[tuple[str, ...], Any] = {}
     for order in itertools.permutations(events):
-        async with app.state.database.sessionmaker() as session:
+        async with app.state.resources.database.sessionmaker() as session:
             transaction = await session.begin()
             try:
                 for event in order:
@@ -125,7 +125,7 @@ async def test_payout_paid_then_failed_in_any_order(
     await settle(worker, forwarder)
     # The payout waits until Stripe makes the charge's funds available.
     await funds_available(stripe_sandbox, clock, worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         payout_id = await session.scalar(select(PayoutRow.stripe_payout_id))
     assert payout_id is not None
     stripe_sandbox.pay_payout(payout_id)
@@ -218,7 +218,7 @@ async def test_transfer_reversed_in_any_order(
     first = funded.milestone_ids[0]
     await make_releasable(stripe_app, clock, first)
     await settle(worker, forwarder)
-    gateway = stripe_app.state.stripe
+    gateway = stripe_app.state.resources.stripe
     (transfer,) = await gateway.list_transfers(transfer_group=funded.contract_id)
     # The transfer left in USD (the charge settled in USD at 1.1): 200.00 and 150.00 EUR.
     for n, amount in enumerate((22_000, 16_500)):

@@ -36,7 +36,7 @@ from tests.stripe_support import stripe_settings
 
 async def _one_transfer_each(app: FastAPI, contract_id: str, *milestones: str) -> None:
     assert await transfers_per_milestone(app, contract_id) == {m: 1 for m in milestones}
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.resources.database.sessionmaker() as session:
         rows = await session.scalar(select(func.count()).select_from(Transfer))
         entries = await session.scalar(
             select(func.count())
@@ -48,7 +48,7 @@ async def _one_transfer_each(app: FastAPI, contract_id: str, *milestones: str) -
 
 
 async def _transfer_jobs(app: FastAPI) -> list[Job]:
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.resources.database.sessionmaker() as session:
         return list(
             await session.scalars(select(Job).where(Job.topic == "money.transfer_milestone"))
         )
@@ -85,7 +85,9 @@ async def test_the_sandbox_times_out_after_applying_the_transfer(
     funded = await funded_contract(stripe_api, stripe_sandbox, worker, forwarder)
     first, _ = funded.milestone_ids
     impatient = StripeGateway(
-        stripe_settings(stripe_app.state.settings, stripe_sandbox.url, stripe_timeout_seconds=0.5)
+        stripe_settings(
+            stripe_app.state.resources.settings, stripe_sandbox.url, stripe_timeout_seconds=0.5
+        )
     )
     try:
         stripe_sandbox.inject_fault("/v1/transfers", "timeout_after_apply", count=None, delay_s=1.5)
@@ -153,7 +155,7 @@ async def test_the_worker_dies_between_the_call_and_recording_it(
     worker = money_worker(stripe_app, clock)
     funded = await funded_contract(stripe_api, stripe_sandbox, worker, forwarder)
     first, second = funded.milestone_ids
-    dying = DiesAfterTheCall(stripe_app.state.settings, times=2)
+    dying = DiesAfterTheCall(stripe_app.state.resources.settings, times=2)
     try:
         await make_releasable(stripe_app, clock, first, second)
         await money_worker(stripe_app, clock, gateway=dying).run_once()
@@ -161,7 +163,7 @@ async def test_the_worker_dies_between_the_call_and_recording_it(
             first: 1,
             second: 1,
         }
-        async with stripe_app.state.database.sessionmaker() as session:
+        async with stripe_app.state.resources.database.sessionmaker() as session:
             assert await session.scalar(select(func.count()).select_from(Transfer)) == 0
         # The retries come after Stripe forgot the keys (the sandbox forgets them too, after
         # 24 h): the job finds each transfer by its group and metadata instead of posting.
@@ -196,7 +198,7 @@ async def test_the_same_webhook_ten_times_some_at_once(
     succeeded = next(e for e in stripe_sandbox.events() if e["type"] == "payment_intent.succeeded")
     await asyncio.gather(*(forwarder.post(succeeded) for _ in range(10)))
     await settle(worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         stored = {e.stripe_event_id: e for e in await session.scalars(select(StripeEvent))}
         fundings = await session.scalar(
             select(func.count())
@@ -222,7 +224,7 @@ async def test_twenty_concurrent_releases_of_one_milestone(
     await make_releasable(stripe_app, clock, first)
 
     async def enqueue_one(n: int) -> None:
-        async with stripe_app.state.database.sessionmaker() as session, session.begin():
+        async with stripe_app.state.resources.database.sessionmaker() as session, session.begin():
             await enqueue(
                 session,
                 "money.release_milestone",
@@ -237,7 +239,7 @@ async def test_twenty_concurrent_releases_of_one_milestone(
     crowd = money_worker(stripe_app, clock, concurrency=concurrency)
     await asyncio.gather(crowd.run_once(), money_worker(stripe_app, clock).run_once())
     await settle(crowd, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         releases = await session.scalar(
             select(func.count())
             .select_from(JournalEntry)

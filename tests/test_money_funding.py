@@ -53,7 +53,9 @@ async def test_funding_creates_one_payment_intent_for_price_plus_fee(
     assert again.json()["payment_intent_id"] == body["payment_intent_id"]
     assert again.json()["client_secret"] == body["client_secret"]
 
-    intent = await stripe_app.state.stripe.retrieve_payment_intent(body["payment_intent_id"])
+    intent = await stripe_app.state.resources.stripe.retrieve_payment_intent(
+        body["payment_intent_id"]
+    )
     assert intent.amount == 126_000 and intent.currency == "eur"
     assert intent.transfer_group == contract["id"]
     assert intent.metadata["rapport_contract_id"] == contract["id"]
@@ -112,7 +114,7 @@ async def test_a_succeeded_payment_books_escrow_and_activates_the_contract(
         )
     ).json()
     assert funding["status"] == "succeeded" and funding["charge_id"].startswith("ch_")
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, contract["id"])
         assert (money.funded, money.fees, money.in_escrow) == (120_000, 6_000, 120_000)
         events = list(await session.scalars(select(StripeEvent)))
@@ -177,9 +179,9 @@ async def test_the_funding_window_expiry_cancels_the_payment_intent(
     deal.brand_owner = await relogin(stripe_api, deal.brand_owner)
     got = await stripe_api.get(f"/v1/contracts/{contract['id']}", headers=deal.brand_owner.headers)
     assert got.json()["state"] == "expired"
-    intent = await stripe_app.state.stripe.retrieve_payment_intent(intent_id)
+    intent = await stripe_app.state.resources.stripe.retrieve_payment_intent(intent_id)
     assert intent.status == "canceled"
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         payment = await session.scalar(
             select(Payment).where(Payment.payment_intent_id == intent_id)
         )
@@ -207,10 +209,12 @@ async def test_a_payment_that_lands_after_expiry_is_refunded_in_full(
     deal.brand_owner = await relogin(stripe_api, deal.brand_owner)
     got = await stripe_api.get(f"/v1/contracts/{contract['id']}", headers=deal.brand_owner.headers)
     assert got.json()["state"] == "expired"
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, contract["id"])
     assert money.funded == 120_000 and money.refunded == 120_000 and money.collected == 0
-    intent = await stripe_app.state.stripe.retrieve_payment_intent(paid.json()["payment_intent_id"])
+    intent = await stripe_app.state.resources.stripe.retrieve_payment_intent(
+        paid.json()["payment_intent_id"]
+    )
     assert intent.charges.data[0].amount_refunded == 126_000
     await assert_sound(stripe_app)
 
@@ -229,5 +233,5 @@ async def test_the_confirm_route_exists_only_against_the_sandbox(
             )
             assert_problem(response, 404, "sandbox-only")
     finally:
-        await real.state.stripe.aclose()
-        await real.state.database.dispose()
+        await real.state.resources.stripe.aclose()
+        await real.state.resources.database.dispose()

@@ -116,12 +116,12 @@ async def test_onboard_fund_deliver_release_transfer_and_pay_out(
     await stripe_and_worker()
     milestones = [m["id"] for m in got["milestones"]]
     assert await transfers_per_milestone(stripe_app, contract_id) == {m: 1 for m in milestones}
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         assert list(await session.scalars(select(Payout))) == []
     stripe_sandbox.set_clock(advance=AVAILABILITY_WAIT)
     clock.advance(timedelta(seconds=AVAILABILITY_WAIT))
     await stripe_and_worker()
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         payouts = list(await session.scalars(select(Payout)))
     # In SEK, the currency of the creator's bank account: Stripe converted the USD transfers.
     assert [p.currency for p in payouts] == ["SEK", "SEK"]

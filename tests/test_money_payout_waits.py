@@ -32,7 +32,7 @@ DAY = 86_400
 
 
 async def _payout_jobs(app: FastAPI) -> list[Job]:
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.resources.database.sessionmaker() as session:
         return list(
             await session.scalars(
                 select(Job).where(Job.topic == PAYOUT_TOPIC).order_by(Job.created_at, Job.id)
@@ -127,14 +127,14 @@ async def test_balance_insufficient_waits_and_retries_never_a_dead_letter(
     await settle(money_worker(stripe_app, clock, payout_mode="automatic"), forwarder)
     # Once the funds are available, the first payout (it waited for them) is made.
     await funds_available(stripe_sandbox, clock, worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         (paid_first,) = await session.scalars(select(Payout).where(Payout.transfer_id.is_not(None)))
     (available,) = connected.v1.balance.retrieve().available
     assert available.amount == paid_first.amount > 0  # the second milestone's, as it landed
     drained = connected.v1.payouts.create(
         {"amount": available.amount, "currency": available.currency}
     )
-    async with stripe_app.state.database.sessionmaker() as session, session.begin():
+    async with stripe_app.state.resources.database.sessionmaker() as session, session.begin():
         transfer = await session.scalar(select(Transfer).where(Transfer.milestone_id == second))
         assert transfer is not None
         await enqueue(
@@ -157,7 +157,7 @@ async def test_balance_insufficient_waits_and_retries_never_a_dead_letter(
     clock.advance(timedelta(hours=1, minutes=1))
     stripe_sandbox.set_clock(clock.now().timestamp())
     await settle(worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         ours = list(await session.scalars(select(Payout).where(Payout.transfer_id.is_not(None))))
     assert len(ours) == 2
     assert {p.amount for p in ours} == {paid_first.amount}
@@ -188,7 +188,7 @@ async def test_a_payout_whose_answer_was_a_stored_500_is_found_not_made_twice(
     clock.advance(timedelta(minutes=5))  # the relay's backoff
     await settle(worker, forwarder)
     (payout,) = connected.v1.payouts.list().data  # still one
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         ours = list(await session.scalars(select(Payout).where(Payout.transfer_id.is_not(None))))
     assert [p.stripe_payout_id for p in ours] == [payout.id]
     assert [j for j in await _payout_jobs(stripe_app) if j.state == "dead"] == []

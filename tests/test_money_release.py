@@ -61,12 +61,14 @@ async def test_a_releasable_milestone_is_released_and_transferred_once(
     await settle(worker, forwarder)
     assert (await milestone_states(stripe_app, funded.contract_id))[first] == "released"
     assert await transfers_per_milestone(stripe_app, funded.contract_id) == {first: 1}
-    transfer = (await stripe_app.state.stripe.list_transfers(transfer_group=funded.contract_id))[0]
+    transfer = (
+        await stripe_app.state.resources.stripe.list_transfers(transfer_group=funded.contract_id)
+    )[0]
     # In USD, the currency the EUR charge settled in, at its rate (1.1): 600.00 EUR → 660.00.
     assert (transfer.amount, transfer.currency) == (66_000, "usd")
     assert transfer.destination == funded.account_id
     assert transfer.source_transaction.startswith("ch_")
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
         assert (money.released, money.transferred, money.in_escrow) == (60_000, 60_000, 60_000)
         row = await session.scalar(select(Transfer).where(Transfer.milestone_id == first))
@@ -80,7 +82,7 @@ async def test_a_releasable_milestone_is_released_and_transferred_once(
     assert (totals["in_escrow"], totals["transferred"]) == (60_000, 60_000)
 
     # The release job enqueued again (delivery retried, an operator pressed the button): nothing.
-    async with stripe_app.state.database.sessionmaker() as session, session.begin():
+    async with stripe_app.state.resources.database.sessionmaker() as session, session.begin():
         await enqueue(session, "money.release_milestone", {"milestone_id": first}, now=clock.now())
     await settle(worker, forwarder)
     assert await transfers_per_milestone(stripe_app, funded.contract_id) == {first: 1}
@@ -131,7 +133,7 @@ async def test_a_disputed_contract_holds_its_money_until_it_is_resolved(
     assert await transfers_per_milestone(stripe_app, funded.contract_id) == {}
     frozen = {m["milestone_id"]: m for m in (await earnings(stripe_api, funded))["milestones"]}
     assert frozen[first]["money_state"] == "frozen"
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         held = list(
             await session.scalars(
                 select(Job).where(
@@ -163,7 +165,7 @@ async def test_refunds_return_only_unreleased_money(
     await make_releasable(stripe_app, clock, first)
     await settle(worker, forwarder)
     # A partial refund, then everything unreleased; the same job twice refunds once.
-    async with stripe_app.state.database.sessionmaker() as session, session.begin():
+    async with stripe_app.state.resources.database.sessionmaker() as session, session.begin():
         await enqueue(
             session,
             "money.refund_contract",
@@ -179,12 +181,12 @@ async def test_refunds_return_only_unreleased_money(
             idempotency_key="resolution:2",
         )
     await settle(worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session, session.begin():
+    async with stripe_app.state.resources.database.sessionmaker() as session, session.begin():
         job = await session.scalar(select(Job).where(Job.idempotency_key == "resolution:2"))
         assert job is not None and job.state == JobState.succeeded
         job.state, job.run_after = JobState.pending, clock.now()
     await settle(worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
         refunds = list(await session.scalars(select(Refund).order_by(Refund.seq)))
     assert (money.refunded, money.in_escrow, money.transferred) == (60_000, 0, 60_000)
@@ -199,7 +201,7 @@ async def test_refunds_return_only_unreleased_money(
     # Nothing is left to release: the second milestone's release is refused, visibly.
     await make_releasable(stripe_app, clock, second)
     await settle(worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         dead = await session.scalar(
             select(Job).where(Job.topic == "money.release_milestone", Job.state == JobState.dead)
         )
@@ -221,12 +223,12 @@ async def test_a_refundable_milestone_is_refunded_and_marked(
     worker = money_worker(stripe_app, clock)
     funded = await funded_contract(stripe_api, stripe_sandbox, worker, forwarder)
     _, second = funded.milestone_ids
-    async with stripe_app.state.database.sessionmaker() as session, session.begin():
+    async with stripe_app.state.resources.database.sessionmaker() as session, session.begin():
         milestone = await session.get(Milestone, second)
         await MILESTONES.fire(session, milestone, "refund", Actor("system", "t"), clock.now())
     await settle(worker, forwarder)
     assert (await milestone_states(stripe_app, funded.contract_id))[second] == "refunded"
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
     assert (money.refunded, money.in_escrow) == (60_000, 60_000)
     await assert_sound(stripe_app)
@@ -255,7 +257,7 @@ async def test_a_chargeback_freezes_the_contract_and_books_the_loss(
         f"/v1/contracts/{funded.contract_id}", headers=funded.deal.brand_owner.headers
     )
     assert got.json()["state"] == "disputed"
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
     # 126,000 taken back: the 60,000 still in escrow, the rest (released + fee) a loss.
     assert money.charged_back == 126_000 and money.in_escrow == 0
@@ -264,7 +266,7 @@ async def test_a_chargeback_freezes_the_contract_and_books_the_loss(
 
     stripe_sandbox.close_dispute(dispute["id"], "won")
     await settle(worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
     assert money.charged_back == 0 and money.in_escrow == 60_000
     await assert_sound(stripe_app)
@@ -283,15 +285,17 @@ async def test_a_reversed_transfer_is_booked(
     first, _ = funded.milestone_ids
     await make_releasable(stripe_app, clock, first)
     await settle(worker, forwarder)
-    (transfer,) = await stripe_app.state.stripe.list_transfers(transfer_group=funded.contract_id)
-    await stripe_app.state.stripe.create_transfer_reversal(
+    (transfer,) = await stripe_app.state.resources.stripe.list_transfers(
+        transfer_group=funded.contract_id
+    )
+    await stripe_app.state.resources.stripe.create_transfer_reversal(
         # 220.00 USD: 200.00 EUR at the charge's rate.
         transfer.id,
         amount=22_000,
         idempotency_key=idempotency_key("reversal", first),
     )
     await settle(worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
         row = await session.scalar(select(Transfer).where(Transfer.milestone_id == first))
     assert money.transferred == 40_000 and money.payable == 20_000
@@ -313,7 +317,7 @@ async def test_payouts_are_recorded_with_their_failure_reason(
     await make_releasable(stripe_app, clock, first, second)
     await settle(worker, forwarder)
     await funds_available(stripe_sandbox, clock, worker, forwarder)
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         payouts = list(await session.scalars(select(Payout).order_by(Payout.id)))
     # In SEK: the USD transfers landed converted on the Swedish creator's account (its bank
     # account's currency), Stripe's conversion.
@@ -351,7 +355,7 @@ async def test_reconcile_reports_money_stripe_moved_behind_the_ledgers_back(
     # Someone pays the milestone again by hand, outside Rapport, once the platform's funds are
     # available (a transfer without `source_transaction` needs available funds).
     stripe_sandbox.set_clock(advance=AVAILABILITY_WAIT)
-    gateway = stripe_app.state.stripe
+    gateway = stripe_app.state.resources.stripe
     await gateway.create_transfer(
         amount=66_000,
         currency="USD",
@@ -360,14 +364,14 @@ async def test_reconcile_reports_money_stripe_moved_behind_the_ledgers_back(
         metadata={"rapport_milestone_id": first},
         idempotency_key="by-hand:1",
     )
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         report = await reconcile(session, gateway)
     kinds = sorted(d.kind for d in report.differences)
     assert kinds == ["balance_mismatch", "duplicate_transfer", "missing_in_ledger"]
     assert not report.ok
 
     # The command says the same and exits 1.
-    settings = stripe_app.state.settings
+    settings = stripe_app.state.resources.settings
     monkeypatch.setenv("RAPPORT_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("RAPPORT_STRIPE_API_BASE", settings.stripe_api_base)
     monkeypatch.setenv("RAPPORT_STRIPE_API_KEY", settings.stripe_api_key.get_secret_value())
@@ -394,7 +398,7 @@ async def test_a_partial_refund_settlement_pays_the_rest_to_the_influencer(
     first, second = funded.milestone_ids
     # An operator's resolution: milestones cancelled, 50,000 back to the brand, the rest
     # (70,000) to the influencer (the payload of app/services/delivery/disputes.py).
-    async with stripe_app.state.database.sessionmaker() as session, session.begin():
+    async with stripe_app.state.resources.database.sessionmaker() as session, session.begin():
         for milestone in await session.scalars(
             select(Milestone).where(Milestone.id.in_([first, second]))
         ):
@@ -414,11 +418,13 @@ async def test_a_partial_refund_settlement_pays_the_rest_to_the_influencer(
             idempotency_key="resolution:partial",
         )
     await settle(worker, forwarder)
-    transfers = await stripe_app.state.stripe.list_transfers(transfer_group=funded.contract_id)
+    transfers = await stripe_app.state.resources.stripe.list_transfers(
+        transfer_group=funded.contract_id
+    )
     assert sorted((t.metadata["rapport_milestone_id"], t.amount) for t in transfers) == sorted(
         [(first, 66_000), (second, 11_000)]  # in USD, at the charge's rate (1.1)
     )
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
     assert (money.refunded, money.transferred, money.in_escrow) == (50_000, 70_000, 0)
     await assert_sound(stripe_app)

@@ -39,7 +39,7 @@ async def test_a_transfer_stripe_made_before_answering_500_is_found_not_made_twi
     await settle(worker, forwarder)
     # Stripe made the transfer; every retry with the key (the SDK's) got the stored 500 back.
     assert await transfers_per_milestone(stripe_app, funded.contract_id) == {first: 1}
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Transfer)) == 0
     # The job's next attempt (the key would still replay the 500 for a day) looks the transfer
     # up by its group and metadata and records it.
@@ -47,7 +47,7 @@ async def test_a_transfer_stripe_made_before_answering_500_is_found_not_made_twi
         clock.advance(timedelta(hours=1))
         await settle(worker, forwarder)
     assert await transfers_per_milestone(stripe_app, funded.contract_id) == {first: 1}
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         rows = await session.scalar(select(func.count()).select_from(Transfer))
         jobs = list(
             await session.scalars(select(Job).where(Job.topic == "money.transfer_milestone"))

@@ -36,7 +36,12 @@ OFFER_TABLE: dict[tuple[str, str], tuple[str, set[str]]] = {
 
 
 def worker(app) -> Worker:
-    return Worker(app.state.database, app.state.clock, handlers=JobHandlers(), rng=random.Random(5))
+    return Worker(
+        app.state.resources.database,
+        app.state.resources.clock,
+        handlers=JobHandlers(),
+        rng=random.Random(5),
+    )
 
 
 @pytest.mark.parametrize("state", [s.value for s in OfferState])

@@ -72,7 +72,7 @@ async def test_a_wiped_stripe_is_reported_and_the_creator_onboards_again(
     assert ready["stripe"]["accounts_to_reonboard"] == 1
     assert "unknown to the configured Stripe" in ready["stripe"]["detail"]
     # …and so does `rapport serve` at startup.
-    line = await startup_report(stripe_app.state.settings, wait_seconds=0)
+    line = await startup_report(stripe_app.state.resources.settings, wait_seconds=0)
     assert line is not None and "unknown to the configured Stripe" in line
 
     # Onboarding again makes a fresh account instead of a 502 resource_missing forever.
@@ -151,7 +151,7 @@ async def test_a_transfer_to_an_account_stripe_no_longer_knows_waits_for_onboard
     worker = money_worker(stripe_app, clock)
     funded = await funded_contract(stripe_api, stripe_sandbox, worker, forwarder)
     first = funded.milestone_ids[0]
-    async with stripe_app.state.database.sessionmaker() as session, session.begin():
+    async with stripe_app.state.resources.database.sessionmaker() as session, session.begin():
         row = await session.scalar(
             select(PayoutAccount).where(PayoutAccount.stripe_account_id == funded.account_id)
         )
@@ -160,14 +160,17 @@ async def test_a_transfer_to_an_account_stripe_no_longer_knows_waits_for_onboard
     await make_releasable(stripe_app, clock, first)
     await settle(worker, forwarder)
 
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         dead = await session.scalar(
             select(func.count())
             .select_from(Job)
             .where(Job.topic == TRANSFER_TOPIC, Job.state == "dead")
         )
     assert dead == 0
-    assert await stripe_app.state.stripe.list_transfers(transfer_group=funded.contract_id) == []
+    assert (
+        await stripe_app.state.resources.stripe.list_transfers(transfer_group=funded.contract_id)
+        == []
+    )
     status = (await stripe_api.get(ACCOUNT, headers=funded.deal.influencer.headers)).json()
     assert status["status"] == "account_unknown" and status["money_waits"] is True
     assert (await milestone_states(stripe_app, funded.contract_id))[first] == "released"
@@ -176,9 +179,11 @@ async def test_a_transfer_to_an_account_stripe_no_longer_knows_waits_for_onboard
     new_account = await onboard(stripe_api, stripe_sandbox, funded.deal)
     assert new_account not in (funded.account_id, "acct_NotKnownToThisStripe")
     await settle(worker, forwarder)
-    (transfer,) = await stripe_app.state.stripe.list_transfers(transfer_group=funded.contract_id)
+    (transfer,) = await stripe_app.state.resources.stripe.list_transfers(
+        transfer_group=funded.contract_id
+    )
     assert transfer.destination == new_account
     assert transfer.metadata["rapport_milestone_id"] == first
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         money = await ledger.contract_balances(session, funded.contract_id)
     assert money.transferred == 60_000

@@ -20,7 +20,7 @@ from rapport_dev.stripe_sandbox.testing import RunningSandbox
 
 @pytest.fixture
 def gateway(stripe_app: Any, stripe_sandbox: RunningSandbox) -> StripeGateway:
-    return stripe_app.state.stripe  # type: ignore[no-any-return]
+    return stripe_app.state.resources.stripe  # type: ignore[no-any-return]
 
 
 async def funded(gateway: StripeGateway, contract: str, amount: int = 10_000) -> Any:

@@ -29,7 +29,7 @@ def sandbox_accounts(sandbox: RunningSandbox) -> list[Any]:
 
 
 async def payout_rows(api: httpx.AsyncClient) -> int:
-    database = api._transport.app.state.database  # type: ignore[attr-defined]
+    database = api._transport.app.state.resources.database  # type: ignore[attr-defined]
     async with database.sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(PayoutAccount)) or 0)
 
@@ -193,7 +193,7 @@ async def test_stripe_refusing_the_request_is_a_502(
 ) -> None:
     account, _ = await influencer_account(stripe_api)
     # A misconfigured key: Stripe (the sandbox accepts only sk_test_ keys) answers 401.
-    wrong = stripe_app.state.settings.model_copy(
+    wrong = stripe_app.state.resources.settings.model_copy(
         update={"stripe_api_key": SecretStr("sk_live_wrong")}
     )
     gateway, original = StripeGateway(wrong), stripe_app.state.resources
@@ -234,7 +234,7 @@ async def test_completing_onboarding_at_stripe_enables_payouts_once_the_worker_r
         assert [d["status"] for d in delivered] == [200]
 
     # Stored, answered — and not yet applied: the worker does that.
-    database = stripe_api._transport.app.state.database  # type: ignore[attr-defined]
+    database = stripe_api._transport.app.state.resources.database  # type: ignore[attr-defined]
     stored = await stored_event(database, updated[-1]["id"])
     assert stored is not None and stored.processed_at is None
     waiting = (await stripe_api.get(ACCOUNT, headers=account.headers)).json()
@@ -287,7 +287,7 @@ async def test_an_older_account_update_arriving_late_is_not_applied(
         key=lambda e: e["created"],
         reverse=True,
     )[:2]
-    database = stripe_api._transport.app.state.database  # type: ignore[attr-defined]
+    database = stripe_api._transport.app.state.resources.database  # type: ignore[attr-defined]
 
     # Process the newer event first, then the older one.
     async with database.sessionmaker() as session:

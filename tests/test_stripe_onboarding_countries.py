@@ -75,7 +75,7 @@ async def test_the_account_is_created_in_the_creators_country(
     # Transfers only: a recipient account cannot take payments.
     assert sent[0]["capabilities[transfers][requested]"] == ["true"]
     assert "capabilities[card_payments][requested]" not in sent[0]
-    async with stripe_app.state.database.sessionmaker() as session:
+    async with stripe_app.state.resources.database.sessionmaker() as session:
         row = await session.scalar(select(PayoutAccount))
         assert row is not None and row.country == country
 
@@ -89,7 +89,7 @@ async def test_a_country_stripe_connect_does_not_support_is_a_clear_422(
     assert country in body["detail"] and "SE" in body["detail"]
     assert body["errors"][0]["field"] == "country"
     assert list(stripe_sandbox.client().v1.accounts.list().data) == []
-    database = stripe_api._transport.app.state.database  # type: ignore[attr-defined]
+    database = stripe_api._transport.app.state.resources.database  # type: ignore[attr-defined]
     async with database.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(PayoutAccount)) == 0
     status = (await stripe_api.get(f"{ONBOARDING[:-11]}/account", headers=account.headers)).json()

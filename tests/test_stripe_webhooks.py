@@ -74,7 +74,7 @@ async def deliver(api: httpx.AsyncClient, clock: Clock, event: dict[str, Any]) -
 
 
 def database_of(api: httpx.AsyncClient) -> Any:
-    return api._transport.app.state.database  # type: ignore[attr-defined]
+    return api._transport.app.state.resources.database  # type: ignore[attr-defined]
 
 
 # --- verification ------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ async def test_malformed_bodies_with_valid_signatures_are_400_never_500(
 async def test_several_secrets_are_accepted_during_a_rotation(
     stripe_app: Any, stripe_api: httpx.AsyncClient, clock: Clock
 ) -> None:
-    settings = stripe_app.state.settings
+    settings = stripe_app.state.resources.settings
     original = settings.stripe_webhook_secret
     settings.stripe_webhook_secret = SecretStr(f"whsec_new_secret_0001, {WEBHOOK_SECRET}")
     try:
@@ -362,7 +362,7 @@ async def test_sandbox_events_arrive_signed_and_redeliveries_are_stored_once(
     sandbox_webhooks: ServedApp,
     stripe_worker: Worker,
 ) -> None:
-    gateway: StripeGateway = stripe_app.state.stripe
+    gateway: StripeGateway = stripe_app.state.resources.stripe
     intent = await gateway.create_payment_intent(
         amount=12_500,
         currency="USD",

@@ -253,8 +253,8 @@ async def test_localstripe_webhooks_are_verified_stored_once_and_marked(
         assert processed is not None and processed.outcome == StripeEventOutcome.ignored
         assert processed.deliveries == 2
     finally:
-        await app.state.stripe.aclose()
-        await app.state.database.dispose()
+        await app.state.resources.stripe.aclose()
+        await app.state.resources.database.dispose()
 
 
 async def _wait_for_event(database: Database, payment_intent_id: str) -> Any:
