@@ -207,10 +207,14 @@ async def test_event_objects_match_the_api_for_bids_and_contracts(client, app):
     deal, contract = await create_contract(client)
     brand = deal.brand_owner
     r = await client.get("/v1/events", params={"object_id": contract["id"]}, headers=brand.headers)
-    (event,) = r.json()["data"] or [None]
-    # Contract creation is not a transition; its first event is the funding (below) — the bid's
-    # acceptance is.
-    assert event is None or event["data"]["object"]["id"] == contract["id"]
+    # A new object's first event names its first state.
+    (created,) = r.json()["data"]
+    assert created["type"] == "contract.awaiting_funding"
+    served = (await client.get(f"/v1/contracts/{contract['id']}", headers=brand.headers)).json()
+    served.pop("side"), served.pop("allowed_actions")
+    assert created["data"]["object"] == served
+    r = await client.get("/v1/events", params={"object_id": deal.bid["id"]}, headers=brand.headers)
+    assert [e["type"] for e in r.json()["data"]][-1] == "bid.submitted"  # newest first
     r = await client.get("/v1/events", params={"type": "bid.accepted"}, headers=brand.headers)
     (bid_event,) = r.json()["data"]
     served_bid = (await client.get(f"/v1/bids/{deal.bid['id']}", headers=brand.headers)).json()

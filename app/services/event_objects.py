@@ -300,6 +300,10 @@ EXTRA_EVENT_TYPES: Final[Mapping[str, frozenset[str]]] = {
     "brief": frozenset(
         {"brief.updated", *(f"brief.{BriefState(s).value}" for s in briefs.TRANSITIONS.values())}
     ),
+    # A new object's first event names its first state.
+    "bid": frozenset({"bid.submitted"}),
+    "contract": frozenset({"contract.awaiting_funding"}),
+    "dispute": frozenset({"dispute.open", "dispute.escalated"}),
     "transfer": frozenset({"transfer.created", "transfer.reversed"}),
     "payout": frozenset(f"payout.{s}" for s in PAYOUT_STATUSES),
 }

@@ -82,7 +82,7 @@ from app.services.delivery.completion import (
 from app.services.identity.tenancy import Party, member_brands, my_listings, party_filter, party_of
 from app.services.negotiation.exclusivity import check_terms_exclusivity
 from app.services.negotiation.terms import exclusivity_window
-from app.services.workflow import timers
+from app.services.workflow import events, timers
 from app.services.workflow.effects import cancel_timer, cascade, enqueue_job, set_columns
 from app.services.workflow.jobs import CANCEL_FUNDING_TOPIC, REFUND_CONTRACT_TOPIC
 from app.services.workflow.state_machine import (
@@ -397,6 +397,8 @@ async def create_contract(
     await timers.schedule(
         session, CONTRACTS.kind, contract.id, "expire", contract.funding_due_at, now=now
     )
+    # issue 14: the public event (`contract.awaiting_funding`)
+    await events.emit(session, "contract", contract, f"contract.{contract.state}", now)
     return contract
 
 

@@ -61,7 +61,7 @@ from app.services.delivery.completion import contract_milestone_ids, lock_contra
 from app.services.delivery.contracts import CONTRACTS, load_contract
 from app.services.delivery.milestones import MILESTONES
 from app.services.identity.tenancy import Party, party_filter, party_of
-from app.services.workflow import outbox, timers
+from app.services.workflow import events, outbox, timers
 from app.services.workflow.effects import cancel_timer, set_columns
 from app.services.workflow.jobs import REFUND_CONTRACT_TOPIC
 from app.services.workflow.state_machine import Actor, StateMachine, Transition, TransitionContext
@@ -266,6 +266,7 @@ async def open_dispute(
     await timers.schedule(
         session, DISPUTES.kind, dispute.id, "escalate", dispute.escalates_at, now=now
     )
+    await events.emit(session, "dispute", dispute, "dispute.open", now)  # issue 14
     return dispute
 
 
@@ -315,6 +316,7 @@ async def open_for_chargeback(
     )
     session.add(dispute)
     await session.flush()
+    await events.emit(session, "dispute", dispute, "dispute.escalated", now)  # issue 14
     return dispute
 
 

@@ -76,7 +76,7 @@ from app.services.catalogue import briefs
 from app.services.catalogue.briefs import BriefNotFound
 from app.services.identity.tenancy import Party, member_brands, my_listings, party_filter, party_of
 from app.services.negotiation.terms import resolve_bid
-from app.services.workflow import timers
+from app.services.workflow import events, timers
 from app.services.workflow.effects import cancel_timer, cascade
 from app.services.workflow.state_machine import (
     Actor,
@@ -495,6 +495,7 @@ async def submit(
     )
     for hook in CONTACT_HOOKS:
         await hook(session, brief.brand_id, influencer_id, "bid", now)
+    await events.emit(session, "bid", bid, "bid.submitted", now)  # issue 14: the public event
     return bid
 
 
