@@ -60,6 +60,17 @@ BRAND_PROBLEMS = (*AUTH_PROBLEMS, BrandNotFound)
 
 
 async def _out(session: Session, row: Relationship) -> RelationshipOut:
+    return (await _outs(session, [row]))[0]
+
+
+async def _outs(session: Session, rows: Sequence[Relationship]) -> list[RelationshipOut]:
+    if not rows:
+        return []
+    lists = await records.lists_of(session, rows[0].brand_id, [r.influencer_id for r in rows])
+    return [_one(row, lists[row.influencer_id]) for row in rows]
+
+
+def _one(row: Relationship, lists: list[str]) -> RelationshipOut:
     return RelationshipOut(
         id=row.id,
         brand_id=row.brand_id,
@@ -68,7 +79,7 @@ async def _out(session: Session, row: Relationship) -> RelationshipOut:
         status_reason=row.status_reason,
         notes=row.notes,
         tags=list(row.tags),
-        lists=await records.lists_of(session, row.brand_id, row.influencer_id),
+        lists=lists,
         first_contact=row.first_contact,
         first_contact_at=row.first_contact_at,
         created_at=row.created_at,
@@ -153,7 +164,7 @@ async def list_relationships(
     rows, cursor = await records.list_relationships(
         session, principal.user_id, brand_id, page, status=status_filter, tag=tag, now=now
     )
-    items = [await _out(session, r) for r in rows]
+    items = await _outs(session, rows)
     return Page[RelationshipOut](**page_of(items, cursor))
 
 

@@ -482,15 +482,20 @@ async def remove_from_list(
     return row
 
 
-async def lists_of(session: AsyncSession, brand_id: str, influencer_id: str) -> list[str]:
-    """The names of the brand's lists the creator is on."""
-    rows = await session.scalars(
-        select(RelationshipList.name)
-        .join(RelationshipListEntry, RelationshipListEntry.list_id == RelationshipList.id)
+async def lists_of(
+    session: AsyncSession, brand_id: str, influencer_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """Per creator, the names of the brand's lists they are on (one query for a page)."""
+    out: dict[str, list[str]] = {i: [] for i in influencer_ids}
+    rows = await session.execute(
+        select(RelationshipListEntry.influencer_id, RelationshipList.name)
+        .join(RelationshipList, RelationshipListEntry.list_id == RelationshipList.id)
         .where(
             RelationshipList.brand_id == brand_id,
-            RelationshipListEntry.influencer_id == influencer_id,
+            RelationshipListEntry.influencer_id.in_(list(influencer_ids)),
         )
         .order_by(RelationshipList.name)
     )
-    return list(rows)
+    for influencer_id, name in rows:
+        out[influencer_id].append(name)
+    return out
