@@ -49,8 +49,6 @@ from app.services.workflow.state_machine import Actor
 
 logger = logging.getLogger("rapport.money.disputes")
 
-# The contract states a chargeback freezes (the contract's `chargeback` transition).
-FREEZABLE = ("active", "delivered", "completed")
 # Dispute statuses that hold the contract's money: Stripe took it, or will unless we win.
 FREEZES = frozenset({"needs_response", "under_review", "lost"})
 # Closed for the platform: what the dispute froze moves again.
@@ -218,7 +216,8 @@ async def _freeze(ctx: EventContext, row: StripeDispute) -> str:
     contract = await fresh_contract(session, row.contract_id, lock=True)
     assert contract is not None
     actor = Actor("system", ctx.event.stripe_event_id)
-    if contract.state in FREEZABLE:
+    # The states a chargeback freezes are the contract table's (its `chargeback` row).
+    if CONTRACTS.transition_for(contract.state, "chargeback") is not None:
         await CONTRACTS.fire(
             session,
             contract,
