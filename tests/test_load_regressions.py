@@ -23,7 +23,9 @@ from tests.factories import (
     create_bid,
     create_brand,
     create_brief,
+    create_contract,
     make_offer,
+    open_deal,
     register,
 )
 from tests.test_worker import enqueue, get, worker
@@ -144,3 +146,54 @@ async def test_a_database_that_refuses_connections_is_a_503_to_retry(database_ur
         await _admin(f'DROP ROLE IF EXISTS "{role}"')
     assert_problem(response, 503, "database-busy")
     assert response.headers["retry-after"] == "1"
+
+
+# --- reads of a history while contracts finish -------------------------------------------------
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="SQLite holds the write lock: no race")
+async def test_a_contract_finishing_during_a_history_read_is_no_500(client, database, clock):
+    """`/matches` read a creator's history in several statements: the finished contracts, then
+    their deliverables, proofs, drafts and ratings by a subquery evaluated again each time. A
+    contract that finished in between (make load: 1 in 100 `/matches` at 32 users) came back
+    from the later statements but not the first: a KeyError, a 500. Here the other contract
+    finishes right after the first statement, from another connection."""
+    from sqlalchemy import event, text, update
+
+    from app.models import Contract
+    from app.services.relationships.performance import histories
+
+    first, contract = await create_contract(client)
+    _, later = await create_contract(
+        client, await open_deal(client, influencer=first.influencer, listing=first.listing)
+    )
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Contract)
+            .where(Contract.id == contract["id"])
+            .values(state="completed", ended_at=clock.now())
+        )
+
+    engine = database.engine.sync_engine
+    finished: list[str] = []
+
+    def finish_the_other(conn, cursor, statement, parameters, context, executemany):
+        if finished or "FROM contracts" not in statement:
+            return
+        finished.append(later["id"])
+        # Another connection (the pool's), committed at once: what a concurrent request does.
+        with engine.connect() as other:
+            other.execute(
+                text("UPDATE contracts SET state = 'completed', ended_at = now() WHERE id = :id"),
+                {"id": later["id"]},
+            )
+            other.commit()
+
+    event.listen(engine, "after_cursor_execute", finish_the_other)
+    try:
+        async with database.sessionmaker() as session:
+            found = await histories(session, clock.now(), influencer_ids=[first.listing["id"]])
+    finally:
+        event.remove(engine, "after_cursor_execute", finish_the_other)
+    assert finished == [later["id"]]
+    assert sum(h.contracts for h in found[first.listing["id"]].values()) == 1

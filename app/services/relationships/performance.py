@@ -220,6 +220,9 @@ async def histories(
     if not contracts:
         return {}
     by_id = {c.id: c for c in contracts}
+    # The later statements select by this subquery again: a contract that finished since the
+    # first one comes back from them and is skipped (counted on the next read), never a KeyError
+    # (found by make load: /matches while deals complete).
     ids = select(Contract.id).where(*where)
     pair: dict[str, History] = {}
     for c in contracts:
@@ -229,9 +232,11 @@ async def histories(
         if c.ended_at and (h.last_ended_at is None or c.ended_at > h.last_ended_at):
             h.last_ended_at = c.ended_at
 
-    deliverables = list(
-        await session.scalars(select(Deliverable).where(Deliverable.contract_id.in_(ids)))
-    )
+    deliverables = [
+        d
+        for d in await session.scalars(select(Deliverable).where(Deliverable.contract_id.in_(ids)))
+        if d.contract_id in by_id
+    ]
     counted: dict[str, int] = defaultdict(int)
     for d in deliverables:
         h = pair[d.contract_id]
@@ -251,10 +256,13 @@ async def histories(
         .group_by(Draft.contract_id)
     )
     for contract_id, n in requested:
-        pair[contract_id].rounds_used += int(n)
+        if contract_id in pair:
+            pair[contract_id].rounds_used += int(n)
 
     latest_proof: dict[str, Proof] = {}
     for p in await session.scalars(select(Proof).where(Proof.contract_id.in_(ids))):
+        if p.contract_id not in by_id:
+            continue
         seen = latest_proof.get(p.deliverable_id)
         if seen is None or p.version_no > seen.version_no:
             latest_proof[p.deliverable_id] = p
@@ -296,7 +304,8 @@ async def histories(
 
     ratings: dict[str, list[Rating]] = defaultdict(list)
     for rating in await session.scalars(select(Rating).where(Rating.contract_id.in_(ids))):
-        ratings[rating.contract_id].append(rating)
+        if rating.contract_id in by_id:
+            ratings[rating.contract_id].append(rating)
     for contract_id, rows in ratings.items():
         if not is_revealed(by_id[contract_id].ended_at, rows, now):
             continue
