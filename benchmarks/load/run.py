@@ -1081,7 +1081,8 @@ async def kill_and_restart(
         await asyncio.sleep(0.25)
     await restarting
     final = await pool.fetch(
-        "SELECT id, state, attempts, last_error FROM jobs WHERE id = ANY($1::text[])", claimed
+        "SELECT id, topic, state, attempts, last_error FROM jobs WHERE id = ANY($1::text[])",
+        claimed,
     )
     report["worker_jobs"] = [dict(r) for r in final]
     report["worker_jobs_finished"] = len(taken_over)
