@@ -58,6 +58,7 @@ from app.services.money.stripe_problems import (
     PaymentStateConflict,
     call_stripe,
     create_once,
+    end_transaction,
     stripe_problem,
 )
 from app.services.workflow.jobs import (
@@ -140,11 +141,6 @@ class Funding:
     intent_status: str
 
 
-async def _end_transaction(session: AsyncSession) -> None:
-    if session.in_transaction():
-        await session.commit()
-
-
 async def _brand_contract(session: AsyncSession, user_id: str, contract_id: str) -> Contract:
     """The contract, if the user is a party (404 otherwise) and on the brand's side (403)."""
     contract = await session.scalar(
@@ -190,7 +186,7 @@ async def start_funding(
     payment = await _payment(session, contract_id)
     if payment is not None:
         intent_id = payment.payment_intent_id
-        await _end_transaction(session)
+        await end_transaction(session)
         intent = await call_stripe(gateway.retrieve_payment_intent(intent_id))
         return Funding(contract_id, state, payment, intent.client_secret, intent.status)
     if state != AWAITING_FUNDING:
@@ -199,7 +195,7 @@ async def start_funding(
             current_state=state,
         )
     fee = brand_fee(price, currency, settings)
-    await _end_transaction(session)
+    await end_transaction(session)
 
     def create(key: str) -> Any:
         return gateway.create_payment_intent(
@@ -276,7 +272,7 @@ async def confirm_funding(
         )
     ).scalar_one()
     intent_id = payment.payment_intent_id
-    await _end_transaction(session)
+    await end_transaction(session)
     try:
         intent = await gateway.confirm_payment_intent(
             intent_id,

@@ -44,6 +44,7 @@ from app.services.money.stripe_problems import (  # noqa: F401 - re-exported for
     PaymentProviderUnavailable,
     call_stripe,
     create_once,
+    end_transaction,
     stripe_problem,
 )
 from app.services.workflow.jobs import ClaimedJob, JobContext, PermanentJobError
@@ -155,13 +156,6 @@ def account_unknown(exc: StripeGatewayError) -> bool:
     return isinstance(exc, StripeRequestRejected) and exc.code in _UNKNOWN_ACCOUNT_CODES
 
 
-async def _end_transaction(session: AsyncSession) -> None:
-    """Commit what the request did so far, so no transaction is open during a Stripe call
-    (see the module docstring)."""
-    if session.in_transaction():
-        await session.commit()
-
-
 async def _stripe(call: Awaitable[T]) -> T:
     return await call_stripe(call)
 
@@ -205,7 +199,7 @@ async def start_onboarding(
     account_id = account.stripe_account_id if account is not None else None
     # A new account is created in the creator's country: refuse an unusable one before Stripe.
     country = connect_country(profile_country) if account_id is None else None
-    await _end_transaction(session)
+    await end_transaction(session)
 
     def create_params(country: str) -> dict[str, Any]:
         return {
@@ -288,7 +282,7 @@ async def _account_link(
             .execution_options(synchronize_session=False)
         )
     ).scalar_one()
-    await _end_transaction(session)
+    await end_transaction(session)
     return await gateway.create_account_link(
         account_id=account_id,
         refresh_url=settings.onboarding_refresh_url,
@@ -317,7 +311,7 @@ async def _replace_account(
         # Events of the old account say nothing about the new one.
         row.last_event_at = None
         await session.flush()
-    await _end_transaction(session)
+    await end_transaction(session)
 
 
 def _state(account: PayoutAccount | None) -> str:
@@ -350,7 +344,7 @@ async def _check_known(
 ) -> PayoutAccount:
     influencer_id, account_id = account.influencer_id, account.stripe_account_id
     marked = account.disabled_reason == ACCOUNT_UNKNOWN
-    await _end_transaction(session)
+    await end_transaction(session)
     try:
         found = await asyncio.wait_for(
             gateway.retrieve_account(account_id), STATUS_CHECK_TIMEOUT_SECONDS

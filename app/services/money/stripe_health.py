@@ -25,6 +25,7 @@ from app.db import create_database
 from app.integrations.stripe import StripeGateway, StripeGatewayError, StripeUnavailable
 from app.models import Payment, PayoutAccount
 from app.services.money.payouts import ACCOUNT_UNKNOWN, account_unknown
+from app.services.money.stripe_problems import end_transaction
 
 SAMPLE_ACCOUNTS = 3
 SAMPLE_PAYMENTS = 2
@@ -113,8 +114,7 @@ async def check_stored_stripe_ids(
         )
         or 0
     )
-    if session.in_transaction():
-        await session.commit()  # no transaction open while Stripe answers
+    await end_transaction(session)
     if not accounts and not intents:
         return StripeCheck("skipped", detail="no Stripe ids stored yet")
     samples: list[tuple[str, Callable[[str], Awaitable[Any]]]] = [

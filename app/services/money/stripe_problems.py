@@ -25,6 +25,8 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.errors import Conflict, InvalidRequest, Problem
 from app.integrations.stripe import StripeCardDeclined, StripeGatewayError, StripeUnavailable
 
@@ -131,6 +133,14 @@ def stripe_problem(exc: StripeGatewayError, *, caller_params: Collection[str] = 
         f"Stripe refused {what}" + (f" ({exc.code})" if exc.code else "") + f": {exc.message}",
         **words,
     )
+
+
+async def end_transaction(session: AsyncSession) -> None:
+    """Commit what the request did so far, so no transaction is open while Stripe answers: a
+    call can take seconds, and an open transaction holds its row locks (on SQLite the whole
+    database's write lock) all that time. The one exception to "services never commit"."""
+    if session.in_transaction():
+        await session.commit()
 
 
 async def call_stripe(call: Awaitable[T], *, caller_params: Collection[str] = ()) -> T:
