@@ -326,7 +326,7 @@ class EventContext:
 
     @property
     def previous_attributes(self) -> dict[str, Any]:
-        return self.event.payload["data"].get("previous_attributes") or {}  # type: ignore[no-any-return]
+        return self.event.payload["data"].get("previous_attributes") or {}
 
 
 EventHandler = Callable[[EventContext], Awaitable[Handled]]
