@@ -14,9 +14,9 @@ not decided here: services filter their queries by the principal's account.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Request, Response, Security
+from fastapi import Depends, Request, Response, params
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
 from app.db import Session
@@ -63,7 +63,7 @@ async def _authenticate(
     response: Response,
     security_scopes: SecurityScopes,
     session: Session,
-    token: str | None = Depends(oauth2_scheme),
+    token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
     if not token:
         raise NotAuthenticated(
@@ -90,8 +90,9 @@ async def _authenticate(
     return principal
 
 
-def Authenticator(*scopes: Scope) -> Any:
-    return Security(_authenticate, scopes=[s.value for s in scopes])
+def Authenticator(*scopes: Scope) -> params.Security:
+    # The class `fastapi.Security()` builds (that function is typed `Any`, to fit a default).
+    return params.Security(dependency=_authenticate, scopes=[s.value for s in scopes])
 
 
 CurrentUser = Annotated[Principal, Authenticator(Scope.profile)]

@@ -49,7 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.db import HELD_SESSION, Database, add_unique
 from app.errors import Conflict, InvalidRequest, Problem, problem_response
 from app.models.idempotency import IdempotencyRecord
-from app.security import TokenError
+from app.security import AccessTokens, TokenError
 from app.services.identity.credentials import looks_like_api_key
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -324,7 +324,8 @@ def _caller(state: Any, headers: dict[bytes, bytes], scope: Scope, now: datetime
         return "key:" + hashlib.sha256(bearer.encode()).hexdigest()
     if authorization.lower().startswith("bearer "):
         try:
-            return "user:" + state.access_tokens.verify(authorization[7:].strip(), now).subject
+            tokens: AccessTokens = state.access_tokens
+            return "user:" + tokens.verify(authorization[7:].strip(), now).subject
         except TokenError:
             pass
     client = scope.get("client")

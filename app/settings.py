@@ -10,8 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
 from limits import parse as parse_limits
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -79,8 +79,9 @@ class Settings(BaseSettings):
     )
     rate_limit_plans: dict[str, str] = Field(
         default_factory=lambda: {"standard": "600/minute", "partner": "3000/minute"},
-        description='requests per credential per window, by plan, JSON (`{"standard": "600/minute"}`; '
-        "a `limits` expression: N/second, N/minute, N/hour, N per 10 seconds …)",
+        description="requests per credential per window, by plan, JSON "
+        '(`{"standard": "600/minute"}`; a `limits` expression: '
+        "N/second, N/minute, N/hour, N per 10 seconds …)",
     )
     rate_limit_default_plan: str = Field(
         "standard",

@@ -439,7 +439,7 @@ async def cancel_funding(ctx: JobContext, job: ClaimedJob) -> None:
     contract_id = job.payload.get("contract_id") or job.payload.get("object_id")
     gateway = ctx.stripe()
     async with ctx.transaction() as s:
-        payment = await _payment(s, contract_id)
+        payment = await _payment(s, contract_id) if contract_id else None
         if payment is None or payment.status in ("succeeded", "canceled"):
             return
         intent_id = payment.payment_intent_id

@@ -213,10 +213,9 @@ async def start_onboarding(
 
     if account_id is None:
         assert country is not None
+        home: str = country  # narrowed for the lambda below
         created = await create_once(
-            lambda key: gateway.create_express_account(
-                **create_params(country), idempotency_key=key
-            ),
+            lambda key: gateway.create_express_account(**create_params(home), idempotency_key=key),
             idempotency_key("account", influencer_id),
             lambda: gateway.find_by_metadata("accounts", "rapport_influencer_id", influencer_id),
             what="Stripe account",

@@ -254,7 +254,7 @@ async def _check_transfers(
     session: AsyncSession, gateway: StripeGateway, report: ReconcileReport
 ) -> None:
     ours = {t.stripe_transfer_id: t for t in await session.scalars(select(Transfer))}
-    booked_reversals: dict[str, int] = defaultdict(int)
+    booked_reversals: dict[str | None, int] = defaultdict(int)
     rows = await session.execute(
         select(JournalEntry.milestone_id, JournalLine.amount)
         .join(JournalLine, JournalLine.entry_id == JournalEntry.id)
@@ -265,15 +265,13 @@ async def _check_transfers(
     )
     for milestone_id, amount in rows:
         booked_reversals[milestone_id] += int(amount)
-    contracts = sorted(
-        set(
-            await session.scalars(
-                select(JournalEntry.contract_id).where(
-                    JournalEntry.kind == EntryKind.funding, JournalEntry.contract_id.is_not(None)
-                )
-            )
+    funded = await session.scalars(
+        select(JournalEntry.contract_id).where(
+            JournalEntry.kind == EntryKind.funding, JournalEntry.contract_id.is_not(None)
         )
     )
+    # The query leaves out None; the comprehension says so to the type checker.
+    contracts = sorted({contract_id for contract_id in funded if contract_id is not None})
     for contract_id in contracts:
         per_milestone: dict[str, list[Any]] = defaultdict(list)
         for found in await gateway.list_transfers(transfer_group=contract_id):
