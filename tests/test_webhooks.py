@@ -670,3 +670,27 @@ def test_the_guides_shell_verification_computes_the_same_signature(tmp_path):
         check=True,
     )
     assert done.stdout.strip() == Webhook(secret).sign("evt_1", at, body)
+
+
+async def test_an_attempt_connects_to_the_address_that_was_checked(receiver):
+    """No second DNS lookup between the check and the connection (DNS rebinding): the request
+    goes to the checked address with the original Host header. `.invalid` never resolves."""
+    url = f"http://hooks.partner.invalid:{receiver.port}/ok"
+    status = await webhooks._post(url, "{}", {"webhook-id": "evt_1"}, 5, "127.0.0.1")
+    assert status == 204
+    (received,) = receiver.at("/ok")
+    sent = [v for k, v in received.headers.items() if k.lower() == "host"]
+    assert sent == [f"hooks.partner.invalid:{receiver.port}"]
+
+
+def test_pinning_keeps_the_tls_server_name_and_brackets_ipv6():
+    url, host, extensions = webhooks.pinned("https://partner.example/h?x=1", "2001:db8::7")
+    assert url == "https://[2001:db8::7]/h?x=1"
+    assert host == {"host": "partner.example"}
+    assert extensions == {"sni_hostname": "partner.example"}
+    url, host, extensions = webhooks.pinned("http://partner.example:8080/h", "203.0.113.9")
+    assert (url, host, extensions) == (
+        "http://203.0.113.9:8080/h",
+        {"host": "partner.example:8080"},
+        {},
+    )

@@ -151,12 +151,13 @@ async def resolve(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-async def check_target(url: str, settings: Settings) -> None:
+async def check_target(url: str, settings: Settings) -> str | None:
     """422 unless Rapport may send to `url`: its shape, then — unless private targets are
-    allowed — every address its host resolves to must be public."""
+    allowed — every address its host resolves to must be public. Returns the address checked
+    (None when private targets are allowed and nothing was resolved)."""
     host, port = check_url_shape(url, settings)
     if settings.webhooks_allow_private_targets:
-        return
+        return None
     try:
         addresses = await resolve(host, port)
     except (OSError, UnicodeError) as exc:
@@ -168,6 +169,21 @@ async def check_target(url: str, settings: Settings) -> None:
             f"({', '.join(refused) or 'none'})",
             "private_address",
         )
+    return addresses[0]
+
+
+def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """`url` aimed at the checked `address`, with the Host header and TLS server name of the
+    original host: the request goes where the check looked, not where a second DNS answer (a
+    rebinding) would send it, and the certificate is still verified for the host's name."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    literal = f"[{ip}]" if ip.version == 6 else str(ip)
+    netloc = literal + (f":{parts.port}" if parts.port else "")
+    host_header = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), {"host": host_header}, extensions
 
 
 # --- signing ----------------------------------------------------------------------------------
@@ -474,13 +490,22 @@ async def redeliver(
 # --- one attempt (the outbox job) ------------------------------------------------------------
 
 
-async def _post(url: str, body: str, headers: dict[str, str], seconds: float) -> int:
-    """The receiver's status; the whole exchange is bounded by `seconds`, the body unread."""
+async def _post(
+    url: str, body: str, headers: dict[str, str], seconds: float, address: str | None
+) -> int:
+    """The receiver's status; the whole exchange is bounded by `seconds`, the body unread.
+    With `address`, the connection goes to that (checked) address."""
+    extensions: dict[str, Any] = {}
+    if address is not None:
+        url, host, extensions = pinned(url, address)
+        headers = headers | host
     async with asyncio.timeout(seconds):
-        async with (
-            httpx.AsyncClient(timeout=seconds, follow_redirects=False) as client,
-            client.stream("POST", url, content=body.encode(), headers=headers) as response,
-        ):
+        async with httpx.AsyncClient(timeout=seconds, follow_redirects=False) as client:
+            request = client.build_request(
+                "POST", url, content=body.encode(), headers=headers, extensions=extensions
+            )
+            response = await client.send(request, stream=True)
+            await response.aclose()
             return response.status_code
 
 
@@ -518,11 +543,11 @@ async def attempt(
     error: str | None = None
     started = time.monotonic()
     try:
-        await check_target(url, settings)
+        address = await check_target(url, settings)
         # The signature's timestamp is the sending moment on the real clock (receivers compare it
         # with theirs), not the business clock that dates events.
         headers = signed_headers(message_id, body, secrets, datetime.now(UTC))
-        status = await _post(url, body, headers, settings.webhook_timeout_seconds)
+        status = await _post(url, body, headers, settings.webhook_timeout_seconds, address)
     except WebhookUrlRefused as exc:
         error = f"refused: {exc.detail}"
     except TimeoutError:
