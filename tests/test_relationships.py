@@ -23,6 +23,7 @@ from tests.factories import (
     make_offer,
     register,
 )
+from tests.money_support import funded_contract, make_releasable, money_worker, settle
 
 BRAND_RATING = {
     "quality": {"score": 5, "text": "Lovely reels"},
@@ -666,3 +667,25 @@ async def test_both_ratings_show_as_soon_as_both_sides_rated(client, app):
     assert both["theirs"]["scores"]["payment"] == {"score": 5, "text": "Paid on time"}
     seen = await _ok(await client.get(url, headers=d.influencer.headers))
     assert seen["theirs"]["scores"]["quality"]["score"] == 5
+
+
+async def test_the_timeline_shows_the_money_moved_through_stripe(
+    stripe_app, stripe_api, stripe_sandbox, forwarder, clock
+):
+    """Funding and a release through the Stripe sandbox (real SDK, HTTP, signed webhooks): the
+    brand's payment into escrow and the transfer to the creator are in the timeline."""
+    worker = money_worker(stripe_app, clock)
+    funded = await funded_contract(stripe_api, stripe_sandbox, worker, forwarder)
+    first = funded.milestone_ids[0]
+    await make_releasable(stripe_app, clock, first)
+    await settle(worker, forwarder)
+    deal = funded.deal
+    path = f"/v1/brands/{deal.brand['id']}/relationships/{deal.listing['id']}/timeline"
+    timeline = await _ok(await stripe_api.get(path, headers=deal.brand_owner.headers))
+    entries = {(e["kind"], e["event"]): e for e in timeline["entries"]}
+    assert entries[("relationship", "first_contact")]["summary"] == "first contact: bid"
+    payment = entries[("payment", "succeeded")]
+    assert payment["contract_id"] == funded.contract_id
+    assert "120000 EUR" in payment["summary"]
+    assert entries[("transfer", "created")]["contract_id"] == funded.contract_id
+    assert {("milestone", "release"), ("milestone", "mark_released")} <= entries.keys()
