@@ -1413,7 +1413,10 @@ def main() -> None:
     parser.add_argument("--keep-db", action="store_true", help="leave the scratch database")
     args = parser.parse_args()
 
-    result = asyncio.run(run(args))
+    try:
+        result = asyncio.run(run(args))
+    except Failed as exc:  # the cast could not even sign up: nothing to measure
+        sys.exit(f"load run stopped during set-up: {exc} (--logs DIR keeps the processes' logs)")
     doc: dict[str, Any] = {"runs": {}}
     if args.json and args.json.exists():
         with contextlib.suppress(ValueError):
