@@ -282,6 +282,15 @@ class Stats:
     def count_5xx(self) -> int:
         return sum(n for (_, status, _, _), n in self.non_2xx.items() if status >= 500)
 
+    @property
+    def count_database_busy(self) -> int:
+        """The 503s of a database that had no connection or lock free (a shared server full)."""
+        return sum(
+            n
+            for (_, status, t, _), n in self.non_2xx.items()
+            if (status, t) == (503, "database-busy")
+        )
+
     def routes(self) -> dict[str, dict[str, float]]:
         out = {}
         for route, values in sorted(self.latencies.items()):
@@ -389,8 +398,11 @@ class Api:
                 body = None
             answer = Answer(response.status_code, body, response.headers)
             in_use = answer.status == 409 and answer.problem == IN_USE
-            retryable = method == "POST" and (
-                in_use or (answer.status >= 500 and server_errors < 3)
+            # A POST is retried with its key after a 5xx; any request after a 503 that says
+            # when (Retry-After: the database was full), as a well-behaved client does.
+            told_to_wait = answer.status == 503 and "retry-after" in answer.headers
+            retryable = in_use or (
+                server_errors < 3 and answer.status >= 500 and (method == "POST" or told_to_wait)
             )
             # Expected: a duplicate click's loser, or the 409 a retry waits out; never a 5xx.
             expected = (may_fail and answer.status < 500) or in_use
@@ -1220,6 +1232,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["requests"] = stats.requests
         result["requests_per_s"] = round(stats.requests / (time.monotonic() - stats.started), 1)
         result["responses_5xx"] = stats.count_5xx
+        result["responses_503_database_busy"] = stats.count_database_busy
         result["routes"] = stats.routes()
         result["non_2xx"] = [
             {"route": r, "status": s, "type": t, "expected": e, "count": n}
@@ -1322,7 +1335,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
             f"| deals completed (every proof confirmed) | {r['deals']} |",
             f"| deals/min | {r['deals_per_min']} |",
             f"| requests (req/s) | {r['requests']} ({r['requests_per_s']}) |",
-            f"| responses 5xx | {r['responses_5xx']} |",
+            f"| responses 5xx (of them 503 `database-busy`, retried) | {r['responses_5xx']} "
+            f"({r.get('responses_503_database_busy', 0)}) |",
             f"| deals that failed a step | {sum(r['deal_failures'].values())} |",
             f"| ledger invariant violations | {c['ledger_invariant_violations']} |",
             f"| released milestones / Stripe transfers | {c['released_milestones']} / "
