@@ -38,10 +38,8 @@ from app.models import Influencer, Payout, PayoutAccount, Transfer, User
 from app.models.stripe_event import StripeEventOutcome
 from app.services.catalogue.influencers import get_own_profile
 from app.services.money.contract_money import stripe_id
-from app.services.money.stripe_problems import (  # noqa: F401 - re-exported for the routes
+from app.services.money.stripe_problems import (
     STRIPE_PROBLEMS,
-    PaymentProviderRejected,
-    PaymentProviderUnavailable,
     call_stripe,
     create_once,
     end_transaction,
