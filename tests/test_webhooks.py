@@ -694,3 +694,21 @@ def test_pinning_keeps_the_tls_server_name_and_brackets_ipv6():
         {"host": "partner.example:8080"},
         {},
     )
+
+
+async def test_webhook_routes_need_the_webhooks_manage_scope(client):
+    """An API key without `webhooks:manage` is refused (403); with it, it acts as its maker."""
+    deal = await open_deal(client)
+    owner = deal.brand_owner
+    keys = {}
+    for name, scopes in (("narrow", ["briefs:read"]), ("hooks", ["webhooks:manage"])):
+        r = await client.post(
+            "/v1/api-keys", json={"name": name, "scopes": scopes}, headers=owner.headers
+        )
+        assert r.status_code == 201, r.text
+        keys[name] = {"Authorization": f"Bearer {r.json()['secret']}"}
+    for path in ("/v1/events", "/v1/webhook-endpoints", "/v1/event-types"):
+        assert_problem(await client.get(path, headers=keys["narrow"]), 403, "insufficient-scope")
+    r = await client.get("/v1/events", headers=keys["hooks"])
+    assert r.status_code == 200, r.text
+    assert "brief.open" in {e["type"] for e in r.json()["data"]}
