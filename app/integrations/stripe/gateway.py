@@ -188,7 +188,10 @@ def _map_error(operation: str, exc: stripe.StripeError) -> StripeGatewayError:
 
 def _params(**values: Any) -> dict[str, Any]:
     """Request parameters without the ones left out (None): Stripe — and its fakes — refuse
-    parameters they do not know, and an explicit empty value means something else."""
+    parameters they do not know, and an explicit empty value means something else.
+
+    The SDK types each method's parameters as a TypedDict of its own; a dict built here is not
+    one, so the calls that pass it carry `# type: ignore[arg-type]` (that mismatch only)."""
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -238,13 +241,16 @@ class StripeGateway:
             raise error from exc
 
     @staticmethod
-    def _post_options(key: str, stripe_account: str | None = None) -> dict[str, Any]:
+    def _post_options(key: str, stripe_account: str | None = None) -> stripe.RequestOptions:
         _check_key(key)
-        return _params(idempotency_key=key, stripe_account=stripe_account)
+        options: stripe.RequestOptions = {"idempotency_key": key}
+        if stripe_account is not None:
+            options["stripe_account"] = stripe_account
+        return options
 
     @staticmethod
-    def _get_options(stripe_account: str | None = None) -> dict[str, Any]:
-        return _params(stripe_account=stripe_account)
+    def _get_options(stripe_account: str | None = None) -> stripe.RequestOptions:
+        return {} if stripe_account is None else {"stripe_account": stripe_account}
 
     # --- customers ------------------------------------------------------------------------
 
@@ -393,7 +399,7 @@ class StripeGateway:
             lambda: self.client.v1.payment_intents.confirm_async(
                 payment_intent_id,
                 params,  # type: ignore[arg-type]
-                options,  # type: ignore[arg-type]
+                options,
             ),
         )
 
@@ -412,7 +418,7 @@ class StripeGateway:
             lambda: self.client.v1.payment_intents.cancel_async(
                 payment_intent_id,
                 None,
-                options,  # type: ignore[arg-type]
+                options,
             ),
         )
 
@@ -511,7 +517,7 @@ class StripeGateway:
             lambda: self.client.v1.transfers.reversals.create_async(
                 transfer_id,
                 params,  # type: ignore[arg-type]
-                options,  # type: ignore[arg-type]
+                options,
             ),
         )
 
@@ -541,7 +547,7 @@ class StripeGateway:
         options = self._get_options(stripe_account)
         return await self._call(
             "retrieve_payout",
-            lambda: self.client.v1.payouts.retrieve_async(payout_id, None, options),  # type: ignore[arg-type]
+            lambda: self.client.v1.payouts.retrieve_async(payout_id, None, options),
         )
 
     async def list_payouts(self, *, stripe_account: str, limit: int = 100) -> list[stripe.Payout]:
@@ -560,7 +566,7 @@ class StripeGateway:
         options = self._get_options(stripe_account)
         return await self._call(
             "retrieve_balance",
-            lambda: self.client.v1.balance.retrieve_async(None, options),  # type: ignore[arg-type]
+            lambda: self.client.v1.balance.retrieve_async(None, options),
         )
 
     async def list_balance_transactions(

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import add_unique
+from app.db import add_unique, rowcount
 from app.errors import InvalidRequest, Problem
 from app.integrations.stripe import (
     StripeGateway,
@@ -379,11 +379,12 @@ async def mark_account_unknown(session: AsyncSession, stripe_account_id: str) ->
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount:  # type: ignore[attr-defined]
+    matched = rowcount(result)
+    if matched:
         logger.warning(
             "payout account unknown to Stripe", extra={"stripe_account": stripe_account_id}
         )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(matched)
 
 
 async def payout_account_for(session: AsyncSession, influencer_id: str) -> PayoutAccount | None:
