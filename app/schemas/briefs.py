@@ -58,17 +58,31 @@ KpiMetric = Literal[
 ]
 
 
-def _unique(kind: type, max_items: int) -> object:
-    return Annotated[list[kind], Field(max_length=max_items), AfterValidator(no_duplicates), UNIQUE]  # type: ignore[valid-type]
+# Lists without repeats (a repeat is a 422), at most so many items.
+AudienceCountries = Annotated[
+    list[CountryCode], Field(max_length=250), AfterValidator(no_duplicates), UNIQUE
+]
+AudienceAgeBands = Annotated[
+    list[AgeBand], Field(max_length=6), AfterValidator(no_duplicates), UNIQUE
+]
+AudienceGenders = Annotated[
+    list[Gender], Field(max_length=3), AfterValidator(no_duplicates), UNIQUE
+]
+AudienceLanguages = Annotated[
+    list[LanguageCode], Field(max_length=200), AfterValidator(no_duplicates), UNIQUE
+]
+UsageChannels = Annotated[
+    list[UsageChannel], Field(max_length=6), AfterValidator(no_duplicates), UNIQUE
+]
 
 
 class TargetAudience(Input):
     """Who the brief is for; an empty list means "any"."""
 
-    countries: _unique(CountryCode, 250) = Field(default_factory=list)  # type: ignore[valid-type]
-    age_bands: _unique(AgeBand, 6) = Field(default_factory=list)  # type: ignore[valid-type]
-    genders: _unique(Gender, 3) = Field(default_factory=list)  # type: ignore[valid-type]
-    languages: _unique(LanguageCode, 200) = Field(default_factory=list)  # type: ignore[valid-type]
+    countries: AudienceCountries = Field(default_factory=list)
+    age_bands: AudienceAgeBands = Field(default_factory=list)
+    genders: AudienceGenders = Field(default_factory=list)
+    languages: AudienceLanguages = Field(default_factory=list)
 
 
 class Deliverable(Input):
@@ -100,7 +114,7 @@ class Timeline(Input):
 
 
 class UsageRights(Input):
-    channels: _unique(UsageChannel, 6) = Field(default_factory=list)  # type: ignore[valid-type]
+    channels: UsageChannels = Field(default_factory=list)
     days: Annotated[int, Field(strict=True, ge=0, le=3650)] = 0
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, ConfigDict, Field, Strict, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
-from app.schemas.common import Input
+from app.schemas.common import CountryCode, Input, LanguageCode
 from app.services.catalogue import currencies
 from app.services.catalogue.deliverable_types import DELIVERABLE_TYPES, PLATFORMS
 
@@ -32,6 +32,8 @@ PLATFORM_ORDER: tuple[str, ...] = (
 )
 assert set(PLATFORM_ORDER) == set(PLATFORMS), "platforms differ from the deliverable catalogue"
 
+# Members built from the catalogue's lists (one source): mypy types only enums it can read
+# member by member, hence the two `misc` ignores.
 Platform = enum.StrEnum("Platform", [(p, p) for p in PLATFORM_ORDER])  # type: ignore[misc]
 Platform.__doc__ = "A social platform"
 DeliverableTypeName = enum.StrEnum(  # type: ignore[misc]
@@ -124,12 +126,27 @@ def _keys_by_pattern(schema: dict[str, Any]) -> None:
         schema["additionalProperties"] = values
 
 
-def distribution(key: Any, max_items: int) -> Any:
-    return Annotated[
-        dict[key, Percent],
-        Field(max_length=max_items, json_schema_extra=_keys_by_pattern),
-        AfterValidator(_check_distribution),
-    ]
+# An audience's shares in percent by country, age band, gender and language.
+CountryShares = Annotated[
+    dict[CountryCode, Percent],
+    Field(max_length=250, json_schema_extra=_keys_by_pattern),
+    AfterValidator(_check_distribution),
+]
+AgeBandShares = Annotated[
+    dict[AgeBand, Percent],
+    Field(max_length=6, json_schema_extra=_keys_by_pattern),
+    AfterValidator(_check_distribution),
+]
+GenderShares = Annotated[
+    dict[Gender, Percent],
+    Field(max_length=3, json_schema_extra=_keys_by_pattern),
+    AfterValidator(_check_distribution),
+]
+LanguageShares = Annotated[
+    dict[LanguageCode, Percent],
+    Field(max_length=200, json_schema_extra=_keys_by_pattern),
+    AfterValidator(_check_distribution),
+]
 
 
 def _patch_schema(schema: dict[str, Any], cls: type[Patch]) -> None:

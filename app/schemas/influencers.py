@@ -9,17 +9,18 @@ from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from app.schemas.catalogue import (
     UNIQUE,
-    AgeBand,
+    AgeBandShares,
     Count,
+    CountryShares,
     Currency,
     DeliverableTypeName,
-    Gender,
+    GenderShares,
+    LanguageShares,
     Money,
     Patch,
     Platform,
     Slug,
     Url,
-    distribution,
     no_duplicates,
     ordered_dates,
 )
@@ -104,10 +105,10 @@ class AccountOut(Output):
 class Audience(Input):
     """Audience demographics in percent; each non-empty distribution sums to 100 ± 1."""
 
-    countries: distribution(CountryCode, 250) = Field(default_factory=dict)  # type: ignore[valid-type]
-    age_bands: distribution(AgeBand, 6) = Field(default_factory=dict)  # type: ignore[valid-type]
-    genders: distribution(Gender, 3) = Field(default_factory=dict)  # type: ignore[valid-type]
-    languages: distribution(LanguageCode, 200) = Field(default_factory=dict)  # type: ignore[valid-type]
+    countries: CountryShares = Field(default_factory=dict)
+    age_bands: AgeBandShares = Field(default_factory=dict)
+    genders: GenderShares = Field(default_factory=dict)
+    languages: LanguageShares = Field(default_factory=dict)
 
 
 class SponsoredPost(Input):
