@@ -521,6 +521,11 @@ async def test_no_history_is_null_with_reasons(client):
 
 async def test_the_relationship_component_moves_a_strong_past_performer_up(client, app):
     d = await _completed(client, app)
+    # Ranked once before the ratings: the component then knows no rating …
+    early = await create_brief(client, d.brand, d.deal.brand["id"], state="open")
+    body = await _ok(await client.get(f"/v1/briefs/{early['id']}/matches", headers=d.brand.headers))
+    (past,) = [m for m in body["data"] if m["listing_id"] == d.deal.listing["id"]]
+    assert "rated" not in past["components"]["relationship"]["reason"]
     await _ok(
         await client.post(
             f"/v1/contracts/{d.contract['id']}/ratings",
@@ -539,13 +544,15 @@ async def test_the_relationship_component_moves_a_strong_past_performer_up(clien
     )
     newcomer = await register(client)
     fresh = await create_listing(client, newcomer)
-    await d.tick(timedelta(days=1))
+    await d.tick(timedelta(days=1))  # ratings count in the matching from the day after reveal
     brief = await create_brief(client, d.brand, d.deal.brand["id"], state="open")
     body = await _ok(await client.get(f"/v1/briefs/{brief['id']}/matches", headers=d.brand.headers))
     ranked = {m["listing_id"]: m for m in body["data"]}
     past, new = ranked[d.deal.listing["id"]], ranked[fresh["id"]]
     assert past["components"]["relationship"]["value"] > 0.5
     assert "with this brand: 1 finished contract" in past["components"]["relationship"]["reason"]
+    # … and once both rated, the next ranking counts the revealed rating.
+    assert "rated 5.0/5" in past["components"]["relationship"]["reason"]
     assert new["components"]["relationship"]["value"] == 0.5
     assert "no history" in new["components"]["relationship"]["reason"]
     order = [m["listing_id"] for m in body["data"]]

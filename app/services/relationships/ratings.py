@@ -46,15 +46,22 @@ class AlreadyRated(Conflict):
     slug, title = "already-rated", "You have already rated this contract"
 
 
-def reveal_at(ended_at: datetime | None, ratings: Sequence[Rating]) -> datetime | None:
+def reveal_time(
+    ended_at: datetime | None, given: Sequence[tuple[Side, datetime]]
+) -> datetime | None:
     """When the contract's ratings become visible to the other party: the second rating, or
-    `REVEAL_AFTER` after the contract ended, whichever is first (None: not ended)."""
+    `REVEAL_AFTER` after the contract ended, whichever is first (None: not ended). `given`:
+    each rating's side and time."""
     if ended_at is None:
         return None
     deadline = ended_at + REVEAL_AFTER
-    if len({r.rater_side for r in ratings}) == 2:
-        return min(deadline, max(r.created_at for r in ratings))
+    if len({side for side, _ in given}) == 2:
+        return min(deadline, max(at for _, at in given))
     return deadline
+
+
+def reveal_at(ended_at: datetime | None, ratings: Sequence[Rating]) -> datetime | None:
+    return reveal_time(ended_at, [(r.rater_side, r.created_at) for r in ratings])
 
 
 def is_revealed(ended_at: datetime | None, ratings: Sequence[Rating], now: datetime) -> bool:
