@@ -89,8 +89,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
         except Problem as problem:
-            # A few refusals must still persist what led to them (a failed login attempt
-            # counts towards the rate limit); they say so with `commit_on_error`.
+            # A few refusals must still persist what led to them (a reused refresh token
+            # revokes its whole sign-in); they say so with `commit_on_error`.
             if problem.commit_on_error:
                 await session.commit()
             else:

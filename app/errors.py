@@ -84,7 +84,6 @@ class NotAuthenticated(Problem):
 
 class InvalidCredentials(NotAuthenticated):
     slug, title = "invalid-credentials", "The email or password is wrong"
-    commit_on_error = True  # the failed attempt is recorded for the rate limit
 
 
 class RefreshTokenReused(NotAuthenticated):

@@ -88,6 +88,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "password_parallelism": 1,
         "log_level": "WARNING",
         "demo_data": False,
+        # Load tests drive one credential hard; tests/test_rate_limits.py sets its own plans.
+        "rate_limit_plans": {"standard": "100000/minute", "partner": "100000/minute"},
     }
     values.update(overrides)
     return Settings(**values)

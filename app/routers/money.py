@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.auth import ContractReader, ContractWriter, InfluencerReader
+from app.auth import PaymentReader, PaymentWriter
 from app.db import Session
 from app.deps import AppSettings, AppStripe, Now
 from app.errors import AUTH_PROBLEMS, problem_responses
@@ -61,7 +61,7 @@ def _funding_out(found: Funding) -> FundingOut:
 )
 async def fund_contract(
     contract_id: str,
-    principal: ContractWriter,
+    principal: PaymentWriter,
     session: Session,
     settings: AppSettings,
     now: Now,
@@ -86,7 +86,7 @@ async def fund_contract(
 async def confirm_contract_funding(
     contract_id: str,
     body: ConfirmFundingIn,
-    principal: ContractWriter,
+    principal: PaymentWriter,
     session: Session,
     settings: AppSettings,
     now: Now,
@@ -112,7 +112,7 @@ async def confirm_contract_funding(
     responses=problem_responses(*AUTH_PROBLEMS, ContractNotFound, FundingNotStarted),
 )
 async def get_contract_funding(
-    contract_id: str, principal: ContractReader, session: Session
+    contract_id: str, principal: PaymentReader, session: Session
 ) -> FundingOut:
     return _funding_out(await service.funding_status(session, principal.user_id, contract_id))
 
@@ -139,7 +139,7 @@ def _payout_out(p: Payout) -> PayoutOut:
     "bank — and every failed payout with Stripe's reason.",
     responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound),
 )
-async def get_my_earnings(principal: InfluencerReader, session: Session) -> EarningsOut:
+async def get_my_earnings(principal: PaymentReader, session: Session) -> EarningsOut:
     found = await earnings_service.earnings(session, principal.user_id)
     return EarningsOut(
         influencer_id=found.influencer_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.auth import InfluencerReader, InfluencerWriter
+from app.auth import PaymentReader, PaymentWriter
 from app.db import Session
 from app.deps import AppSettings, AppStripe
 from app.errors import AUTH_PROBLEMS, problem_responses
@@ -31,7 +31,7 @@ router = APIRouter(tags=["payouts"])
     ),
 )
 async def start_payout_onboarding(
-    principal: InfluencerWriter, session: Session, settings: AppSettings, gateway: AppStripe
+    principal: PaymentWriter, session: Session, settings: AppSettings, gateway: AppStripe
 ) -> OnboardingLinkOut:
     link = await service.start_onboarding(session, gateway, settings, principal.user_id)
     return OnboardingLinkOut(
@@ -48,7 +48,7 @@ async def start_payout_onboarding(
     responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound),
 )
 async def get_payout_account(
-    principal: InfluencerReader, session: Session, gateway: AppStripe
+    principal: PaymentReader, session: Session, gateway: AppStripe
 ) -> PayoutAccountOut:
     found = await service.payout_status(session, principal.user_id, gateway)
     account = found.account

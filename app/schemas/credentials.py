@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -55,10 +55,17 @@ class ApiKeyOut(Output):
 
     id: str = Field(examples=[KEY_ID_EXAMPLE])
     name: str
-    mode: str = Field(description="`live` (rk_live_, production) or `test` (rk_test_)")
-    hint: str = Field(description="The key's first and last characters, to recognise it")
-    scopes: list[str]
-    plan: str = Field(description="Rate-limit plan (see the `RateLimit-Policy` header)")
+    mode: Literal["live", "test"] = Field(
+        description="`live` (rk_live_, production) or `test` (rk_test_)"
+    )
+    hint: str = Field(
+        description="The key's first and last characters, to recognise it",
+        examples=["rk_test_3q2-…0gH4"],
+    )
+    scopes: list[str] = Field(examples=[["briefs:read", "bids:write"]])
+    plan: str = Field(
+        description="Rate-limit plan (see the `RateLimit-Policy` header)", examples=["standard"]
+    )
     status: ApiKeyStatus = Field(
         description="`active`; `expiring` (rotated, or given an expiry: works until "
         "`expires_at`); `expired`; `revoked`"
@@ -69,8 +76,12 @@ class ApiKeyOut(Output):
     last_used_at: datetime | None = Field(
         description="Last request made with the key (to the minute)"
     )
-    rotated_from_id: str | None = Field(description="The key this one replaced")
-    rotated_to_id: str | None = Field(description="The key that replaced this one")
+    rotated_from_id: str | None = Field(
+        description="The key this one replaced", examples=[KEY_ID_EXAMPLE]
+    )
+    rotated_to_id: str | None = Field(
+        description="The key that replaced this one", examples=[KEY_ID_EXAMPLE]
+    )
 
 
 class ApiKeyCreatedOut(ApiKeyOut):

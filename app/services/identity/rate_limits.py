@@ -124,8 +124,8 @@ class RateLimiter:
         try:
             allowed = await self._strategy.hit(policy.item, key)
             quota = await self._quota(policy, key)
-        except StorageError:
-            logger.exception("rate-limit storage unreachable; request let through")
+        except StorageError as exc:
+            logger.error("rate-limit storage unreachable (%s); request let through", exc)
             return None
         if not allowed:
             raise refusal(quota, detail)
@@ -136,8 +136,8 @@ class RateLimiter:
         try:
             allowed = await self._strategy.test(policy.item, key)
             quota = None if allowed else await self._quota(policy, key)
-        except StorageError:
-            logger.exception("rate-limit storage unreachable; request let through")
+        except StorageError as exc:
+            logger.error("rate-limit storage unreachable (%s); request let through", exc)
             return
         if quota is not None:
             raise refusal(quota, detail)
