@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import CursorResult, Result, event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from app.errors import Problem
+from app.errors import Problem, ServiceUnavailable
 from app.settings import Settings
 
 
@@ -57,6 +57,9 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+POOL_RECYCLE_SECONDS = 1800
+
+
 def create_database(settings: Settings) -> Database:
     url = settings.database_url
     kwargs: dict[str, Any] = {"echo": settings.database_echo}
@@ -68,7 +71,13 @@ def create_database(settings: Settings) -> Database:
     else:
         kwargs["pool_size"] = settings.database_pool_size
         kwargs["max_overflow"] = settings.database_pool_size
-        kwargs["pool_pre_ping"] = True
+        # No pre-ping: it cost three round trips (BEGIN, an empty statement, ROLLBACK) on every
+        # checkout, more than the reads it guarded. A connection that died in the pool fails its
+        # first statement instead; SQLAlchemy then discards it and every connection pooled before
+        # it, and `get_session` answers that request 503 (retry). Recycling connections older
+        # than POOL_RECYCLE_SECONDS keeps them clear of middleboxes that drop idle connections.
+        kwargs["pool_pre_ping"] = False
+        kwargs["pool_recycle"] = POOL_RECYCLE_SECONDS
     engine = create_async_engine(url, **kwargs)
     if settings.is_sqlite:
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
@@ -95,6 +104,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 await session.commit()
             else:
                 await session.rollback()
+            raise
+        except DBAPIError as exc:
+            await session.rollback()
+            if exc.connection_invalidated:
+                # The pooled connection had died (the database restarted, a proxy dropped it):
+                # the transaction is gone with it; the pool reconnects on the next checkout.
+                lost = ServiceUnavailable("The database connection was lost or refused; retry")
+                lost.headers["Retry-After"] = "1"
+                raise lost from exc
             raise
         except BaseException:
             await session.rollback()
