@@ -288,6 +288,7 @@ def install_error_handlers(app: FastAPI) -> None:
         cls = _STATUS_PROBLEMS.get(exc.status_code)
         if cls is None:
             problem: Problem = Problem(str(exc.detail))
+            # A status no Problem subclass declares: this one instance carries its own.
             problem.status = exc.status_code  # type: ignore[misc]
         elif exc.status_code == 404:
             problem = cls("No such route" if exc.detail == "Not Found" else str(exc.detail))

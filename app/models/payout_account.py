@@ -18,12 +18,17 @@ arrives late from overwriting a newer state.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JsonDoc, created_at_column, updated_at_column
+
+# Where a creator's payout account stands, derived from the row (services/money/payouts.py).
+PayoutAccountState = Literal[
+    "not_started", "onboarding", "restricted", "enabled", "account_unknown"
+]
 
 
 class PayoutAccount(Base):

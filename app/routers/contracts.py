@@ -20,7 +20,7 @@ from app.schemas.contracts import (
     ExclusivityWindowOut,
     MilestoneOut,
 )
-from app.schemas.negotiation import ReasonIn
+from app.schemas.negotiation import ReasonIn, TermsOut
 from app.schemas.workflow import TransitionOut
 from app.services.delivery import contracts as service
 from app.services.delivery.contracts import CONTRACTS, ContractNotFound
@@ -58,7 +58,7 @@ async def _outs(session: Session, user_id: str, rows: Sequence[Contract]) -> lis
                 state=c.state,
                 price=c.price,
                 currency=c.currency,
-                terms=c.terms,  # type: ignore[arg-type]
+                terms=TermsOut.model_validate(c.terms),
                 accepted_at=c.accepted_at,
                 funding_due_at=c.funding_due_at,
                 funded_at=c.funded_at,

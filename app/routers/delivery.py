@@ -12,6 +12,7 @@ from app.auth import ContractReader, ContractWriter, DeliverableWriter
 from app.db import Session
 from app.deps import Now
 from app.errors import AUTH_PROBLEMS, InvalidTransition, problem_responses
+from app.models import Side
 from app.models.contract import late_at
 from app.models.delivery import METRIC_FIELDS
 from app.pagination import Page, Pagination, page_of
@@ -88,7 +89,7 @@ def deliverable_out(v: DeliverableView) -> DeliverableDetailOut:
             ExtensionOut.model_validate(v.open_extension) if v.open_extension else None
         ),
         milestone_ids=v.milestone_ids,
-        side=v.side,  # type: ignore[arg-type]
+        side=Side(v.side),
         allowed_actions=v.allowed_actions,
     )
 

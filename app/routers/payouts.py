@@ -53,7 +53,7 @@ async def get_payout_account(
     found = await service.payout_status(session, principal.user_id, gateway)
     account = found.account
     return PayoutAccountOut(
-        status=found.state,  # type: ignore[arg-type]
+        status=found.state,
         account_id=account.stripe_account_id if account else None,
         payouts_enabled=bool(account and account.payouts_enabled),
         transfers_enabled=service.can_receive_transfers(account),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from app.models.payout_account import PayoutAccountState
 
 
 class OnboardingLinkOut(BaseModel):
@@ -14,7 +15,7 @@ class OnboardingLinkOut(BaseModel):
     expires_at: datetime = Field(description="The link stops working then; ask for a new one")
 
 
-PayoutState = Literal["not_started", "onboarding", "restricted", "enabled", "account_unknown"]
+PayoutState = PayoutAccountState
 
 
 class PayoutAccountOut(BaseModel):

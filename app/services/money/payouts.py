@@ -35,6 +35,7 @@ from app.integrations.stripe import (
     idempotency_key,
 )
 from app.models import Influencer, Payout, PayoutAccount, Transfer, User
+from app.models.payout_account import PayoutAccountState
 from app.models.stripe_event import StripeEventOutcome
 from app.services.catalogue.influencers import get_own_profile
 from app.services.money.contract_money import stripe_id
@@ -63,7 +64,7 @@ class OnboardingLink:
 
 @dataclass(frozen=True)
 class PayoutStatus:
-    state: str  # not_started, onboarding, restricted, enabled, account_unknown
+    state: PayoutAccountState
     account: PayoutAccount | None
 
     @property
@@ -311,7 +312,7 @@ async def _replace_account(
     await end_transaction(session)
 
 
-def _state(account: PayoutAccount | None) -> str:
+def _state(account: PayoutAccount | None) -> PayoutAccountState:
     if account is None:
         return "not_started"
     if account.disabled_reason == ACCOUNT_UNKNOWN:
