@@ -313,13 +313,14 @@ class StripeGateway:
         create whose outcome is unknown — Stripe replays a stored 5xx under its idempotency key
         for 24 h — learns whether it happened: the object sought was made moments, at most a
         day, ago."""
-        service = {
+        services: dict[str, stripe.AccountService | stripe.PaymentIntentService] = {
             "accounts": self.client.v1.accounts,
             "payment_intents": self.client.v1.payment_intents,
-        }[resource]
+        }
+        service = services[resource]
 
         async def call() -> Any | None:
-            page = await service.list_async({"limit": 100})  # type: ignore[attr-defined]
+            page = await service.list_async({"limit": 100})
             seen = 0
             async for found in page.auto_paging_iter():
                 if (found.to_dict().get("metadata") or {}).get(key) == value:
