@@ -34,7 +34,35 @@ def refine(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
             _query_values(operation)
     _examples(schema, components)
     _api_key_security(schema)
+    _rate_limit_headers(schema)
     return schema
+
+
+RATE_LIMIT_HEADERS = {
+    "Retry-After": {
+        "description": "Seconds until the credential's bucket takes a request again",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "RateLimit-Policy": {
+        "description": 'The quota and its window (IETF draft): `"standard";q=600;w=60`',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'Requests left and seconds until one more fits: `"standard";r=0;t=42`',
+        "schema": {"type": "string"},
+    },
+}
+
+
+def _rate_limit_headers(schema: dict[str, Any]) -> None:
+    """A 429 (app/services/identity/rate_limits.py) always says when to come back."""
+    schema["components"].setdefault("headers", {}).update(RATE_LIMIT_HEADERS)
+    refs = {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADERS}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            refused = operation.get("responses", {}).get("429")
+            if refused is not None:
+                refused.setdefault("headers", {}).update(refs)
 
 
 API_KEY_SCHEME = {

@@ -197,3 +197,17 @@ def test_plans_are_checked_when_the_settings_load(make_settings_for):
         make_settings_for(rate_limit_plans={"standard": "lots"})
     with pytest.raises(ValueError, match="RAPPORT_RATE_LIMIT_DEFAULT_PLAN"):
         make_settings_for(rate_limit_plans={"partner": "10/second"})
+
+
+def test_openapi_states_the_429_and_its_headers_on_every_secured_operation(app):
+    document = app.openapi()
+    headers = document["components"]["headers"]
+    assert set(headers) == {"Retry-After", "RateLimit", "RateLimit-Policy"}
+    missing = [
+        f"{method} {path}"
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if operation.get("security")
+        and set(operation["responses"].get("429", {}).get("headers", {})) != set(headers)
+    ]
+    assert missing == []
