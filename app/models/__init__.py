@@ -20,6 +20,7 @@ from app.models.contract import (
     MilestoneDeliverable,
     MilestoneState,
 )
+from app.models.credential import ApiKey
 from app.models.delivery import (
     DeadlineExtension,
     Dispute,
@@ -33,7 +34,6 @@ from app.models.delivery import (
     ProofState,
     Resolution,
 )
-from app.models.credential import ApiKey
 from app.models.idempotency import IdempotencyRecord
 from app.models.identity import RefreshToken, User
 from app.models.influencer import (
