@@ -227,7 +227,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         allow_origin_regex=settings.cors_origin_regex,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-Id", "ETag", "Location", "Idempotent-Replayed", "Retry-After"],
+        expose_headers=[
+            "X-Request-Id",
+            "ETag",
+            "Location",
+            "Idempotent-Replayed",
+            "Retry-After",
+            "RateLimit",
+            "RateLimit-Policy",
+        ],
         max_age=600,
     )
     app.add_middleware(RequestContextMiddleware)

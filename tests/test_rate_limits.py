@@ -211,3 +211,13 @@ def test_openapi_states_the_429_and_its_headers_on_every_secured_operation(app):
         and set(operation["responses"].get("429", {}).get("headers", {})) != set(headers)
     ]
     assert missing == []
+
+
+async def test_browsers_may_read_the_rate_limit_fields(client):
+    person = await register(client)
+    answer = await client.get(
+        "/v1/me", headers={**person.headers, "Origin": "http://localhost:5173"}
+    )
+    assert answer.status_code == 200 and "RateLimit" in answer.headers
+    exposed = answer.headers["access-control-expose-headers"].lower().split(", ")
+    assert {"ratelimit", "ratelimit-policy", "retry-after"} <= set(exposed)
