@@ -5,14 +5,19 @@ when anything raises. Services never commit; they may flush to surface constrain
 The dependency is declared with `scope="function"`, so the commit happens before the response is
 sent: a client never sees a success whose commit then failed. Under an `Idempotency-Key` the
 idempotency layer opens the session and commits it with the stored response (`HELD_SESSION`).
+
+A route marked `@reads_only` (a read that needs no transaction: one statement's snapshot is
+enough, or its statements need not agree) gets, on PostgreSQL, a session whose statements run
+without `BEGIN`/`COMMIT` — two round trips fewer per request; the session refuses to flush a
+change. SQLite keeps the transaction (its `BEGIN IMMEDIATE` is how writers queue).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import CursorResult, Result, event
@@ -23,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session as OrmSession
 
 from app.errors import Problem, ServiceUnavailable
 from app.settings import Settings
@@ -32,6 +38,8 @@ from app.settings import Settings
 class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # Sessions for `@reads_only` routes (autocommit); None where reads keep their transaction.
+    read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -81,7 +89,34 @@ def create_database(settings: Settings) -> Database:
     engine = create_async_engine(url, **kwargs)
     if settings.is_sqlite:
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+        return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+    reads = async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"),
+        expire_on_commit=False,
+        sync_session_class=_ReadOnlySession,
+    )
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False), reads)
+
+
+class _ReadOnlySession(OrmSession):
+    """The session of a `@reads_only` route: each statement commits on its own, so a change
+    would not be undone by an error later in the request; flushing one is a bug, and raises."""
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        if self.new or self.dirty or self.deleted:
+            raise RuntimeError("a route marked @reads_only changed rows")
+        super().flush(objects)
+
+
+_READS_ONLY = "_rapport_reads_only"
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def reads_only(endpoint: Endpoint) -> Endpoint:
+    """Marks a route that only reads: on PostgreSQL its requests run without a transaction
+    (no `BEGIN`/`COMMIT` round trips). Put it under the `@router.get(...)` decorator."""
+    setattr(endpoint, _READS_ONLY, True)
+    return endpoint
 
 
 # Where the idempotency layer puts the session it opened for a request under an Idempotency-Key.
@@ -94,7 +129,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     # Under an Idempotency-Key the idempotency layer owns the request's session: it commits the
     # route's changes together with the stored response, before sending it (app/idempotency.py).
     held: AsyncSession | None = request.scope.get(HELD_SESSION)
-    async with database.sessionmaker() if held is None else nullcontext(held) as session:
+    maker = database.sessionmaker
+    if database.read_sessionmaker is not None and held is None:
+        endpoint = getattr(request.scope.get("route"), "endpoint", None)
+        if getattr(endpoint, _READS_ONLY, False):
+            # Autocommit: commit and rollback below send nothing; each statement was its own.
+            maker = database.read_sessionmaker
+    async with maker() if held is None else nullcontext(held) as session:
         try:
             yield session
         except Problem as problem:

@@ -3,6 +3,8 @@
 - The pool does not ping a connection before every checkout: a connection that died in the pool
   (the database restarted, a proxy dropped it) costs one request a retryable 503 problem — never
   a 500 — and the next request is served on a fresh connection.
+- The brief reads (`@reads_only`) run without a transaction on PostgreSQL (no `BEGIN`/`COMMIT`
+  round trips), the other routes keep theirs, and the read-only session refuses to write.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app.models import Brand
 from tests.conftest import BACKEND
-from tests.factories import assert_problem, register
+from tests.factories import assert_problem, create_brand, create_brief, register
 
 postgresql_only = pytest.mark.skipif(
     BACKEND != "postgresql", reason="server-side connections that can be terminated"
@@ -51,3 +54,44 @@ async def test_a_pooled_connection_that_died_is_a_503_once_then_served(
     again = await client.get("/v1/me", headers=account.headers)
     assert again.status_code == 200, again.text
     assert again.json()["id"] == account.id
+
+
+@postgresql_only
+async def test_brief_reads_run_without_a_transaction_other_routes_keep_theirs(
+    client: httpx.AsyncClient, database: Any
+) -> None:
+    owner = await register(client)
+    brand = await create_brand(client, owner)
+    brief = await create_brief(client, owner, brand["id"], state="open")
+    reader = await register(client)
+    in_transaction: list[bool] = []
+
+    def _seen(conn: Any, *_args: Any) -> None:
+        # The asyncpg connection's own view: inside a transaction block or not.
+        in_transaction.append(conn.connection.dbapi_connection._connection.is_in_transaction())
+
+    event.listen(database.engine.sync_engine, "after_cursor_execute", _seen)
+    try:
+        one = await client.get(f"/v1/briefs/{brief['id']}", headers=reader.headers)
+        listed = await client.get("/v1/briefs", headers=reader.headers)
+        reads = list(in_transaction)
+        in_transaction.clear()
+        me = await client.get("/v1/me", headers=reader.headers)
+    finally:
+        event.remove(database.engine.sync_engine, "after_cursor_execute", _seen)
+    assert one.status_code == 200, one.text
+    assert one.json()["id"] == brief["id"]
+    assert listed.status_code == 200, listed.text
+    assert [b["id"] for b in listed.json()["data"]] == [brief["id"]]
+    assert reads and not any(reads), reads  # the account, the brief; the account, the page
+    assert me.status_code == 200, me.text
+    assert in_transaction and all(in_transaction), in_transaction
+
+
+@postgresql_only
+async def test_the_read_only_session_refuses_to_write(database: Any) -> None:
+    assert database.read_sessionmaker is not None
+    async with database.read_sessionmaker() as session:
+        session.add(Brand(name="Never"))
+        with pytest.raises(RuntimeError, match="reads_only"):
+            await session.flush()

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.auth import BriefReader, BriefWriter
-from app.db import Session
+from app.db import Session, reads_only
 from app.deps import Now
 from app.errors import AUTH_PROBLEMS, InvalidTransition, problem_responses
 from app.models import Brief
@@ -54,6 +54,7 @@ async def create_brief(
     "matches briefs containing every word. Sorted by `sort`, then id; cursor-paginated.",
     responses=problem_responses(*AUTH_PROBLEMS),
 )
+@reads_only
 async def search_briefs(
     query: Annotated[BriefQuery, Query()],
     principal: BriefReader,
@@ -72,6 +73,7 @@ async def search_briefs(
     "`budget_warning` is set when the per-influencer budget is below the fair range.",
     responses=problem_responses(*AUTH_PROBLEMS, BriefNotFound),
 )
+@reads_only
 async def get_brief(brief_id: str, principal: BriefReader, session: Session) -> BriefOut:
     return _out(await service.get_brief(session, principal.user_id, brief_id))
 
