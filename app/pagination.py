@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -132,7 +132,7 @@ def decode_cursor(order: Sequence[SortKey], cursor: str) -> list[Any]:
         raise InvalidRequest.field("cursor", "is corrupt", "cursor") from exc
 
 
-def _after(order: Sequence[SortKey], values: Sequence[Any]) -> Any:
+def _after(order: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
     """Rows strictly after `values` in `order`: (a > x) or (a = x and b > y) or …"""
     clauses = []
     for i, key in enumerate(order):
