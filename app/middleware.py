@@ -7,6 +7,7 @@ buffered twice.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
 import uuid
@@ -31,11 +32,21 @@ class RequestContextMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # RAPPORT_ACCESS_LOG, read from the app's settings on the first request.
+        self._log_fraction: float | None = None
+
+    def _access_log_fraction(self, scope: Scope) -> float:
+        if self._log_fraction is None:
+            resources = getattr(getattr(scope.get("app"), "state", None), "resources", None)
+            settings = getattr(resources, "settings", None)
+            self._log_fraction = 1.0 if settings is None else settings.access_log_fraction
+        return self._log_fraction
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        fraction = self._access_log_fraction(scope)
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
@@ -74,15 +85,22 @@ class RequestContextMiddleware:
                 raise
             await unhandled_error_response(scope, exc)(scope, receive, send_with_id)
         finally:
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status["code"],
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            # A line costs as much as a small route (a LogRecord, JSON, a write): the setting
+            # can log a sample, or nothing; server errors are always logged.
+            if (
+                fraction >= 1.0
+                or status["code"] >= 500
+                or (fraction > 0.0 and random.random() < fraction)  # noqa: S311 - a sample
+            ):
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status["code"],
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)
 
 

@@ -24,6 +24,21 @@ DEV_STRIPE_WEBHOOK_SECRET = "whsec_rapport_dev_only_webhook_secret"  # noqa: S10
 STRIPE_SECRET_KEY_PREFIXES = ("sk_live_", "sk_test_", "rk_live_", "rk_test_")
 
 
+def _access_log_fraction(value: str) -> float:
+    text = value.strip().lower()
+    if text in ("on", "true", "1"):
+        return 1.0
+    if text in ("off", "false", "0"):
+        return 0.0
+    try:
+        fraction = float(text)
+    except ValueError:
+        fraction = -1.0
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError("RAPPORT_ACCESS_LOG must be on, off, or a fraction between 0 and 1")
+    return fraction
+
+
 class Settings(BaseSettings):
     """Secrets are `SecretStr` (read with `.get_secret_value()`), so a logged or printed Settings
     shows `**********`; the database URL stays a `str` (the engine, Alembic and the CLI read it
@@ -95,6 +110,11 @@ class Settings(BaseSettings):
 
     log_level: str = Field("INFO", description="root log level")
     log_json: bool = Field(True, description="JSON log lines (false: plain text)")
+    access_log: str = Field(
+        "on",
+        description="one log line per request: `on`, `off`, or the fraction of requests logged "
+        "(`0.01`: one in a hundred, drawn at random); answers of 500 and above are always logged",
+    )
 
     host: str = Field("127.0.0.1", description="`rapport serve` bind address")
     port: int = Field(8000, description="`rapport serve` port")
@@ -252,6 +272,17 @@ class Settings(BaseSettings):
                 "RAPPORT_RATE_LIMIT_DEFAULT_PLAN must name a plan of RAPPORT_RATE_LIMIT_PLANS"
             )
         return self
+
+    @field_validator("access_log")
+    @classmethod
+    def _access_log_is_on_off_or_a_fraction(cls, value: str) -> str:
+        _access_log_fraction(value)
+        return value
+
+    @property
+    def access_log_fraction(self) -> float:
+        """The share of requests the access log writes a line for (1.0 = every one)."""
+        return _access_log_fraction(self.access_log)
 
     @field_validator("stripe_api_base", mode="before")
     @classmethod

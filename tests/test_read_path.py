@@ -5,10 +5,12 @@
   a 500 — and the next request is served on a fresh connection.
 - The brief reads (`@reads_only`) run without a transaction on PostgreSQL (no `BEGIN`/`COMMIT`
   round trips), the other routes keep theirs, and the read-only session refuses to write.
+- `RAPPORT_ACCESS_LOG` turns the access log's line per request on, off, or to a sample.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -17,7 +19,9 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app.main import create_app
 from app.models import Brand
+from app.settings import Settings
 from tests.conftest import BACKEND
 from tests.factories import assert_problem, create_brand, create_brief, register
 
@@ -95,3 +99,44 @@ async def test_the_read_only_session_refuses_to_write(database: Any) -> None:
         session.add(Brand(name="Never"))
         with pytest.raises(RuntimeError, match="reads_only"):
             await session.flush()
+
+
+def test_access_log_setting_is_on_off_or_a_fraction() -> None:
+    assert Settings(access_log="on").access_log_fraction == 1.0
+    assert Settings(access_log="off").access_log_fraction == 0.0
+    assert Settings(access_log="0.01").access_log_fraction == 0.01
+    for wrong in ("sometimes", "1.5", "-0.1"):
+        with pytest.raises(ValueError, match="RAPPORT_ACCESS_LOG"):
+            Settings(access_log=wrong)
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.parametrize(
+    ("setting", "low", "high"), [("on", 60, 60), ("off", 0, 0), ("0.5", 12, 48)]
+)
+async def test_access_log_writes_every_line_none_or_a_sample(
+    setting: str, low: int, high: int, make_settings_for: Any, make_client: Any, clock: Any
+) -> None:
+    root_level = logging.getLogger().level
+    application = create_app(make_settings_for(access_log=setting, log_level="INFO"), clock=clock)
+    lines = _Lines()
+    logger = logging.getLogger("rapport.access")
+    logger.addHandler(lines)
+    try:
+        async with make_client(application) as client:
+            for _ in range(60):
+                assert (await client.get("/healthz")).status_code == 200
+    finally:
+        logger.removeHandler(lines)
+        logging.getLogger().setLevel(root_level)
+        await application.state.resources.database.dispose()
+    assert low <= len(lines.records) <= high
+    assert all(r.__dict__["path"] == "/healthz" for r in lines.records)
