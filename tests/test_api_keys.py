@@ -11,10 +11,14 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
+from app.errors import InvalidToken
 from app.models import ApiKey, User
+from app.services.identity.credentials import ApiKeys, Principal
 from app.services.identity.scopes import ALL_SCOPES, USER_SCOPES
+from app.settings import Settings
 from tests.factories import T0, assert_problem, login, make_operator, register, relogin
 
 
@@ -323,3 +327,34 @@ async def test_a_sign_in_token_carries_every_scope_of_its_account(client, app):
     assert person_scopes == set(USER_SCOPES)
     staff = await make_operator(client, app)
     assert set((await login(client, staff.email))["scope"].split()) == set(ALL_SCOPES)
+
+
+async def test_production_makes_live_keys_and_other_servers_refuse_them(client, database):
+    production = Settings(
+        environment="production",
+        secret_key="s" * 40,
+        database_url="postgresql+asyncpg://x/y",
+        stripe_api_key="sk_live_" + "k" * 24,
+        stripe_api_base=None,
+        stripe_webhook_secret="whsec_" + "w" * 32,
+        onboarding_return_url="https://app.rapport.dev/payouts/return",
+        onboarding_refresh_url="https://app.rapport.dev/payouts/refresh",
+    )
+    owner = await register(client)
+    live = ApiKeys(production)
+    maker = Principal(kind="user", user_id=owner.id, scopes=USER_SCOPES)
+    async with database.sessionmaker() as session, session.begin():
+        issued = await live.create(session, maker, "prod", ["briefs:read"], None, T0)
+        assert re.fullmatch(r"rk_live_[A-Za-z0-9_-]{43}", issued.secret)
+        assert issued.key.mode == "live"
+        found = await live.authenticate(session, issued.secret, T0)
+        assert (found.kind, found.user_id, found.scopes) == (
+            "api_key",
+            owner.id,
+            frozenset({"briefs:read"}),
+        )
+        with pytest.raises(InvalidToken, match="accepts rk_live_"):
+            await live.authenticate(session, "rk_test_" + "x" * 43, T0)
+    # This (test) server refuses the live key by its prefix.
+    refused = await client.get("/v1/briefs", headers=bearer(issued.secret))
+    assert "accepts rk_test_" in assert_problem(refused, 401, "invalid-token")["detail"]
