@@ -49,6 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.db import HELD_SESSION, Database, add_unique
 from app.errors import Conflict, InvalidRequest, Problem, problem_response
 from app.models.idempotency import IdempotencyRecord
+from app.resources import resources_of
 from app.security import AccessTokens, TokenError
 from app.services.identity.credentials import looks_like_api_key
 
@@ -110,7 +111,8 @@ class IdempotencyMiddleware:
             body += message.get("body", b"")
             more = message.get("more_body", False)
 
-        state = scope["app"].state
+        # The app's typed resources (create_app keeps no string-keyed state aliases any more).
+        state = resources_of(scope["app"])
         database: Database = state.database
         caller = _caller(state, headers, scope, state.clock.now())
         claim = _Claim(database, caller, key, _fingerprint(scope, body), self._running)
