@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
@@ -147,12 +147,14 @@ async def paginate(
     stmt: Select[Any],
     order: Sequence[SortKey],
     params: PageParams,
+    values: Mapping[str, Any] | None = None,
 ) -> tuple[list[Any], str | None]:
-    """Runs `stmt` (selecting one ORM entity) one page at a time; returns rows and next cursor."""
+    """Runs `stmt` (selecting one ORM entity) one page at a time; returns rows and next cursor.
+    `values` fill the statement's named bound parameters (a statement built once)."""
     if params.cursor:
         stmt = stmt.where(_after(order, decode_cursor(order, params.cursor)))
     stmt = stmt.order_by(*(k.column.desc() if k.descending else k.column.asc() for k in order))
-    rows = list((await session.scalars(stmt.limit(params.limit + 1))).all())
+    rows = list((await session.scalars(stmt.limit(params.limit + 1), values)).all())
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]

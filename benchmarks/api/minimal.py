@@ -7,14 +7,14 @@ for each request, on the same database:
 - `GET /v1/briefs/{id}` and `GET /v1/briefs` check the bearer token the way Rapport does (HS256
   with the same secret, issuer and audience; `exp`, `iat`, `iss`, `aud`, `sub` required; expiry
   against the clock), load the account with Rapport's own SQL, grant the token's scopes the
-  account still holds and require `catalogue:read`, then run Rapport's brief query (the
-  visibility filter of `app/services/briefs.py`, the SQL text SQLAlchemy sends, copied from the
+  account still holds and require `briefs:read`, then run Rapport's brief query (the
+  visibility filter of `app/services/catalogue/briefs.py`, the SQL SQLAlchemy sends, copied from the
   PostgreSQL log) and answer Rapport's JSON, key for key (`bench.py` checks the bodies are equal
   before it measures anything). `budget_warning` is computed by Rapport's own fair-rate function.
 
 What it leaves out is what the comparison is about: no transaction around two reads (each read
 is its own statement; PostgreSQL gives each a snapshot), no pool pre-ping, no session, no
-access log, no request id.
+access log, no request id, no per-credential rate limit (Rapport counts one per request).
 """
 
 from __future__ import annotations
@@ -47,22 +47,8 @@ POOL_SIZE = int(os.environ.get("RAPPORT_DATABASE_POOL_SIZE", "10"))
 PAGE_SIZE = int(os.environ.get("RAPPORT_PAGE_SIZE_DEFAULT", "20"))
 CLOCK_SKEW_SECONDS = 30
 
-# app/auth.py's USER_SCOPES (every scope but `operator`), and `operator` for operators.
-USER_SCOPES = frozenset(
-    {
-        "profile",
-        "brands:read",
-        "brands:write",
-        "influencer:read",
-        "influencer:write",
-        "catalogue:read",
-        "briefs:write",
-        "bids:read",
-        "bids:write",
-        "contracts:read",
-        "contracts:write",
-    }
-)
+# What Rapport's brief routes require (`BriefReader` in app/auth.py).
+REQUIRED_SCOPE = os.environ.get("BENCH_BRIEF_SCOPE", "briefs:read")
 
 
 def _rapport_function(name: str, modules: tuple[str, ...]) -> Callable[..., Any]:
@@ -80,7 +66,8 @@ brief_budget_warning = _rapport_function(
     ("app.services.rates", "app.services.catalogue.rates", "app.services.catalogue"),
 )
 
-# The statements Rapport sends (SQLAlchemy's text, as the PostgreSQL log shows it).
+# The statements Rapport sends (SQLAlchemy's text, as the PostgreSQL log shows it; the account
+# is one bound parameter since the statements are built once).
 USER_SQL = (
     "SELECT users.id, users.email, users.password_hash, users.full_name, users.is_operator, "
     "users.created_at, users.updated_at \nFROM users \nWHERE users.id = $1::VARCHAR"
@@ -101,15 +88,15 @@ GET_BRIEF_SQL = BRIEF_COLUMNS + (
     "AND briefs.visibility = $4 OR briefs.state != $5 AND briefs.id IN "
     "(SELECT brief_invitations.brief_id \nFROM brief_invitations JOIN influencers ON "
     "influencers.id = brief_invitations.influencer_id \nWHERE influencers.user_id = "
-    "$6::VARCHAR))"
+    "$2::VARCHAR))"
 )
 LIST_BRIEFS_SQL = BRIEF_COLUMNS + (
     "WHERE briefs.brand_id IN (SELECT brand_members.brand_id \nFROM brand_members \n"
     "WHERE brand_members.user_id = $1::VARCHAR) OR briefs.state = $2 AND briefs.visibility = $3 "
     "OR briefs.state = $4 AND briefs.id IN (SELECT brief_invitations.brief_id \n"
     "FROM brief_invitations JOIN influencers ON influencers.id = "
-    "brief_invitations.influencer_id \nWHERE influencers.user_id = $5::VARCHAR) "
-    "ORDER BY briefs.created_at DESC, briefs.id DESC \n LIMIT $6::INTEGER"
+    "brief_invitations.influencer_id \nWHERE influencers.user_id = $1::VARCHAR) "
+    "ORDER BY briefs.created_at DESC, briefs.id DESC \n LIMIT $5::INTEGER"
 )
 TIMELINE = ("application_deadline", "content_due", "publish_start", "publish_end")
 
@@ -161,9 +148,12 @@ async def _caller(request: Request, conn: asyncpg.Connection) -> str:
     user = await conn.fetchrow(USER_SQL, subject)
     if user is None:
         raise Refused(_problem(401, "invalid-token", "the account no longer exists"))
-    held = USER_SCOPES | {"operator"} if user["is_operator"] else USER_SCOPES
-    if "catalogue:read" not in frozenset(scope.split()) & held:
-        raise Refused(_problem(403, "insufficient-scope", "This call needs catalogue:read"))
+    # A token grants no more than the account holds now (only operators hold `operator`).
+    granted = frozenset(scope.split())
+    if not user["is_operator"]:
+        granted -= {"operator"}
+    if REQUIRED_SCOPE not in granted:
+        raise Refused(_problem(403, "insufficient-scope", f"This call needs {REQUIRED_SCOPE}"))
     return str(user["id"])
 
 
@@ -227,9 +217,7 @@ async def get_brief(request: Request) -> Response:
             user_id = await _caller(request, conn)
         except Refused as refused:
             return refused.response
-        row = await conn.fetchrow(
-            GET_BRIEF_SQL, brief_id, user_id, "draft", "public", "draft", user_id
-        )
+        row = await conn.fetchrow(GET_BRIEF_SQL, brief_id, user_id, "draft", "public", "draft")
     if row is None:
         return _problem(404, "brief-not-found", f"No brief {brief_id}")
     return _json(_brief(row))
@@ -248,9 +236,7 @@ async def list_briefs(request: Request) -> Response:
             user_id = await _caller(request, conn)
         except Refused as refused:
             return refused.response
-        rows = await conn.fetch(
-            LIST_BRIEFS_SQL, user_id, "open", "public", "open", user_id, PAGE_SIZE + 1
-        )
+        rows = await conn.fetch(LIST_BRIEFS_SQL, user_id, "open", "public", "open", PAGE_SIZE + 1)
     cursor = _cursor(rows[PAGE_SIZE - 1]) if len(rows) > PAGE_SIZE else None
     data = [_brief(row) for row in rows[:PAGE_SIZE]]
     return _json({"data": data, "next_cursor": cursor, "has_more": cursor is not None})
