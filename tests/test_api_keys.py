@@ -4,6 +4,7 @@ every route's scope, as OpenAPI states it, enforced for API keys as for sign-in 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -358,3 +359,14 @@ async def test_production_makes_live_keys_and_other_servers_refuse_them(client, 
     # This (test) server refuses the live key by its prefix.
     refused = await client.get("/v1/briefs", headers=bearer(issued.secret))
     assert "accepts rk_test_" in assert_problem(refused, 401, "invalid-token")["detail"]
+
+
+async def test_two_rotations_at_once_make_one_successor(client):
+    owner = await register(client)
+    key = await make_key(client, owner.headers, "briefs:read")
+    answers = await asyncio.gather(
+        *[client.post(f"/v1/api-keys/{key['id']}/rotate", headers=owner.headers) for _ in range(2)]
+    )
+    assert sorted(a.status_code for a in answers) == [201, 409]
+    listed = await client.get("/v1/api-keys", headers=owner.headers)
+    assert len(listed.json()["data"]) == 2

@@ -25,6 +25,7 @@ from typing import Literal
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import rowcount
 from app.errors import Conflict, InsufficientScope, InvalidRequest, InvalidToken, NotFound
 from app.ids import new_id
 from app.models import ApiKey, User
@@ -239,7 +240,7 @@ class ApiKeys:
             )
             .execution_options(synchronize_session=False)
         )
-        if won.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(won) != 1:
             raise ApiKeyNotRotatable("This key was rotated by another request just now")
         session.add(new)
         await session.flush()
