@@ -37,6 +37,8 @@ class Brief(Base):
     __tablename__ = "briefs"
     __table_args__ = (
         Index("ix_briefs_state_created_at_id", "state", "created_at", "id"),
+        # The catalogue's newest-first pages under its visibility filter (migration 0016).
+        Index("ix_briefs_created_at_id", "created_at", "id"),
         Index("ix_briefs_state_deadline_id", "state", "application_deadline", "id"),
     )
 
