@@ -81,6 +81,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# prctl(PR_SET_PDEATHSIG) looked up here, in the parent: the child, between fork and exec,
+# only calls it (no import there, which another thread's lock could block).
+try:
+    import ctypes
+
+    _PRCTL = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux / glibc
+    _PRCTL = None
+_PR_SET_PDEATHSIG, _SIGTERM = 1, int(signal.SIGTERM)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the harness dies, even by kill -9, so a
+    stopped run never leaves API processes, workers or a sandbox behind (their own session keeps
+    them out of the terminal's Ctrl+C, which the harness handles itself)."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, _SIGTERM)
+
+
 class Proc:
     """One child process (its own session, output to a log file), killable by its pid."""
 
@@ -99,6 +118,7 @@ class Proc:
             stderr=subprocess.STDOUT,
             cwd=ROOT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log.close()
 
@@ -1427,6 +1447,9 @@ def main() -> None:
     parser.add_argument("--keep-db", action="store_true", help="leave the scratch database")
     args = parser.parse_args()
 
+    # SIGTERM (timeout, make interrupted) unwinds like Ctrl+C: the processes stop, the
+    # scratch database is dropped.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     try:
         result = asyncio.run(run(args))
     except Failed as exc:  # the cast could not even sign up: nothing to measure
