@@ -213,6 +213,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     for router in ROUTERS:
         app.include_router(router)
     install_pages(app)
+    # FastAPI's documented way to serve a refined schema is to replace `app.openapi`.
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     # Added innermost first: the request id must exist before anything can fail and log, and

@@ -4,6 +4,7 @@ timeline, performance history, re-engagement, and ratings both ways after a cont
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -158,8 +159,8 @@ async def list_relationships(
     session: Session,
     page: Pagination,
     now: Now,
-    status_filter: RelationshipStatus | None = Query(None, alias="status"),
-    tag: str | None = Query(None, max_length=40),
+    status_filter: Annotated[RelationshipStatus | None, Query(alias="status")] = None,
+    tag: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Page[RelationshipOut]:
     rows, cursor = await records.list_relationships(
         session, principal.user_id, brand_id, page, status=status_filter, tag=tag, now=now
@@ -404,7 +405,7 @@ async def re_engagement(
     principal: BrandReader,
     session: Session,
     now: Now,
-    days: int = Query(90, ge=1, le=reengagement.MAX_DAYS, description="Not engaged for"),
+    days: Annotated[int, Query(ge=1, le=reengagement.MAX_DAYS, description="Not engaged for")] = 90,
 ) -> list[ReEngagementSuggestionOut]:
     await records.require_member(session, principal.user_id, brand_id)
     found = await reengagement.suggestions(session, brand_id, days, now)

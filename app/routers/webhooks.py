@@ -19,6 +19,7 @@ from app.errors import AUTH_PROBLEMS, Forbidden, InvalidRequest, problem_respons
 from app.models import DeliveryState, WebhookDelivery, WebhookEndpoint
 from app.pagination import Page, Pagination, page_of
 from app.schemas.webhooks import (
+    DeliveryAttemptOut,
     EventOut,
     EventTypesOut,
     WebhookDeliveryOut,
@@ -60,7 +61,7 @@ def _delivery_out(delivery: WebhookDelivery, types: dict[str, str]) -> WebhookDe
         next_attempt_at=delivery.next_attempt_at,
         last_status_code=delivery.last_status_code,
         last_error=delivery.last_error,
-        attempt_log=delivery.attempt_log,  # type: ignore[arg-type]
+        attempt_log=[DeliveryAttemptOut.model_validate(a) for a in delivery.attempt_log],
         redelivery_of=delivery.redelivery_of,
         created_at=delivery.created_at,
     )
@@ -206,7 +207,9 @@ async def list_webhook_deliveries(
     principal: WebhookManager,
     session: Session,
     page: Pagination,
-    state: DeliveryState | None = Query(None, description="Only deliveries in this state"),
+    state: Annotated[
+        DeliveryState | None, Query(description="Only deliveries in this state")
+    ] = None,
 ) -> Page[WebhookDeliveryOut]:
     rows, cursor = await webhooks.list_deliveries(
         session, principal.user_id, endpoint_id, page, state
@@ -255,12 +258,19 @@ async def list_events(
     principal: WebhookManager,
     session: Session,
     page: Pagination,
-    types: list[str] = Query(
-        default_factory=list, alias="type", max_length=50, description="Only these event types"
-    ),
-    object_id: str | None = Query(
-        None, max_length=40, description="Only events about this object (`ofr_…`, `ctr_…`)"
-    ),
+    types: Annotated[
+        list[str],
+        Query(
+            default_factory=list,
+            alias="type",
+            max_length=50,
+            description="Only these event types",
+        ),
+    ],
+    object_id: Annotated[
+        str | None,
+        Query(max_length=40, description="Only events about this object (`ofr_…`, `ctr_…`)"),
+    ] = None,
 ) -> Page[EventOut]:
     rows, cursor = await events.list_events(
         session, principal.user_id, page, types=types, object_id=object_id

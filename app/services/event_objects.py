@@ -51,7 +51,7 @@ from app.schemas.delivery import (
     ProofOut,
 )
 from app.schemas.money import PayoutOut
-from app.schemas.negotiation import BidOut, OfferOut
+from app.schemas.negotiation import BidOut, BidTimelineOut, OfferOut, TermsOut
 from app.schemas.webhooks import TransferOut
 from app.services.catalogue import briefs
 from app.services.delivery import deliverables
@@ -108,7 +108,7 @@ async def bid_object(session: AsyncSession, bid: Bid) -> EventObject:
         price=bid.price,
         currency=bid.currency,
         deliverables=bid.deliverables,
-        timeline=bid.timeline,  # type: ignore[arg-type]
+        timeline=BidTimelineOut.model_validate(bid.timeline),
         pitch=bid.pitch,
         side=Side.brand,
         allowed_actions=[],
@@ -131,7 +131,7 @@ async def offer_object(session: AsyncSession, offer: Offer) -> EventObject:
         version=offer.version,
         author=offer.author_side,
         state=offer.state,
-        terms=offer.terms,  # type: ignore[arg-type]
+        terms=TermsOut.model_validate(offer.terms),
         expires_at=offer.expires_at,
         created_at=offer.created_at,
         responded_at=offer.responded_at,
@@ -159,7 +159,7 @@ async def contract_object(session: AsyncSession, contract: Contract) -> EventObj
         state=c.state,
         price=c.price,
         currency=c.currency,
-        terms=c.terms,  # type: ignore[arg-type]
+        terms=TermsOut.model_validate(c.terms),
         accepted_at=c.accepted_at,
         funding_due_at=c.funding_due_at,
         funded_at=c.funded_at,

@@ -59,7 +59,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 
 from app.clock import Clock
-from app.db import Database
+from app.db import Database, rowcount
 from app.models.workflow import Job, JobState
 from app.services.workflow.jobs import (
     ClaimedJob,
@@ -147,7 +147,7 @@ class Relay:
                 .values(locked_until=until)
                 .execution_options(synchronize_session=False)
             )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     @asynccontextmanager
     async def _heartbeat(self) -> AsyncIterator[None]:
@@ -259,7 +259,7 @@ class Relay:
                     )
                     .execution_options(synchronize_session=False)
                 )
-                if result.rowcount != 1:  # type: ignore[attr-defined]
+                if rowcount(result) != 1:
                     await session.rollback()
                     logger.warning("job lease lost; outcome discarded", extra={"job_id": job.id})
                     return "lost"
@@ -301,7 +301,7 @@ class Relay:
                 .values(locked_by=None, locked_until=None, last_error=_describe(exc), **values)
                 .execution_options(synchronize_session=False)
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(result) != 1:
                 logger.warning("job lease lost; failure not recorded", extra={"job_id": job.id})
                 return "lost"
         log = logger.error if outcome == "dead" else logger.warning

@@ -39,7 +39,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import Clock
-from app.db import Database
+from app.db import Database, rowcount
 from app.errors import Problem
 from app.ids import ulid_body
 from app.models.idempotency import IdempotencyRecord
@@ -179,7 +179,7 @@ class Worker:
                 )
                 .execution_options(synchronize_session=False)
             )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(claimed) != 1:
                 await session.rollback()
                 return "deferred"
             # The actor's id is the timer's: the audit row says which timer fired it.
@@ -226,7 +226,7 @@ class Worker:
                 )
                 .execution_options(synchronize_session=False)
             )
-        return outcome if result.rowcount == 1 else "deferred"  # type: ignore[attr-defined]
+        return outcome if rowcount(result) == 1 else "deferred"
 
     # --- forever ------------------------------------------------------------------------
 

@@ -98,5 +98,6 @@ def charge_of(intent: Any) -> str | None:
     charges = (data.get("charges") or {}).get("data") or []
     for charge in charges:
         if charge.get("status") == "succeeded" or charge.get("paid"):
-            return charge.get("id")  # type: ignore[no-any-return]
+            charge_id: str | None = charge.get("id")
+            return charge_id
     return charges[0].get("id") if charges else None

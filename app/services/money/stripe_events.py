@@ -166,11 +166,11 @@ def verify_webhook(
             signed_at=signed_at,
         )
     try:
-        event = json.loads(payload)
+        event: dict[str, Any] = json.loads(payload)
     except ValueError as exc:
         raise StripeEventMalformed("The body is not valid JSON") from exc
     _check_shape(event)
-    return event  # type: ignore[no-any-return]
+    return event
 
 
 def _check_shape(event: Any) -> None:
@@ -322,7 +322,8 @@ class EventContext:
 
     @property
     def data_object(self) -> dict[str, Any]:
-        return self.event.payload["data"]["object"]  # type: ignore[no-any-return]
+        data_object: dict[str, Any] = self.event.payload["data"]["object"]
+        return data_object
 
     @property
     def previous_attributes(self) -> dict[str, Any]:

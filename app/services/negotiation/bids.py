@@ -53,7 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
 from app.clock import utcnow
-from app.db import add_unique
+from app.db import add_unique, rowcount
 from app.errors import Conflict, Forbidden, InvalidRequest, NotFound, PreconditionFailed
 from app.ids import has_prefix
 from app.models import (
@@ -153,7 +153,7 @@ async def claim(session: AsyncSession, bid: Bid, expected_version: int | None) -
         .values(version=Bid.version + 1)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise NegotiationChanged(
             f"The negotiation of bid {bid.id} changed while you acted (it was at version "
             f"{seen}); read it again and retry",

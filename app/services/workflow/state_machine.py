@@ -58,6 +58,7 @@ from sqlalchemy import Select, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
+from app.db import rowcount
 from app.errors import Conflict, Forbidden, InvalidTransition, NotFound, PreconditionFailed
 from app.models.base import Base
 from app.models.workflow import StateTransition
@@ -465,7 +466,7 @@ class StateMachine(Generic[ModelT]):
         result = await session.execute(
             update(table).where(*where).values(values).execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             raise ConcurrentTransition(self.kind, object_id, transition.action, from_state)
         # The row changed under the ORM's feet: tell the identity map without another UPDATE.
         attributes.set_committed_value(obj, self.state_column, to_value)

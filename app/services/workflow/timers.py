@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import rowcount
 from app.ids import new_id
 from app.models.workflow import Timer, TimerState
 from app.services.workflow.state_machine import MACHINES
@@ -96,7 +97,7 @@ async def cancel(
             synchronize_session=False
         )
     )
-    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+    return rowcount(result)
 
 
 async def pending_timers(session: AsyncSession, kind: str, object_id: str) -> list[Timer]:
