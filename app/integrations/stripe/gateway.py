@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar, overload
 
 import stripe
 
@@ -305,9 +305,29 @@ class StripeGateway:
             lambda: self.client.v1.accounts.create_async(params, options),  # type: ignore[arg-type]
         )
 
+    @overload
     async def find_by_metadata(
-        self, resource: str, key: str, value: str, *, max_objects: int = 1000
-    ) -> Any | None:
+        self, resource: Literal["accounts"], key: str, value: str, *, max_objects: int = 1000
+    ) -> stripe.Account | None: ...
+
+    @overload
+    async def find_by_metadata(
+        self,
+        resource: Literal["payment_intents"],
+        key: str,
+        value: str,
+        *,
+        max_objects: int = 1000,
+    ) -> stripe.PaymentIntent | None: ...
+
+    async def find_by_metadata(
+        self,
+        resource: Literal["accounts", "payment_intents"],
+        key: str,
+        value: str,
+        *,
+        max_objects: int = 1000,
+    ) -> stripe.Account | stripe.PaymentIntent | None:
         """The newest platform `accounts` or `payment_intents` object whose `metadata[key]` is
         `value`, looking through the newest `max_objects` (Stripe lists newest first). How a
         create whose outcome is unknown — Stripe replays a stored 5xx under its idempotency key
@@ -319,7 +339,7 @@ class StripeGateway:
         }
         service = services[resource]
 
-        async def call() -> Any | None:
+        async def call() -> stripe.Account | stripe.PaymentIntent | None:
             page = await service.list_async({"limit": 100})
             seen = 0
             async for found in page.auto_paging_iter():

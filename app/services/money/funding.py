@@ -27,10 +27,12 @@ no database transaction is open while Stripe answers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import stripe
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -197,7 +199,7 @@ async def start_funding(
     fee = brand_fee(price, currency, settings)
     await end_transaction(session)
 
-    def create(key: str) -> Any:
+    def create(key: str) -> Awaitable[stripe.PaymentIntent]:
         return gateway.create_payment_intent(
             amount=price + fee,
             currency=currency,

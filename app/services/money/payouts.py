@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import stripe
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -269,7 +270,7 @@ async def _account_link(
     settings: Settings,
     influencer_id: str,
     account_id: str,
-) -> Any:
+) -> stripe.AccountLink:
     """A fresh onboarding link: the n-th link has the key `account-link:<influencer>:<n>`."""
     issued = (
         await session.execute(
