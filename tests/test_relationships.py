@@ -15,6 +15,7 @@ from tests.factories import (
     Account,
     Deal,
     assert_problem,
+    bid_body,
     create_bid,
     create_brand,
     create_brief,
@@ -374,6 +375,46 @@ async def test_do_not_work_removes_the_creator_from_the_brands_matches_and_invit
         ),
         201,
     )
+
+
+async def _do_not_work(client, owner, brand, listing, reason="Undisclosed ads in 2025") -> str:
+    rel = f"/v1/brands/{brand['id']}/relationships"
+    await _ok(
+        await client.post(rel, json={"influencer_id": listing["id"]}, headers=owner.headers), 201
+    )
+    status_path = f"{rel}/{listing['id']}/status"
+    await _ok(
+        await client.post(
+            status_path, json={"status": "do_not_work", "reason": reason}, headers=owner.headers
+        )
+    )
+    return status_path
+
+
+async def test_do_not_work_refuses_the_creators_bids_without_the_brands_reason(client):
+    owner = await register(client)
+    brand = await create_brand(client, owner)
+    brief = await create_brief(client, owner, brand["id"], state="open")
+    rival = await register(client)
+    rival_brand = await create_brand(client, rival, "Rival")
+    rival_brief = await create_brief(client, rival, rival_brand["id"], state="open")
+    creator = await register(client)
+    listing = await create_listing(client, creator)
+    status_path = await _do_not_work(client, owner, brand, listing)
+    r = await client.post(
+        f"/v1/briefs/{brief['id']}/bids", json=bid_body(), headers=creator.headers
+    )
+    problem = assert_problem(r, 403, "bids-refused-by-brand")
+    assert "Undisclosed" not in r.text and "do_not_work" not in r.text
+    assert problem["brief_id"] == brief["id"]
+    # Nothing was made: no bid on either side.
+    assert (await _ok(await client.get("/v1/bids", headers=creator.headers)))["data"] == []
+    received = await _ok(await client.get(f"/v1/briefs/{brief['id']}/bids", headers=owner.headers))
+    assert received["data"] == []
+    # Another brand is not bound by it; reconsidered, the brand takes the bid again.
+    await create_bid(client, creator, rival_brief["id"])
+    await _ok(await client.post(status_path, json={"status": "prospect"}, headers=owner.headers))
+    await create_bid(client, creator, brief["id"])
 
 
 # --- performance history --------------------------------------------------------------------------

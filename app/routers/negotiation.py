@@ -48,6 +48,7 @@ from app.services.negotiation import offers as offer_service
 from app.services.negotiation.bids import (
     BidExists,
     BidNotFound,
+    BidsRefusedByBrand,
     BriefNotOpen,
     InfluencerProfileRequired,
     NegotiationChanged,
@@ -223,7 +224,8 @@ async def list_brief_invitations(
     "invitees only) before its application deadline: price in the brief's currency (minor "
     "units), deliverables with due dates inside the brief's publishing window, timeline, "
     "pitch. One active bid per influencer and brief (409 `bid-exists`). A brief that is not "
-    "open is a 409 `brief-not-open`.",
+    "open is a 409 `brief-not-open`. A brand that marked the influencer do_not_work takes no "
+    "bids from them: 403 `bids-refused-by-brand` (the brand's reason stays private).",
     responses=with_etag(
         201,
         problem_responses(
@@ -233,6 +235,7 @@ async def list_brief_invitations(
             BidExists,
             InfluencerProfileRequired,
             OwnBrief,
+            BidsRefusedByBrand,
         ),
     ),
 )

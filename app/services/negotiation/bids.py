@@ -116,6 +116,13 @@ class InfluencerDoNotWork(Conflict):
     slug, title = "influencer-do-not-work", "Your brand marked this influencer do_not_work"
 
 
+class BidsRefusedByBrand(Forbidden):
+    """The brand marked the bidder do_not_work (issue 15). The answer names neither the status
+    nor the brand's reason: both are the brand's private record."""
+
+    slug, title = "bids-refused-by-brand", "This brand does not take bids from you"
+
+
 class OwnBrief(Forbidden):
     slug, title = "own-brief", "You cannot bid on a brief of a brand you belong to"
 
@@ -344,6 +351,18 @@ async def _refuse_do_not_work(
         )
 
 
+async def _marked_do_not_work(session: AsyncSession, brand_id: str, influencer_id: str) -> bool:
+    """Whether the brand's relationship record marks the influencer do_not_work (issue 15)."""
+    found = await session.scalar(
+        select(Relationship.id).where(
+            Relationship.brand_id == brand_id,
+            Relationship.influencer_id == influencer_id,
+            Relationship.status == RelationshipStatus.do_not_work,
+        )
+    )
+    return found is not None
+
+
 async def _brand_brief(session: AsyncSession, user_id: str, brief_id: str) -> Brief:
     brief = await session.scalar(
         select(Brief).where(Brief.id == brief_id, Brief.brand_id.in_(member_brands(user_id)))
@@ -457,6 +476,10 @@ async def submit(
         session, brief.id, influencer_id
     ):
         raise BriefNotFound(f"No brief {brief_id}")
+    if await _marked_do_not_work(session, brief.brand_id, influencer_id):
+        raise BidsRefusedByBrand(
+            f"The brand of brief {brief.id} does not take bids from you", brief_id=brief.id
+        )
     state = BriefState(brief.state)
     if state != BriefState.open:
         raise BriefNotOpen(
