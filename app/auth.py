@@ -5,10 +5,11 @@ takes one request from the credential's rate limit, and checks that the credenti
 required scope. Routes take it through `Annotated` aliases (`BriefWriter`, …) so the requirement
 is visible on the route and in OpenAPI's security requirements.
 
-Credentials: a password sign-in's access token (JWT) and an API key (`rk_live_…`/`rk_test_…`),
-each resolved to a `Principal` (`app/services/identity/credentials.py`); an OAuth access token is
-the next kind. The scope catalogue is `app/services/identity/scopes.py`. Object-level access is
-not decided here: services filter their queries by the principal's account.
+Credentials: a password sign-in's access token (JWT), an API key (`rk_live_…`/`rk_test_…`) and a
+partner application's OAuth access token (`roa_…`, app/services/identity/oauth.py), each resolved
+to a `Principal` (`app/services/identity/credentials.py`). The scope catalogue is
+`app/services/identity/scopes.py`. Object-level access is not decided here: services filter their
+queries by the principal's account, whatever the credential.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ async def _principal(request: Request, session: Session, token: str) -> Principa
     identity, now = _identity(request), _now(request)
     if looks_like_api_key(token):
         return await identity.api_keys.authenticate(session, token, now)
+    if identity.oauth.looks_like_token(token):
+        return await identity.oauth.authenticate(session, token, now)
     try:
         claims = identity.access_tokens.verify(token, now)
     except TokenError as exc:
@@ -67,7 +70,8 @@ async def _authenticate(
 ) -> Principal:
     if not token:
         raise NotAuthenticated(
-            "Send a bearer token: `Authorization: Bearer <access_token or rk_… API key>`"
+            "Send a bearer token: `Authorization: Bearer <access_token, rk_… API key or roa_… "
+            "OAuth token>`"
         )
     principal = await _principal(request, session, token)
     # Counted before the scope check (a caller probing scopes spends its quota too) and before
@@ -113,3 +117,4 @@ DeliverableWriter = Annotated[Principal, Authenticator(Scope.deliverables_write)
 PaymentReader = Annotated[Principal, Authenticator(Scope.payments_read)]
 PaymentWriter = Annotated[Principal, Authenticator(Scope.payments_write)]
 Operator = Annotated[Principal, Authenticator(Scope.operator)]
+AppManager = Annotated[Principal, Authenticator(Scope.apps_manage)]

@@ -52,6 +52,7 @@ from app.models.idempotency import IdempotencyRecord
 from app.resources import resources_of
 from app.security import AccessTokens, TokenError
 from app.services.identity.credentials import looks_like_api_key
+from app.services.identity.oauth_server import PREFIX as OAUTH_PREFIX
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 RETENTION = timedelta(hours=24)
@@ -324,6 +325,10 @@ def _caller(state: Any, headers: dict[bytes, bytes], scope: Scope, now: datetime
         # An API key's calls are its own (never the anonymous client address's, which partners
         # behind one NAT would share); a digest, not the key, is what is stored.
         return "key:" + hashlib.sha256(bearer.encode()).hexdigest()
+    if bearer.startswith(OAUTH_PREFIX["access"]):
+        # A partner's OAuth token likewise (one partner server acts for many users: their keys
+        # must never meet): its calls are its own, until it is refreshed.
+        return "oauth:" + hashlib.sha256(bearer.encode()).hexdigest()
     if authorization.lower().startswith("bearer "):
         try:
             tokens: AccessTokens = state.access_tokens

@@ -55,6 +55,11 @@ PREFIXES: dict[str, str] = {
     "relationship": "rel",
     "relationship_list": "rls",
     "rating": "rtg",
+    # OAuth2 for partner applications (issue 14)
+    "oauth_client": "cli",
+    "oauth_code": "ocd",
+    "oauth_token": "otk",
+    "oauth_consent": "ocn",
 }
 
 

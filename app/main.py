@@ -36,6 +36,8 @@ from app.routers.delivery import router as delivery_router
 from app.routers.disputes import router as disputes_router
 from app.routers.money import router as money_router
 from app.routers.negotiation import router as bids_router
+from app.routers.oauth import router as oauth_protocol_router
+from app.routers.oauth_clients import router as oauth_clients_router
 from app.routers.pages import install_pages
 from app.routers.payouts import router as payouts_router
 from app.routers.relationships import router as relationships_router
@@ -80,6 +82,8 @@ ROUTERS = (
     disputes_router,
     webhooks_router,  # issue 14: webhook endpoints, deliveries, the event feed
     relationships_router,  # issue 15: relationship records, performance, ratings
+    oauth_clients_router,  # issue 14: partner applications and users' consents
+    oauth_protocol_router,  # issue 14: /oauth/authorize (consent page), token, revoke, introspect
 )
 
 
@@ -170,6 +174,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             {
                 "name": "api-keys",
                 "description": "API keys for integrations: scoped, rotatable, revocable",
+            },
+            {
+                "name": "oauth",
+                "description": "Partner applications (OAuth2 clients) and the consents users "
+                "give them; the protocol endpoints are under /oauth (docs/partners.md)",
             },
             {"name": "brands", "description": "Brands, their members and invitations"},
             {"name": "influencers", "description": "Influencer profiles (listings)"},

@@ -9,7 +9,9 @@ here, from the same sources the server enforces:
 - an optional body is the object or nothing, never `null` (what the server accepts);
 - every schema and every JSON response carries an example (`app/openapi_examples.py`);
 - every route that takes the sign-in token also takes an API key (`ApiKey`, an HTTP bearer
-  scheme), with the same scopes listed in its security requirement.
+  scheme), with the same scopes listed in its security requirement;
+- every route whose scopes a partner application may be granted also takes its OAuth token
+  (`PartnerOAuth`: authorization code with PKCE, and client credentials for the catalogue).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 from typing import Any
 
 from app.openapi_examples import example_for
+from app.services.identity.scopes import CLIENT_CREDENTIALS_SCOPES, OAUTH_SCOPES, SCOPE_DESCRIPTIONS
 from app.settings import Settings
 
 _REF = "#/components/schemas/"
@@ -34,6 +37,7 @@ def refine(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
             _query_values(operation)
     _examples(schema, components)
     _api_key_security(schema)
+    _partner_oauth_security(schema)
     _rate_limit_headers(schema)
     return schema
 
@@ -87,6 +91,46 @@ def _api_key_security(schema: dict[str, Any]) -> None:
             for requirement in list(security):
                 if "OAuth2PasswordBearer" in requirement:
                     security.append({"ApiKey": requirement["OAuth2PasswordBearer"]})
+
+
+def partner_oauth_scheme() -> dict[str, Any]:
+    def scopes(names: frozenset[str]) -> dict[str, str]:
+        return {name: SCOPE_DESCRIPTIONS[name] for name in sorted(names)}
+
+    return {
+        "type": "oauth2",
+        "description": "A partner application's token (docs/partners.md): acting for a user who "
+        "consented on Rapport's page (authorization code with PKCE S256; refresh tokens rotate), "
+        "or for the application itself on the public catalogue (client credentials). Sent as "
+        "`Authorization: Bearer roa_…`.",
+        "flows": {
+            "authorizationCode": {
+                "authorizationUrl": "/oauth/authorize",
+                "tokenUrl": "/oauth/token",
+                "refreshUrl": "/oauth/token",
+                "scopes": scopes(OAUTH_SCOPES),
+            },
+            "clientCredentials": {
+                "tokenUrl": "/oauth/token",
+                "scopes": scopes(CLIENT_CREDENTIALS_SCOPES),
+            },
+        },
+    }
+
+
+def _partner_oauth_security(schema: dict[str, Any]) -> None:
+    """`Authenticator` accepts a partner's OAuth token where its scopes can be granted one."""
+    schemes = schema["components"].setdefault("securitySchemes", {})
+    if "OAuth2PasswordBearer" not in schemes:
+        return
+    schemes["PartnerOAuth"] = partner_oauth_scheme()
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            security = operation.get("security", [])
+            for requirement in list(security):
+                needed = requirement.get("OAuth2PasswordBearer")
+                if needed is not None and set(needed) <= OAUTH_SCOPES:
+                    security.append({"PartnerOAuth": needed})
 
 
 def _rename_components(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:

@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(
         30 * 24 * 3600, description="refresh token lifetime (30 days)"
     )
+    oauth_access_token_ttl_seconds: int = Field(
+        3600, ge=60, description="partner applications' OAuth access token lifetime (1 h)"
+    )
+    oauth_refresh_token_ttl_seconds: int = Field(
+        60 * 24 * 3600,
+        ge=60,
+        description="partner applications' OAuth refresh token lifetime (60 days; each refresh "
+        "issues a new one)",
+    )
 
     password_time_cost: int = Field(3, description="argon2id iterations")
     password_memory_cost_kib: int = Field(65536, description="argon2id memory in KiB")

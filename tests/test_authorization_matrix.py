@@ -47,6 +47,7 @@ from tests.factories import (
     register,
     unique_email,
 )
+from tests.oauth_support import REDIRECT_URI, connect, register_app
 
 CALLERS = ("owner", "member", "other_brand", "influencer", "other_influencer", "operator", "anon")
 # A party's write with a valid body may be refused by the object's state or rules: 409/422.
@@ -150,6 +151,14 @@ TABLE: dict[str, Row] = {
     "PUT /v1/operator/api-keys/{key_id}/plan": row(
         "403 403 403 403 403 2xx 401", {"plan": "partner"}, note="operators set plans"
     ),
+    # --- partner applications (issue 14): each caller's own; `client_id` is the owner's -------
+    "POST /v1/oauth-clients": row("2xx 2xx 2xx 2xx 2xx 2xx 401", "OAUTH_CLIENT"),
+    "GET /v1/oauth-clients": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the caller's own"),
+    "GET /v1/oauth-clients/{client_id}": row("2xx 404 404 404 404 404 401"),
+    "POST /v1/operator/oauth-clients": row(
+        "403 403 403 403 403 2xx 401", "OPERATOR_OAUTH_CLIENT", note="operators, for a user"
+    ),
+    "GET /v1/me/oauth-consents": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the caller's own"),
     # --- the catalogue: any signed-in user; the brief is `public` ---------------------------------
     "GET /v1/influencers": row("2xx 2xx 2xx 2xx 2xx 2xx 401"),
     "GET /v1/influencers/{influencer_id}": row("2xx 2xx 2xx 2xx 2xx 2xx 401"),
@@ -392,6 +401,10 @@ TABLE: dict[str, Row] = {
     "DELETE /v1/webhook-endpoints/{endpoint_id}": row("2xx 404 404 404 404 404 401"),
     "POST /v1/api-keys/{key_id}/rotate": row("2xx 404 404 404 404 404 401", {}),
     "DELETE /v1/api-keys/{key_id}": row("2xx 404 404 404 404 404 401"),
+    "DELETE /v1/me/oauth-consents/{consent_id}": row(
+        "404 404 404 2xx 404 404 401", note="the influencer's consent to the owner's application"
+    ),
+    "DELETE /v1/oauth-clients/{client_id}": row("2xx 404 404 404 404 404 401"),
 }
 
 
@@ -517,6 +530,11 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "/v1/api-keys", json={"name": "matrix", "scopes": ["briefs:read"]}, headers=h
     )
     assert key.status_code == 201, key.text
+    # The owner's partner application, to which the influencer consented.
+    partner_app = await register_app(client, owner)
+    await connect(client, partner_app, influencer, scope="profile")
+    consents = await client.get("/v1/me/oauth-consents", headers=influencer.headers)
+    assert consents.status_code == 200, consents.text
 
     pending = await client.post(
         f"/v1/brands/{deal.brand['id']}/invitations",
@@ -574,6 +592,8 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "list_id": shortlist.json()["id"],
         "relationship_id": relationship.json()["id"],
         "key_id": key.json()["id"],
+        "client_id": partner_app.client_id,
+        "consent_id": consents.json()["data"][0]["id"],
     }
     ids["endpoint_id"] = hook.json()["id"]
     logged = await client.get(f"/v1/webhook-endpoints/{ids['endpoint_id']}/deliveries", headers=h)
@@ -598,6 +618,13 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "RELATIONSHIP": {"influencer_id": ids["influencer_id"]},
         "RATING": {"scores": {"quality": {"score": 5, "text": "matrix"}}},
         "API_KEY": {"name": "matrix", "scopes": ["briefs:read", "bids:read"]},
+        "OAUTH_CLIENT": {"name": "matrix", "redirect_uris": [REDIRECT_URI], "scopes": ["profile"]},
+        "OPERATOR_OAUTH_CLIENT": {
+            "name": "matrix",
+            "redirect_uris": [REDIRECT_URI],
+            "scopes": ["profile"],
+            "owner_user_id": owner.id,
+        },
     }
     bodies["WEBHOOK"] = {"url": "http://127.0.0.1:9/matrix2", "brand_id": deal.brand["id"]}
     callers: dict[str, Account | None] = {
@@ -617,6 +644,11 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "influencer": brand_private | own_key,
         "member": own_key,
     }
+    # The application's secret is shown once, to no one after; its consent is the influencer's.
+    for caller in ("owner", "member", "other_brand", "other_influencer", "operator", "influencer"):
+        hidden[caller] = hidden.get(caller, set()) | {partner_app.secret}
+    for caller in ("member", "other_brand", "other_influencer", "operator"):
+        hidden[caller] |= {ids["consent_id"], ids["client_id"]}
     # The brand's webhook endpoint and its secret: its owners' and admins' alone.
     for caller in ("member", "other_brand", "other_influencer", "influencer", "operator"):
         hidden[caller] = hidden.get(caller, set()) | {ids["endpoint_id"], hook.json()["secret"]}

@@ -55,6 +55,7 @@ from app.models.negotiation import (
     OfferState,
     Side,
 )
+from app.models.oauth import OAuthAuthorizationCode, OAuthClient, OAuthConsent, OAuthToken
 from app.models.payout_account import PayoutAccount
 from app.models.relationship import (
     FirstContact,
@@ -128,6 +129,10 @@ __all__ = [
     "Milestone",
     "MilestoneDeliverable",
     "MilestoneState",
+    "OAuthAuthorizationCode",
+    "OAuthClient",
+    "OAuthConsent",
+    "OAuthToken",
     "Offer",
     "OfferState",
     "Payment",

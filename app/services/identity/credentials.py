@@ -5,9 +5,11 @@ this request, and the bucket its rate limit counts in. Kinds today:
 
 - `user`: an access token from password sign-in (JWT, `app/security.py`);
 - `api_key`: a key made through `POST /v1/api-keys` (below);
-- `oauth` (next): an access token issued to a partner application, with the scopes the user
-  consented to. It needs nothing more than another `authenticate` that returns a Principal of
-  that kind; routes, scope checks and rate limits do not change.
+- `oauth`: an access token issued to a partner application (`app/services/identity/oauth.py`):
+  acting for a user, with the scopes the user consented to; or, from client credentials, acting
+  for the application itself on the public catalogue (`user_id` is then the client's id, which
+  owns nothing, so every tenant-filtered query finds nothing for it). Routes, scope checks and
+  rate limits are the same for every kind.
 
 API keys are `rk_live_…` in production and `rk_test_…` elsewhere, 43 random characters after the
 prefix (256 bits). The secret is shown once, at creation or rotation; only its HMAC is stored.
@@ -51,8 +53,10 @@ class Principal:
     user_id: str
     scopes: frozenset[str]
     is_operator: bool = False
-    # The API key's (or, next, OAuth token's) id; None for a password sign-in.
+    # The API key's or OAuth token's id; None for a password sign-in.
     credential_id: str | None = None
+    # The partner application (OAuth client) the request comes through, for `oauth` principals.
+    client_id: str | None = None
     # The rate-limit bucket and its plan (Settings.rate_limit_plans).
     rate_limit_key: str = ""
     plan: str = "standard"

@@ -5,7 +5,10 @@ security requirements). Every kind of credential carries a set of these scopes:
 
 - a password sign-in's access token carries every scope its account holds (`scopes_for`);
 - an API key carries the subset its creator chose, never more than the creator held then;
-- (next) an OAuth access token carries the scopes the user consented to.
+- an OAuth access token carries the scopes the user consented to (`OAUTH_SCOPES` at most: a
+  partner application never manages the user's own credentials, nor operates the platform); a
+  client-credentials token, the application acting for itself, carries `CLIENT_CREDENTIALS_SCOPES`
+  at most (the public catalogue).
 
 Whatever the credential says, a request is granted only `credential scopes ∩ scopes_for(user)`
 as the account stands now, so a credential never does more than its user could (an operator
@@ -40,6 +43,7 @@ class Scope(enum.StrEnum):
     payments_read = "payments:read"
     payments_write = "payments:write"
     webhooks_manage = "webhooks:manage"
+    apps_manage = "apps:manage"
     operator = "operator"
 
 
@@ -65,12 +69,22 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     Scope.payments_read: "Read a contract's funding, your earnings and your payout account",
     Scope.payments_write: "Fund contracts and start payout onboarding",
     Scope.webhooks_manage: "Manage outbound webhook endpoints",
+    Scope.apps_manage: "Register and revoke partner applications (OAuth clients), and list and "
+    "revoke the access you granted to applications",
     Scope.operator: "Platform operations (operators only)",
 }
 
 ALL_SCOPES: frozenset[str] = frozenset(s.value for s in Scope)
 # A signed-in person holds every scope a person can hold; operators also hold `operator`.
 USER_SCOPES: frozenset[str] = ALL_SCOPES - {Scope.operator.value}
+
+
+# What a partner application may be granted by a user's consent: everything a person holds but
+# the management of their own credentials and applications (an application could otherwise mint
+# itself an API key that outlives the consent).
+OAUTH_SCOPES: frozenset[str] = USER_SCOPES - {Scope.api_keys_manage.value, Scope.apps_manage.value}
+# What an application may hold for itself (client credentials): the public catalogue.
+CLIENT_CREDENTIALS_SCOPES: frozenset[str] = frozenset({Scope.catalogue_read.value})
 
 
 def scopes_for(user: User) -> frozenset[str]:

@@ -23,6 +23,7 @@ from app.ids import new_id
 from app.models import RefreshToken, User
 from app.security import AccessTokens, Passwords, new_secret, sha256_hex
 from app.services.identity.credentials import ApiKeys
+from app.services.identity.oauth import OAuth
 from app.services.identity.rate_limits import RateLimiter
 from app.services.identity.scopes import scopes_for
 from app.settings import Settings
@@ -63,10 +64,13 @@ class Identity:
     # service, made from the settings here so the identity service stays the one thing to build.
     rate_limiter: RateLimiter = field(init=False)
     api_keys: ApiKeys = field(init=False)
+    # Partner applications: registration, consents, their tokens (app/services/identity/oauth.py).
+    oauth: OAuth = field(init=False)
 
     def __post_init__(self) -> None:
         self.rate_limiter = RateLimiter(self.settings)
         self.api_keys = ApiKeys(self.settings)
+        self.oauth = OAuth(self.settings)
 
     async def register(
         self, session: AsyncSession, email: str, password: str, full_name: str
@@ -85,6 +89,14 @@ class Identity:
     async def login(
         self, session: AsyncSession, email: str, password: str, client_ip: str, now: datetime
     ) -> IssuedTokens:
+        user = await self.check_password(session, email, password, client_ip)
+        return await self._issue(session, user, family_id=new_id("refresh_token"), now=now)
+
+    async def check_password(
+        self, session: AsyncSession, email: str, password: str, client_ip: str
+    ) -> User:
+        """The account these credentials open, under the sign-in rate limits (also what the
+        OAuth consent page asks of the user)."""
         email = normalise_email(email)
         limiter, refused = self.rate_limiter, "Too many sign-in attempts; try again later"
         account_key = "signin-account:" + sha256_hex(email)
@@ -98,7 +110,7 @@ class Identity:
             raise InvalidCredentials("The email or password is wrong")
         if self.passwords.needs_rehash(user.password_hash):
             user.password_hash = self.passwords.hash(password)
-        return await self._issue(session, user, family_id=new_id("refresh_token"), now=now)
+        return user
 
     async def _issue(
         self, session: AsyncSession, user: User, family_id: str, now: datetime
