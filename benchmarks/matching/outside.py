@@ -87,6 +87,31 @@ def world2_case(seed: int, today: date, creators: int, briefs: int) -> Case:
     )
 
 
+def api_takes_posts() -> bool:
+    """Whether this API accepts per-post metrics and comment samples on an account."""
+    from app.schemas.influencers import AccountIn
+
+    return "recent_posts" in AccountIn.model_fields
+
+
+def world3_case(seed: int, today: date, creators: int, briefs: int) -> Case:
+    from rapport_dev.world3 import FAKE_KINDS, OVER_KINDS, generate_world
+
+    w = generate_world(creators=creators, briefs=briefs, seed=seed, today=today)
+    detail = api_takes_posts()
+    return Case(
+        generator="world3",
+        seed=seed,
+        creators=[c.detail_body if detail else c.body for c in w.creators],
+        brands=w.brands,
+        briefs=w.briefs,
+        brief_brand=w.brief_brand,
+        grades=[{k: g for k, g in enumerate(row) if g > 0} for row in w.truth],
+        fake={k for k, c in enumerate(w.creators) if c.kind in FAKE_KINDS},
+        over={k for k, c in enumerate(w.creators) if c.kind in OVER_KINDS},
+    )
+
+
 def seed_case(seed: int, today: date, creators: int, briefs: int) -> Case:
     from rapport_dev.seed.generator import (
         TruthBuilder,
@@ -457,7 +482,7 @@ def main() -> None:
     ap.add_argument("--markdown")
     args = ap.parse_args()
     today = datetime.now(UTC).date()
-    makers = {"world2": world2_case, "seed": seed_case}
+    makers = {"world2": world2_case, "seed": seed_case, "world3": world3_case}
     worlds = []
     for gen in args.generators:
         for seed in args.seeds:
