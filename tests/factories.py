@@ -121,6 +121,8 @@ def account_body(platform: str = "instagram", handle: str | None = None, **field
             {"date": "2026-06-01", "followers": 41000},
             {"date": "2026-09-01", "followers": 46000},
         ],
+        "recent_posts": [],
+        "comment_samples": [],
     } | fields
 
 

@@ -103,13 +103,22 @@ class SocialAccount(Base):
     handle_key: Mapped[str] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(String(2048))
     followers: Mapped[int] = mapped_column(BigInteger, default=0)
-    avg_views: Mapped[int] = mapped_column(BigInteger, default=0)
-    avg_likes: Mapped[int] = mapped_column(BigInteger, default=0)
-    avg_comments: Mapped[int] = mapped_column(BigInteger, default=0)
-    avg_shares: Mapped[int] = mapped_column(BigInteger, default=0)
-    avg_saves: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Averages per post; None = unknown (not reported), which is not 0 (migration 0017).
+    avg_views: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    avg_likes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    avg_comments: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    avg_shares: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    avg_saves: Mapped[int | None] = mapped_column(BigInteger, default=None)
     posts_per_week: Mapped[float] = mapped_column(Float, default=0.0)
     follower_history: Mapped[list[Any]] = mapped_column(JsonDoc, default=list)
+    # Per-post counts (`PostMetrics` JSON: posted_at, views, likes, …, sponsored; null =
+    # unknown) and a sample of comment texts, as the API takes them.
+    recent_posts: Mapped[list[Any]] = mapped_column(
+        JsonDoc, default=list, server_default=text("'[]'")
+    )
+    comment_samples: Mapped[list[Any]] = mapped_column(
+        JsonDoc, default=list, server_default=text("'[]'")
+    )
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.auth import CatalogueReader, InfluencerReader, InfluencerWriter
 from app.db import Session
+from app.deps import Now
 from app.errors import AUTH_PROBLEMS, problem_responses
 from app.models import Influencer
 from app.pagination import Page, Pagination, page_of
@@ -47,11 +48,12 @@ def _own_out(listing: Influencer) -> InfluencerOut:
     responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileExists, HandleTaken),
 )
 async def create_own_profile(
-    body: InfluencerIn, principal: InfluencerWriter, session: Session
+    body: InfluencerIn, principal: InfluencerWriter, session: Session, now: Now
 ) -> InfluencerOut:
     fields = body.model_dump(mode="json", exclude={"accounts"})
     accounts = [a.model_dump(mode="json") for a in body.accounts]
-    return _own_out(await service.create_profile(session, principal.user_id, fields, accounts))
+    listing = await service.create_profile(session, principal.user_id, fields, accounts, now=now)
+    return _own_out(listing)
 
 
 @router.get(
@@ -98,9 +100,10 @@ async def list_own_accounts(principal: InfluencerReader, session: Session) -> li
     responses=problem_responses(*AUTH_PROBLEMS, InfluencerProfileNotFound, HandleTaken),
 )
 async def add_own_account(
-    body: AccountIn, principal: InfluencerWriter, session: Session
+    body: AccountIn, principal: InfluencerWriter, session: Session, now: Now
 ) -> AccountOut:
-    account = await service.add_account(session, principal.user_id, body.model_dump(mode="json"))
+    fields = body.model_dump(mode="json")
+    account = await service.add_account(session, principal.user_id, fields, now=now)
     return AccountOut.model_validate(account)
 
 
@@ -113,10 +116,10 @@ async def add_own_account(
     ),
 )
 async def update_own_account(
-    account_id: str, body: AccountPatch, principal: InfluencerWriter, session: Session
+    account_id: str, body: AccountPatch, principal: InfluencerWriter, session: Session, now: Now
 ) -> AccountOut:
     changes = body.model_dump(mode="json", exclude_unset=True)
-    account = await service.update_account(session, principal.user_id, account_id, changes)
+    account = await service.update_account(session, principal.user_id, account_id, changes, now=now)
     return AccountOut.model_validate(account)
 
 

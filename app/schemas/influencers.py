@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, StringConstraints
 
 from app.schemas.catalogue import (
     UNIQUE,
@@ -49,42 +49,127 @@ class FollowerPoint(Input):
     followers: Count
 
 
+# An average or a post's count: a number, or null (or left out) when it is not known. Unknown
+# is not 0: "nobody saved it" and "the platform does not say" are different facts, and the
+# matching treats a missing figure as missing evidence, never as a bad one.
+UnknownCount = Annotated[
+    Count | None,
+    Field(description="A non-negative integer; null or left out when unknown (not 0)"),
+]
+MAX_RECENT_POSTS = 100
+MAX_COMMENT_SAMPLES = 100
+CommentSample = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class PostMetrics(Input):
+    """One recent post of the account with its counts, as the platform shows them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "posted_at": "2026-11-20T17:05:00Z",
+                    "url": "https://www.instagram.com/p/C0ffee123/",
+                    "views": 23_400,
+                    "likes": 2_050,
+                    "comments": 88,
+                    "shares": 41,
+                    "saves": None,
+                    "sponsored": False,
+                }
+            ]
+        }
+    )
+
+    posted_at: AwareDatetime = Field(
+        description="When it went live (RFC 3339 with a time zone; not in the future)"
+    )
+    url: Url | None = None
+    views: Annotated[Count | None, Field(description="Views or plays; null when unknown")] = None
+    likes: Annotated[Count | None, Field(description="null when unknown")] = None
+    comments: Annotated[Count | None, Field(description="null when unknown")] = None
+    shares: Annotated[Count | None, Field(description="null when unknown")] = None
+    saves: Annotated[Count | None, Field(description="null when unknown")] = None
+    sponsored: Annotated[
+        StrictBool | None,
+        Field(description="A paid or gifted post (disclosed as an ad); null when not said"),
+    ] = None
+
+
+RecentPosts = Annotated[
+    list[PostMetrics],
+    Field(
+        max_length=MAX_RECENT_POSTS,
+        description=f"Up to {MAX_RECENT_POSTS} recent posts with their counts, any order; the "
+        "matching reads engagement, likes per view, viral posts and the sponsored share from them",
+    ),
+]
+CommentSamples = Annotated[
+    list[CommentSample],
+    Field(
+        max_length=MAX_COMMENT_SAMPLES,
+        description=f"Up to {MAX_COMMENT_SAMPLES} comment texts (each at most 500 characters) as "
+        "they appear under recent posts, unedited: a sample of what the audience writes",
+    ),
+]
+
+
 class AccountIn(Input):
     platform: Platform
     handle: Handle
     url: Url
     followers: Count
-    avg_views: Count = 0
-    avg_likes: Count = 0
-    avg_comments: Count = 0
-    avg_shares: Count = 0
-    avg_saves: Count = 0
+    avg_views: UnknownCount = None
+    avg_likes: UnknownCount = None
+    avg_comments: UnknownCount = None
+    avg_shares: UnknownCount = None
+    avg_saves: UnknownCount = None
     posts_per_week: NonNegative = 0.0
     follower_history: Annotated[
         list[FollowerPoint], Field(max_length=1000), AfterValidator(ordered_dates)
     ] = Field(default_factory=list, description="Dated follower counts, in date order")
+    recent_posts: RecentPosts = Field(default_factory=list)
+    comment_samples: CommentSamples = Field(default_factory=list)
 
 
 class AccountPatch(Patch):
-    """Change an account; the platform is fixed (delete and add to move platforms)."""
+    """Change an account; the platform is fixed (delete and add to move platforms). `null`
+    makes an average unknown."""
+
+    nullable_fields = frozenset(
+        {"avg_views", "avg_likes", "avg_comments", "avg_shares", "avg_saves"}
+    )
 
     handle: Handle | None = None
     url: Url | None = None
     followers: Count | None = None
-    avg_views: Count | None = None
-    avg_likes: Count | None = None
-    avg_comments: Count | None = None
-    avg_shares: Count | None = None
-    avg_saves: Count | None = None
+    avg_views: UnknownCount = None
+    avg_likes: UnknownCount = None
+    avg_comments: UnknownCount = None
+    avg_shares: UnknownCount = None
+    avg_saves: UnknownCount = None
     posts_per_week: NonNegative | None = None
     follower_history: (
         Annotated[list[FollowerPoint], Field(max_length=1000), AfterValidator(ordered_dates)] | None
     ) = None
+    recent_posts: RecentPosts | None = None
+    comment_samples: CommentSamples | None = None
 
 
 class FollowerPointOut(Output):
     date: date
     followers: int
+
+
+class PostMetricsOut(Output):
+    posted_at: datetime
+    url: str | None = None
+    views: int | None = None
+    likes: int | None = None
+    comments: int | None = None
+    shares: int | None = None
+    saves: int | None = None
+    sponsored: bool | None = None
 
 
 class AccountOut(Output):
@@ -93,13 +178,15 @@ class AccountOut(Output):
     handle: str
     url: str
     followers: int
-    avg_views: int
-    avg_likes: int
-    avg_comments: int
-    avg_shares: int
-    avg_saves: int
+    avg_views: int | None = Field(description="null: unknown (not reported), not 0")
+    avg_likes: int | None
+    avg_comments: int | None
+    avg_shares: int | None
+    avg_saves: int | None
     posts_per_week: float
     follower_history: list[FollowerPointOut]
+    recent_posts: list[PostMetricsOut] = Field(default_factory=list)
+    comment_samples: list[str] = Field(default_factory=list)
 
 
 class Audience(Input):

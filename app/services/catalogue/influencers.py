@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, select
@@ -20,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.clock import rfc3339
 from app.errors import Conflict, InvalidRequest, NotFound
 from app.models import Influencer, ListingCountry, ListingRate, ListingTopic, SocialAccount
 from app.pagination import PageParams, SortKey, paginate
@@ -102,6 +104,24 @@ def _columns(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+POSTED_AT_SKEW = timedelta(minutes=5)  # clocks differ a little; a post from the future is wrong
+
+
+def check_posts(account: Mapping[str, Any], now: datetime | None, field: str) -> None:
+    """A post that went live in the future is a mistake (a clock or a time zone): 422 naming
+    the post, nothing written. `account` is JSON-shaped; `field` is its path in the body."""
+    if now is None:
+        return
+    for k, post in enumerate(account.get("recent_posts") or ()):
+        posted_at = datetime.fromisoformat(post["posted_at"])
+        if posted_at > now + POSTED_AT_SKEW:
+            raise InvalidRequest.field(
+                f"{field}recent_posts.{k}.posted_at",
+                f"is in the future (now is {rfc3339(now)})",
+                "in_future",
+            )
+
+
 def _account(listing_id: str, fields: dict[str, Any], position: int) -> SocialAccount:
     return SocialAccount(
         influencer_id=listing_id, position=position, handle_key=fields["handle"].lower(), **fields
@@ -116,8 +136,13 @@ async def create_profile(
     user_id: str,
     fields: dict[str, Any],
     accounts: Sequence[dict[str, Any]] = (),
+    *,
+    now: datetime | None = None,
 ) -> Influencer:
-    """`fields` and `accounts` are JSON-shaped (`model_dump(mode="json")`)."""
+    """`fields` and `accounts` are JSON-shaped (`model_dump(mode="json")`); with `now`, posts
+    dated after it are refused (`check_posts`)."""
+    for k, account_fields in enumerate(accounts):
+        check_posts(account_fields, now, f"accounts.{k}.")
     profile = Influencer(user_id=user_id, **_columns(fields))
     try:
         async with session.begin_nested():
@@ -164,7 +189,10 @@ async def list_own_accounts(session: AsyncSession, user_id: str) -> list[SocialA
     return list((await _own(session, user_id)).accounts)
 
 
-async def add_account(session: AsyncSession, user_id: str, fields: dict[str, Any]) -> SocialAccount:
+async def add_account(
+    session: AsyncSession, user_id: str, fields: dict[str, Any], *, now: datetime | None = None
+) -> SocialAccount:
+    check_posts(fields, now, "")
     profile = await _own(session, user_id)
     last = max((a.position for a in profile.accounts), default=-1)
     account = _account(profile.id, fields, last + 1)
@@ -184,8 +212,14 @@ async def _own_account(
 
 
 async def update_account(
-    session: AsyncSession, user_id: str, account_id: str, changes: dict[str, Any]
+    session: AsyncSession,
+    user_id: str,
+    account_id: str,
+    changes: dict[str, Any],
+    *,
+    now: datetime | None = None,
 ) -> SocialAccount:
+    check_posts(changes, now, "")
     profile, account = await _own_account(session, user_id, account_id)
     await _write_account(session, account, changes)
     await reindex_listing(session, profile, await _accounts(session, profile.id))

@@ -15,18 +15,25 @@ alone, and a signal without data is no evidence (it only lowers the confidence s
 - audience geography: the share of the audience in countries that are neither the creator's
   country nor its region and speak none of its languages. It counts only *together with*
   other evidence: many honest creators (English-language, travel, gaming, diaspora) have
-  mostly foreign audiences, so a foreign share alone is never evidence.
+  mostly foreign audiences, so a foreign share alone is never evidence;
+- from per-post metrics (``posts``): likes per view far above the platform's median (likes
+  with no audience behind them: bought likes, pods), and a follower spike that a viral post
+  explains (its weight is cut to a quarter: growth the audience earned);
+- from comment samples: a share of low-effort comments (emoji only, generic compliments,
+  repeats) far above what every popular account gets — an engagement pod's fingerprint.
 
 Each becomes a number in [0, 1]; they add up as log-odds (so two moderate signals outweigh
 one strong one) and authenticity = 1 - sigmoid(2 z), times a confidence factor in
-[``MIN_CONFIDENCE``, 1] for the share of signals that had data. With no evidence and full
-data authenticity is ~0.99; a viral month alone ~0.9; pods, gradual buying and farmed
-audiences fall below the gate (``GATE``), which removes them from the top of a ranking.
+[``MIN_CONFIDENCE``, 1] for the share of the six kinds of data present (engagement, comments
+per like, follower history, audience countries, per-post metrics, comment samples). With no
+evidence and full data authenticity is ~0.99; a viral month alone ~0.9; pods, gradual buying
+and farmed audiences fall below the gate (``GATE``), which removes them from the top of a ranking.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -44,12 +51,42 @@ W_GEO = 2.5  # only as far as other evidence corroborates it
 W_COMMENTS = 2.5
 W_POD = 2.0  # high engagement *and* comments out of proportion: a pod's fingerprint
 W_GROWTH_NO_ENGAGEMENT = 2.0  # a surge that engagement did not follow
+W_LIKES_PER_VIEW = 2.5  # likes per view far above the platform's median
+W_LOW_EFFORT = 2.5  # most sampled comments emoji, generic or repeated
+W_POD_COMMENTS = 1.5  # engagement far too high *and* low-effort comments
+SPIKE_EXPLAINED_FACTOR = 0.25  # a spike a viral post explains keeps a quarter of its weight
 BIAS = -2.5
 MIN_CONFIDENCE = 0.95  # authenticity factor when no signal has data
 GATE = 0.35  # below this, the fake-follower gate removes a listing from the top
 # evidence_mask bits (index column): which signals have data; missing data is not evidence.
 HAS_ENGAGEMENT, HAS_HISTORY, HAS_AUDIENCE = 1, 2, 4
+HAS_POSTS, HAS_COMMENTS = 8, 16  # per-post metrics (3+ posts), comment samples (10+)
+SPIKE_EXPLAINED = 32  # the follower spike follows a viral post
+N_DATA_KINDS = 6
+# Shares kept as uint8 in half-percent units; this code means "unknown".
+UNKNOWN_SHARE = 255
+
+
+def share_code(share: float) -> int:
+    """A share in [0, 1] (NaN: unknown) -> its uint8 column code."""
+    if not math.isfinite(share):
+        return UNKNOWN_SHARE
+    return round(min(max(share, 0.0), 1.0) * 200)
+
+
+def share_of(code: np.ndarray) -> np.ndarray:
+    """uint8 column codes -> shares in [0, 1], NaN where unknown."""
+    out: np.ndarray = np.where(
+        code == UNKNOWN_SHARE, np.nan, code.astype(np.float32) / np.float32(200)
+    ).astype(np.float32)
+    return out
+
+
 MIN_BIN_COUNT = 30  # fewer accounts than this in a bin: use the typical-rate prior
+
+
+# Likes per view by platform, where the index has too few accounts with views to say.
+PRIOR_LV = np.array([0.08, 0.07, 0.035, 0.05, 0.02, 0.02, 0.02], dtype=np.float32)
 
 
 @dataclass
@@ -58,6 +95,7 @@ class EngagementStats:
 
     er_median: np.ndarray  # (platforms, bins)
     cl_median: np.ndarray  # (platforms,)
+    lv_median: np.ndarray = field(default_factory=lambda: PRIOR_LV.copy())  # (platforms,)
 
 
 def follower_bin(followers: np.ndarray) -> np.ndarray:
@@ -87,10 +125,13 @@ def compute_stats(
     cl_main: np.ndarray,
     main_platform: np.ndarray,
     alive: np.ndarray,
+    likes_per_view: np.ndarray | None = None,
 ) -> EngagementStats:
-    """Medians of engagement per (platform, follower bin) and of comments/likes per platform."""
+    """Medians of engagement per (platform, follower bin), and of comments per like and likes
+    per view per platform (main accounts)."""
     er_median = PRIOR_ER.copy()
     cl_median = PRIOR_CL.copy()
+    lv_median = PRIOR_LV.copy()
     bins = follower_bin(followers)
     for p in range(N_PLATFORMS):
         has = alive & (followers[p] > 0) & np.isfinite(er[p])
@@ -107,7 +148,13 @@ def compute_stats(
         cl = cl_main[alive & (main_platform == p) & np.isfinite(cl_main)]
         if len(cl) >= MIN_BIN_COUNT:
             cl_median[p] = np.median(cl)
-    return EngagementStats(er_median=er_median, cl_median=cl_median)
+    if likes_per_view is not None:
+        lv_all = likes_per_view.astype(np.float32)
+        for p in range(N_PLATFORMS):
+            lv = lv_all[alive & (main_platform == p) & np.isfinite(lv_all) & (lv_all > 0)]
+            if len(lv) >= MIN_BIN_COUNT:
+                lv_median[p] = np.median(lv)
+    return EngagementStats(er_median=er_median, cl_median=cl_median, lv_median=lv_median)
 
 
 def engagement_ratio(followers: np.ndarray, er: np.ndarray, stats: EngagementStats) -> np.ndarray:
@@ -130,6 +177,11 @@ class Evidence:
     comments: np.ndarray
     cl_ratio: np.ndarray  # comments/likes over the platform median
     confidence: np.ndarray  # share of the signals that had data
+    likes_per_view: np.ndarray  # far too many likes per view
+    lv_ratio: np.ndarray  # likes per view over the platform median (NaN: unknown)
+    low_effort: np.ndarray  # mostly low-effort comments
+    low_effort_share: np.ndarray  # share of low-effort comments (NaN: unknown)
+    spike_explained: np.ndarray  # bool: a viral post explains the spike
 
 
 def evidence(
@@ -141,7 +193,18 @@ def evidence(
     main_platform: np.ndarray,
     known: np.ndarray,
     stats: EngagementStats,
+    likes_per_view: np.ndarray | None = None,
+    low_effort_code: np.ndarray | None = None,
 ) -> Evidence:
+    n = len(main_ratio)
+    lv = (
+        likes_per_view.astype(np.float32)
+        if likes_per_view is not None
+        else np.full(n, np.nan, np.float32)
+    )
+    low = (
+        share_of(low_effort_code) if low_effort_code is not None else np.full(n, np.nan, np.float32)
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.log2(np.maximum(np.nan_to_num(main_ratio, nan=1.0), 1e-3))
         e_er = np.clip((-log_ratio - 0.6) / 1.4, 0.0, 1.0)
@@ -153,15 +216,27 @@ def evidence(
         cl_ratio = cl_main / stats.cl_median[np.maximum(main_platform, 0)]
         dev = np.abs(np.log2(np.nan_to_num(cl_ratio, nan=1.0, posinf=1.0) + 1e-6))
         e_cl = np.clip((dev - 1.2) / 1.3, 0.0, 1.0)
+        lv_ratio = lv / stats.lv_median[np.maximum(main_platform, 0)]
+        lv_ratio = np.where((main_platform >= 0) & (lv > 0), lv_ratio, np.nan)
+        # Likes per view 2.5x the platform's median start to count, 5.7x count fully.
+        e_lv = np.clip((np.log2(np.nan_to_num(lv_ratio, nan=1.0)) - 1.3) / 1.2, 0.0, 1.0)
+        # Low-effort comments: up to ~45 % is ordinary for a popular account; 75 % is a pod.
+        e_low = np.clip((np.nan_to_num(low, nan=0.0) - 0.45) / 0.3, 0.0, 1.0)
+    explained = (known & SPIKE_EXPLAINED) != 0
+    e_spike = np.where(explained, e_spike * SPIKE_EXPLAINED_FACTOR, e_spike)
     # Geography counts only as far as other evidence backs it.
-    other = e_er + e_high + e_spike + e_surge * soft_low + e_cl
+    other = e_er + e_high + e_spike + e_surge * soft_low + e_cl + e_lv + e_low
     e_geo = e_geo_raw * np.clip(other / 0.5, 0.0, 1.0)
     e_surge_eff = e_surge * (1.0 + W_GROWTH_NO_ENGAGEMENT / W_SURGE * soft_low)
     has_er = np.isfinite(main_ratio)
     has_cl = np.isfinite(cl_main)
     has_hist = (known & HAS_HISTORY) != 0
     has_aud = (known & HAS_AUDIENCE) != 0
-    confidence = (has_er.astype(np.float32) + has_cl + has_hist + has_aud) / np.float32(4.0)
+    has_posts = (known & HAS_POSTS) != 0
+    has_comments = (known & HAS_COMMENTS) != 0
+    confidence = (
+        has_er.astype(np.float32) + has_cl + has_hist + has_aud + has_posts + has_comments
+    ) / np.float32(N_DATA_KINDS)
     return Evidence(
         engagement=e_er.astype(np.float32),
         high=e_high.astype(np.float32),
@@ -172,6 +247,11 @@ def evidence(
         comments=e_cl.astype(np.float32),
         cl_ratio=np.nan_to_num(cl_ratio, nan=1.0).astype(np.float32),
         confidence=confidence.astype(np.float32),
+        likes_per_view=e_lv.astype(np.float32),
+        lv_ratio=lv_ratio.astype(np.float32),
+        low_effort=e_low.astype(np.float32),
+        low_effort_share=low.astype(np.float32),
+        spike_explained=explained,
     )
 
 
@@ -179,6 +259,8 @@ def authenticity_from(ev: Evidence) -> np.ndarray:
     z = W_ENGAGEMENT * ev.engagement + W_HIGH * ev.high + W_SPIKE * ev.spike
     z = z + W_SURGE * ev.surge + W_GEO * ev.geo + W_COMMENTS * ev.comments
     z = z + W_POD * ev.high * ev.comments + BIAS
+    z = z + W_LIKES_PER_VIEW * ev.likes_per_view + W_LOW_EFFORT * ev.low_effort
+    z = z + W_POD_COMMENTS * np.maximum(ev.high, ev.likes_per_view) * ev.low_effort
     a = 1.0 - 1.0 / (1.0 + np.exp(-2.0 * z))
     a *= MIN_CONFIDENCE + (1.0 - MIN_CONFIDENCE) * ev.confidence
     authenticity: np.ndarray = a.astype(np.float32)
@@ -188,11 +270,18 @@ def authenticity_from(ev: Evidence) -> np.ndarray:
 HEAVY_SPONSORED_SHARE = 0.5  # at or above: the over-exposure gate
 
 
-def sponsored_share(sponsored90: np.ndarray, recent_posts: np.ndarray) -> np.ndarray:
-    """Sponsored share of the last 90 days' posts; 0 when the posting rate is unknown (no
-    posts_per_week): an unknown rate is no evidence of over-exposure."""
+def sponsored_share(
+    sponsored90: np.ndarray, recent_posts: np.ndarray, post_code: np.ndarray | None = None
+) -> np.ndarray:
+    """Sponsored share of the last 90 days' posts: from the posts' own sponsored flags where
+    enough are known (`post_code`, the index's `post_sponsored` column), else the declared
+    sponsored posts over the posting rate; 0 when neither is known (no posts_per_week): an
+    unknown rate is no evidence of over-exposure."""
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(recent_posts > 0, sponsored90 / np.maximum(recent_posts, 1.0), 0.0)
+    if post_code is not None:
+        flagged = share_of(post_code)
+        share = np.where(np.isfinite(flagged), flagged, share)
     return share.astype(np.float32)
 
 
@@ -201,12 +290,15 @@ FRESH_BRANDS = (6.0, 12.0)  # brands in the last 30 days: same
 
 
 def freshness(
-    sponsored90: np.ndarray, concurrent30: np.ndarray, recent_posts: np.ndarray
+    sponsored90: np.ndarray,
+    concurrent30: np.ndarray,
+    recent_posts: np.ndarray,
+    post_code: np.ndarray | None = None,
 ) -> np.ndarray:
     """1 = fresh; falls with the sponsored share of recent posts (``FRESH_SHARE``) and with
     many concurrent deals (``FRESH_BRANDS``). A few brands a month is ordinary work for a
     creator; most posts being ads is what tires an audience."""
-    share = sponsored_share(sponsored90, recent_posts)
+    share = sponsored_share(sponsored90, recent_posts, post_code)
     lo, hi = FRESH_SHARE
     over_share = np.clip((share - lo) / (hi - lo), 0.0, 1.0)
     lo, hi = FRESH_BRANDS

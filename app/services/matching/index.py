@@ -40,6 +40,7 @@ readers between writes.
 from __future__ import annotations
 
 import gc
+import math
 import zlib
 from collections.abc import Iterable, Mapping
 from datetime import date
@@ -51,8 +52,18 @@ from app.services.matching import authenticity as au
 from app.services.matching import text as tx
 from app.services.matching import vocab as mv
 from app.services.matching.postings import Postings
+from app.services.matching.posts import (
+    MIN_POSTS,
+    account_posts,
+    listing_comments,
+    low_effort_share,
+)
+from app.services.matching.posts import sponsored_share as posts_sponsored_share
 
 N_TOPIC_FEATURES = 1 << 16
+# A follower spike whose history point is dated from 10 days before to 45 days after a viral
+# post (a monthly history dates the jump up to a month late) is growth the post explains.
+VIRAL_WINDOW = (-10, 45)
 # Depth of a declared topic by its position: creators list their main subject first.
 TOPIC_DEPTH: tuple[float, ...] = (1.0, 0.9, 0.75, 0.6)
 PROFILE_TERMS = 24  # words kept per topic profile
@@ -94,6 +105,12 @@ _SCALARS: dict[str, tuple[type, float]] = {
     "spike": (np.float32, 0.0),
     "spike_day": (np.int32, 0),
     "surge": (np.float32, 0.0),
+    # From per-post metrics and comment samples (issue 13): likes per view on the main
+    # account (NaN: unknown), the sponsored share of the last 90 days' flagged posts and the
+    # low-effort share of sampled comments (half-percent units, au.UNKNOWN_SHARE: unknown).
+    "likes_per_view": (np.float16, _NAN),
+    "post_sponsored": (np.uint8, au.UNKNOWN_SHARE),
+    "low_effort": (np.uint8, au.UNKNOWN_SHARE),
     "evidence_mask": (np.uint8, 0),
     "geo_mismatch": (np.float32, 0.0),
     "sponsored90": (np.float32, 0.0),
@@ -131,6 +148,7 @@ _ROW_FIELDS: tuple[str, ...] = (
     "recent_posts", "evidence_mask",
 )  # fmt: skip
 HAS_ENGAGEMENT, HAS_HISTORY, HAS_AUDIENCE = au.HAS_ENGAGEMENT, au.HAS_HISTORY, au.HAS_AUDIENCE
+HAS_POSTS, HAS_COMMENTS = au.HAS_POSTS, au.HAS_COMMENTS
 
 
 class _Chunk:
@@ -154,6 +172,9 @@ class _Chunk:
         self.topic_terms: list[int] = []
         self.topic_weights: list[float] = []
         self.topic_len: list[int] = []
+        # (likes per view, sponsored-share code, low-effort code, evidence bits, viral post
+        # day) per listing, from its posts and comments.
+        self.post_rows: list[tuple[float, int, int, int, int]] = []
         # Follower histories (one per account) for the growth-spike feature.
         self.hist_counts: list[list[float]] = []
         self.hist_dates: list[Any] = []
@@ -198,12 +219,24 @@ class _Chunk:
         self.rows, self.accounts, self.prices = [], [], []
         self.audience = {k: [] for k in self.audience}
 
+        viral = np.zeros(n, dtype=np.int32)
+        if self.post_rows:
+            lv, sponsored, low, bits, viral_day = zip(*self.post_rows, strict=True)
+            s["likes_per_view"][:] = np.array(lv, dtype=np.float16)
+            s["post_sponsored"][:] = np.array(sponsored, dtype=np.uint8)
+            s["low_effort"][:] = np.array(low, dtype=np.uint8)
+            s["evidence_mask"] |= np.array(bits, dtype=np.uint8)
+            viral[:] = viral_day
+        self.post_rows = []
+
         self.text_csr = _csr_counts(self.text_terms, self.text_len, n)
         self.topic_csr = _csr_max(self.topic_terms, self.topic_weights, self.topic_len, n)
         self.text_terms, self.topic_terms, self.topic_weights = [], [], []
-        _spikes(self, s)
+        _spikes(self, s, viral)
         s["geo_mismatch"][:] = _geo_mismatch(m["aud_country"], s["country"], s["lang_mask"])
-        s["freshness"][:] = au.freshness(s["sponsored90"], s["concurrent30"], s["recent_posts"])
+        s["freshness"][:] = au.freshness(
+            s["sponsored90"], s["concurrent30"], s["recent_posts"], s["post_sponsored"]
+        )
 
     def csr_parts(self) -> tuple[Csr, Csr]:
         """The (text, topic) CSR parts that `finish` built."""
@@ -300,9 +333,12 @@ class ListingIndex:
 
         pmask = 0
         known = 0
-        main_p, main_f, main_likes, main_comments = -1, -1.0, 0, 0
+        main_p, main_f = -1, -1.0
+        main_cl = main_lv = _NAN
         ppw = 0.0
         total_followers = 0.0
+        viral_day = 0
+        viral_factor = 0.0
         for acc in d.get("accounts") or ():
             p = mv.PLATFORM_INDEX.get(acc.get("platform"))
             if p is None:
@@ -311,19 +347,26 @@ class ListingIndex:
             total_followers += f
             ppw += float(acc.get("posts_per_week") or 0.0)
             pmask |= 1 << p
-            likes = int(acc.get("avg_likes") or 0)
-            comments = int(acc.get("avg_comments") or 0)
-            inter = likes + comments + int(acc.get("avg_shares") or 0)
-            inter += int(acc.get("avg_saves") or 0)
-            # No interactions at all means "not reported", not "nobody engages": unknown.
+            # Averages as reported, else from the account's posts; None = unknown, not 0.
+            ap = account_posts(acc)
+            # Engagement = likes + comments per follower: what every platform shows. Shares
+            # and saves are left out so that accounts reporting them and accounts not
+            # reporting them compare alike. Unknown likes (or none at all reported, the
+            # shape of data from before unknown was distinct from 0) mean unknown engagement.
+            inter = (ap.likes or 0.0) + (ap.comments or 0.0)
             c.accounts.append(
-                (p, j, f, inter / f if f > 0 and inter > 0 else _NAN,
-                 float(acc.get("avg_views") or 0))
+                (p, j, f, inter / f if f > 0 and inter > 0 else _NAN, ap.views or 0.0)
             )  # fmt: skip
             if inter > 0:
                 known |= HAS_ENGAGEMENT
+            if ap.n_posts >= MIN_POSTS:
+                known |= HAS_POSTS
+            if ap.viral_factor is not None and ap.viral_factor > viral_factor:
+                viral_day, viral_factor = ap.viral_day or 0, ap.viral_factor
             if f > main_f:
-                main_p, main_f, main_likes, main_comments = p, f, likes, comments
+                main_p, main_f = p, f
+                main_cl = ap.comments / ap.likes if ap.likes and ap.comments is not None else _NAN
+                main_lv = ap.likes_per_view if ap.likes_per_view is not None else _NAN
             hist = acc.get("follower_history") or ()
             if len(hist) >= 3:
                 c.hist_counts.append([pt.get("followers") or 0 for pt in hist])
@@ -371,7 +414,7 @@ class ListingIndex:
             (
                 pmask,
                 main_p,
-                main_comments / main_likes if main_likes > 0 else _NAN,
+                main_cl,
                 total_followers,
                 available,
                 -1 if available else (day_number(until) if until else NO_DATE),
@@ -383,6 +426,16 @@ class ListingIndex:
                 ppw * 90.0 / 7.0,
                 known,
             )
+        )
+
+        # Per-post evidence (issue 13): likes per view, the sponsored share of the flagged
+        # posts, the low-effort share of sampled comments; unknown is NaN / UNKNOWN_SHARE.
+        accounts = d.get("accounts") or ()
+        post_share, _ = posts_sponsored_share(accounts, self._since90)
+        low_share, _ = low_effort_share(listing_comments(accounts))
+        extra = HAS_COMMENTS if math.isfinite(low_share) else 0
+        c.post_rows.append(
+            (main_lv, au.share_code(post_share), au.share_code(low_share), extra, viral_day)
         )
 
         topics = d.get("topics") or ()
@@ -433,7 +486,7 @@ class ListingIndex:
         c = self.cols
         self.stats = au.compute_stats(
             c["followers"][:, :n], c["er"][:, :n], c["cl_main"][:n], c["main_platform"][:n],
-            c["alive"][:n],
+            c["alive"][:n], c["likes_per_view"][:n],
         )  # fmt: skip
         self._derive(slice(0, n))
 
@@ -448,6 +501,7 @@ class ListingIndex:
         ev = au.evidence(
             main_ratio, c["spike"][rows], c["surge"][rows], c["geo_mismatch"][rows],
             c["cl_main"][rows], main, c["evidence_mask"][rows], self.stats,
+            c["likes_per_view"][rows], c["low_effort"][rows],
         )  # fmt: skip
         c["authenticity"][rows] = au.authenticity_from(ev)
 
@@ -465,6 +519,8 @@ class ListingIndex:
             main,
             c["evidence_mask"][rows],
             self.stats,
+            c["likes_per_view"][rows],
+            c["low_effort"][rows],
         )
 
     # --- incremental changes --------------------------------------------------------------
@@ -703,11 +759,15 @@ def _concat_csr(parts: list[Csr]) -> Csr:
     )
 
 
-def _spikes(c: _Chunk, s: dict[str, np.ndarray]) -> None:
+def _spikes(c: _Chunk, s: dict[str, np.ndarray], viral: np.ndarray | None = None) -> None:
     """Per listing, from its accounts' follower histories: the largest one-step growth above
     the account's usual (median) step ("spike": followers bought at once) and the largest
     growth over a third of the history above the usual pace ("surge", in log units: followers
-    bought a little at a time, which no single step shows)."""
+    bought a little at a time, which no single step shows).
+
+    `viral` (per row: the day number of a viral post, 0 for none) marks a spike that follows a
+    viral post (the spike's point ``VIRAL_WINDOW`` days from the post) as explained: growth
+    the audience earned (``au.SPIKE_EXPLAINED``)."""
     if not c.hist_counts:
         return
     lengths = np.fromiter((len(h) for h in c.hist_counts), dtype=np.int64)
@@ -743,7 +803,11 @@ def _spikes(c: _Chunk, s: dict[str, np.ndarray]) -> None:
         s["evidence_mask"][j] |= HAS_HISTORY
         if excess[k] > 0:
             s["spike"][j] = excess[k]
-            s["spike_day"][j] = day_number(c.hist_dates[k][int(at[k])]["date"])
+            day = day_number(c.hist_dates[k][int(at[k])]["date"])
+            s["spike_day"][j] = day
+            lo, hi = VIRAL_WINDOW
+            if viral is not None and viral[j] and lo <= day - int(viral[j]) <= hi:
+                s["evidence_mask"][j] |= au.SPIKE_EXPLAINED
     # Surge: the largest over the listing's accounts.
     np.maximum.at(s["surge"], owner, np.maximum(surge, 0.0).astype(np.float32))
     c.hist_counts, c.hist_dates = [], []

@@ -519,7 +519,9 @@ def gate_masks(
     if filters is None or filters.gate_fake_followers:
         out["fake_followers"] = c["authenticity"][rows] < np.float32(au.GATE)
     if filters is None or filters.gate_over_exposure:
-        share = au.sponsored_share(c["sponsored90"][rows], c["recent_posts"][rows])
+        share = au.sponsored_share(
+            c["sponsored90"][rows], c["recent_posts"][rows], c["post_sponsored"][rows]
+        )
         out["over_exposure"] = share >= np.float32(au.HEAVY_SPONSORED_SHARE)
     return out
 
@@ -954,18 +956,12 @@ def _reasons(
     out["price_fit"] = (float(comps["price_fit"][i]), text)
 
     # Over-exposure.
-    n90 = float(c["sponsored90"][row])
-    posts = float(c["recent_posts"][row])
     brands = int(c["concurrent30"][row])
     brands_text = f"{brands} brand{'s' if brands != 1 else ''} in the last 30 days"
-    if posts > 0:
-        share_text = (
-            f"{n90:.0f} of ~{posts:.0f} posts in the last 90 days sponsored "
-            f"({_pct(n90 / max(posts, 1.0))})"
-        )
-    else:
-        share_text = f"{n90:.0f} sponsored posts in the last 90 days (posting rate unknown)"
-    out["over_exposure"] = (float(comps["over_exposure"][i]), f"{share_text}; {brands_text}")
+    out["over_exposure"] = (
+        float(comps["over_exposure"][i]),
+        f"{_sponsored_text(index, row)}; {brands_text}",
+    )
 
     # Relationship.
     lid = index.ids[row]
@@ -1013,15 +1009,29 @@ def _gate_reasons(
         )
     crossed = gated.get("over_exposure")
     if crossed is not None and crossed[pos]:
-        n90 = float(c["sponsored90"][row])
-        posts = float(c["recent_posts"][row])
         out["over_exposure"] = (
-            f"{n90:.0f} of ~{posts:.0f} posts in the last 90 days sponsored "
-            f"({_pct(n90 / max(posts, 1.0))}, at least {_pct(au.HEAVY_SPONSORED_SHARE)} is heavy "
+            f"{_sponsored_text(index, row)} (at least {_pct(au.HEAVY_SPONSORED_SHARE)} is heavy "
             "over-exposure); ranked after every listing that is not (relax=over_exposure ranks "
             "it by its score)"
         )
     return out
+
+
+def _sponsored_text(index: ListingIndex, row: int) -> str:
+    """The sponsored share and where it comes from: the posts' own flags, or the declared
+    sponsored posts against the posting rate."""
+    c = index.cols
+    flagged = float(au.share_of(c["post_sponsored"][row : row + 1])[0])
+    if math.isfinite(flagged):
+        return f"{_pct(flagged)} of the last 90 days' posts flagged sponsored (per-post data)"
+    n90 = float(c["sponsored90"][row])
+    posts = float(c["recent_posts"][row])
+    if posts > 0:
+        return (
+            f"{n90:.0f} of ~{posts:.0f} posts in the last 90 days sponsored "
+            f"({_pct(n90 / max(posts, 1.0))})"
+        )
+    return f"{n90:.0f} sponsored posts in the last 90 days (posting rate unknown)"
 
 
 def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int) -> str:
@@ -1047,11 +1057,26 @@ def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int)
                     f"engagement {er * 100:.1f}% is {ratio:.1f}x the {tier}-{plat} median "
                     f"{median * 100:.1f}% (far above the tier: pods or bought likes)"
                 )
+    explained = ""
     if ev.spike[k] > 0:
         day = int(c["spike_day"][row])
         month = date.fromordinal(date(1970, 1, 1).toordinal() + day).strftime("%B %Y")
+        spike = f"follower spike +{float(c['spike'][row]) * 100:.0f}% above usual growth in {month}"
+        if ev.spike_explained[k]:
+            explained = f"{spike}, after a viral post (growth the audience earned)"
+            if ev.spike[k] * au.W_SPIKE >= 0.5:  # still counts a little
+                signals.append(explained)
+        else:
+            signals.append(spike)
+    if ev.likes_per_view[k] > 0:
         signals.append(
-            f"follower spike +{float(c['spike'][row]) * 100:.0f}% above usual growth in {month}"
+            f"likes per view {float(ev.lv_ratio[k]):.1f}x the platform median "
+            "(likes without an audience behind them: bought likes or pods)"
+        )
+    if ev.low_effort[k] > 0:
+        signals.append(
+            f"{float(ev.low_effort_share[k]) * 100:.0f}% of sampled comments emoji-only, "
+            "generic or repeated (an engagement pod's comments)"
         )
     if ev.surge[k] > 0:
         grew = math.expm1(float(c["surge"][row]))
@@ -1094,9 +1119,24 @@ def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int)
         missing.append("follower history")
     if not known & au.HAS_AUDIENCE:
         missing.append("audience countries")
+    if not known & au.HAS_POSTS:
+        missing.append("per-post metrics")
+    if not known & au.HAS_COMMENTS:
+        missing.append("comment samples")
     unknown = f" (not checked, no data: {', '.join(missing)})" if missing else ""
     if not signals:
         text = "no signs of bought followers: engagement, growth and audience look organic"
+        checked = []
+        if math.isfinite(float(ev.lv_ratio[k])):
+            checked.append(f"likes per view {float(ev.lv_ratio[k]):.1f}x the platform median")
+        if math.isfinite(float(ev.low_effort_share[k])):
+            checked.append(
+                f"{float(ev.low_effort_share[k]) * 100:.0f}% low-effort comments in the sample"
+            )
+        if checked:
+            text += f" ({', '.join(checked)})"
+        if explained:
+            text += f"; {explained}"
         if geo_text:
             text += f"; {geo_text}, but nothing else points to bought followers"
         return text + unknown
