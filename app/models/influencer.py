@@ -103,7 +103,7 @@ class SocialAccount(Base):
     handle_key: Mapped[str] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(String(2048))
     followers: Mapped[int] = mapped_column(BigInteger, default=0)
-    # Averages per post; None = unknown (not reported), which is not 0 (migration 0017).
+    # Averages per post; None = unknown (not reported), which is not 0 (migration 0018).
     avg_views: Mapped[int | None] = mapped_column(BigInteger, default=None)
     avg_likes: Mapped[int | None] = mapped_column(BigInteger, default=None)
     avg_comments: Mapped[int | None] = mapped_column(BigInteger, default=None)

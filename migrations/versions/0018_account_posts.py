@@ -9,8 +9,8 @@ Before this revision the API stored 0 for an average nobody sent, so a stored 0 
 apart from an omission; the upgrade turns those zeros into null (unknown), the honest reading.
 The downgrade turns null back into 0.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 
 from collections.abc import Sequence
@@ -20,8 +20,8 @@ from alembic import op
 
 import app.models.base
 
-revision: str = "0017"
-down_revision: str | None = "0016"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
