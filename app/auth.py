@@ -20,7 +20,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response, params
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
-from app.db import Session
+from app.db import Session, primary_instead, writable
 from app.errors import InsufficientScope, InvalidToken, NotAuthenticated
 from app.models import User
 from app.resources import resources_of
@@ -73,7 +73,15 @@ async def _authenticate(
             "Send a bearer token: `Authorization: Bearer <access_token, rk_… API key or roa_… "
             "OAuth token>`"
         )
-    principal = await _principal(request, session, token)
+    try:
+        principal = await _principal(request, session, token)
+    except InvalidToken:
+        # Read from the replica: an account or API key made a moment ago may not be there yet.
+        primary = primary_instead(session)
+        if primary is None:
+            raise
+        async with primary() as again:
+            principal = await _principal(request, again, token)
     # Counted before the scope check (a caller probing scopes spends its quota too) and before
     # the route runs: a refused request has changed nothing.
     limiter = _identity(request).rate_limiter
@@ -89,8 +97,12 @@ async def _authenticate(
         raise InsufficientScope(
             f"This call needs the scope(s): {', '.join(missing)}", required_scopes=missing
         )
-    if principal.kind == "api_key" and principal.credential_id is not None:
-        await _identity(request).api_keys.touch(session, principal.credential_id, _now(request))
+    api_keys, now = _identity(request).api_keys, _now(request)
+    if principal.credential_id is not None and api_keys.use_to_record(principal, now):
+        # A replica cannot record it: the primary does (without a transaction, as on any
+        # `@reads_only` route).
+        async with writable(session) as writer:
+            await api_keys.touch(writer, principal.credential_id, now)
     return principal
 
 

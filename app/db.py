@@ -9,17 +9,24 @@ idempotency layer opens the session and commits it with the stored response (`HE
 A route marked `@reads_only` (a read that needs no transaction: one statement's snapshot is
 enough, or its statements need not agree) gets, on PostgreSQL, a session whose statements run
 without `BEGIN`/`COMMIT` — two round trips fewer per request; the session refuses to flush a
-change. SQLite keeps the transaction (its `BEGIN IMMEDIATE` is how writers queue).
+change. SQLite keeps the transaction (its `BEGIN IMMEDIATE` is how writers queue). With a read
+replica (`RAPPORT_DATABASE_REPLICA_URL`, app/replica.py) those routes read from it, unless the
+caller wrote a moment ago or asked for the primary; an object the replica does not have yet is
+looked for on the primary before a 404 is answered. Nothing else ever reads from the replica but
+the matching index's builds (`Database.catalogue_reads`).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import nullcontext
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy import CursorResult, Result, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -30,7 +37,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session as OrmSession
 
-from app.errors import Problem, ServiceUnavailable
+from app.errors import NotFound, Problem, ServiceUnavailable
+from app.replica import READ_SOURCE, Replica, install_failover
 from app.settings import Settings
 
 
@@ -40,8 +48,28 @@ class Database:
     sessionmaker: async_sessionmaker[AsyncSession]
     # Sessions for `@reads_only` routes (autocommit); None where reads keep their transaction.
     read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    # The streaming read replica, when RAPPORT_DATABASE_REPLICA_URL names one.
+    replica: Replica | None = None
+
+    @asynccontextmanager
+    async def catalogue_reads(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading the catalogue in bulk (the matching index's builds): on the
+        replica when one is fit, else on the primary; without a transaction on PostgreSQL (a
+        build pages by key, its pages need not agree). Never for a write."""
+        maker = self.read_sessionmaker or self.sessionmaker
+        if self.replica is not None:
+            self.replica.start()
+            if self.replica.usable:
+                maker = self.replica.sessionmaker
+        async with maker() as session:
+            try:
+                yield session
+            finally:
+                await session.rollback()
 
     async def dispose(self) -> None:
+        if self.replica is not None:
+            await self.replica.aclose()
         await self.engine.dispose()
 
 
@@ -90,12 +118,14 @@ def create_database(settings: Settings) -> Database:
     if settings.is_sqlite:
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
     reads = async_sessionmaker(
-        engine.execution_options(isolation_level="AUTOCOMMIT"),
-        expire_on_commit=False,
-        sync_session_class=_ReadOnlySession,
+        autocommit, expire_on_commit=False, sync_session_class=_ReadOnlySession
     )
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False), reads)
+    replica = None
+    if settings.database_replica_url is not None:
+        replica = Replica(settings, _ReplicaSession, reads, autocommit.sync_engine)
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False), reads, replica)
 
 
 class _ReadOnlySession(OrmSession):
@@ -108,15 +138,95 @@ class _ReadOnlySession(OrmSession):
         super().flush(objects)
 
 
+class _ReplicaSession(_ReadOnlySession):
+    """A `@reads_only` session on the replica; a statement it cannot answer runs again on the
+    primary (app/replica.py `failover`)."""
+
+
+install_failover(_ReplicaSession)
+
+
+def primary_instead(session: AsyncSession) -> async_sessionmaker[AsyncSession] | None:
+    """For a session that reads from the replica: the primary's read sessions, to look again
+    for what the replica did not have (yet). None for any other session."""
+    replica = session.info.get("replica")
+    if not isinstance(replica, Replica) or session.info.get("read_from") == "primary":
+        return None
+    session.info["read_from"] = "primary"
+    return replica.primary_reads
+
+
+@asynccontextmanager
+async def writable(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """The session itself, or for a session on the replica one on the primary that writes each
+    statement as it runs (autocommit, as every `@reads_only` session on PostgreSQL)."""
+    replica = session.info.get("replica")
+    if not isinstance(replica, Replica):
+        yield session
+        return
+    async with replica.primary_reads() as primary:
+        yield primary
+
+
 _READS_ONLY = "_rapport_reads_only"
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
+# An enum, not a Literal or `| None`: code generators take no const or null header.
+class ReadFrom(StrEnum):
+    """Where a catalogue read is sent when the client chooses: `primary`."""
+
+    primary = "primary"
+
+
+ReadFromHeader = Annotated[
+    ReadFrom,
+    Header(
+        alias="Rapport-Read-From",
+        description="`primary`: read from the primary database even where a read replica "
+        "serves this route (right after learning of a change made by someone else, e.g. from "
+        "a webhook; your own writes are read back from the primary for a few seconds anyway). "
+        "The answer's `Rapport-Read-From` says where it was read.",
+    ),
+]
+
+
 def reads_only(endpoint: Endpoint) -> Endpoint:
     """Marks a route that only reads: on PostgreSQL its requests run without a transaction
-    (no `BEGIN`/`COMMIT` round trips). Put it under the `@router.get(...)` decorator."""
-    setattr(endpoint, _READS_ONLY, True)
-    return endpoint
+    (no `BEGIN`/`COMMIT` round trips), and from the read replica when there is one. Put it
+    under the `@router.get(...)` decorator. A 404 read from the replica is looked for again on
+    the primary (the object may be newer than the replica's copy); the route runs twice then,
+    which a read may."""
+
+    @functools.wraps(endpoint)
+    async def read(*args: Any, **kwargs: Any) -> Any:
+        # Declared for OpenAPI and validation; `get_session` reads it from the request.
+        kwargs.pop("rapport_read_from", None)
+        try:
+            return await endpoint(*args, **kwargs)
+        except NotFound:
+            name, session = next(
+                ((k, v) for k, v in kwargs.items() if isinstance(v, AsyncSession)), ("", None)
+            )
+            primary = primary_instead(session) if session is not None else None
+            if primary is None:
+                raise
+            async with primary() as again:
+                return await endpoint(*args, **{**kwargs, name: again})
+
+    signature = inspect.signature(endpoint)
+    header = inspect.Parameter(
+        "rapport_read_from",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=ReadFromHeader,
+    )
+    # FastAPI reads the parameters from `__signature__`, which typeshed does not declare.
+    read.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), header]
+    )
+    setattr(read, _READS_ONLY, True)
+    return cast(Endpoint, read)
 
 
 # Where the idempotency layer puts the session it opened for a request under an Idempotency-Key.
@@ -130,12 +240,23 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     # route's changes together with the stored response, before sending it (app/idempotency.py).
     held: AsyncSession | None = request.scope.get(HELD_SESSION)
     maker = database.sessionmaker
+    reading = False
     if database.read_sessionmaker is not None and held is None:
         endpoint = getattr(request.scope.get("route"), "endpoint", None)
         if getattr(endpoint, _READS_ONLY, False):
             # Autocommit: commit and rollback below send nothing; each statement was its own.
+            reading = True
             maker = database.read_sessionmaker
+            replica = database.replica
+            if replica is not None and await replica.serves(dict(request.headers)):
+                maker = replica.sessionmaker
     async with maker() if held is None else nullcontext(held) as session:
+        if reading and database.replica is not None:
+            # The answer's Rapport-Read-From (app/replica.py's middleware reads it).
+            session.info.setdefault(
+                "read_from", "replica" if "replica" in session.info else "primary"
+            )
+            request.scope[READ_SOURCE] = session.info
         try:
             yield session
         except Problem as problem:
@@ -159,7 +280,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         else:
-            if held is None:
+            if reading:
+                # Nothing to commit (autocommit); a rollback also lets go of a replica
+                # connection that died under a statement the primary then answered.
+                await session.rollback()
+            elif held is None:
                 await session.commit()
             else:
                 await session.flush()

@@ -54,6 +54,27 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://…",
     )
     database_pool_size: int = Field(10, description="PostgreSQL connection pool size")
+    # --- read replicas (docs/deployment.md#read-replicas) ---------------------------------------
+    database_replica_url: str | None = Field(
+        None,
+        description="a streaming read replica (hot standby) of the database: catalogue reads "
+        "(`@reads_only` routes) and the matching index's builds read from it, everything else "
+        "from the primary; unset: every read on the primary",
+    )
+    database_replica_max_lag_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=3600,
+        description="a replica further behind the primary than this is not read from (its reads "
+        "go to the primary until it catches up)",
+    )
+    read_your_writes_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="after a credential's successful write, its catalogue reads go to the primary "
+        "for this long; at least the replica's largest lag plus the 1 s between lag checks",
+    )
     database_echo: bool = Field(False, description="log every SQL statement")
     sqlite_busy_timeout_ms: int = Field(
         10_000,
@@ -270,6 +291,23 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _check_replica(self) -> Settings:
+        if self.database_replica_url is None:
+            return self
+        if self.is_sqlite or not self.database_replica_url.startswith("postgresql"):
+            raise ValueError(
+                "RAPPORT_DATABASE_REPLICA_URL is a PostgreSQL standby of a PostgreSQL "
+                "RAPPORT_DATABASE_URL (postgresql+asyncpg://…)"
+            )
+        if self.read_your_writes_seconds < self.database_replica_max_lag_seconds + 1:
+            raise ValueError(
+                "RAPPORT_READ_YOUR_WRITES_SECONDS must be at least "
+                "RAPPORT_DATABASE_REPLICA_MAX_LAG_SECONDS + 1 (the lag is checked every second), "
+                "or a client could read from a replica that has not replayed its write"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _check_rate_limit_plans(self) -> Settings:
         for name, text in self.rate_limit_plans.items():
             try:
@@ -292,6 +330,11 @@ class Settings(BaseSettings):
     def access_log_fraction(self) -> float:
         """The share of requests the access log writes a line for (1.0 = every one)."""
         return _access_log_fraction(self.access_log)
+
+    @field_validator("database_replica_url", mode="before")
+    @classmethod
+    def _empty_replica_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("stripe_api_base", mode="before")
     @classmethod
@@ -363,7 +406,8 @@ class Settings(BaseSettings):
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
-            yield name, (_masked_url(value) if name == "database_url" else value)
+            masked = name in ("database_url", "database_replica_url") and value is not None
+            yield name, (_masked_url(value) if masked else value)
 
     def sqlite_path(self) -> Path | None:
         if not self.is_sqlite:

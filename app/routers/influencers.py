@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.auth import CatalogueReader, InfluencerReader, InfluencerWriter
-from app.db import Session
+from app.db import Session, reads_only
 from app.deps import Now
 from app.errors import AUTH_PROBLEMS, problem_responses
 from app.models import Influencer
@@ -148,6 +148,7 @@ async def delete_own_account(
     "docs/catalogue.md.",
     responses=problem_responses(*AUTH_PROBLEMS),
 )
+@reads_only
 async def search_listings(
     query: Annotated[ListingQuery, Query()],
     principal: CatalogueReader,
@@ -166,6 +167,7 @@ async def search_listings(
     "card.",
     responses=problem_responses(*AUTH_PROBLEMS, ListingNotFound),
 )
+@reads_only
 async def get_listing(
     influencer_id: str, principal: CatalogueReader, session: Session
 ) -> ListingOut:

@@ -60,6 +60,8 @@ class Principal:
     # The rate-limit bucket and its plan (Settings.rate_limit_plans).
     rate_limit_key: str = ""
     plan: str = "standard"
+    # An API key's last recorded use, as read when it was authenticated (`use_to_record`).
+    last_used_at: datetime | None = None
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes
@@ -302,6 +304,16 @@ class ApiKeys:
             credential_id=key.id,
             rate_limit_key=f"key:{key.family_id}",
             plan=key.plan,
+            last_used_at=key.last_used_at,
+        )
+
+    @staticmethod
+    def use_to_record(principal: Principal, now: datetime) -> bool:
+        """Whether this request's use of an API key is recorded (`touch`): at most once per
+        LAST_USED_RESOLUTION, known from the key as authenticated, so most requests send no
+        UPDATE at all."""
+        return principal.kind == "api_key" and (
+            principal.last_used_at is None or principal.last_used_at <= now - LAST_USED_RESOLUTION
         )
 
     async def touch(self, session: AsyncSession, key_id: str, now: datetime) -> None:
