@@ -6,6 +6,7 @@ the user, and a partner token never reaching past its user or its scopes."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -220,6 +221,18 @@ async def test_refresh_rotates_and_a_reused_refresh_token_revokes_the_grant(clie
         await client.get("/v1/me", headers=bearer(second["access_token"])), 401, "invalid-token"
     )
     oauth_error(await refresh(client, tool, second["refresh_token"]), 400, "invalid_grant")
+    # Two refreshes racing with one token: one wins, the other is a reuse, the grant ends.
+    racing = await connect(client, tool, creator)
+    answers = await asyncio.gather(
+        refresh(client, tool, racing["refresh_token"]),
+        refresh(client, tool, racing["refresh_token"]),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 400]
+    won = next(a for a in answers if a.status_code == 200).json()
+    oauth_error(next(a for a in answers if a.status_code == 400), 400, "invalid_grant")
+    assert_problem(
+        await client.get("/v1/me", headers=bearer(won["access_token"])), 401, "invalid-token"
+    )
     # Another grant of the same user and application is untouched.
     other = await connect(client, tool, creator)
     assert (await client.get("/v1/me", headers=bearer(other["access_token"]))).status_code == 200
@@ -341,6 +354,14 @@ async def test_revoking_a_consent_ends_the_applications_access(client):
         404,
         "oauth-consent-not-found",
     )
+    # A code the user gave before revoking is worth nothing after.
+    verifier, challenge = pkce()
+    back = redirected(await consent(client, authorize_params(tool, challenge), creator))
+    listed = (await client.get("/v1/me/oauth-consents", headers=creator.headers)).json()["data"]
+    consent_id = next(c["id"] for c in listed if c["client"]["id"] == tool.client_id)
+    await client.delete(f"/v1/me/oauth-consents/{consent_id}", headers=creator.headers)
+    late = oauth_error(await exchange(client, tool, back["code"], verifier), 400, "invalid_grant")
+    assert "revoked" in late["error_description"]
     # The application may ask again; the user decides again.
     again = await connect(client, tool, creator)
     assert (await client.get("/v1/me", headers=bearer(again["access_token"]))).status_code == 200

@@ -303,7 +303,9 @@ def _check_registration(fields: ClientFields) -> None:
         )
     if "authorization_code" in grants and not fields.redirect_uris:
         raise InvalidRequest.field(
-            "redirect_uris", "authorization_code needs at least one redirect URI", "missing"
+            "redirect_uris",
+            "authorization_code needs at least one redirect URI",
+            "redirect_uri_required",
         )
 
 

@@ -332,7 +332,18 @@ class _AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return None
 
     def authenticate_user(self, authorization_code: _Code) -> User | None:
-        return self.server.session.get(User, authorization_code.row.user_id)
+        row = authorization_code.row
+        consented = self.server.session.scalar(
+            select(OAuthConsent.id).where(
+                OAuthConsent.user_id == row.user_id,
+                OAuthConsent.client_id == row.client_id,
+                OAuthConsent.revoked_at.is_(None),
+            )
+        )
+        if consented is None:
+            # The user revoked the application between the consent and the exchange.
+            raise InvalidGrantError("The user has revoked this application's access")
+        return self.server.session.get(User, row.user_id)
 
 
 class _RefreshTokenGrant(grants.RefreshTokenGrant):
