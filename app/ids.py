@@ -60,6 +60,7 @@ PREFIXES: dict[str, str] = {
     "oauth_code": "ocd",
     "oauth_token": "otk",
     "oauth_consent": "ocn",
+    "programme": "amb",  # ambassador programmes (issue 15)
 }
 
 

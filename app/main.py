@@ -41,6 +41,7 @@ from app.routers.oauth import router as oauth_protocol_router
 from app.routers.oauth_clients import router as oauth_clients_router
 from app.routers.pages import install_pages
 from app.routers.payouts import router as payouts_router
+from app.routers.programmes import router as programmes_router
 from app.routers.relationships import router as relationships_router
 from app.routers.stripe_webhooks import router as stripe_webhooks_router
 from app.routers.webhooks import router as webhooks_router
@@ -85,6 +86,7 @@ ROUTERS = (
     relationships_router,  # issue 15: relationship records, performance, ratings
     oauth_clients_router,  # issue 14: partner applications and users' consents
     oauth_protocol_router,  # issue 14: /oauth/authorize (consent page), token, revoke, introspect
+    programmes_router,  # issue 15: ambassador programmes (recurring contracts)
 )
 
 
@@ -205,8 +207,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             },
             {
                 "name": "relationships",
-                "description": "Relationship records, performance history, re-engagement "
-                "and ratings both ways",
+                "description": "Relationship records, performance history, re-engagement, "
+                "ratings both ways and ambassador programmes",
             },
             {"name": "stripe", "description": "Stripe's webhooks (called by Stripe)"},
             {

@@ -223,6 +223,10 @@ TABLE: dict[str, Row] = {
     "GET /v1/drafts/{draft_id}": row("2xx 2xx 404 2xx 404 404 401"),
     "GET /v1/disputes/{dispute_id}": row("2xx 2xx 404 2xx 404 404 401"),
     "GET /v1/contracts/{contract_id}/ratings": row("2xx 2xx 404 2xx 404 404 401"),
+    # ambassador programmes (issue 15): the deal's contract is period 1 of one
+    "GET /v1/programmes": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the caller's programmes"),
+    "GET /v1/programmes/{programme_id}": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/programmes/{programme_id}/transitions": row("2xx 2xx 404 2xx 404 404 401"),
     # --- operator -------------------------------------------------------------------------------
     "GET /v1/operator/jobs": row("403 403 403 403 403 2xx 401"),
     "GET /v1/operator/jobs/{job_id}": row("403 403 403 403 403 2xx 401"),
@@ -382,6 +386,11 @@ TABLE: dict[str, Row] = {
         note="operator: 409 once a party withdrew the dispute above",
     ),
     # --- destructive, last ------------------------------------------------------------------------
+    "POST /v1/programmes/{programme_id}/notice": row(
+        f"{PARTY_WRITE} {PARTY_WRITE} 404 {PARTY_WRITE} 404 404 401",
+        _REASON,
+        note="parties: the first gives notice, the others get 409",
+    ),
     "POST /v1/deliverables/{deliverable_id}/cancel": row(
         f"{PARTY_WRITE} {PARTY_WRITE} 404 403|409 404 404 401", {}
     ),
@@ -485,7 +494,8 @@ class World:
 
 
 async def build_world(client: httpx.AsyncClient, app: Any) -> World:
-    deal, contract = await active_contract(client, app)
+    # The deal's contract is period 1 of an ambassador programme (issue 15).
+    deal, contract = await active_contract(client, app, recurrence={"interval": "month"})
     owner, influencer = deal.brand_owner, deal.influencer
     member = await register(client)
     await add_member(client, deal.brand["id"], owner, member)
@@ -594,12 +604,13 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "key_id": key.json()["id"],
         "client_id": partner_app.client_id,
         "consent_id": consents.json()["data"][0]["id"],
+        "programme_id": contract["programme_id"],
     }
     ids["endpoint_id"] = hook.json()["id"]
     logged = await client.get(f"/v1/webhook-endpoints/{ids['endpoint_id']}/deliveries", headers=h)
     ids["delivery_id"] = logged.json()["data"][0]["id"]
     private = {ids[k] for k in ("bid_id", "offer_id", "contract_id", "deliverable_id", "draft_id")}
-    private |= {ids["extension_id"], ids["dispute_id"]}
+    private |= {ids["extension_id"], ids["dispute_id"], ids["programme_id"]}
     brand_private = {ids["draft_brief_id"], ids["invite_brief_id"], ids["invitation_id"]}
     brand_private |= {ids["relationship_id"], ids["list_id"]}
     bodies = {

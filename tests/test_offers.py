@@ -172,6 +172,7 @@ async def test_omitted_terms_take_the_briefs_defaults(client):
         ],
         "kpis": [{"metric": "impressions", "target": 200000}],
         "disclosure_required": True,
+        "recurrence": None,  # a one-off contract (ambassador programmes: test_programmes.py)
     }
     assert offer["expires_at"] == "2026-11-27T12:00:00Z"  # 72 hours
 

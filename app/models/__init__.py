@@ -57,6 +57,7 @@ from app.models.negotiation import (
 )
 from app.models.oauth import OAuthAuthorizationCode, OAuthClient, OAuthConsent, OAuthToken
 from app.models.payout_account import PayoutAccount
+from app.models.programme import AmbassadorProgramme, Interval, ProgrammeState
 from app.models.relationship import (
     FirstContact,
     ListKind,
@@ -80,6 +81,7 @@ from app.models.workflow import Job, JobState, StateTransition, Timer, TimerStat
 
 __all__ = [
     "ACTIVE_BID_STATES",
+    "AmbassadorProgramme",
     "ApiKey",
     "Base",
     "Bid",
@@ -113,6 +115,7 @@ __all__ = [
     "FirstContact",
     "IdempotencyRecord",
     "Influencer",
+    "Interval",
     "InvitationState",
     "Job",
     "JobState",
@@ -139,6 +142,7 @@ __all__ = [
     "Payout",
     "PayoutAccount",
     "PerformanceVisibility",
+    "ProgrammeState",
     "Proof",
     "ProofState",
     "Rating",

@@ -1,7 +1,9 @@
 """Contracts: what an accepted offer binds both parties to.
 
 - `contracts`: one per accepted offer (and so per bid), with a JSON snapshot of the accepted terms,
-  the funding deadline and the exclusivity it imposes on the influencer (category + last day).
+  the funding deadline and the exclusivity it imposes on the influencer (category + last day) —
+  or, for an ambassador programme (app/models/programme.py), one per offer and period
+  (`period_no`; a one-off contract is period 1).
 - `deliverables`: one row per unit of work (an offer line `2 x instagram_reel` makes two), each
   with its due date.
 - `milestones`: the payment schedule — an amount released when its deliverables are done (an
@@ -20,7 +22,17 @@ import enum
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, JsonDoc, created_at_column, public_id_column
@@ -99,12 +111,17 @@ class Contract(Base):
         Index("ix_contracts_influencer_id_id", "influencer_id", "id"),
         # The exclusivity check: an influencer's contracts whose exclusivity is still running.
         Index("ix_contracts_influencer_exclusivity", "influencer_id", "exclusivity_until"),
+        # One contract per accepted offer and period: a one-off deal is its only period (1);
+        # an ambassador programme's renewals are periods 2, 3 … of the same offer, and this is
+        # what makes a renewal run twice make one period.
+        UniqueConstraint("bid_id", "period_no", name="uq_contracts_bid_period"),
+        UniqueConstraint("offer_id", "period_no", name="uq_contracts_offer_period"),
     )
 
     id: Mapped[str] = public_id_column("contract")
     # Money hangs off a contract: its parents cannot be deleted from under it (RESTRICT).
-    bid_id: Mapped[str] = mapped_column(ForeignKey("bids.id", ondelete="RESTRICT"), unique=True)
-    offer_id: Mapped[str] = mapped_column(ForeignKey("offers.id", ondelete="RESTRICT"), unique=True)
+    bid_id: Mapped[str] = mapped_column(ForeignKey("bids.id", ondelete="RESTRICT"))
+    offer_id: Mapped[str] = mapped_column(ForeignKey("offers.id", ondelete="RESTRICT"))
     brief_id: Mapped[str] = mapped_column(ForeignKey("briefs.id", ondelete="RESTRICT"), index=True)
     brand_id: Mapped[str] = mapped_column(ForeignKey("brands.id", ondelete="RESTRICT"))
     influencer_id: Mapped[str] = mapped_column(ForeignKey("influencers.id", ondelete="RESTRICT"))
@@ -122,6 +139,11 @@ class Contract(Base):
     exclusivity_category: Mapped[str | None] = mapped_column(String(60), default=None)
     exclusivity_from: Mapped[date | None] = mapped_column(Date, default=None)
     exclusivity_until: Mapped[date | None] = mapped_column(Date, default=None)
+    # The ambassador programme (issue 15) this contract is a period of, and which period.
+    programme_id: Mapped[str | None] = mapped_column(
+        ForeignKey("ambassador_programmes.id", ondelete="RESTRICT"), index=True, default=None
+    )
+    period_no: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = created_at_column()
 
     deliverables: Mapped[list[Deliverable]] = relationship(

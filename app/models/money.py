@@ -46,6 +46,11 @@ class Payment(Base):
     charge_id: Mapped[str | None] = mapped_column(String(255), index=True, default=None)
     failure_code: Mapped[str | None] = mapped_column(String(100), default=None)
     failure_message: Mapped[str | None] = mapped_column(Text, default=None)
+    # The Stripe customer it was charged to, and the card Stripe keeps for later charges: set
+    # for an ambassador programme's period (the first saves the card the brand confirms with,
+    # each renewal charges it while the brand is away; docs/payments.md, "Renewals").
+    customer_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    saved_payment_method_id: Mapped[str | None] = mapped_column(String(255), default=None)
     # How many times the sandbox-only confirm route confirmed it (its idempotency keys).
     confirmations: Mapped[int] = mapped_column(Integer, default=0)
     succeeded_at: Mapped[datetime | None] = mapped_column(default=None)

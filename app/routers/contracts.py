@@ -64,6 +64,8 @@ async def _outs(session: Session, user_id: str, rows: Sequence[Contract]) -> lis
                 funded_at=c.funded_at,
                 ended_at=c.ended_at,
                 exclusivity=exclusivity,
+                programme_id=c.programme_id,
+                period_no=c.period_no,
                 deliverables=[ContractDeliverableOut.model_validate(d) for d in c.deliverables],
                 milestones=[
                     MilestoneOut(

@@ -54,6 +54,10 @@ class ContractOut(Output):
     funded_at: datetime | None
     ended_at: datetime | None
     exclusivity: ExclusivityWindowOut | None
+    programme_id: str | None = Field(
+        description="The ambassador programme this contract is a period of (docs/relationships.md)"
+    )
+    period_no: int = Field(description="The programme's period (1 for a one-off contract)")
     deliverables: list[ContractDeliverableOut]
     milestones: list[MilestoneOut]
     side: Side = Field(description="Your side of this contract")

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, ConfigDict, Field, Strict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.models import BidState, OfferState, Side
+from app.models import BidState, Interval, OfferState, Side
 from app.schemas.briefs import Exclusivity, Kpi, UsageRights
 from app.schemas.catalogue import (
     UNIQUE,
@@ -192,6 +192,34 @@ class MilestoneIn(Input):
         return self
 
 
+class RecurrenceIn(Input):
+    """An ambassador programme (docs/relationships.md): the terms are one period's — its
+    deliverables (their due dates are period 1's; each later period's move by whole periods),
+    its price and payment schedule — renewed every period until a party gives notice."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"interval": "month", "interval_count": 1, "notice_days": 30}]
+        }
+    )
+
+    interval: Interval = Field(description="`week` or `month`")
+    interval_count: Annotated[int, Strict(), Field(ge=1, le=12)] = Field(
+        1, description="A period is this many weeks or months (1-12)"
+    )
+    notice_days: Annotated[int, Strict(), Field(ge=0, le=365)] = Field(
+        30,
+        description="Notice either party gives to end it (0-365 days): no period starts after "
+        "the notice ends",
+    )
+
+
+class RecurrenceOut(Output):
+    interval: Interval
+    interval_count: int
+    notice_days: int
+
+
 class OfferIn(Input):
     """New terms. Omitted fields take the brief's terms defaults, then the platform's."""
 
@@ -254,6 +282,11 @@ class OfferIn(Input):
     )
     kpis: Annotated[list[Kpi], Field(max_length=20)] | None = None
     disclosure_required: StrictBool | None = None
+    recurrence: RecurrenceIn | None = Field(
+        None,
+        description="Renew these terms every period as an ambassador programme (default: a "
+        "one-off contract)",
+    )
     expires_at: datetime | None = Field(
         None, description="When the offer lapses (default: 72 hours from now)"
     )
@@ -295,6 +328,9 @@ class TermsOut(Output):
     payment_schedule: list[MilestoneTermsOut]
     kpis: list[KpiOut]
     disclosure_required: bool
+    recurrence: RecurrenceOut | None = Field(
+        None, description="Set for an ambassador programme: the terms are one period's"
+    )
 
 
 class OfferOut(Output):

@@ -97,7 +97,9 @@ async def bid_object(session: AsyncSession, bid: Bid) -> EventObject:
         latest_offer_id = await session.scalar(
             select(Offer.id).where(Offer.bid_id == bid.id, Offer.version == version)
         )
-    contract_id = await session.scalar(select(Contract.id).where(Contract.bid_id == bid.id))
+    contract_id = await session.scalar(
+        select(Contract.id).where(Contract.bid_id == bid.id, Contract.period_no == 1)
+    )
     out = BidOut(
         id=bid.id,
         brief_id=bid.brief_id,
@@ -165,6 +167,8 @@ async def contract_object(session: AsyncSession, contract: Contract) -> EventObj
         funded_at=c.funded_at,
         ended_at=c.ended_at,
         exclusivity=exclusivity,
+        programme_id=c.programme_id,
+        period_no=c.period_no,
         deliverables=[ContractDeliverableOut.model_validate(d) for d in c.deliverables],
         milestones=[_milestone_out(m, links.get(m.id, [])) for m in c.milestones],
         side=Side.brand,

@@ -32,7 +32,8 @@ from app.services.money.stripe_events import AccountUpdatedHook, EventHandler
 from app.services.negotiation import bids, offers
 from app.services.negotiation.bids import BIDS, ContactHook
 from app.services.negotiation.offers import OFFERS, AcceptanceHook
-from app.services.relationships import performance, records
+from app.services.relationships import performance, programmes, records
+from app.services.relationships.programmes import PROGRAMMES
 from app.services.relationships.records import RELATIONSHIPS
 from app.services.workflow import effects, events, jobs, state_machine, webhooks
 from app.services.workflow.jobs import JobHandler
@@ -58,6 +59,10 @@ JOB_HANDLERS: Mapping[str, JobHandler] = {
     jobs.CANCEL_FUNDING_TOPIC: funding.cancel_funding,
     # (issue 14, webhooks) One attempt of an outbound webhook delivery; the next is scheduled.
     jobs.WEBHOOK_DELIVERY_TOPIC: webhooks.deliver_job,
+    # (issue 15) An ambassador programme's next period starts: its contract, once.
+    jobs.PROGRAMME_RENEW_TOPIC: programmes.renew_job,
+    # … and the brand's saved card is charged for it (the funding then books as any other).
+    jobs.FUND_RENEWAL_TOPIC: funding.fund_renewal,
 }
 
 # --- Stripe events: type → handler (stripe_events.SUBSCRIBED_EVENT_TYPES, all of them) ---------
@@ -107,8 +112,12 @@ BRIEF_CHANGE_HOOKS: Sequence[BriefHook] = (bids.sync_with_brief, event_objects.b
 TRANSITION_HOOKS: Sequence[state_machine.TransitionHook] = (events.on_transition,)
 
 # After an offer is accepted (lifecycle): delivery makes the contract — its deliverables,
-# milestones and funding timer — in the acceptance's transaction.
-ACCEPTANCE_HOOKS: Sequence[AcceptanceHook] = (contracts.create_contract,)
+# milestones and funding timer — in the acceptance's transaction; (issue 15) then, when the
+# terms recur, the ambassador programme whose period 1 it is (this order).
+ACCEPTANCE_HOOKS: Sequence[AcceptanceHook] = (
+    contracts.create_contract,
+    programmes.start_programme,
+)
 
 # --- relationships (issue 15): reactions of the domain above money ---------------------------
 
@@ -131,6 +140,7 @@ MACHINES: Sequence[StateMachine[Any]] = (
     EXTENSIONS,  # a deadline extension asked for and answered
     DISPUTES,  # a disagreement an operator decides
     RELATIONSHIPS,  # a brand's working relationship with a creator
+    PROGRAMMES,  # an ambassador programme: a contract renewed every period until notice
     JOBS,  # an outbox job (an operator sends a dead one back)
 )
 

@@ -520,6 +520,12 @@ def _pay_payout(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str
     return sb.state.settle_payout(request.path_params["id"], paid=True)
 
 
+def _decline_payment_method(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    return sb.state.decline_payment_method(
+        request.path_params["id"], data.get("decline_code") or "expired_card"
+    )
+
+
 def _fail_payout(sb: Sandbox, request: Request, data: dict[str, Any]) -> dict[str, Any]:
     return sb.state.settle_payout(
         request.path_params["id"],
@@ -638,6 +644,11 @@ def create_sandbox_app(
         ),
         Route("/_sandbox/onboarding/{token}", _control(_follow_link), methods=["GET"]),
         Route("/_sandbox/payouts/{id}/pay", _control(_pay_payout), methods=["POST"]),
+        Route(
+            "/_sandbox/payment_methods/{id}/decline",
+            _control(_decline_payment_method),
+            methods=["POST"],
+        ),
         Route("/_sandbox/payouts/{id}/fail", _control(_fail_payout), methods=["POST"]),
         Route("/_sandbox/charges/{id}/dispute", _control(_dispute), methods=["POST"]),
         Route("/_sandbox/disputes/{id}/close", _control(_close_dispute), methods=["POST"]),

@@ -27,7 +27,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import accounts, balances, disputes
@@ -923,6 +923,26 @@ class SandboxState:
         self._store(pm, PLATFORM_ACCOUNT_ID)
         self._cards[pm["id"]] = card
         return pm["id"], card
+
+    def decline_payment_method(self, pm_id: str, decline_code: str) -> dict[str, Any]:
+        """Test control: from now on every charge of this PaymentMethod is declined with
+        `decline_code` — a saved card that expired, was cancelled or ran out of funds since it
+        was first charged (what Stripe's `pm_card_chargeCustomerFail` does from the start)."""
+        with self._lock:
+            self._get(pm_id, "payment_method", None, label="PaymentMethod")
+            template = next(
+                (c for c in TEST_PAYMENT_METHODS.values() if c.decline_code == decline_code), None
+            )
+            if template is None:
+                known = sorted({c.decline_code for c in TEST_PAYMENT_METHODS.values()} - {None})
+                raise ValueError(f"'decline_code' must be one of {', '.join(known)}")
+            self._cards[pm_id] = replace(
+                self._cards[pm_id],
+                decline_code=template.decline_code,
+                error_code=template.error_code,
+                message=template.message,
+            )
+            return self._render(pm_id)
 
     def create_payment_intent(self, ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         with self._lock:

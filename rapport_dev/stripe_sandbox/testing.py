@@ -156,6 +156,16 @@ class RunningSandbox:
             "POST", f"/_sandbox/accounts/{account_id}/require_information", {"fields": fields}
         )
 
+    def decline_payment_method(
+        self, payment_method_id: str, decline_code: str = "expired_card"
+    ) -> dict[str, Any]:
+        """Every later charge of this (saved) PaymentMethod is declined with `decline_code`."""
+        return self._call(
+            "POST",
+            f"/_sandbox/payment_methods/{payment_method_id}/decline",
+            {"decline_code": decline_code},
+        )
+
     def pay_payout(self, payout_id: str) -> dict[str, Any]:
         return self._call("POST", f"/_sandbox/payouts/{payout_id}/pay")
 

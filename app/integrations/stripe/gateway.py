@@ -384,6 +384,8 @@ class StripeGateway:
         customer: str | None = None,
         payment_method: str | None = None,
         confirm: bool | None = None,
+        off_session: bool | None = None,
+        setup_future_usage: Literal["off_session", "on_session"] | None = None,
         transfer_group: str | None = None,
         description: str | None = None,
         metadata: Mapping[str, str] | None = None,
@@ -391,7 +393,9 @@ class StripeGateway:
     ) -> stripe.PaymentIntent:
         """A PaymentIntent for `amount` minor units of `currency` (lower-cased for Stripe).
         With `confirm=True` and a `payment_method` it is charged at once; a decline raises
-        `StripeCardDeclined`."""
+        `StripeCardDeclined`. `setup_future_usage="off_session"` (with a `customer`) saves the
+        card the payer confirms with, for later charges; `off_session=True` (with `confirm`,
+        the customer and a saved card) is such a later charge, made while the payer is away."""
         _check_amount(amount)
         params = _params(
             amount=amount,
@@ -399,6 +403,8 @@ class StripeGateway:
             customer=customer,
             payment_method=payment_method,
             confirm=confirm,
+            off_session=off_session,
+            setup_future_usage=setup_future_usage,
             transfer_group=transfer_group,
             description=description,
             metadata=_metadata(metadata),

@@ -317,6 +317,41 @@ async def create_contract(
     session: AsyncSession, bid: Bid, offer: Offer, brief: Brief, now: datetime
 ) -> Contract:
     """The contract of an accepted offer, in the caller's transaction."""
+    return await _create(session, bid, offer.id, brief, offer.terms, now)
+
+
+async def create_period_contract(
+    session: AsyncSession,
+    bid: Bid,
+    offer_id: str,
+    brief: Brief,
+    terms: dict[str, Any],
+    now: datetime,
+    *,
+    programme_id: str,
+    period_no: int,
+) -> Contract:
+    """Period `period_no` of an ambassador programme (issue 15; the relationships domain calls
+    it when a period starts): a contract like any other — awaiting funding, its deliverables,
+    milestones and funding timer — on the period's `terms`, made in the caller's transaction.
+    A second one for the same offer and period is refused by the database
+    (`uq_contracts_offer_period`)."""
+    return await _create(
+        session, bid, offer_id, brief, terms, now, programme_id=programme_id, period_no=period_no
+    )
+
+
+async def _create(
+    session: AsyncSession,
+    bid: Bid,
+    offer_id: str,
+    brief: Brief,
+    terms: dict[str, Any],
+    now: datetime,
+    *,
+    programme_id: str | None = None,
+    period_no: int = 1,
+) -> Contract:
     # Serialise acceptances involving this influencer: the exclusivity check then sees every
     # contract committed before it (PostgreSQL; SQLite serialises writers anyway). `FOR NO KEY
     # UPDATE`, not `FOR UPDATE`: the acceptance already holds a key-share lock on this row (the
@@ -327,25 +362,26 @@ async def create_contract(
         .where(Influencer.id == bid.influencer_id)
         .with_for_update(key_share=True)
     )
-    terms = offer.terms
     await check_terms_exclusivity(session, bid, brief, terms, now)
     window = exclusivity_window(terms, now.date())
     contract = Contract(
         id=new_id("contract"),
         bid_id=bid.id,
-        offer_id=offer.id,
+        offer_id=offer_id,
         brief_id=bid.brief_id,
         brand_id=bid.brand_id,
         influencer_id=bid.influencer_id,
         state=C.awaiting_funding.value,
-        price=offer.price,
-        currency=offer.currency,
+        price=terms["price"],
+        currency=terms["currency"],
         terms=terms,
         accepted_at=now,
         funding_due_at=now + timedelta(hours=terms["funding_window_hours"]),
         exclusivity_category=window[0] if window else None,
         exclusivity_from=now.date() if window else None,
         exclusivity_until=window[1] if window else None,
+        programme_id=programme_id,
+        period_no=period_no,
         created_at=now,
     )
     session.add(contract)
@@ -377,7 +413,7 @@ async def create_contract(
             position=i,
             name=entry.get("name"),
             amount=entry["amount"],
-            currency=offer.currency,
+            currency=terms["currency"],
             on_completion=entry["on_completion"],
             state=MilestoneState.pending.value,
             created_at=now,
@@ -468,7 +504,10 @@ async def list_contracts(
 
 
 async def contract_for_offer(session: AsyncSession, offer_id: str) -> str | None:
-    return await session.scalar(select(Contract.id).where(Contract.offer_id == offer_id))
+    """The contract the offer's acceptance made (an ambassador programme's period 1)."""
+    return await session.scalar(
+        select(Contract.id).where(Contract.offer_id == offer_id, Contract.period_no == 1)
+    )
 
 
 async def contract_transitions(

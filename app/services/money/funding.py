@@ -43,6 +43,7 @@ from app.integrations.stripe import (
     StripeGateway,
     StripeGatewayError,
     StripeRequestRejected,
+    StripeUnavailable,
     idempotency_key,
 )
 from app.models import Contract, Payment
@@ -134,6 +135,54 @@ def brand_fee(price: int, currency: str, settings: Settings) -> int:
 # --- the brand's side -----------------------------------------------------------------------
 
 
+def _metadata(
+    contract_id: str, brand_id: str, price: int, fee: int, programme_id: str | None
+) -> dict[str, str]:
+    """What a funding PaymentIntent carries: enough to rebuild its row (`_payment_for_intent`)."""
+    metadata = {
+        "rapport_contract_id": contract_id,
+        "rapport_brand_id": brand_id,
+        "rapport_price": str(price),
+        "rapport_fee": str(fee),
+    }
+    if programme_id:
+        metadata["rapport_programme_id"] = programme_id
+    return metadata
+
+
+async def programme_customer(session: AsyncSession, programme_id: str) -> str | None:
+    """The Stripe customer an ambassador programme's periods are charged to, once one was."""
+    return await session.scalar(
+        select(Payment.customer_id)
+        .join(Contract, Contract.id == Payment.contract_id)
+        .where(Contract.programme_id == programme_id, Payment.customer_id.is_not(None))
+        .order_by(Payment.created_at)
+        .limit(1)
+    )
+
+
+async def saved_card(session: AsyncSession, programme_id: str) -> tuple[str, str] | None:
+    """(customer, payment method) the programme's next period is charged with: the card of its
+    latest successful payment that Stripe keeps for later charges."""
+    row = (
+        await session.execute(
+            select(Payment.customer_id, Payment.saved_payment_method_id)
+            .join(Contract, Contract.id == Payment.contract_id)
+            .where(
+                Contract.programme_id == programme_id,
+                Payment.status == "succeeded",
+                Payment.customer_id.is_not(None),
+                Payment.saved_payment_method_id.is_not(None),
+            )
+            .order_by(Contract.period_no.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    return row[0], row[1]
+
+
 @dataclass(frozen=True)
 class Funding:
     contract_id: str
@@ -179,11 +228,12 @@ async def start_funding(
     now: datetime,
 ) -> Funding:
     contract = await _brand_contract(session, user_id, contract_id)
-    state, price, currency, brand_id = (
+    state, price, currency, brand_id, programme_id = (
         contract.state,
         contract.price,
         contract.currency,
         contract.brand_id,
+        contract.programme_id,
     )
     payment = await _payment(session, contract_id)
     if payment is not None:
@@ -197,20 +247,28 @@ async def start_funding(
             current_state=state,
         )
     fee = brand_fee(price, currency, settings)
+    customer_id = await programme_customer(session, programme_id) if programme_id else None
     await end_transaction(session)
+    if programme_id and customer_id is None:
+        # An ambassador programme's renewals charge the card the brand pays this period with:
+        # Stripe keeps it on a customer of the programme's (docs/payments.md, "Renewals").
+        customer = await call_stripe(
+            gateway.create_customer(
+                idempotency_key=idempotency_key("customer", programme_id),
+                metadata={"rapport_programme_id": programme_id, "rapport_brand_id": brand_id},
+            )
+        )
+        customer_id = customer.id
 
     def create(key: str) -> Awaitable[stripe.PaymentIntent]:
         return gateway.create_payment_intent(
             amount=price + fee,
             currency=currency,
+            customer=customer_id,
+            setup_future_usage="off_session" if programme_id else None,
             transfer_group=contract_id,
             description=f"Rapport contract {contract_id}",
-            metadata={
-                "rapport_contract_id": contract_id,
-                "rapport_brand_id": brand_id,
-                "rapport_price": str(price),
-                "rapport_fee": str(fee),
-            },
+            metadata=_metadata(contract_id, brand_id, price, fee, programme_id),
             payment_method_types=["card"],
             idempotency_key=key,
         )
@@ -228,6 +286,7 @@ async def start_funding(
         fee=fee,
         currency=currency,
         status=intent.status,
+        customer_id=customer_id,
         created_at=now,
         updated_at=now,
     )
@@ -345,6 +404,7 @@ async def _payment_for_intent(session: AsyncSession, intent: dict[str, Any]) -> 
         fee=fee,
         currency=str(intent.get("currency", "")).upper(),
         status=intent.get("status") or "requires_payment_method",
+        customer_id=intent.get("customer"),
     )
     if not await add_unique(session, row):
         return None
@@ -362,6 +422,10 @@ async def payment_succeeded(ctx: EventContext) -> Handled:
     payment.status = "succeeded"
     payment.charge_id = charge_id
     payment.failure_code = payment.failure_message = None
+    if intent.get("setup_future_usage") == "off_session" and intent.get("payment_method"):
+        # Confirmed with a card Stripe now keeps (a programme's period): later periods use it.
+        payment.customer_id = payment.customer_id or intent.get("customer")
+        payment.saved_payment_method_id = str(intent["payment_method"])
     payment.succeeded_at = payment.succeeded_at or ctx.now
     payment.updated_at = ctx.now
     received = intent.get("amount_received") or intent.get("amount")
@@ -431,6 +495,97 @@ async def payment_failed(ctx: EventContext) -> Handled:
     return Handled(
         StripeEventOutcome.applied,
         f"{payment.contract_id} still awaits funding: {payment.failure_message}",
+    )
+
+
+# --- an ambassador programme's renewal: the saved card, charged while the brand is away --------
+
+
+async def fund_renewal(ctx: JobContext, job: ClaimedJob) -> None:
+    """`money.fund_renewal` `{contract_id}`: charge a programme's new period to the card the
+    brand saved with an earlier one (off-session, confirmed at once), under the key
+    `renewal-funding:<contract id>`; `payment_intent.succeeded` then books the funding and
+    funds the contract like any other. A decline is recorded on the period's payment — status
+    `requires_payment_method`, Stripe's code and message, which both parties see — and not
+    retried: the brand may still pay the period itself (`POST …/funding`) within its funding
+    window, else the programme lapses. Runs once per period however often it is run: a stored
+    payment ends it, the key makes Stripe answer a repeat with the same PaymentIntent."""
+    contract_id = str(job.payload["contract_id"])
+    gateway = ctx.stripe()
+    async with ctx.transaction() as s:
+        contract = await fresh_contract(s, contract_id)
+        if contract is None or contract.state != AWAITING_FUNDING:
+            return
+        if await _payment(s, contract_id) is not None:
+            return  # charged already (a repeat of this job), or the brand is paying it
+        card = await saved_card(s, contract.programme_id) if contract.programme_id else None
+        price, currency, brand_id = contract.price, contract.currency, contract.brand_id
+        programme_id = contract.programme_id
+    if card is None:
+        # Nothing to charge: the period waits for the brand's own payment (the programme's
+        # read says so) and lapses with its funding window.
+        logger.warning("renewal without a saved card", extra={"contract": contract_id})
+        return
+    customer_id, payment_method = card
+    fee = brand_fee(price, currency, ctx.settings)
+    key = idempotency_key("renewal-funding", contract_id)
+    failure: tuple[str | None, str] | None = None
+    try:
+        intent = await gateway.create_payment_intent(
+            amount=price + fee,
+            currency=currency,
+            customer=customer_id,
+            payment_method=payment_method,
+            off_session=True,
+            confirm=True,
+            transfer_group=contract_id,
+            description=f"Rapport contract {contract_id}",
+            metadata=_metadata(contract_id, brand_id, price, fee, programme_id),
+            payment_method_types=["card"],
+            idempotency_key=key,
+        )
+        intent_id, status = intent.id, intent.status
+    except StripeCardDeclined as exc:
+        if exc.payment_intent_id is None:
+            raise PermanentJobError(f"the renewal's charge was declined: {exc.message}") from exc
+        intent_id, status = exc.payment_intent_id, "requires_payment_method"
+        failure = (exc.decline_code or exc.code, exc.message)
+    except StripeUnavailable:
+        # The outcome is unknown (Stripe replays a stored 5xx under the key): look it up.
+        found = await gateway.find_by_metadata(
+            "payment_intents", "rapport_contract_id", contract_id
+        )
+        if found is None:
+            raise  # retried later, with the same key
+        intent_id, status = found.id, found.status
+    except StripeRequestRejected as exc:
+        raise PermanentJobError(f"Stripe refused the renewal's charge: {exc.message}") from exc
+    row = Payment(
+        contract_id=contract_id,
+        payment_intent_id=intent_id,
+        amount=price,
+        fee=fee,
+        currency=currency,
+        status=status,
+        customer_id=customer_id,
+        saved_payment_method_id=payment_method,
+        failure_code=failure[0] if failure else None,
+        failure_message=failure[1] if failure else None,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    if not await add_unique(ctx.session, row):
+        # Its webhook was processed first and stored the row from the metadata: add what only
+        # this job knows (the card), for the next period.
+        await ctx.session.execute(
+            update(Payment)
+            .where(Payment.contract_id == contract_id, Payment.saved_payment_method_id.is_(None))
+            .values(customer_id=customer_id, saved_payment_method_id=payment_method)
+            .execution_options(synchronize_session=False)
+        )
+    logger.info(
+        "renewal charged",
+        extra={"contract": contract_id, "payment_intent": intent_id, "status": status},
     )
 
 

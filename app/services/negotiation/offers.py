@@ -439,8 +439,12 @@ async def bid_views(
             select(Offer).where(tuple_(Offer.bid_id, Offer.version).in_(pairs))
         )
         latest = {o.bid_id: o for o in rows}
+    # The contract the acceptance made: period 1 (an ambassador programme's renewals are
+    # further periods of the same bid).
     found = await session.execute(
-        select(Contract.bid_id, Contract.id).where(Contract.bid_id.in_(ids))
+        select(Contract.bid_id, Contract.id).where(
+            Contract.bid_id.in_(ids), Contract.period_no == 1
+        )
     )
     contract_ids = {bid_id: contract_id for bid_id, contract_id in found.all()}
     views = []
@@ -478,7 +482,9 @@ async def offer_views(session: AsyncSession, offer_rows: list[Offer]) -> list[Of
     contract_ids: dict[str, str] = {}
     if accepted:
         found = await session.execute(
-            select(Contract.offer_id, Contract.id).where(Contract.offer_id.in_(accepted))
+            select(Contract.offer_id, Contract.id).where(
+                Contract.offer_id.in_(accepted), Contract.period_no == 1
+            )
         )
         contract_ids = {offer_id: contract_id for offer_id, contract_id in found.all()}
     return [

@@ -14,16 +14,26 @@ here needs the brief or today's date. Every broken rule is collected and reporte
 | `payment_schedule.N.deliverables.M` | `unknown_deliverable` | names no deliverable line |
 | `expires_at` | `in_past` / `too_far` / `timezone_required` | |
 | `timeline.start_date`, `.end_date` | `in_past`, `out_of_order`, `outside_brief_window` | bids |
+| `funding_window_hours` | `not_shorter_than_period` | recurring terms, a period or longer |
 
 Offer terms are resolved in full before they are stored: an omitted field takes the brief's
 `terms_defaults`, then the platform default, so an offer's terms never change meaning later.
+
+**Recurring terms** (`recurrence`, an ambassador programme: docs/relationships.md) are one
+period's; `shift` moves a date or time by whole periods (months keep their day, clamped to the
+month's last: 31 January + 1 month = 28 or 29 February), and `period_terms` gives period n's
+terms (the deliverables' due dates moved by n - 1 periods). A period must outlast its funding
+window, so a renewal's funding is decided before the next period starts: an explicit
+`funding_window_hours` of a period or more is refused, and the default is at most half of the
+shortest period (a week: 84 hours).
 """
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from app.errors import InvalidRequest
 from app.models import Brief
@@ -187,6 +197,70 @@ def _expires_at(errors: _Errors, raw: str | None, now: datetime, default: timede
     return at
 
 
+# --- recurrence (ambassador programmes) --------------------------------------------------------
+
+When = TypeVar("When", date, datetime)
+
+
+def shift(value: When, interval: str, periods: int) -> When:
+    """`value` moved by `periods` intervals (`week` or `month`, any count of them)."""
+    if interval == "week":
+        return value + timedelta(weeks=periods)
+    if interval != "month":
+        raise ValueError(f"unknown interval {interval!r}")
+    months = value.year * 12 + value.month - 1 + periods
+    year, month = divmod(months, 12)
+    day = min(value.day, calendar.monthrange(year, month + 1)[1])
+    return value.replace(year=year, month=month + 1, day=day)
+
+
+def shortest_period_hours(recurrence: Mapping[str, Any]) -> int:
+    """The shortest a period of this recurrence can be, in hours (a month: 28 days)."""
+    days = 7 if recurrence["interval"] == "week" else 28
+    return 24 * days * int(recurrence["interval_count"])
+
+
+def period_terms(terms: Mapping[str, Any], period_no: int) -> dict[str, Any]:
+    """Period `period_no`'s terms of recurring `terms`: the deliverables' due dates moved by
+    `period_no - 1` periods; everything else as agreed."""
+    recurrence = terms["recurrence"]
+    periods = recurrence["interval_count"] * (period_no - 1)
+    lines = [
+        line
+        | {
+            "due_date": shift(
+                date.fromisoformat(line["due_date"]), recurrence["interval"], periods
+            ).isoformat()
+        }
+        for line in terms["deliverables"]
+    ]
+    return dict(terms) | {"deliverables": lines}
+
+
+def _recurrence(
+    errors: _Errors, raw: Mapping[str, Any] | None, funding_hours: int | None, default_hours: int
+) -> tuple[dict[str, Any] | None, int]:
+    """The recurrence (None: one-off terms) and the funding window it allows."""
+    if raw is None:
+        return None, funding_hours if funding_hours is not None else default_hours
+    recurrence = {
+        "interval": raw["interval"],
+        "interval_count": raw.get("interval_count", 1),
+        "notice_days": raw.get("notice_days", 30),
+    }
+    shortest = shortest_period_hours(recurrence)
+    if funding_hours is None:
+        return recurrence, min(default_hours, shortest // 2)
+    if funding_hours >= shortest:
+        errors.add(
+            "funding_window_hours",
+            f"must be shorter than one period ({shortest} hours at the least), so each "
+            "renewal's funding is decided before the next period starts",
+            "not_shorter_than_period",
+        )
+    return recurrence, funding_hours
+
+
 def resolve_offer(
     doc: Mapping[str, Any],
     brief: Brief,
@@ -203,6 +277,12 @@ def resolve_offer(
     price = doc["price"]
     schedule = _schedule(errors, doc.get("payment_schedule"), price, [d["key"] for d in lines])
     expires_at = _expires_at(errors, doc.get("expires_at"), now, offer_expiry)
+    explicit_window = doc.get("funding_window_hours")
+    if explicit_window is None:
+        explicit_window = defaults.get("funding_window_hours")
+    recurrence, funding_hours = _recurrence(
+        errors, doc.get("recurrence"), explicit_window, funding_window_hours
+    )
     errors.raise_any()
 
     def pick(name: str, fallback: Any) -> Any:
@@ -224,7 +304,7 @@ def resolve_offer(
         "verification_window_hours": pick(
             "verification_window_hours", DEFAULT_VERIFICATION_WINDOW_HOURS
         ),
-        "funding_window_hours": pick("funding_window_hours", funding_window_hours),
+        "funding_window_hours": funding_hours,
         "usage_rights": {
             "channels": list(usage.get("channels", [])),
             "days": usage.get("days", 0),
@@ -237,6 +317,8 @@ def resolve_offer(
         "kpis": list(doc["kpis"] if doc.get("kpis") is not None else brief.kpis or []),
         "disclosure_required": pick("disclosure_required", True),
     }
+    if recurrence is not None:  # one-off terms keep the shape they always had
+        terms["recurrence"] = recurrence
     return terms, expires_at
 
 

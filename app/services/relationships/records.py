@@ -4,14 +4,15 @@ A record is made on first contact: negotiation calls `CONTACT_HOOKS` on an invit
 (wiring.py puts `record_contact` there), the brand adds a creator itself
 (`POST /v1/brands/{id}/relationships`, or by putting them on a list), and `sync_brand` adopts
 any contact the hooks did not see (contacts made before this table existed) whenever a brand
-reads its records. A pair with a contract moves from `prospect` to `active` by itself.
+reads its records. A pair with a contract moves from `prospect` to `active` by itself, and to
+`ambassador` when it agrees an ambassador programme (`programme_started`).
 
 The status machine (`RELATIONSHIPS`; every move is an audit row, so it shows in the timeline):
 
 | action           | from                                 | to          | who            |
 |------------------|--------------------------------------|-------------|----------------|
 | activate         | prospect, ambassador, paused         | active      | brand, system  |
-| make_ambassador  | prospect, active, paused             | ambassador  | brand          |
+| make_ambassador  | prospect, active, paused             | ambassador  | brand, system  |
 | pause            | prospect, active, ambassador         | paused      | brand          |
 | mark_do_not_work | prospect, active, ambassador, paused | do_not_work | brand          |
 | reconsider       | do_not_work                          | prospect    | brand          |
@@ -90,8 +91,9 @@ RELATIONSHIPS = StateMachine(
             "make_ambassador",
             {S.prospect, S.active, S.paused},
             S.ambassador,
-            actors={"brand"},
-            description="a long-term partner of the brand",
+            actors={"brand", "system"},
+            description="a long-term partner of the brand (the system does it when an "
+            "ambassador programme is agreed, from prospect or active)",
         ),
         Transition(
             "pause",
@@ -191,6 +193,24 @@ async def contact_hook(
 ) -> None:
     """The shape negotiation's `CONTACT_HOOKS` call (kind: "invitation" or "bid")."""
     await record_contact(session, brand_id, influencer_id, FirstContact(kind), at)
+
+
+async def programme_started(
+    session: AsyncSession, brand_id: str, influencer_id: str, programme_id: str, now: datetime
+) -> None:
+    """An ambassador programme was agreed: a prospect or active creator becomes the brand's
+    ambassador (a paused record stays as the brand left it)."""
+    row = await record_contact(session, brand_id, influencer_id, FirstContact.bid, now)
+    if row.status in (S.prospect, S.active):
+        await RELATIONSHIPS.fire(
+            session,
+            row,
+            "make_ambassador",
+            Actor("system", programme_id),
+            now,
+            reason=f"ambassador programme {programme_id} agreed",
+        )
+        touch(row, now)
 
 
 async def _pair(session: AsyncSession, brand_id: str, influencer_id: str) -> Relationship | None:

@@ -10,7 +10,8 @@ transition of every machine), so nothing has to remember to write to it:
 | bid          | the bid's submission, then each of its transitions                         |
 | offer        | each offer sent (version, side, price), then its transitions               |
 | message      | each message of the bids' threads (who, and the first 140 characters)      |
-| contract     | its creation (the accepted offer), then funding, delivery, completion …    |
+| contract     | its creation (the accepted offer, or a programme's renewal), then funding … |
+| programme    | an ambassador programme agreed, then its renewals, notice, end or lapse    |
 | deliverable  | transitions (in review, published, confirmed, late …)                      |
 | draft        | each draft submitted, then its review                                      |
 | proof        | each proof of publication, with the disclosure check's verdict             |
@@ -34,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
+    AmbassadorProgramme,
     Bid,
     BidMessage,
     Brief,
@@ -199,19 +201,48 @@ async def build_timeline(
     contract_ids = [c.id for c in contracts]
     for c in contracts:
         link[c.id] = (c.bid_id, c.id)
+        what = (
+            f"period {c.period_no} of ambassador programme {c.programme_id} started"
+            if c.period_no > 1
+            else "contract agreed"
+        )
         entries.append(
             TimelineEntry(
                 c.accepted_at,
                 "contract",
                 c.id,
                 "created",
-                f"contract agreed: {c.price} {c.currency} (minor units)",
+                f"{what}: {c.price} {c.currency} (minor units)",
                 None,
                 c.id,
                 c.bid_id,
             )
         )
     entries += await _transitions(session, "contract", contract_ids, link)
+    programmes = list(
+        await session.scalars(
+            select(AmbassadorProgramme).where(
+                AmbassadorProgramme.brand_id == brand_id,
+                AmbassadorProgramme.influencer_id == influencer_id,
+            )
+        )
+    )
+    for p in programmes:
+        link[p.id] = (p.bid_id, None)
+        entries.append(
+            TimelineEntry(
+                p.starts_at,
+                "programme",
+                p.id,
+                "agreed",
+                f"ambassador programme agreed: every {p.interval_count} {p.interval.value}(s), "
+                f"{p.price} {p.currency} (minor units) a period, {p.notice_days} days' notice",
+                None,
+                None,
+                p.bid_id,
+            )
+        )
+    entries += await _transitions(session, "programme", [p.id for p in programmes], link)
     if contract_ids:
         entries += await _children(session, contract_ids, contracts, now)
     entries.sort(key=lambda e: (e.at, _ORDER.get(e.kind, 99), e.object_id))
@@ -225,6 +256,7 @@ _ORDER = {
     "offer": 3,
     "message": 4,
     "contract": 5,
+    "programme": 5,
     "deliverable": 6,
     "draft": 7,
     "proof": 8,

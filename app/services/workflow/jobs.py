@@ -52,6 +52,13 @@ CANCEL_FUNDING_TOPIC: Final = "money.cancel_funding"
 WEBHOOK_DELIVERY_TOPIC: Final = "webhook.deliver"
 """One attempt of one outbound webhook delivery (app/services/workflow/webhooks.py)."""
 
+PROGRAMME_RENEW_TOPIC: Final = "programme.renew"
+"""An ambassador programme's next period starts: make its contract (one per period, however
+often the job runs)."""
+
+FUND_RENEWAL_TOPIC: Final = "money.fund_renewal"
+"""A programme's new period: charge the brand's saved card for it, while the brand is away."""
+
 TOPICS: Final[frozenset[str]] = frozenset(
     {
         STRIPE_EVENT_TOPIC,
@@ -62,6 +69,8 @@ TOPICS: Final[frozenset[str]] = frozenset(
         REFUND_CONTRACT_TOPIC,
         CANCEL_FUNDING_TOPIC,
         WEBHOOK_DELIVERY_TOPIC,
+        PROGRAMME_RENEW_TOPIC,
+        FUND_RENEWAL_TOPIC,
     }
 )
 
