@@ -5,7 +5,7 @@ catalogue's briefs and listings) and the matching index's builds read from a Pos
 standby; everything else — every write, money, contracts, the worker — stays on the primary.
 docs/deployment.md#read-replicas is the operator's view; this module is how it holds:
 
-- **Lag.** `Replica.check` asks the standby, once a second (a task per process, started by its
+- **Lag.** `Replica.check` asks the standby, twice a second (a task per process, started by its
   first read), how far behind it is: 0 when it has replayed everything it received, else the age
   of the last transaction it replayed. A standby further behind than
   `RAPPORT_DATABASE_REPLICA_MAX_LAG_SECONDS`, not streaming from a primary, or unreachable is not
@@ -13,7 +13,7 @@ docs/deployment.md#read-replicas is the operator's view; this module is how it h
 - **Read-your-writes.** A credential (the `Authorization` header, hashed) whose write succeeded
   reads from the primary for `RAPPORT_READ_YOUR_WRITES_SECONDS` after it (`RecentWrites`: Redis
   when `RAPPORT_REDIS_URL` is set, so every API node sees it, else this process's memory). That
-  window is at least the largest lag plus the second between checks, so a replica that passed its
+  window is at least the largest lag plus the time between checks, so a replica that passed its
   last check has replayed any write older than the window. A client that learned of someone
   else's write (a webhook) sends `Rapport-Read-From: primary`.
 - **Failure.** A statement the replica cannot answer — unreachable, connection lost, refusing
@@ -44,11 +44,11 @@ from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.settings import Settings
+from app.settings import REPLICA_CHECK_SECONDS, Settings
 
 logger = logging.getLogger("rapport.replica")
 
-CHECK_SECONDS = 1.0  # between two lag checks (the read-your-writes window counts it)
+CHECK_SECONDS = REPLICA_CHECK_SECONDS  # between two lag checks (counted by the RYW window)
 CONNECT_TIMEOUT_SECONDS = 2.0  # a replica that does not answer a connection within this is down
 REDIS_TIMEOUT_SECONDS = 0.5
 READ_FROM = "Rapport-Read-From"

@@ -22,6 +22,9 @@ DEV_STRIPE_API_KEY = "sk_test_rapport_sandbox"
 DEV_STRIPE_API_BASE = "http://127.0.0.1:12111"
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_rapport_dev_only_webhook_secret"  # noqa: S105
 STRIPE_SECRET_KEY_PREFIXES = ("sk_live_", "sk_test_", "rk_live_", "rk_test_")
+# How often each API process checks its read replica's lag (app/replica.py); the read-your-
+# writes window must cover the largest lag allowed plus this.
+REPLICA_CHECK_SECONDS = 0.5
 
 
 def _access_log_fraction(value: str) -> float:
@@ -62,18 +65,18 @@ class Settings(BaseSettings):
         "from the primary; unset: every read on the primary",
     )
     database_replica_max_lag_seconds: float = Field(
-        2.0,
+        1.0,
         gt=0,
         le=3600,
         description="a replica further behind the primary than this is not read from (its reads "
         "go to the primary until it catches up)",
     )
     read_your_writes_seconds: float = Field(
-        5.0,
+        2.0,
         gt=0,
         le=3600,
         description="after a credential's successful write, its catalogue reads go to the primary "
-        "for this long; at least the replica's largest lag plus the 1 s between lag checks",
+        "for this long; at least the replica's largest lag plus the 0.5 s between lag checks",
     )
     database_echo: bool = Field(False, description="log every SQL statement")
     sqlite_busy_timeout_ms: int = Field(
@@ -299,10 +302,12 @@ class Settings(BaseSettings):
                 "RAPPORT_DATABASE_REPLICA_URL is a PostgreSQL standby of a PostgreSQL "
                 "RAPPORT_DATABASE_URL (postgresql+asyncpg://…)"
             )
-        if self.read_your_writes_seconds < self.database_replica_max_lag_seconds + 1:
+        least = self.database_replica_max_lag_seconds + REPLICA_CHECK_SECONDS
+        if self.read_your_writes_seconds < least:
             raise ValueError(
                 "RAPPORT_READ_YOUR_WRITES_SECONDS must be at least "
-                "RAPPORT_DATABASE_REPLICA_MAX_LAG_SECONDS + 1 (the lag is checked every second), "
+                f"RAPPORT_DATABASE_REPLICA_MAX_LAG_SECONDS + {REPLICA_CHECK_SECONDS} "
+                f"(the lag is checked every {REPLICA_CHECK_SECONDS} s), "
                 "or a client could read from a replica that has not replayed its write"
             )
         return self

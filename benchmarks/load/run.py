@@ -60,10 +60,13 @@ from typing import Any
 import asyncpg
 import httpx
 
+# The checkout's own dev tools (the scratch clusters), whatever the venv installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from rapport_dev.pgcluster import ScratchPair
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 RAPPORT = str(BIN / "rapport")
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "load-run-password-2026"  # noqa: S105 - a scratch database's users
 WEBHOOK_SECRET = "whsec_rapport_load_run_webhook_secret"  # noqa: S105 - sandbox only
 STRIPE_KEY = "sk_test_rapport_sandbox"
@@ -166,10 +169,25 @@ class Cluster:
     sandbox: Proc
     apis: list[Proc]
     workers: list[Proc]
+    # `--scratch-primary` / `--replica`: PostgreSQL clusters of this run's own (else the server
+    # at 5432); `replica`: the API processes read the catalogue from the standby.
+    scratch: ScratchPair | None = None
+    replica: bool = False
+    server: str = "127.0.0.1:5432"
 
     @property
     def database_url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:5432/{self.db_name}"
+        return f"postgresql://postgres@{self.server}/{self.db_name}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@{self.server}/postgres"
+
+    @property
+    def standby_url(self) -> str | None:
+        if self.scratch is None or self.scratch.standby is None:
+            return None
+        return self.scratch.standby.url(self.db_name, driver="postgresql")
 
     @property
     def api_urls(self) -> list[str]:
@@ -180,7 +198,7 @@ class Cluster:
         return f"http://127.0.0.1:{self.sandbox_port}"
 
     @classmethod
-    def create(cls, logdir: Path) -> Cluster:
+    def create(cls, logdir: Path, postgres: str = "shared") -> Cluster:
         db_name = f"rapport_load_{datetime.now(UTC):%Y%m%d_%H%M%S}_{os.getpid()}"
         api_ports = [free_port(), free_port()]
         sandbox_port = free_port()
@@ -227,10 +245,30 @@ class Cluster:
             for i, p in enumerate(api_ports)
         ]
         workers = [Proc(f"worker{i}", [RAPPORT, "worker"], env, logdir) for i in range(2)]
-        return cls(db_name, logdir, api_ports, sandbox_port, env, sandbox, apis, workers)
+        cluster = cls(db_name, logdir, api_ports, sandbox_port, env, sandbox, apis, workers)
+        if postgres != "shared":
+            cluster.scratch = ScratchPair.create(
+                progress=lambda line: print(f"  {line}", flush=True)
+            )
+            cluster.replica = postgres == "replica"
+        return cluster
 
     async def start(self) -> None:
-        admin = await asyncpg.connect(PG_ADMIN)
+        if self.scratch is not None:
+            # The processes share `env`: what is set here reaches every one of them.
+            primary = await asyncio.to_thread(self.scratch.start_primary)
+            self.server = f"127.0.0.1:{primary.port}"
+            self.env["RAPPORT_DATABASE_URL"] = primary.url(self.db_name)
+            # Two API processes: read-your-writes and the rate limits shared through Redis,
+            # under a prefix of this run's; the plans generous (a load run, not a limit test).
+            self.env["RAPPORT_REDIS_URL"] = "redis://127.0.0.1:6379/0"
+            self.env["RAPPORT_REDIS_KEY_PREFIX"] = (
+                f"rapport-load-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+            )
+            self.env["RAPPORT_RATE_LIMIT_PLANS"] = json.dumps(
+                {"standard": "100000/minute", "partner": "100000/minute"}
+            )
+        admin = await asyncpg.connect(self.admin_url)
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{self.db_name}"')
             await admin.execute(f'CREATE DATABASE "{self.db_name}"')
@@ -244,6 +282,11 @@ class Cluster:
             check=True,
             capture_output=True,
         )
+        if self.replica:
+            assert self.scratch is not None
+            # A copy of the migrated primary, then streaming: the catalogue reads go there.
+            standby = await asyncio.to_thread(self.scratch.add_standby)
+            self.env["RAPPORT_DATABASE_REPLICA_URL"] = standby.url(self.db_name)
         self.sandbox.start()
         await wait_http(self.sandbox_url + "/_sandbox/clock", proc=self.sandbox)
         for api in self.apis:
@@ -263,7 +306,7 @@ class Cluster:
                 proc.stop()
 
     async def drop(self) -> None:
-        admin = await asyncpg.connect(PG_ADMIN)
+        admin = await asyncpg.connect(self.admin_url)
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
         finally:
@@ -290,6 +333,11 @@ class Stats:
     deal_failures: Counter[str] = field(default_factory=Counter)
     duplicates: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     retried: list[dict[str, Any]] = field(default_factory=list)
+    # Catalogue reads by where they were read (`Rapport-Read-From`, with a replica).
+    read_from: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    # Reads whose answer must show a write: the brand's own just-opened brief (read-your-
+    # writes), the creator's read of a brief opened by another account (never a 404 or a draft).
+    consistency: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     started: float = field(default_factory=time.monotonic)
 
     def record(self, route: str, status: int, problem: str, seconds: float, expected: bool) -> None:
@@ -417,6 +465,8 @@ class Api:
             except ValueError:
                 body = None
             answer = Answer(response.status_code, body, response.headers)
+            if "rapport-read-from" in response.headers:
+                self.stats.read_from[label][response.headers["rapport-read-from"]] += 1
             in_use = answer.status == 409 and answer.problem == IN_USE
             # A POST is retried with its key after a 5xx; any request after a 503 that says
             # when (Retry-After: the database was full), as a well-behaved client does.
@@ -486,6 +536,7 @@ class Brand(User):
 @dataclass
 class Creator(User):
     account_id: str
+    listing_id: str
 
 
 class Market:
@@ -493,6 +544,8 @@ class Market:
         self.api, self.sandbox_url, self.rng = api, sandbox_url, rng
         self.brands: list[Brand] = []
         self.creators: list[Creator] = []
+        self.browsers: list[User] = []
+        self.opened: list[str] = []  # briefs opened so far: what browsers look at
         self.counter = itertools.count(1)
         today = datetime.now(UTC).date()
         self.dates = {
@@ -546,7 +599,7 @@ class Market:
     async def new_creator(self) -> Creator:
         user = await self.sign_up("creator")
         route = "/v1/influencers/me"
-        need(
+        listing = need(
             await self.api.call("POST", route, token=user.token, json_body=self.listing()),
             route,
             201,
@@ -567,7 +620,7 @@ class Market:
             if time.monotonic() > deadline:
                 raise Failed(route, account, f"still {account['status']} after 90 s")
             await asyncio.sleep(0.5)
-        made = Creator(user.email, user.token, link["account_id"])
+        made = Creator(user.email, user.token, link["account_id"], listing["id"])
         self.creators.append(made)
         return made
 
@@ -690,11 +743,28 @@ class Market:
         brief = need(await api.call("POST", r, token=b, json_body=self.brief(brand)), r, 201)
         r = "/v1/briefs/{brief_id}/open"
         need(await api.call("POST", r, token=b, brief_id=brief["id"]), r, 200)
+        self.opened.append(brief["id"])
+        # The catalogue's reads (from the replica, where there is one). The brand reads its
+        # brief back at once: it must be open (read-your-writes).
+        r = "/v1/briefs/{brief_id}"
+        own = need(await api.call("GET", r, token=b, brief_id=brief["id"]), r, 200)
+        self.consistent(stats, "brand_reads_its_opened_brief", own["state"] == "open")
         r = "/v1/briefs/{brief_id}/matches"
         need(await api.call("GET", r, token=b, params={"limit": 5}, brief_id=brief["id"]), r, 200)
         if rng.random() < 0.3:
             r = "/v1/influencers/me/recommended-briefs"
             need(await api.call("GET", r, token=c, params={"limit": 3}), r, 200)
+
+        # The creator finds the brief (opened by another account a moment ago) and reads it.
+        if rng.random() < 0.5:
+            r = "/v1/briefs"
+            need(await api.call("GET", r, token=c, params={"limit": 10}), r, 200)
+        r = "/v1/briefs/{brief_id}"
+        seen = await api.call("GET", r, token=c, brief_id=brief["id"])
+        self.consistent(
+            stats, "creator_reads_a_brief_just_opened", seen.ok and seen["state"] == "open"
+        )
+        need(seen, r, 200)
 
         r = "/v1/briefs/{brief_id}/bids"
         bid_body = {
@@ -714,6 +784,14 @@ class Market:
             r,
             201,
         )
+
+        # The brand looks at who bid, and around the catalogue.
+        if rng.random() < 0.5:
+            r = "/v1/influencers/{influencer_id}"
+            need(await api.call("GET", r, token=b, influencer_id=creator.listing_id), r, 200)
+        if rng.random() < 0.3:
+            r = "/v1/influencers"
+            need(await api.call("GET", r, token=b, params={"limit": 10}), r, 200)
 
         r = "/v1/bids/{bid_id}/offers"
         if rng.random() < 0.15:
@@ -812,6 +890,38 @@ class Market:
         if rng.random() < 0.2:
             r = "/v1/influencers/me/earnings"
             need(await api.call("GET", r, token=c), r, 200)
+
+    async def new_browser(self) -> User:
+        user = await self.sign_up("browser")
+        self.browsers.append(user)
+        return user
+
+    async def browse(self, browser: User, end: float) -> None:
+        """Someone reading the catalogue and writing nothing: a creator looking for briefs, a
+        brand looking for creators (with a replica, these reads are the ones it takes)."""
+        api, rng, t = self.api, self.rng, browser.token
+        while time.monotonic() < end:
+            pick = rng.random()
+            if pick < 0.35 or not self.opened:
+                r = "/v1/briefs"
+                need(await api.call("GET", r, token=t, params={"limit": 20}), r, 200)
+            elif pick < 0.65:
+                r = "/v1/briefs/{brief_id}"
+                need(await api.call("GET", r, token=t, brief_id=rng.choice(self.opened)), r, 200)
+            elif pick < 0.85:
+                r = "/v1/influencers"
+                need(await api.call("GET", r, token=t, params={"limit": 20}), r, 200)
+            else:
+                r = "/v1/influencers/{influencer_id}"
+                listing = rng.choice(self.creators).listing_id
+                need(await api.call("GET", r, token=t, influencer_id=listing), r, 200)
+            await asyncio.sleep(0.2)  # reading the page
+
+    @staticmethod
+    def consistent(stats: Stats, name: str, holds: bool) -> None:
+        stats.consistency[name]["reads"] += 1
+        if not holds:
+            stats.consistency[name]["violations"] += 1
 
     async def clicks(
         self, stats: Stats, name: str, route: str, token: str, share: float, **path: str
@@ -1147,8 +1257,9 @@ def machine() -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     logdir = Path(args.logs or tempfile.mkdtemp(prefix="rapport-load-"))
     logdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before anything runs
-    cluster = Cluster.create(logdir)
-    mode = "kill" if args.kill else "normal"
+    postgres = "replica" if args.replica else "scratch" if args.scratch_primary else "shared"
+    cluster = Cluster.create(logdir, postgres)
+    mode = ("kill" if args.kill else "normal") + ("" if postgres == "shared" else f"-{postgres}")
     print(f"[{mode}] database {cluster.db_name}; logs in {logdir}", flush=True)
     stats = Stats()
     api = Api(cluster.api_urls, stats)
@@ -1165,7 +1276,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "users": args.users,
         "brands": args.brands,
         "creators": args.creators,
+        "browsers": args.browsers,
         "seed": args.seed,
+        # shared: the server at 5432; scratch: a primary cluster of this run's own; replica:
+        # that primary and a streaming standby the catalogue reads come from.
+        "postgres": postgres,
         # The machine is shared: what else ran shows here (2 cores: 2.0 is full).
         "load_average_before": round(os.getloadavg()[0], 2),
     }
@@ -1179,6 +1294,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.gather(
             *(market.new_brand() for _ in range(args.brands)),
             *(market.new_creator() for _ in range(args.creators)),
+            *(market.new_browser() for _ in range(args.browsers)),
         )
         result["setup_s"] = round(time.monotonic() - stats.started, 1)
         print(
@@ -1202,6 +1318,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.sleep(0.5)
 
         peak = {"ours": 0, "every": 0, "max_connections": 0}
+        lag = {"max_replay_lag_ms": 0.0, "samples": 0}
+
+        async def replica_lag() -> str:
+            if not cluster.replica:
+                return ""
+            row = await pool.fetchrow(
+                "SELECT state, coalesce(extract(epoch FROM replay_lag), 0) * 1000 AS ms "
+                "FROM pg_stat_replication"
+            )
+            if row is None:
+                return " replica=absent"
+            lag["max_replay_lag_ms"] = max(lag["max_replay_lag_ms"], float(row["ms"]))
+            lag["samples"] += 1
+            return f" replica={row['state']} replay_lag={float(row['ms']):.0f}ms"
 
         async def progress() -> None:
             last_t, last_req = 0.0, 0
@@ -1221,7 +1351,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"deal_failures={sum(stats.deal_failures.values())} "
                     f"jobs pending={jobs.get('pending', 0)} running={jobs.get('running', 0)} "
                     f"dead={jobs.get('dead', 0)} "
-                    f"db_conn={ours}/{every}/{most}",
+                    f"db_conn={ours}/{every}/{most}" + await replica_lag(),
                     flush=True,
                 )
                 last_t, last_req = t, stats.requests
@@ -1240,7 +1370,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
 
         ticker = asyncio.create_task(progress())
+
+        async def browser(who: User) -> None:
+            while time.monotonic() < end:
+                try:
+                    await market.browse(who, end)
+                except Failed as exc:
+                    stats.deal_failures[f"browsing: {exc.label}"] += 1
+                    await asyncio.sleep(0.5)
+
         tasks = [asyncio.create_task(user()) for _ in range(args.users)]
+        tasks += [asyncio.create_task(browser(b)) for b in market.browsers]
         if args.kill:
             tasks.append(asyncio.create_task(killer()))
         await asyncio.gather(*tasks)
@@ -1264,6 +1404,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["deal_failures"] = dict(stats.deal_failures)
         result["deal_failure_examples"] = failures[:10]
         result["duplicates"] = {k: dict(v) for k, v in stats.duplicates.items()}
+        result["read_from"] = {k: dict(v) for k, v in sorted(stats.read_from.items())}
+        result["consistency"] = {k: dict(v) for k, v in sorted(stats.consistency.items())}
+        if cluster.replica:
+            served = Counter[str]()
+            for counts in stats.read_from.values():
+                served.update(counts)
+            result["replica"] = {
+                "reads_from_replica": served.get("replica", 0),
+                "reads_from_primary": served.get("primary", 0),
+                "max_replay_lag_ms": round(lag["max_replay_lag_ms"], 1),
+                "lag_samples": lag["samples"],
+            }
         if args.kill:
             retried = stats.retried
             result["kill"] = kill_report | {
@@ -1292,7 +1444,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await api.aclose()
         await sandbox.aclose()
         cluster.stop()
-        if not args.keep_db:
+        if cluster.scratch is not None:
+            # Scratch clusters die with this process anyway (their servers are its children):
+            # they are stopped and removed, --keep-db or not.
+            cluster.scratch.stop()
+        elif not args.keep_db:
             with contextlib.suppress(Exception):
                 await cluster.drop()
         if not args.logs and not args.keep_logs:
@@ -1310,6 +1466,9 @@ def targets(result: dict[str, Any]) -> dict[str, bool]:
         "no_duplicate_click_violation": all(
             d.get("violations", 0) == 0 for d in result["duplicates"].values()
         ),
+        "reads_show_the_writes_they_must": all(
+            d.get("violations", 0) == 0 for d in result.get("consistency", {}).values()
+        ),
     }
     if "kill" in result:
         k = result["kill"]
@@ -1321,6 +1480,66 @@ def targets(result: dict[str, Any]) -> dict[str, bool]:
 
 
 # --- output --------------------------------------------------------------------------------
+
+
+MODES = {
+    "normal": "Normal run",
+    "kill": "Kill run (`--kill`)",
+    "normal-scratch": "Scratch primary, no replica (`--scratch-primary`)",
+    "normal-replica": "Scratch primary and a streaming standby (`--replica`)",
+    "kill-scratch": "Kill run on a scratch primary (`--kill --scratch-primary`)",
+    "kill-replica": "Kill run with a streaming standby (`--kill --replica`)",
+}
+POSTGRES = {
+    "shared": "the shared server at 5432",
+    "scratch": "a scratch cluster of the run's own, Redis for the two API processes",
+    "replica": "a scratch primary and a streaming standby serving the catalogue's reads, Redis "
+    "for the two API processes",
+}
+CATALOGUE = (
+    "GET /v1/briefs",
+    "GET /v1/briefs/{brief_id}",
+    "GET /v1/influencers",
+    "GET /v1/influencers/{influencer_id}",
+)
+
+
+def _replica_comparison(runs: dict[str, Any]) -> list[str]:
+    """The two `make load REPLICA=1` runs side by side."""
+    without, with_ = runs.get("normal-scratch"), runs.get("normal-replica")
+    if not (without and with_):
+        return []
+    lines = [
+        "## With and without a read replica",
+        "",
+        f"The same run twice on a scratch primary: alone ({without['date']}, load average "
+        f"{without.get('load_average_before')} → {without.get('load_average_after')}), and with "
+        f"a streaming standby the catalogue's reads come from ({with_['date']}, "
+        f"{with_.get('load_average_before')} → {with_.get('load_average_after')}).",
+        "",
+        "| figure | primary only | with the replica |",
+        "|---|---:|---:|",
+        f"| deals/min | {without['deals_per_min']} | {with_['deals_per_min']} |",
+        f"| requests/s | {without['requests_per_s']} | {with_['requests_per_s']} |",
+        f"| responses 5xx | {without['responses_5xx']} | {with_['responses_5xx']} |",
+        "| targets met | "
+        + " | ".join("all" if all(r["targets"].values()) else "NOT all" for r in (without, with_))
+        + " |",
+    ]
+    for route in CATALOGUE:
+        a, b = without["routes"].get(route), with_["routes"].get(route)
+        if a and b:
+            lines.append(
+                f"| `{route}` p50 / p95 ms | {a['p50_ms']} / {a['p95_ms']} | "
+                f"{b['p50_ms']} / {b['p95_ms']} |"
+            )
+    rep = with_.get("replica", {})
+    lines += [
+        f"| catalogue reads served by the replica | none | {rep.get('reads_from_replica')} of "
+        f"{rep.get('reads_from_replica', 0) + rep.get('reads_from_primary', 0)} |",
+        "",
+    ]
+    return lines
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
@@ -1336,18 +1555,22 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"Python {m.get('python')}, {m.get('os')}.",
         "",
     ]
-    for mode in ("normal", "kill"):
-        r = doc.get("runs", {}).get(mode)
+    runs = doc.get("runs", {})
+    lines += _replica_comparison(runs)
+    for mode in MODES:
+        r = runs.get(mode)
         if not r:
             continue
         c = r["checks"]
-        title = "Normal run" if mode == "normal" else "Kill run (`--kill`)"
+        title = MODES[mode]
         lines += [
             f"## {title} — {r['date']}",
             "",
             f"{r['duration_s']} s, {r['users']} virtual users, {r['brands']} brands, "
-            f"{r['creators']} creators (set-up {r['setup_s']} s), PostgreSQL "
-            f"{r.get('postgresql')}. Load average (1 min) before / after the load: "
+            f"{r['creators']} creators, {r.get('browsers', 0)} browsers "
+            f"(set-up {r['setup_s']} s), PostgreSQL "
+            f"{r.get('postgresql')} ({POSTGRES[r.get('postgres', 'shared')]}). "
+            f"Load average (1 min) before / after the load: "
             f"{r.get('load_average_before')} / {r.get('load_average_after')}.",
             "",
             "| figure | value |",
@@ -1376,6 +1599,19 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 f"| PostgreSQL connections at peak: this run / the server / max | "
                 f"{p['ours']} / {p['every']} / {p['max_connections']} |"
             )
+        if "replica" in r:
+            rep = r["replica"]
+            lines += [
+                f"| catalogue reads from the replica / from the primary | "
+                f"{rep['reads_from_replica']} / {rep['reads_from_primary']} |",
+                f"| the standby's replay lag at most (sampled every progress line) | "
+                f"{rep['max_replay_lag_ms']} ms |",
+            ]
+        for name, counts in r.get("consistency", {}).items():
+            lines.append(
+                f"| `{name}`: reads / stale | {counts.get('reads', 0)} / "
+                f"{counts.get('violations', 0)} |"
+            )
         if "kill" in r:
             k = r["kill"]
             lines += [
@@ -1394,6 +1630,15 @@ def render_markdown(doc: dict[str, Any]) -> str:
             + ", ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in r["targets"].items()),
             "",
         ]
+        if r.get("read_from"):
+            lines += [
+                "Read from (`Rapport-Read-From`): "
+                + "; ".join(
+                    f"`{route}` " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                    for route, counts in r["read_from"].items()
+                ),
+                "",
+            ]
         if r["duplicates"]:
             lines += [
                 "Duplicate clicks: "
@@ -1428,6 +1673,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=16, help="concurrent virtual users (deals)")
     parser.add_argument("--brands", type=int, default=8)
     parser.add_argument("--creators", type=int, default=12)
+    parser.add_argument(
+        "--browsers", type=int, default=4, help="accounts that only read the catalogue"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kill", action="store_true", help="kill -9 a worker and an API process")
     parser.add_argument(
@@ -1445,6 +1693,18 @@ def main() -> None:
     parser.add_argument("--logs", help="keep the processes' logs in this folder")
     parser.add_argument("--keep-logs", action="store_true")
     parser.add_argument("--keep-db", action="store_true", help="leave the scratch database")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scratch-primary",
+        action="store_true",
+        help="a PostgreSQL cluster of this run's own (initdb, another port) instead of 5432",
+    )
+    where.add_argument(
+        "--replica",
+        action="store_true",
+        help="that scratch primary plus a streaming standby of it (pg_basebackup -R); the API "
+        "processes read the catalogue from the standby",
+    )
     args = parser.parse_args()
 
     # SIGTERM (timeout, make interrupted) unwinds like Ctrl+C: the processes stop, the
