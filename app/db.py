@@ -12,8 +12,8 @@ without `BEGIN`/`COMMIT` — two round trips fewer per request; the session refu
 change. SQLite keeps the transaction (its `BEGIN IMMEDIATE` is how writers queue). With a read
 replica (`RAPPORT_DATABASE_REPLICA_URL`, app/replica.py) those routes read from it, unless the
 caller wrote a moment ago or asked for the primary; an object the replica does not have yet is
-looked for on the primary before a 404 is answered. Nothing else ever reads from the replica but
-the matching index's builds (`Database.catalogue_reads`).
+looked for on the primary before a 404 is answered. Nothing else reads from the replica, but
+bulk catalogue reads that ask for it (`Database.catalogue_reads`, `replica.catalogue_source`).
 """
 
 from __future__ import annotations

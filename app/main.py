@@ -231,9 +231,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # Added innermost first: the request id must exist before anything can fail and log, and
     # the body cap applies before the idempotency layer buffers a body.
     app.add_middleware(IdempotencyMiddleware)
-    # With a read replica: a credential's successful write is marked before its answer leaves
-    # (its next reads then go to the primary), and reads say where they read (app/replica.py).
-    app.add_middleware(ReadYourWritesMiddleware, replica=resources.database.replica)
+    if resources.database.replica is not None:
+        # A credential's successful write is marked before its answer leaves (its next reads
+        # then go to the primary), and reads say where they read (app/replica.py).
+        app.add_middleware(ReadYourWritesMiddleware, replica=resources.database.replica)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Outside everything but the request id: a preflight is answered before anything else
     # runs, and every answer, a 413 included, carries the headers a browser needs to read it.

@@ -1,8 +1,9 @@
 """A streaming read replica: catalogue reads from a standby, money and every write on the primary.
 
 With `RAPPORT_DATABASE_REPLICA_URL` set, the routes marked `@reads_only` (app/db.py: the
-catalogue's briefs and listings) and the matching index's builds read from a PostgreSQL hot
-standby; everything else — every write, money, contracts, the worker — stays on the primary.
+catalogue's briefs and listings) and bulk catalogue reads that ask for it (`catalogue_source`,
+`Database.catalogue_reads`) read from a PostgreSQL hot standby; everything else — every write,
+money, contracts, the worker — stays on the primary.
 docs/deployment.md#read-replicas is the operator's view; this module is how it holds:
 
 - **Lag.** `Replica.check` asks the standby, twice a second (a task per process, started by its
@@ -39,9 +40,15 @@ from coredis.exceptions import RedisError
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.pool import NullPool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.settings import REPLICA_CHECK_SECONDS, Settings
@@ -206,21 +213,7 @@ class Replica:
 
     async def check(self) -> None:
         """One look at the standby: reachable, streaming, and how far behind."""
-        try:
-            async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS * 2):
-                async with self.engine.connect() as connection:
-                    row = (await connection.execute(LAG_QUERY)).one()
-                    await connection.rollback()
-        except (DBAPIError, OSError, TimeoutError) as exc:
-            self._set(False, None, f"unreachable ({type(exc).__name__}: {exc})".strip())
-            return
-        standby, streaming, lag = bool(row.standby), bool(row.streaming), float(row.lag)
-        if standby and not streaming:
-            self._set(False, lag, "not streaming from a primary (its lag cannot be known)")
-        elif lag > self.max_lag:
-            self._set(False, lag, f"{lag:.1f} s behind the primary (more than {self.max_lag} s)")
-        else:
-            self._set(True, lag, "streaming" if standby else "not a standby (read as is)")
+        self._set(*await _fitness(self.engine, self.max_lag))
 
     def failed(self, exc: BaseException) -> None:
         """A read found the replica down: reads go to the primary until a check finds it up."""
@@ -251,6 +244,44 @@ class Replica:
             self._monitor.cancel()
             await asyncio.gather(self._monitor, return_exceptions=True)
         await self.engine.dispose()
+
+
+async def _fitness(engine: AsyncEngine, max_lag: float) -> tuple[bool, float | None, str]:
+    """(usable, lag in seconds, why) of the standby behind `engine`."""
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS * 2):
+            async with engine.connect() as connection:
+                row = (await connection.execute(LAG_QUERY)).one()
+                await connection.rollback()
+    except (DBAPIError, OSError, TimeoutError) as exc:
+        return False, None, f"unreachable ({type(exc).__name__}: {exc})".strip()
+    standby, streaming, lag = bool(row.standby), bool(row.streaming), float(row.lag)
+    if standby and not streaming:
+        return False, lag, "not streaming from a primary (its lag cannot be known)"
+    if lag > max_lag:
+        return False, lag, f"{lag:.1f} s behind the primary (more than {max_lag} s)"
+    return True, lag, "streaming" if standby else "not a standby (read as is)"
+
+
+async def catalogue_source(settings: Settings) -> str:
+    """The database URL for a bulk read of the catalogue that runs on its own connection (the
+    matching index's build): the replica's when one is configured and fit now (one connection,
+    one query), else the primary's. What the replica has not replayed yet, the caller catches up
+    from the primary, as it does for changes made during the build."""
+    url = settings.database_replica_url
+    if url is None:
+        return settings.database_url
+    engine = create_async_engine(
+        url, poolclass=NullPool, connect_args={"timeout": CONNECT_TIMEOUT_SECONDS}
+    )
+    try:
+        usable, _lag, reason = await _fitness(engine, settings.database_replica_max_lag_seconds)
+    finally:
+        await engine.dispose()
+    if not usable:
+        logger.warning("a bulk read goes to the primary: the read replica is %s", reason)
+        return settings.database_url
+    return url
 
 
 def failover(state: ORMExecuteState) -> Any:
@@ -284,12 +315,12 @@ class ReadYourWritesMiddleware:
     leaves, so its next read already knows), and tells every `@reads_only` answer where it read
     (`Rapport-Read-From`)."""
 
-    def __init__(self, app: ASGIApp, replica: Replica | None) -> None:
+    def __init__(self, app: ASGIApp, replica: Replica) -> None:
         self.app, self.replica = app, replica
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         replica = self.replica
-        if replica is None or scope["type"] != "http":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         safe = scope["method"] in SAFE_METHODS

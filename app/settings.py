@@ -60,9 +60,9 @@ class Settings(BaseSettings):
     # --- read replicas (docs/deployment.md#read-replicas) ---------------------------------------
     database_replica_url: str | None = Field(
         None,
-        description="a streaming read replica (hot standby) of the database: catalogue reads "
-        "(`@reads_only` routes) and the matching index's builds read from it, everything else "
-        "from the primary; unset: every read on the primary",
+        description="a streaming read replica (hot standby) of the database: the catalogue's "
+        "reads (`@reads_only` routes) come from it, everything else from the primary; unset: "
+        "every read on the primary",
     )
     database_replica_max_lag_seconds: float = Field(
         1.0,

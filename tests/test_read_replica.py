@@ -27,6 +27,7 @@ from app.db import _READS_ONLY
 from app.main import create_app
 from app.migrations_state import upgrade
 from app.models import Base
+from app.replica import catalogue_source
 from app.settings import Settings
 from rapport_dev.pgcluster import ScratchPair, free_port
 from tests.conftest import BACKEND, IN_CI, make_settings
@@ -397,12 +398,23 @@ async def test_a_replica_that_goes_away_is_never_an_error(
 
 
 @postgresql_only
-async def test_catalogue_reads_for_the_index_use_the_replica_when_fit(
-    node: Any, standby: Standby
-) -> None:
+async def test_bulk_catalogue_reads_use_the_replica_when_fit(node: Any, standby: Standby) -> None:
+    """The matching index's build reads from the replica, unless it is unfit."""
     database = node.state.resources.database
     async with database.catalogue_reads() as session:
         assert await session.scalar(text("SELECT pg_is_in_recovery()")) is True
     database.replica.usable = False
     async with database.catalogue_reads() as session:
         assert await session.scalar(text("SELECT pg_is_in_recovery()")) is False
+
+    settings = node.state.resources.settings
+    assert await catalogue_source(settings) == standby.replica_url
+    nowhere = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/rapport"
+    unreachable = settings.model_copy(update={"database_replica_url": nowhere})
+    assert await catalogue_source(unreachable) == standby.primary_url
+    await standby.pause()
+    async with _client(node) as client:
+        await register(client)  # WAL the paused standby does not replay
+    await asyncio.sleep(0.3)
+    behind = settings.model_copy(update={"database_replica_max_lag_seconds": 0.1})
+    assert await catalogue_source(behind) == standby.primary_url
