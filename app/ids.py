@@ -61,6 +61,12 @@ PREFIXES: dict[str, str] = {
     "oauth_token": "otk",
     "oauth_consent": "ocn",
     "programme": "amb",  # ambassador programmes (issue 15)
+    # measurement (issue 15 items 6-8)
+    "tracked_link": "lnk",
+    "link_click": "clk",
+    "promo_code": "pmc",
+    "conversion": "cnv",
+    "conversion_refund": "cnr",
 }
 
 

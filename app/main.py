@@ -43,7 +43,9 @@ from app.routers.pages import install_pages
 from app.routers.payouts import router as payouts_router
 from app.routers.programmes import router as programmes_router
 from app.routers.relationships import router as relationships_router
+from app.routers.reports import router as reports_router
 from app.routers.stripe_webhooks import router as stripe_webhooks_router
+from app.routers.tracking import router as tracking_router
 from app.routers.webhooks import router as webhooks_router
 from app.services.wiring import wire
 from app.settings import Settings, get_settings
@@ -87,6 +89,8 @@ ROUTERS = (
     oauth_clients_router,  # issue 14: partner applications and users' consents
     oauth_protocol_router,  # issue 14: /oauth/authorize (consent page), token, revoke, introspect
     programmes_router,  # issue 15: ambassador programmes (recurring contracts)
+    tracking_router,  # issue 15 item 8: tracked links, promo codes, signed conversions
+    reports_router,  # issue 15 items 6-7: campaign reports, charts, share of voice
 )
 
 

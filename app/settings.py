@@ -208,6 +208,28 @@ class Settings(BaseSettings):
         "for this long",
     )
 
+    # --- measurement: tracked links and conversions (docs/reports.md) -------------------------
+    tracking_repeat_window_minutes: int = Field(
+        30,
+        ge=1,
+        le=24 * 60,
+        description="a tracked link's click by a visitor who had a counted click on it less than "
+        "this long ago is a repeat, not counted again",
+    )
+    conversion_tolerance_seconds: int = Field(
+        300,
+        ge=1,
+        le=3600,
+        description="largest accepted age (or skew) of a conversion post's signed timestamp",
+    )
+    conversion_secret_overlap_hours: int = Field(
+        24,
+        ge=0,
+        le=24 * 30,
+        description="after a conversion secret's rotation, the old secret still verifies for "
+        "this long",
+    )
+
     # --- Stripe (docs/payments.md) -------------------------------------------------------------
     stripe_api_key: SecretStr = Field(
         SecretStr(DEV_STRIPE_API_KEY), description="Stripe secret key (sk_live_/sk_test_/rk_…)"

@@ -197,6 +197,16 @@ TABLE: dict[str, Row] = {
     "GET /v1/brands/{brand_id}/lists": row("2xx 2xx 404 404 404 404 401"),
     "GET /v1/brands/{brand_id}/lists/{list_id}": row("2xx 2xx 404 404 404 404 401"),
     "GET /v1/brands/{brand_id}/re-engagement": row("2xx 2xx 404 404 404 404 401"),
+    # measurement (issue 15 items 6-8): reports, charts, share of voice, conversions, secret
+    "GET /v1/briefs/{brief_id}/report": row("2xx 2xx 404 404 404 404 401"),
+    "GET /v1/briefs/{brief_id}/report/chart": row("2xx 2xx 404 404 404 404 401"),
+    "GET /v1/brands/{brand_id}/share-of-voice": row(
+        "2xx 2xx 404 404 404 404 401", query={"topic": "running"}
+    ),
+    "GET /v1/brands/{brand_id}/conversions": row("2xx 2xx 404 404 404 404 401"),
+    "GET /v1/brands/{brand_id}/conversion-secret": row(
+        "2xx 2xx 404 404 404 404 401", note="whether it exists; the secret is never shown again"
+    ),
     # --- negotiation reads --------------------------------------------------------------------
     "GET /v1/bids/{bid_id}": row("2xx 2xx 404 2xx 404 404 401"),
     "GET /v1/bids/{bid_id}/transitions": row("2xx 2xx 404 2xx 404 404 401"),
@@ -227,6 +237,10 @@ TABLE: dict[str, Row] = {
     "GET /v1/programmes": row("2xx 2xx 2xx 2xx 2xx 2xx 401", note="the caller's programmes"),
     "GET /v1/programmes/{programme_id}": row("2xx 2xx 404 2xx 404 404 401"),
     "GET /v1/programmes/{programme_id}/transitions": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/contracts/{contract_id}/report": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/contracts/{contract_id}/links": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/links/{link_id}": row("2xx 2xx 404 2xx 404 404 401"),
+    "GET /v1/contracts/{contract_id}/promo-codes": row("2xx 2xx 404 2xx 404 404 401"),
     # --- operator -------------------------------------------------------------------------------
     "GET /v1/operator/jobs": row("403 403 403 403 403 2xx 401"),
     "GET /v1/operator/jobs/{job_id}": row("403 403 403 403 403 2xx 401"),
@@ -290,6 +304,31 @@ TABLE: dict[str, Row] = {
     ),
     "DELETE /v1/brands/{brand_id}/lists/{list_id}/influencers/{influencer_id}": row(
         "2xx 2xx 404 404 404 404 401"
+    ),
+    # measurement (issue 15 item 8): the brand makes links, codes and its shop's secret
+    "POST /v1/contracts/{contract_id}/links": row(
+        "2xx 2xx 404 403 404 404 401",
+        {"target_url": "https://shop.example/oats"},
+        note="the creator reads the contract's links but does not make them (403)",
+    ),
+    "POST /v1/contracts/{contract_id}/promo-codes": row(
+        "2xx|409 2xx|409 404 403 404 404 401",
+        {"code": "MATRIX2"},
+        note="one code for all callers: the member makes it, the owner then gets 409",
+    ),
+    "POST /v1/brands/{brand_id}/conversion-secret": row(
+        "2xx 403 404 404 404 404 401", note="owners and admins"
+    ),
+    "POST /v1/brands/{brand_id}/conversions": row(
+        "401 401 401 401 401 401 401",
+        {
+            "type": "order",
+            "order_id": "1",
+            "amount": 100,
+            "currency": "EUR",
+            "promo_code": "MATRIX",
+        },
+        note="the shop's post: authenticated by its Rapport-Signature, never by a bearer token",
     ),
     # --- negotiation writes ---------------------------------------------------------------------
     "POST /v1/briefs/{brief_id}/bids": row(
@@ -545,6 +584,20 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
     await connect(client, partner_app, influencer, scope="profile")
     consents = await client.get("/v1/me/oauth-consents", headers=influencer.headers)
     assert consents.status_code == 200, consents.text
+    link = await client.post(
+        f"/v1/contracts/{contract['id']}/links",
+        json={"target_url": "https://shop.example/oats"},
+        headers=h,
+    )
+    assert link.status_code == 201, link.text
+    promo = await client.post(
+        f"/v1/contracts/{contract['id']}/promo-codes", json={"code": "MATRIX"}, headers=h
+    )
+    assert promo.status_code == 201, promo.text
+    conversion_secret = await client.post(
+        f"/v1/brands/{deal.brand['id']}/conversion-secret", headers=h
+    )
+    assert conversion_secret.status_code == 200, conversion_secret.text
 
     pending = await client.post(
         f"/v1/brands/{deal.brand['id']}/invitations",
@@ -605,12 +658,15 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         "client_id": partner_app.client_id,
         "consent_id": consents.json()["data"][0]["id"],
         "programme_id": contract["programme_id"],
+        "link_id": link.json()["id"],
+        "promo_code_id": promo.json()["id"],
     }
     ids["endpoint_id"] = hook.json()["id"]
     logged = await client.get(f"/v1/webhook-endpoints/{ids['endpoint_id']}/deliveries", headers=h)
     ids["delivery_id"] = logged.json()["data"][0]["id"]
     private = {ids[k] for k in ("bid_id", "offer_id", "contract_id", "deliverable_id", "draft_id")}
     private |= {ids["extension_id"], ids["dispute_id"], ids["programme_id"]}
+    private |= {ids["link_id"], ids["promo_code_id"]}
     brand_private = {ids["draft_brief_id"], ids["invite_brief_id"], ids["invitation_id"]}
     brand_private |= {ids["relationship_id"], ids["list_id"]}
     bodies = {
@@ -660,9 +716,11 @@ async def build_world(client: httpx.AsyncClient, app: Any) -> World:
         hidden[caller] = hidden.get(caller, set()) | {partner_app.secret}
     for caller in ("member", "other_brand", "other_influencer", "operator"):
         hidden[caller] |= {ids["consent_id"], ids["client_id"]}
-    # The brand's webhook endpoint and its secret: its owners' and admins' alone.
+    # The brand's webhook endpoint and its secret: its owners' and admins' alone; the conversion
+    # secret is shown once, to its maker.
     for caller in ("member", "other_brand", "other_influencer", "influencer", "operator"):
         hidden[caller] = hidden.get(caller, set()) | {ids["endpoint_id"], hook.json()["secret"]}
+        hidden[caller].add(conversion_secret.json()["secret"])
     return World(callers, ids, hidden, bodies)
 
 

@@ -100,7 +100,8 @@ HOOKS = Path(__file__).resolve().parent / "schemathesis_hooks.py"
 # A schema-valid request may still be refused for what no schema states: 412 for a stale
 # `If-Match`, 422 for a rule between fields, against today or the deal's state, or an id that
 # does not exist. `schema_rules_hold` (in HOOKS) fails a 422 whose rule the schema does state.
-POSITIVE_STATUSES = ["2XX", "401", "403", "404", "409", "412", "422", "429"]
+# 302: a tracked link (`GET /r/{code}`, made in the stateful phase) redirects, as documented.
+POSITIVE_STATUSES = ["2XX", "302", "401", "403", "404", "409", "412", "422", "429"]
 
 
 # The coverage phase (boundary values and schema-violating variants of every field, unexpected

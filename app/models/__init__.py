@@ -44,6 +44,16 @@ from app.models.influencer import (
     SocialAccount,
 )
 from app.models.ledger import JournalEntry, JournalLine, LedgerAccount, LedgerContract
+from app.models.measurement import (
+    Attribution,
+    ClickKind,
+    Conversion,
+    ConversionRefund,
+    ConversionSecret,
+    LinkClick,
+    PromoCode,
+    TrackedLink,
+)
 from app.models.money import Payment, Payout, Refund, Transfer
 from app.models.negotiation import (
     ACTIVE_BID_STATES,
@@ -83,6 +93,7 @@ __all__ = [
     "ACTIVE_BID_STATES",
     "AmbassadorProgramme",
     "ApiKey",
+    "Attribution",
     "Base",
     "Bid",
     "BidMessage",
@@ -98,8 +109,12 @@ __all__ = [
     "BriefPlatform",
     "BriefState",
     "BriefTopic",
+    "ClickKind",
     "Contract",
     "ContractState",
+    "Conversion",
+    "ConversionRefund",
+    "ConversionSecret",
     "DeadlineExtension",
     "Deliverable",
     "DeliverableState",
@@ -123,6 +138,7 @@ __all__ = [
     "JournalLine",
     "LedgerAccount",
     "LedgerContract",
+    "LinkClick",
     "ListKind",
     "ListingCountry",
     "ListingRate",
@@ -143,6 +159,7 @@ __all__ = [
     "PayoutAccount",
     "PerformanceVisibility",
     "ProgrammeState",
+    "PromoCode",
     "Proof",
     "ProofState",
     "Rating",
@@ -160,6 +177,7 @@ __all__ = [
     "StripeEventOutcome",
     "Timer",
     "TimerState",
+    "TrackedLink",
     "Transfer",
     "User",
     "Visibility",

@@ -44,6 +44,8 @@ class Scope(enum.StrEnum):
     payments_write = "payments:write"
     webhooks_manage = "webhooks:manage"
     apps_manage = "apps:manage"
+    reports_read = "reports:read"
+    tracking_write = "tracking:write"
     operator = "operator"
 
 
@@ -71,6 +73,10 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     Scope.webhooks_manage: "Manage outbound webhook endpoints",
     Scope.apps_manage: "Register and revoke partner applications (OAuth clients), and list and "
     "revoke the access you granted to applications",
+    Scope.reports_read: "Read campaign reports, charts and share of voice of your brands, the "
+    "reports, tracked links and promo codes of your contracts, and your brands' conversions",
+    Scope.tracking_write: "Make tracked links and promo codes for your brands' contracts, and "
+    "make or rotate a brand's conversion secret",
     Scope.operator: "Platform operations (operators only)",
 }
 
