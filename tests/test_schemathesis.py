@@ -168,4 +168,10 @@ async def test_schemathesis_finds_nothing(role, client, app, settings, clock, st
     # Stripe is the project's sandbox (onboarding and funding reach it over HTTP).
     served_app = create_app(stripe_settings(settings, stripe_sandbox.url), clock=clock)
     with serve_app(served_app) as served, tempfile.TemporaryDirectory() as tmp:
-        _run(served.url, account.access_token, seeded["parameters"], Path(tmp), PHASES[role])
+        parameters = dict(seeded["parameters"])
+        if role == "creator":
+            # A configured id also replaces the one a stateful link passes on: the owner's brand
+            # there made "the brand the creator just created is not found" (ST302) a false
+            # positive. The creator's brand ids come from the brands it creates.
+            del parameters["path.brand_id"]
+        _run(served.url, account.access_token, parameters, Path(tmp), PHASES[role])
