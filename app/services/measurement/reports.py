@@ -176,13 +176,13 @@ def block_out(b: Block) -> dict[str, Any]:
     }
 
 
-def creator_out(f: Facts) -> dict[str, Any]:
+def creator_out(f: Facts, block: Block | None = None) -> dict[str, Any]:
     return {
         "contract_id": f.contract_id,
         "influencer_id": f.influencer_id,
         "influencer_name": f.influencer_name,
         "state": f.state,
-        **block_out(contract_block(f)),
+        **block_out(block or contract_block(f)),
         "tracking": {
             "tracked_links": f.has_links,
             "promo_codes": f.has_promo_codes,
@@ -212,7 +212,7 @@ def _brief_report(
         "generated_at": now,
         "currencies": sorted({f.currency for f in all_facts} | set(overall.revenue)),
         "contracts_left_out": left_out,
-        "creators": [creator_out(f) for f in all_facts],
+        "creators": [creator_out(f, b) for f, b in zip(all_facts, blocks, strict=True)],
         "totals": [block_out(b) for b in currency_blocks(all_facts)],
         "overall": {
             "contracts": len(all_facts),
