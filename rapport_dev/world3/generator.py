@@ -659,7 +659,9 @@ class World3:
                 likes *= rng.uniform(4.0, 10.0)
             posts.append(
                 Post(
-                    posted_at=at,
+                    # Never after the start of `today` (the API refuses posts from the
+                    # future); the sponsored post's date below keeps `at`.
+                    posted_at=min(at, datetime.combine(today, time(0, 0), tzinfo=UTC)),
                     views=int(views) if platform in ("tiktok", "youtube") or gives_views else None,
                     likes=int(likes),
                     comments=int(comments),
