@@ -63,6 +63,7 @@ from rapport_dev.world3.vocab import (
 
 FAKE_KINDS = frozenset({"pod", "bulk", "drip", "farm", "hollow"})
 OVER_KINDS = frozenset({"overexposed"})
+LISTED_POSTS = 40  # per-post data a creator lists: the newest posts
 AGE_BANDS = ("13-17", "18-24", "25-34", "35-44", "45-54", "55+")
 ENGLISH_WORLD = ("US", "GB", "CA", "AU", "IE", "NZ", "SG", "IN", "PH", "DE", "NL", "SE")
 
@@ -635,11 +636,18 @@ class World3:
         if platform == "twitch":
             posts_per_week = round(rng.uniform(1, 6), 1)
 
-        # Posts of the last 13 weeks (what the creator's recent average is made of).
-        n_posts = max(4, min(40, round(posts_per_week * 13)))
+        # Every post of the last 13 weeks, as many as the posting rate says (what the recent
+        # averages and the sponsored posts are made of); the newest ``LISTED_POSTS`` are the
+        # per-post data the creator lists.
+        n_posts = max(4, round(posts_per_week * 13))
         posts: list[Post] = []
         for i in range(n_posts):
             age_days = rng.uniform(0, 91)
+            if viral_month is not None and viral_month >= months - 3 and i == 0:
+                # The post that made the jump: dated inside the month of the jump.
+                age_days = rng.uniform(
+                    30 * (months - 1 - viral_month) + 1, 30 * (months - viral_month) - 1
+                )
             at = datetime.combine(today - timedelta(days=age_days), time(12, 0), tzinfo=UTC)
             at += timedelta(minutes=rng.randint(-600, 600))
             sponsored = rng.random() < sponsored_share
@@ -715,7 +723,7 @@ class World3:
             posts_per_week=posts_per_week,
             avg=avg,
             history=history,
-            posts=posts if gives_posts and platform in POST_PLATFORMS else None,
+            posts=posts[-LISTED_POSTS:] if gives_posts and platform in POST_PLATFORMS else None,
             comment_samples=comment_samples,
         )
 
@@ -845,7 +853,8 @@ class World3:
             "available": c.available,
             "accounts": accounts,
             "rate_card": c.rate_card,
-            "sponsored_posts": c.sponsored_posts,
+            # The API takes at most 500: a creator lists the newest.
+            "sponsored_posts": sorted(c.sponsored_posts, key=lambda p: p["date"])[-500:],
         }
         if c.unavailable_until is not None:
             body["unavailable_until"] = c.unavailable_until.isoformat()
