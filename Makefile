@@ -79,9 +79,10 @@ bench-matching: $(STAMP)
 	$(BIN)/python benchmarks/matching/bench.py --listings 1000000 --briefs 50 --seed 1 \
 		--json benchmarks/matching/results.json --markdown benchmarks/matching/results.md
 
-# Relevance from outside (≈ 30 min on 2 cores): worlds of both generators (rapport_dev/world2,
-# rapport_dev/seed), seeds 1-3, loaded through the HTTP API into fresh SQLite databases and
-# ranked by GET /v1/briefs/{id}/matches, with the ablation; see benchmarks/matching/README.md.
+# Relevance from outside (≈ 45 min on 2 cores): worlds of three generators (rapport_dev/world2,
+# rapport_dev/seed, rapport_dev/world3), seeds 1-3, loaded through the HTTP API into fresh
+# SQLite databases and ranked by GET /v1/briefs/{id}/matches, with the ablation; see
+# benchmarks/matching/README.md.
 bench-relevance: $(STAMP)
 	$(BIN)/python benchmarks/matching/outside.py --seeds 1 2 3 --creators 3000 --briefs 40 \
 		--json benchmarks/matching/outside.json --markdown benchmarks/matching/outside.md

@@ -1,4 +1,4 @@
-"""Relevance from outside: worlds of two generators, loaded through the HTTP API, ranked by
+"""Relevance from outside: worlds of three generators, loaded through the HTTP API, ranked by
 `GET /v1/briefs/{id}/matches`, scored against each generator's planted truth.
 
     .venv/bin/python benchmarks/matching/outside.py --seeds 1 2 3 --creators 3000 --briefs 40 \
@@ -463,7 +463,7 @@ def markdown(payload: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--generators", nargs="+", default=["world2", "seed"])
+    ap.add_argument("--generators", nargs="+", default=["world2", "seed", "world3"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--creators", type=int, default=3000)
     ap.add_argument("--briefs", type=int, default=40)
@@ -475,8 +475,9 @@ def main() -> None:
     )
     ap.add_argument(
         "--tuned-on",
-        default="rapport_dev/world2 seeds 11-13, in process; never on the seed generator nor on "
-        "the reported seeds",
+        default="round 3: rapport_dev/world3 seeds 31-33 (round 2: rapport_dev/world2 seeds 11-13 "
+        "and rapport_dev/seed seeds 21-23), in process; never on the reported seeds 1-3. "
+        "world3's held-out figures (before any tuning on it) are in outside-world3-heldout.md",
     )
     ap.add_argument("--json")
     ap.add_argument("--markdown")

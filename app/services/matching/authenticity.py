@@ -47,13 +47,16 @@ W_ENGAGEMENT = 2.5  # engagement too low for the reach
 W_HIGH = 2.5  # engagement far too high for the reach
 W_SPIKE = 1.5
 W_SURGE = 1.5
-W_GEO = 2.5  # only as far as other evidence corroborates it
+W_GEO = 3.0  # only as far as other evidence corroborates it
 W_COMMENTS = 2.5
 W_POD = 2.0  # high engagement *and* comments out of proportion: a pod's fingerprint
 W_GROWTH_NO_ENGAGEMENT = 2.0  # a surge that engagement did not follow
 W_LIKES_PER_VIEW = 2.5  # likes per view far above the platform's median
 W_LOW_EFFORT = 2.5  # most sampled comments emoji, generic or repeated
 W_POD_COMMENTS = 1.5  # engagement far too high *and* low-effort comments
+GEO_FROM, GEO_SPAN = 0.12, 0.2  # inconsistent audience share where geography starts / is full
+GEO_SOFT_LOW = 1.0  # how much mildly low engagement backs an inconsistent geography
+GEO_BACKING = 0.3  # other evidence that lets geography count fully
 SPIKE_EXPLAINED_FACTOR = 0.25  # a spike a viral post explains keeps a quarter of its weight
 BIAS = -2.5
 MIN_CONFIDENCE = 0.95  # authenticity factor when no signal has data
@@ -96,6 +99,10 @@ class EngagementStats:
     er_median: np.ndarray  # (platforms, bins)
     cl_median: np.ndarray  # (platforms,)
     lv_median: np.ndarray = field(default_factory=lambda: PRIOR_LV.copy())  # (platforms,)
+    # Views per follower by (platform, bin); NaN where the index has too few accounts to say.
+    vf_median: np.ndarray = field(
+        default_factory=lambda: np.full((N_PLATFORMS, N_BINS), np.nan, np.float32)
+    )
 
 
 def follower_bin(followers: np.ndarray) -> np.ndarray:
@@ -126,6 +133,7 @@ def compute_stats(
     main_platform: np.ndarray,
     alive: np.ndarray,
     likes_per_view: np.ndarray | None = None,
+    views: np.ndarray | None = None,
 ) -> EngagementStats:
     """Medians of engagement per (platform, follower bin), and of comments per like and likes
     per view per platform (main accounts)."""
@@ -154,7 +162,18 @@ def compute_stats(
             lv = lv_all[alive & (main_platform == p) & np.isfinite(lv_all) & (lv_all > 0)]
             if len(lv) >= MIN_BIN_COUNT:
                 lv_median[p] = np.median(lv)
-    return EngagementStats(er_median=er_median, cl_median=cl_median, lv_median=lv_median)
+    vf_median = np.full((N_PLATFORMS, N_BINS), np.nan, np.float32)
+    if views is not None:
+        for p in range(N_PLATFORMS):
+            has = alive & (followers[p] > 0) & (views[p] > 0)
+            vf, b = views[p][has] / followers[p][has], bins[p][has]
+            for k in range(N_BINS):
+                in_bin = vf[b == k]
+                if len(in_bin) >= MIN_BIN_COUNT:
+                    vf_median[p, k] = np.median(in_bin)
+    return EngagementStats(
+        er_median=er_median, cl_median=cl_median, lv_median=lv_median, vf_median=vf_median
+    )
 
 
 def engagement_ratio(followers: np.ndarray, er: np.ndarray, stats: EngagementStats) -> np.ndarray:
@@ -182,6 +201,7 @@ class Evidence:
     low_effort: np.ndarray  # mostly low-effort comments
     low_effort_share: np.ndarray  # share of low-effort comments (NaN: unknown)
     spike_explained: np.ndarray  # bool: a viral post explains the spike
+    reach_ratio: np.ndarray  # views per follower over similar accounts' median (NaN: unknown)
 
 
 def evidence(
@@ -195,8 +215,10 @@ def evidence(
     stats: EngagementStats,
     likes_per_view: np.ndarray | None = None,
     low_effort_code: np.ndarray | None = None,
+    main_reach: np.ndarray | None = None,
 ) -> Evidence:
     n = len(main_ratio)
+    reach = main_reach if main_reach is not None else np.full(n, np.nan, np.float32)
     lv = (
         likes_per_view.astype(np.float32)
         if likes_per_view is not None
@@ -212,7 +234,7 @@ def evidence(
         e_high = np.clip((log_ratio - 1.0) / 1.0, 0.0, 1.0)
         e_spike = np.clip((spike - 0.12) / 0.3, 0.0, 1.0)
         e_surge = np.clip((surge - 0.25) / 0.35, 0.0, 1.0)
-        e_geo_raw = np.clip((geo_mismatch - 0.15) / 0.3, 0.0, 1.0)
+        e_geo_raw = np.clip((geo_mismatch - GEO_FROM) / GEO_SPAN, 0.0, 1.0)
         cl_ratio = cl_main / stats.cl_median[np.maximum(main_platform, 0)]
         dev = np.abs(np.log2(np.nan_to_num(cl_ratio, nan=1.0, posinf=1.0) + 1e-6))
         e_cl = np.clip((dev - 1.2) / 1.3, 0.0, 1.0)
@@ -222,11 +244,16 @@ def evidence(
         e_lv = np.clip((np.log2(np.nan_to_num(lv_ratio, nan=1.0)) - 1.3) / 1.2, 0.0, 1.0)
         # Low-effort comments: up to ~45 % is ordinary for a popular account; 75 % is a pod.
         e_low = np.clip((np.nan_to_num(low, nan=0.0) - 0.45) / 0.3, 0.0, 1.0)
+        # Views per follower below similar accounts': followers who never watch.
+        log_reach = np.log2(np.maximum(np.nan_to_num(reach, nan=1.0), 1e-3))
+        soft_low_reach = np.clip((-log_reach - 0.3) / 1.0, 0.0, 1.0)
     explained = (known & SPIKE_EXPLAINED) != 0
     e_spike = np.where(explained, e_spike * SPIKE_EXPLAINED_FACTOR, e_spike)
-    # Geography counts only as far as other evidence backs it.
+    # Geography counts only as far as other evidence backs it; engagement even mildly below
+    # the tier (``soft_low``: bought followers do not engage) backs it too.
     other = e_er + e_high + e_spike + e_surge * soft_low + e_cl + e_lv + e_low
-    e_geo = e_geo_raw * np.clip(other / 0.5, 0.0, 1.0)
+    backing = other + GEO_SOFT_LOW * np.maximum(soft_low, soft_low_reach)
+    e_geo = e_geo_raw * np.clip(backing / GEO_BACKING, 0.0, 1.0)
     e_surge_eff = e_surge * (1.0 + W_GROWTH_NO_ENGAGEMENT / W_SURGE * soft_low)
     has_er = np.isfinite(main_ratio)
     has_cl = np.isfinite(cl_main)
@@ -252,6 +279,7 @@ def evidence(
         low_effort=e_low.astype(np.float32),
         low_effort_share=low.astype(np.float32),
         spike_explained=explained,
+        reach_ratio=reach.astype(np.float32),
     )
 
 
@@ -285,7 +313,7 @@ def sponsored_share(
     return share.astype(np.float32)
 
 
-FRESH_SHARE = (0.2, 0.45)  # sponsored share where freshness starts to fall, and reaches 0
+FRESH_SHARE = (0.2, 0.4)  # sponsored share where freshness starts to fall, and reaches 0
 FRESH_BRANDS = (6.0, 12.0)  # brands in the last 30 days: same
 
 

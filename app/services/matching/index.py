@@ -81,7 +81,10 @@ COUNTRY_REGION = np.array(
 )
 COUNTRY_LANG_MASK = np.array(
     [
-        sum(1 << mv.LANGUAGE_INDEX[lang] for lang in mv.COUNTRY_FACTS[c][0])
+        sum(
+            1 << mv.LANGUAGE_INDEX[lang]
+            for lang in {*mv.COUNTRY_FACTS[c][0], *mv.ALSO_UNDERSTOOD.get(c, ())}
+        )
         if c in mv.COUNTRY_FACTS
         else 0
         for c in mv.COUNTRIES
@@ -365,7 +368,14 @@ class ListingIndex:
                 viral_day, viral_factor = ap.viral_day or 0, ap.viral_factor
             if f > main_f:
                 main_p, main_f = p, f
-                main_cl = ap.comments / ap.likes if ap.likes and ap.comments is not None else _NAN
+                # Comments per like with one comment's worth of the platform's typical ratio
+                # added (a pseudo-count): on a small account "0 comments on 18 likes" is
+                # ordinary, on a large one it is a signal.
+                main_cl = (
+                    (ap.comments + 1.0) / (ap.likes + 1.0 / float(au.PRIOR_CL[p]))
+                    if ap.likes and ap.comments is not None
+                    else _NAN
+                )
                 main_lv = ap.likes_per_view if ap.likes_per_view is not None else _NAN
             hist = acc.get("follower_history") or ()
             if len(hist) >= 3:
@@ -486,7 +496,7 @@ class ListingIndex:
         c = self.cols
         self.stats = au.compute_stats(
             c["followers"][:, :n], c["er"][:, :n], c["cl_main"][:n], c["main_platform"][:n],
-            c["alive"][:n], c["likes_per_view"][:n],
+            c["alive"][:n], c["likes_per_view"][:n], c["views"][:, :n],
         )  # fmt: skip
         self._derive(slice(0, n))
 
@@ -501,9 +511,25 @@ class ListingIndex:
         ev = au.evidence(
             main_ratio, c["spike"][rows], c["surge"][rows], c["geo_mismatch"][rows],
             c["cl_main"][rows], main, c["evidence_mask"][rows], self.stats,
-            c["likes_per_view"][rows], c["low_effort"][rows],
+            c["likes_per_view"][rows], c["low_effort"][rows], self._main_reach(rows),
         )  # fmt: skip
         c["authenticity"][rows] = au.authenticity_from(ev)
+
+    def _main_reach(self, rows: slice | np.ndarray) -> np.ndarray:
+        """Views per follower of each row's main account over similar accounts' median."""
+        c = self.cols
+        main = c["main_platform"][rows]
+        k = np.arange(len(main))
+        p = np.maximum(main, 0)
+        followers = c["followers"][:, rows][p, k]
+        views = c["views"][:, rows][p, k]
+        med = self.stats.vf_median[p, au.follower_bin(followers)]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(
+                (main >= 0) & (followers > 0) & (views > 0), views / followers / med, np.nan
+            )
+        reach: np.ndarray = ratio.astype(np.float32)
+        return reach
 
     def evidence(self, rows: np.ndarray) -> au.Evidence:
         """Authenticity evidence of some rows (for reasons)."""
@@ -521,6 +547,7 @@ class ListingIndex:
             self.stats,
             c["likes_per_view"][rows],
             c["low_effort"][rows],
+            self._main_reach(rows),
         )
 
     # --- incremental changes --------------------------------------------------------------

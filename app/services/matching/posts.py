@@ -12,7 +12,7 @@ Python at extraction time; the index keeps only the few numbers the ranking read
   whose flag is known; with too few known flags it is unknown (the declared sponsored posts
   and the posting rate are used instead).
 - **Low-effort comments.** The share of sampled comments that are emoji or punctuation only,
-  a short generic compliment, or a repeat of another comment in the sample. Every popular
+  a short generic compliment, or a short repeat of another comment in the sample. Every popular
   account gets some; an engagement pod's comments are mostly that. Too small a sample is
   unknown.
 """
@@ -158,18 +158,20 @@ def _normalise(text: str) -> str:
 def low_effort_share(samples: Iterable[str]) -> tuple[float, int]:
     """(share of low-effort comments, comments sampled); NaN below ``MIN_COMMENTS``.
 
-    Low effort: no letters at all (emoji, punctuation), a short comment of generic words only,
-    or the same text as an earlier comment in the sample (after case, punctuation and emoji
-    are set aside)."""
+    Low effort: no letters at all (emoji, punctuation), a short comment (at most
+    ``GENERIC_MAX_WORDS`` words) of generic words only, or a short comment with the same text
+    as an earlier one in the sample (after case, punctuation and emoji are set aside). A
+    longer sentence said twice is not counted: followers ask the same question."""
     seen: set[str] = set()
     n = low = 0
     for raw in samples:
         n += 1
         norm = _normalise(raw)
         words = norm.split()
-        if not any(ch.isalpha() for ch in norm) or norm in seen:
+        short = len(words) <= GENERIC_MAX_WORDS
+        if not any(ch.isalpha() for ch in norm) or (short and norm in seen):
             low += 1
-        elif len(words) <= GENERIC_MAX_WORDS and all(w in GENERIC_WORDS for w in words):
+        elif short and all(w in GENERIC_WORDS for w in words):
             low += 1
         seen.add(norm)
     if n < MIN_COMMENTS:

@@ -1,7 +1,8 @@
 """Offline text relevance: tokenizer, feature hashing and TF-IDF, no model downloads.
 
 Text is lower-cased, split on anything that is not a letter or digit (Unicode aware, so
-"älskar" and "美味しい" stay words), stripped of a short stop-word list, and hashed into
+"älskar" stays a word; runs of kana and CJK ideographs become character bigrams), stripped of
+a short stop-word list (English and five other European languages), and hashed into
 ``N_FEATURES`` columns with CRC32 (stable across processes, unlike ``hash()``). A topic slug
 contributes its parts ("vegan-food" -> "vegan", "food") and itself ("veganfood"), which also
 matches the hashtag "#veganfood" in a caption.
@@ -33,6 +34,27 @@ STOP_WORDS: frozenset[str] = frozenset(
     should some such than then there these those through too under up very while why would
     creators creator content make looking must haves""".split()
 )
+# Function words of the other languages creators and brands write in most (German, Spanish,
+# Portuguese, French, Italian, Dutch): without them a brief written in German matched every
+# German-speaking creator on "und", "über", "woche".
+STOP_WORDS |= frozenset(
+    """
+    der die das den dem des ein eine einen einem einer und oder aber auch als am an auf aus
+    bei bin bis bist da dann dass dein deine du durch er es für hat hier ich ihr ihre im in
+    ist ja kann mit nach nicht noch nur ob sie sich sind so über um uns unser unsere vom von
+    vor war was wie wir wird zu zum zur mein meine sein seine woche heute nächste
+    el la los las un una unos unas y o pero de del al en con por para que qué es son su sus
+    tu tus mi mis se lo le les como más muy ya sobre desde hoy semana próxima este esta
+    estos estas ese esa todo toda todos
+    o a os as um uma uns umas e ou mas do da dos das no na nos nas em com por para que é
+    seu sua seus suas meu minha você sobre desde hoje semana próxima este esta isso tudo
+    le la les un une des et ou mais de du au aux en dans avec pour par que qui est sont son
+    sa ses ton ta tes mon ma mes vous nous sur depuis aujourd hui semaine prochaine ce cette
+    tout tous votre vos
+    il lo gli una uno di da con su per che è sono suo sua io tu noi voi questo questa
+    het een en of maar van voor met op te dat die is zijn mijn jouw deze dit ook niet
+    """.split()
+)
 
 
 def hash_token(token: str) -> int:
@@ -44,8 +66,20 @@ def hash_token(token: str) -> int:
     return col
 
 
+# Kana and CJK ideographs: Japanese and Chinese are written without spaces, so a "word" is a
+# whole phrase ("作業台と木工の記録"); such a run is indexed as its character bigrams (作業,
+# 業台, …, 木工, …), the usual way to match those languages without a dictionary.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
 def tokenize(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(text.lower()) if len(t) > 1 and t not in STOP_WORDS]
+    out: list[str] = []
+    for t in _TOKEN.findall(text.lower()):
+        if _CJK.search(t):
+            out.extend(t[i : i + 2] for i in range(max(len(t) - 1, 1)))
+        elif len(t) > 1 and t not in STOP_WORDS:
+            out.append(t)
+    return out
 
 
 def topic_tokens(topic: str) -> list[str]:

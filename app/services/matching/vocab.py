@@ -101,6 +101,16 @@ COUNTRY_FACTS: dict[str, tuple[tuple[str, ...], str]] = {
     "AU": (("en",), "oceania"),
     "NZ": (("en",), "oceania"),
 }
+# Languages widely understood in a country besides its own (English where most people under
+# 50 follow it: Northern and Western Europe, Israel, the Gulf, Singapore …). An audience there
+# is plausible for a creator who posts in it; the fake-follower geography check uses this.
+ALSO_UNDERSTOOD: dict[str, tuple[str, ...]] = {
+    code: ("en",)
+    for code in (
+        "NL", "BE", "LU", "SE", "NO", "DK", "FI", "IS", "DE", "AT", "CH", "PT", "PL",
+        "IL", "AE", "MY", "HK", "SG", "ZA", "KE", "NG", "PH", "IN", "PK",
+    )
+}  # fmt: skip
 COUNTRIES: tuple[str, ...] = (*COUNTRY_FACTS, "other")
 COUNTRY_INDEX: dict[str, int] = {c: i for i, c in enumerate(COUNTRIES)}
 OTHER_COUNTRY = len(COUNTRIES) - 1
