@@ -117,7 +117,7 @@ CROWDED_SHARE = 0.5
 CROWDED_PRICE_FACTOR = 0.25
 ENGAGEMENT_PEAK = 2.5  # engagement up to this x the tier median is better; beyond, suspicious
 MAX_LIMIT = 1000
-COVERAGE_POWER = 1.0  # score x (share of the brief's deliverables the creator can make) ** this
+COVERAGE_POWER = 0.5  # score x (share of the brief's deliverables the creator can make) ** this
 
 _PRICE_MEDIAN = np.array(
     [DELIVERABLE_TYPES[d].median_cents_per_1k for d in mv.DELIVERABLES], dtype=np.float32
