@@ -103,9 +103,9 @@ bench-api: $(STAMP)
 # script, ≈ 7 min).
 load: $(STAMP)
 ifdef REPLICA
-	$(BIN)/python benchmarks/load/run.py --duration 60 --scratch-primary \
+	$(BIN)/python benchmarks/load/run.py --duration 60 --scratch-primary --browsers 4 \
 		--json benchmarks/load/results.json --markdown benchmarks/load/results.md
-	$(BIN)/python benchmarks/load/run.py --duration 60 --replica \
+	$(BIN)/python benchmarks/load/run.py --duration 60 --replica --browsers 4 \
 		--json benchmarks/load/results.json --markdown benchmarks/load/results.md
 else
 	$(BIN)/python benchmarks/load/run.py --duration 60 \

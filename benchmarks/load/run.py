@@ -1674,7 +1674,10 @@ def main() -> None:
     parser.add_argument("--brands", type=int, default=8)
     parser.add_argument("--creators", type=int, default=12)
     parser.add_argument(
-        "--browsers", type=int, default=4, help="accounts that only read the catalogue"
+        "--browsers",
+        type=int,
+        default=0,
+        help="accounts that only read the catalogue (make load REPLICA=1: 4)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kill", action="store_true", help="kill -9 a worker and an API process")
