@@ -1542,17 +1542,20 @@ def _replica_comparison(runs: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _machine_line(m: dict[str, Any]) -> str:
+    return (
+        f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB, "
+        f"Python {m.get('python')}, {m.get('os')}."
+    )
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
-    m = doc.get("machine", {})
     lines = [
         "# Load under fire: results",
         "",
         "Written by `benchmarks/load/run.py` (`make load`); see benchmarks/load/README.md for",
         "what is measured. Two API processes, two workers, the Stripe sandbox and the load",
-        "generator share the machine below.",
-        "",
-        f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB, "
-        f"Python {m.get('python')}, {m.get('os')}.",
+        "generator share one machine (each run names it).",
         "",
     ]
     runs = doc.get("runs", {})
@@ -1572,6 +1575,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
             f"{r.get('postgresql')} ({POSTGRES[r.get('postgres', 'shared')]}). "
             f"Load average (1 min) before / after the load: "
             f"{r.get('load_average_before')} / {r.get('load_average_after')}.",
+            "",
+            # Older runs recorded one machine for the whole file.
+            _machine_line(r.get("machine") or doc.get("machine", {})),
             "",
             "| figure | value |",
             "|---|---:|",
@@ -1721,7 +1727,11 @@ def main() -> None:
     if args.json and args.json.exists():
         with contextlib.suppress(ValueError):
             doc = json.loads(args.json.read_text())
-    doc["machine"] = machine()
+    result["machine"] = machine()
+    # Each run names its machine (older files had one for all their runs).
+    doc_machine = doc.pop("machine", {})
+    for earlier in doc.get("runs", {}).values():
+        earlier.setdefault("machine", doc_machine)
     doc.setdefault("runs", {})[result["mode"]] = result
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
