@@ -289,6 +289,17 @@ async def test_share_of_voice_withholds_the_market_below_three_brands_and_notes_
     assert second.deal.brand["id"] not in r.text and third.deal.brand["id"] not in r.text
     other_topic = await client.get(url, params={"topic": "chess"}, headers=first.brand.headers)
     assert other_topic.json()["brands"] == 0
+    # The last day there is (a 500, an overflow, before) and a period that ends before it starts.
+    r = await client.get(
+        url, params={"topic": "running", "until": "9999-12-31"}, headers=first.brand.headers
+    )
+    assert r.status_code == 200 and r.json()["brands"] == 3, r.text
+    r = await client.get(
+        url,
+        params={"topic": "running", "since": "2026-12-02", "until": "2026-12-01"},
+        headers=first.brand.headers,
+    )
+    assert_problem(r, 422, "validation-error")
 
     # Only the brand's members: the other brands and the creator get 404.
     for outsider in (second.brand, first.influencer):

@@ -17,7 +17,7 @@ the market less the brand's own figures would be that brand's.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -59,7 +59,8 @@ async def share_of_voice(
         BriefTopic.topic == topic,
         Deliverable.published_at.is_not(None),
         Deliverable.state != DeliverableState.cancelled.value,
-        Deliverable.published_at < datetime.combine(until + timedelta(days=1), time(0), UTC),
+        # The day's last instant, not the next day's first: `until` may be date.max.
+        Deliverable.published_at <= datetime.combine(until, time.max, UTC),
     ]
     if since is not None:
         where.append(Deliverable.published_at >= datetime.combine(since, time(0), UTC))
