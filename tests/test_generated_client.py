@@ -26,7 +26,14 @@ PACKAGE = "rapport_generated_client"
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Any:
     where = tmp_path_factory.mktemp("client")
     config = where / "config.yaml"
-    config.write_text("post_hooks: []\n")  # no formatter run: nothing outside the venv
+    # No formatter run (nothing outside the venv). The report's charts (image/png,
+    # image/svg+xml) are bytes to a client: the generator's documented override says so.
+    config.write_text(
+        "post_hooks: []\n"
+        "content_type_overrides:\n"
+        "  image/png: application/octet-stream\n"
+        "  image/svg+xml: application/octet-stream\n"
+    )
     result = subprocess.run(  # noqa: S603 - our own tool, fixed arguments
         [
             str(GENERATOR),
