@@ -7,13 +7,12 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import select
 
 from app.auth import ContractReader, ContractWriter, Operator
 from app.db import Session
 from app.deps import AppSettings, Now
 from app.errors import AUTH_PROBLEMS, InvalidTransition, problem_responses
-from app.models import Contract, Dispute, DisputeState, Milestone
+from app.models import Dispute, DisputeState
 from app.pagination import Page, Pagination, page_of
 from app.schemas.delivery import (
     DisputeIn,
@@ -26,7 +25,7 @@ from app.schemas.delivery import (
 )
 from app.services.delivery import disputes as service
 from app.services.delivery.contracts import ContractNotFound
-from app.services.delivery.disputes import UNRELEASED, DisputeNotFound
+from app.services.delivery.disputes import DisputeNotFound
 from app.services.money import stripe_disputes
 from app.services.workflow.state_machine import (
     ActorNotAllowed,
@@ -177,24 +176,15 @@ async def list_all_payment_disputes(
 
 
 async def _operator_out(session: Session, dispute: Dispute) -> OperatorDisputeOut:
-    contract = await session.get(Contract, dispute.contract_id, populate_existing=True)
-    assert contract is not None
-    milestones = list(
-        await session.scalars(
-            select(Milestone)
-            .where(Milestone.contract_id == contract.id)
-            .order_by(Milestone.position)
-            .execution_options(populate_existing=True)
-        )
-    )
+    view = await service.operator_view(session, dispute)
     return OperatorDisputeOut.model_validate(
         {
             **(await _outs(session, [dispute]))[0].model_dump(),
-            "contract_state": contract.state,
+            "contract_state": view.contract.state,
             "opened_by_user": dispute.opened_by_user,
             "resolved_by": dispute.resolved_by,
-            "unreleased_amount": sum(m.amount for m in milestones if m.state in UNRELEASED),
-            "milestones": [MilestoneStateOut.model_validate(m) for m in milestones],
+            "unreleased_amount": view.unreleased_amount,
+            "milestones": [MilestoneStateOut.model_validate(m) for m in view.milestones],
         }
     )
 

@@ -3,13 +3,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
 
 from app.auth import BriefReader
 from app.db import Session
 from app.deps import AppListingIndex, Now
 from app.errors import AUTH_PROBLEMS, InvalidRequest, problem_responses
-from app.models import Brief, Influencer
 from app.pagination import resolve_limit
 from app.schemas.matching import (
     BriefMatchOut,
@@ -97,15 +95,7 @@ async def list_brief_matches(
         explain=explain or [],
         filters=filters,
     )
-    names = dict(
-        (
-            await session.execute(
-                select(Influencer.id, Influencer.display_name).where(
-                    Influencer.id.in_([m.listing_id for m in result.matches])
-                )
-            )
-        ).all()
-    )
+    names = await service.listing_names(session, [m.listing_id for m in result.matches])
     return MatchesOut(
         brief_id=brief_id,
         data=[
@@ -153,13 +143,7 @@ async def list_recommended_briefs(
         weights=parsed,
         limit=resolve_limit(request, limit),
     )
-    titles = dict(
-        (
-            await session.execute(
-                select(Brief.id, Brief.title).where(Brief.id.in_([b.brief_id for b in found]))
-            )
-        ).all()
-    )
+    titles = await service.brief_titles(session, [b.brief_id for b in found])
     return RecommendedBriefsOut(
         data=[
             BriefMatchOut(

@@ -63,6 +63,20 @@ def parse_weights(raw: str | None) -> dict[str, float] | None:
     return weights
 
 
+async def listing_names(session: AsyncSession, listing_ids: list[str]) -> dict[str, str]:
+    """Display names of ranked listings, for the response (the index holds no names)."""
+    rows = await session.execute(
+        select(Influencer.id, Influencer.display_name).where(Influencer.id.in_(listing_ids))
+    )
+    return {listing_id: name for listing_id, name in rows.tuples()}
+
+
+async def brief_titles(session: AsyncSession, brief_ids: list[str]) -> dict[str, str]:
+    """Titles of ranked briefs, for the response."""
+    rows = await session.execute(select(Brief.id, Brief.title).where(Brief.id.in_(brief_ids)))
+    return {brief_id: title for brief_id, title in rows.tuples()}
+
+
 @dataclass
 class ListingIndexHolder:
     """The process's index and its watermark; one refresh at a time."""
