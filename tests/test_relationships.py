@@ -417,6 +417,29 @@ async def test_do_not_work_refuses_the_creators_bids_without_the_brands_reason(c
     await create_bid(client, creator, brief["id"])
 
 
+async def test_do_not_work_takes_the_brands_briefs_out_of_the_creators_recommendations(client):
+    owner = await register(client)
+    brand = await create_brand(client, owner)
+    brief = await create_brief(client, owner, brand["id"], state="open")
+    rival = await register(client)
+    rival_brand = await create_brand(client, rival, "Rival")
+    rival_brief = await create_brief(client, rival, rival_brand["id"], state="open")
+    creator = await register(client)
+    listing = await create_listing(client, creator)
+
+    async def recommended() -> list[str]:
+        path = "/v1/influencers/me/recommended-briefs"
+        body = await _ok(await client.get(path, headers=creator.headers))
+        return [b["brief_id"] for b in body["data"]]
+
+    assert {brief["id"], rival_brief["id"]} <= set(await recommended())
+    status_path = await _do_not_work(client, owner, brand, listing)
+    ids = await recommended()
+    assert brief["id"] not in ids and rival_brief["id"] in ids
+    await _ok(await client.post(status_path, json={"status": "prospect"}, headers=owner.headers))
+    assert brief["id"] in await recommended()
+
+
 # --- performance history --------------------------------------------------------------------------
 
 

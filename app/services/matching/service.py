@@ -334,6 +334,16 @@ async def recommended_briefs(
         )
         if listing.id in (b.blocked_influencers or [])
     }
+    # A brand that marked this creator do_not_work (issue 15) is not recommended to them either,
+    # like one that blocked them (the response names no brand it left out, nor why).
+    blocked_by |= set(
+        await session.scalars(
+            select(Relationship.brand_id).where(
+                Relationship.influencer_id == listing.id,
+                Relationship.status == RelationshipStatus.do_not_work,
+            )
+        )
+    )
     try:
         return rank_briefs_for_listing(
             listing_document(listing),
