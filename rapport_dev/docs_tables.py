@@ -30,12 +30,11 @@ _ACTOR_ORDER = ("brand", "influencer", "operator", "system")
 
 
 def machines() -> Mapping[str, Any]:
-    """Every declared machine by kind, as the running app has them (after wiring)."""
-    from app.main import create_app  # the app wires every machine; a dev tool may build it
-    from app.services.workflow.state_machine import MACHINES
+    """Every machine the app declares (app/services/wiring.py), by kind — not the process's
+    registry, where a test may have installed machines of its own."""
+    from app.services.wiring import MACHINES
 
-    create_app()
-    return MACHINES
+    return {machine.kind: machine for machine in MACHINES}
 
 
 def _cell(text: str) -> str:
