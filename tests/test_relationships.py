@@ -417,6 +417,44 @@ async def test_do_not_work_refuses_the_creators_bids_without_the_brands_reason(c
     await create_bid(client, creator, brief["id"])
 
 
+async def test_a_brand_profiles_blocked_influencers_cannot_bid_nor_be_invited(client):
+    """A listing in the brand's `blocked_influencers` was still taking part: its bids on the
+    brand's briefs were accepted and the brand could invite it. Both are refused now, and
+    nothing is written."""
+    owner = await register(client)
+    brand = await create_brand(client, owner)
+    brief = await create_brief(client, owner, brand["id"], state="open")
+    creator = await register(client)
+    listing = await create_listing(client, creator)
+    other = await create_listing(client, await register(client))
+    patch = f"/v1/brands/{brand['id']}"
+    await _ok(
+        await client.patch(
+            patch, json={"blocked_influencers": [listing["id"]]}, headers=owner.headers
+        )
+    )
+    r = await client.post(
+        f"/v1/briefs/{brief['id']}/bids", json=bid_body(), headers=creator.headers
+    )
+    assert_problem(r, 403, "bids-refused-by-brand")
+    assert "blocked" not in r.text
+    assert (await _ok(await client.get("/v1/bids", headers=creator.headers)))["data"] == []
+    r = await client.post(
+        f"/v1/briefs/{brief['id']}/invitations",
+        json={"influencer_ids": [other["id"], listing["id"]]},
+        headers=owner.headers,
+    )
+    problem = assert_problem(r, 409, "influencer-blocked")
+    assert problem["influencer_ids"] == [listing["id"]]
+    listed = await _ok(
+        await client.get(f"/v1/briefs/{brief['id']}/invitations", headers=owner.headers)
+    )
+    assert listed["data"] == []
+    # Taken off the block list, the creator bids again.
+    await _ok(await client.patch(patch, json={"blocked_influencers": []}, headers=owner.headers))
+    await create_bid(client, creator, brief["id"])
+
+
 async def test_do_not_work_takes_the_brands_briefs_out_of_the_creators_recommendations(client):
     owner = await register(client)
     brand = await create_brand(client, owner)

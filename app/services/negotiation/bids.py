@@ -60,6 +60,7 @@ from app.models import (
     Bid,
     BidMessage,
     BidState,
+    Brand,
     BrandMember,
     Brief,
     BriefInvitation,
@@ -116,9 +117,14 @@ class InfluencerDoNotWork(Conflict):
     slug, title = "influencer-do-not-work", "Your brand marked this influencer do_not_work"
 
 
+class InfluencerBlocked(Conflict):
+    slug, title = "influencer-blocked", "Your brand's profile blocks this influencer"
+
+
 class BidsRefusedByBrand(Forbidden):
-    """The brand marked the bidder do_not_work (issue 15). The answer names neither the status
-    nor the brand's reason: both are the brand's private record."""
+    """The brand marked the bidder do_not_work (issue 15) or lists them in its profile's
+    `blocked_influencers`. The answer names neither which nor the brand's reason: both are the
+    brand's private record."""
 
     slug, title = "bids-refused-by-brand", "This brand does not take bids from you"
 
@@ -333,7 +339,8 @@ CONTACT_HOOKS: list[ContactHook] = []
 async def _refuse_do_not_work(
     session: AsyncSession, brand_id: str, influencer_ids: Sequence[str]
 ) -> None:
-    """The brand's do_not_work records (issue 15) refuse its invitations, naming its reason."""
+    """The brand's do_not_work records (issue 15) and its profile's `blocked_influencers` refuse
+    its invitations, naming the reason to the brand's own members."""
     rows = await session.execute(
         select(Relationship.influencer_id, Relationship.status_reason).where(
             Relationship.brand_id == brand_id,
@@ -349,10 +356,24 @@ async def _refuse_do_not_work(
             "relationship's status first",
             influencer_ids=sorted(refused),
         )
+    blocked_ids = set(
+        await session.scalar(select(Brand.blocked_influencers).where(Brand.id == brand_id)) or []
+    )
+    blocked = sorted(blocked_ids & set(influencer_ids))
+    if blocked:
+        raise InfluencerBlocked(
+            f"Your brand's profile blocks {', '.join(blocked)}; take them out of its "
+            "blocked_influencers first",
+            influencer_ids=blocked,
+        )
 
 
-async def _marked_do_not_work(session: AsyncSession, brand_id: str, influencer_id: str) -> bool:
-    """Whether the brand's relationship record marks the influencer do_not_work (issue 15)."""
+async def _refuses_bids_from(session: AsyncSession, brand_id: str, influencer_id: str) -> bool:
+    """Whether the brand takes no bids from the influencer: its relationship record marks them
+    do_not_work (issue 15) or its profile lists them in `blocked_influencers`."""
+    blocked = await session.scalar(select(Brand.blocked_influencers).where(Brand.id == brand_id))
+    if influencer_id in (blocked or []):
+        return True
     found = await session.scalar(
         select(Relationship.id).where(
             Relationship.brand_id == brand_id,
@@ -476,7 +497,7 @@ async def submit(
         session, brief.id, influencer_id
     ):
         raise BriefNotFound(f"No brief {brief_id}")
-    if await _marked_do_not_work(session, brief.brand_id, influencer_id):
+    if await _refuses_bids_from(session, brief.brand_id, influencer_id):
         raise BidsRefusedByBrand(
             f"The brand of brief {brief.id} does not take bids from you", brief_id=brief.id
         )
