@@ -96,6 +96,10 @@ SETTLED_MILESTONE_STATES: frozenset[str] = frozenset(
 )
 # A milestone in one of these still holds money in escrow that a dispute's resolution can move.
 UNRELEASED_MILESTONE_STATES: frozenset[str] = frozenset({M.pending.value, M.releasable.value})
+# A payment landing on a contract in one of these is refunded in full (it takes no money).
+DEAD_CONTRACT_STATES: frozenset[str] = frozenset({C.expired.value, C.cancelled.value})
+# A contract in one of these was never funded: it has no earnings to show the influencer.
+NEVER_FUNDED_STATES: frozenset[str] = frozenset({C.awaiting_funding.value, C.expired.value})
 del C, D, M
 
 

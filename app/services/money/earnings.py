@@ -29,11 +29,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Contract, Milestone, Payout, Transfer
-from app.models.contract import ContractState, MilestoneState
+from app.models.contract import NEVER_FUNDED_STATES, ContractState, MilestoneState
 from app.services.catalogue.influencers import get_own_profile
 from app.services.money import payouts
-
-_FUNDED_NEVER = frozenset({"awaiting_funding", "expired"})
 
 
 @dataclass
@@ -85,7 +83,7 @@ def money_state(
         return "refund_pending", None
     if state in ("refunded", "cancelled"):
         return state, None
-    if contract.funded_at is None or contract.state in _FUNDED_NEVER:
+    if contract.funded_at is None or contract.state in NEVER_FUNDED_STATES:
         return "awaiting_funding", None
     if contract.state == ContractState.disputed.value:
         return "frozen", "dispute_resolution"

@@ -47,6 +47,7 @@ from app.integrations.stripe import (
     idempotency_key,
 )
 from app.models import Contract, Payment
+from app.models.contract import DEAD_CONTRACT_STATES
 from app.models.stripe_event import StripeEventOutcome
 from app.services.delivery.contracts import CONTRACTS, ContractNotFound
 from app.services.identity.tenancy import member_brands, party_filter
@@ -77,8 +78,6 @@ from app.settings import Settings
 logger = logging.getLogger("rapport.money.funding")
 
 AWAITING_FUNDING = "awaiting_funding"
-# A payment landing on a contract in one of these is refunded in full.
-DEAD_CONTRACT_STATES = frozenset({"expired", "cancelled"})
 
 
 # --- problems -------------------------------------------------------------------------------
