@@ -42,6 +42,8 @@ class Influencer(Base):
     __table_args__ = (
         Index("ix_influencers_max_followers_id", "max_followers", "id"),
         Index("ix_influencers_created_at_id", "created_at", "id"),
+        # The matching index's change probe (newest updated_at, listings at or after it).
+        Index("ix_influencers_updated_at", "updated_at"),
     )
 
     id: Mapped[str] = public_id_column("influencer")

@@ -1,10 +1,12 @@
 """Matching over the catalogue: the per-process listing index and the two rankings.
 
 Each API process holds one `ListingIndex` (app/services/matching/), built from the database on
-first use and brought up to date before every ranking by upserting the listings changed since
-the last look (`influencers.updated_at` at or after the watermark), so a listing edit shows in
-the next ranking without a rebuild. Memory per listing is documented in
-benchmarks/matching/README.md (≈ 720 bytes).
+first use. Before every ranking one query (`ListingIndexHolder.probe`: the newest `updated_at`,
+the count, the count at or after the watermark) says whether anything changed; only listings
+changed since then are read (by id, once) and upserted, so a listing edit shows in the next
+ranking without a rebuild, and a bulk load made behind the index's back (`rapport seed`) is read
+once — or taken in by one rebuild when it is large — never on every ranking. Concurrent callers
+share that work. Memory per listing is documented in benchmarks/matching/README.md (≈ 720 bytes).
 
 The service adds what only the database knows: the brand's blocked list, influencers bound by
 another brand's exclusivity in the brief's category, and the relationship (completed contracts
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -77,45 +79,96 @@ async def brief_titles(session: AsyncSession, brief_ids: list[str]) -> dict[str,
     return {brief_id: title for brief_id, title in rows.tuples()}
 
 
+# A change set larger than this (and than REBUILD_SHARE of the index) is taken in by one
+# rebuild rather than listing by listing: an upsert costs about ten times a built row.
+REBUILD_ABOVE = 2000
+REBUILD_SHARE = 0.05
+ID_PAGE = 1000  # listings read by id per query when refreshing
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one cheap query says about the listings: the newest `updated_at`, how many
+    listings there are, and how many are at or after the index's watermark."""
+
+    newest: datetime | None
+    total: int
+    at_or_after: int
+
+
 @dataclass
 class ListingIndexHolder:
-    """The process's index and its watermark; one refresh at a time."""
+    """The process's index and its watermark; one refresh or build at a time.
+
+    Before every ranking one query (`probe`: newest `updated_at`, the count, the count at or
+    after the watermark; an index lookup and a short range on ix_influencers_updated_at) says
+    whether anything changed. Only the listings changed since the watermark are read, by id,
+    once; a change set larger than `rebuild_above` (and a twentieth of the index) is one
+    rebuild instead. A count that still differs (a listing deleted, or one committed with an
+    `updated_at` older than the watermark) is reconciled by comparing ids. Concurrent callers
+    wait on the same lock, so they share one build or refresh, never start their own.
+    """
 
     index: ListingIndex | None = None
     watermark: datetime | None = None
+    # How many listings have `updated_at` exactly at the watermark, all indexed: the probe
+    # counts `>= watermark`, and only a count above this means a new write.
+    at_watermark: int = 0
+    rebuild_above: int = REBUILD_ABOVE
     lock: asyncio.Lock | None = None
-    # Listings already indexed at exactly the watermark: the refresh reads `>= watermark` (so a
-    # listing written in the same instant is not missed) and skips these, rather than
-    # re-indexing the latest listing on every ranking.
-    at_watermark: set[str] = field(default_factory=set)
+    builds: int = 0  # full builds made (observable by tests and the benchmark)
+    refreshes: int = 0  # refreshes that read changed listings
 
     async def current(self, session: AsyncSession, today: date) -> ListingIndex:
         if self.lock is None:
             self.lock = asyncio.Lock()
         async with self.lock:
+            probe = await self.probe(session)
             if self.index is None:
-                await self._build(session, today)
-            else:
-                await self._refresh(session)
-                # Listings only disappear when their account is deleted; a count that no longer
-                # matches means one did, and the index is rebuilt rather than patched.
-                total = await session.scalar(select(func.count()).select_from(Influencer))
-                if total != len(self.index):
-                    await self._build(session, today)
+                await self._build(session, today, probe)
+            elif not self._unchanged(probe):
+                await self._refresh(session, today, probe)
             assert self.index is not None
             return self.index
+
+    async def probe(self, session: AsyncSession) -> Probe:
+        since = self.watermark
+        after = (
+            func.count().filter(Influencer.updated_at >= since)
+            if since is not None
+            else func.count()
+        )
+        row = (
+            await session.execute(
+                select(func.max(Influencer.updated_at), func.count(), after).select_from(Influencer)
+            )
+        ).one()
+        return Probe(newest=row[0], total=int(row[1]), at_or_after=int(row[2]))
+
+    def _unchanged(self, probe: Probe) -> bool:
+        assert self.index is not None
+        return (
+            probe.newest == self.watermark
+            and probe.at_or_after == self.at_watermark
+            and probe.total == len(self.index)
+        )
 
     async def _rows(self, session: AsyncSession, stmt: Any) -> list[Influencer]:
         return list((await session.scalars(_with_accounts(stmt))).unique().all())
 
-    async def _build(self, session: AsyncSession, today: date) -> None:
+    async def _rows_by_id(self, session: AsyncSession, ids: list[str]) -> list[Influencer]:
+        rows: list[Influencer] = []
+        for k in range(0, len(ids), ID_PAGE):
+            part = ids[k : k + ID_PAGE]
+            rows += await self._rows(session, select(Influencer).where(Influencer.id.in_(part)))
+        return rows
+
+    def _too_many(self, changed: int) -> bool:
+        assert self.index is not None
+        return changed > max(self.rebuild_above, int(len(self.index) * REBUILD_SHARE))
+
+    async def _build(self, session: AsyncSession, today: date, probe: Probe) -> None:
         builder = IndexBuilder(as_of=today)
-        self.watermark = await session.scalar(select(func.max(Influencer.updated_at)))
-        self.at_watermark = set(
-            await session.scalars(
-                select(Influencer.id).where(Influencer.updated_at == self.watermark)
-            )
-        )
         after = ""
         while True:
             page = await self._rows(
@@ -127,24 +180,58 @@ class ListingIndexHolder:
             builder.add_many([listing_document(row) for row in page])
             after = page[-1].id
         self.index = builder.finish()
+        self.builds += 1
+        # The probe was read before the pages: a listing written since is newer than it and
+        # is picked up by the next refresh.
+        self.watermark = probe.newest
+        self.at_watermark = await self._count_at(session, probe.newest)
 
-    async def _refresh(self, session: AsyncSession) -> None:
+    async def _count_at(self, session: AsyncSession, when: datetime | None) -> int:
+        if when is None:
+            return 0
+        found = await session.scalar(
+            select(func.count()).select_from(Influencer).where(Influencer.updated_at == when)
+        )
+        return int(found or 0)
+
+    async def _refresh(self, session: AsyncSession, today: date, probe: Probe) -> None:
         assert self.index is not None
-        if self.watermark is None:
-            changed = await self._rows(session, select(Influencer))
-        else:
-            changed = await self._rows(
-                session, select(Influencer).where(Influencer.updated_at >= self.watermark)
-            )
-        for row in changed:
-            if row.updated_at == self.watermark and row.id in self.at_watermark:
-                continue  # indexed already
+        self.refreshes += 1
+        changed: list[str] = []
+        if probe.newest != self.watermark or probe.at_or_after != self.at_watermark:
+            # Ids only (cheap), then the listings themselves, once. The listings exactly at the
+            # watermark are all indexed unless their count grew (fewer: some were deleted, which
+            # the id comparison below finds).
+            stmt = select(Influencer.id, Influencer.updated_at)
+            if self.watermark is not None:
+                stmt = stmt.where(Influencer.updated_at >= self.watermark)
+            stamped = [(lid, when) for lid, when in await session.execute(stmt)]
+            at = [lid for lid, when in stamped if when == self.watermark]
+            skip = len(at) <= self.at_watermark
+            changed = [lid for lid, when in stamped if not (skip and when == self.watermark)]
+            if self._too_many(len(changed)):
+                await self._build(session, today, probe)
+                return
+        for row in await self._rows_by_id(session, changed):
             self.index.upsert(listing_document(row))
-            if self.watermark is None or row.updated_at > self.watermark:
-                self.watermark = row.updated_at
-                self.at_watermark = set()
-            if row.updated_at == self.watermark:
-                self.at_watermark.add(row.id)
+        self.watermark = probe.newest
+        self.at_watermark = await self._count_at(session, probe.newest)
+        if probe.total != len(self.index):
+            await self._reconcile(session, today, probe)
+
+    async def _reconcile(self, session: AsyncSession, today: date, probe: Probe) -> None:
+        """Bring the index's ids in line with the table's: drop deleted listings, add ones
+        committed with an `updated_at` older than the watermark."""
+        assert self.index is not None
+        ids = set(await session.scalars(select(Influencer.id)))
+        for gone in [lid for lid in self.index.row_of if lid not in ids]:
+            self.index.remove(gone)
+        missing = sorted(ids.difference(self.index.row_of))
+        if self._too_many(len(missing)):
+            await self._build(session, today, probe)
+            return
+        for row in await self._rows_by_id(session, missing):
+            self.index.upsert(listing_document(row))
 
 
 async def _exclusivity_conflicts(
