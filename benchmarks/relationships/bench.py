@@ -4,10 +4,11 @@
 
 For each size N: a scratch SQLite database (a temporary directory) with N finished contracts
 spread over N/3 creators and N/20 brands, each with 3 deliverables (published on or after their
-due date at random), 3 drafts (half with changes requested), 3 proofs (9 in 10 disclosed), 3
-self-reported metric reports and 2 ratings — rows inserted directly, foreign keys not enforced
-(only the tables the history reads are filled). Then `relationship_scores` twice: the first read
-(the history pass) and the next ranking (the process keeps the pass while nothing changed).
+due date at random), a draft each (half with changes requested), 3 proofs (9 in 10 disclosed), 3
+self-reported metric reports and 2 ratings — rows made by history.py beside this file (the one
+builder rank_lift.py uses too) and inserted directly. Then `relationship_scores` twice: the
+first read (the history pass) and the next ranking (the process keeps the pass while nothing
+changed).
 Results: README.md beside this file.
 """
 
@@ -21,10 +22,12 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from history import Review, Work, finished_contract
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from app.models import Base, Contract, Deliverable, Draft, MetricReport, Proof, Side
-from app.models.relationship import Rating
+from app.models import Base, Side
 from app.services.relationships.performance import relationship_scores
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -40,95 +43,32 @@ async def run(n: int, directory: Path) -> str:
     brands = [f"brd_{i:026d}" for i in range(max(1, n // 20))]
     async with sessions() as session, session.begin():
         for k in range(n):
-            contract_id = f"ctr_{k:026d}"
-            session.add(
-                Contract(
-                    id=contract_id,
-                    bid_id=f"bid_{k}",
-                    offer_id=f"ofr_{k}",
-                    brief_id="brf_bench",
-                    brand_id=rng.choice(brands),
-                    influencer_id=rng.choice(creators),
-                    state="completed",
-                    price=100_000,
-                    currency="EUR",
-                    terms={"revision_cap": 2, "kpis": [{"metric": "impressions", "target": 1000}]},
-                    accepted_at=T0,
-                    funding_due_at=T0,
-                    ended_at=T0 + timedelta(days=30),
+            works = [
+                Work(
+                    due=date(2026, 1, 20),
+                    published_at=T0 + timedelta(days=rng.randint(5, 25)),
+                    draft_states=[rng.choice(["approved", "changes_requested"])],
+                    disclosed=rng.random() < 0.9,
+                    impressions=rng.randint(100, 900),
+                    source="self_reported",
+                )
+                for _ in range(3)
+            ]
+            reviews = [
+                Review(side, {"quality": rng.randint(1, 5)}, T0 + timedelta(days=31))
+                for side in (Side.brand, Side.influencer)
+            ]
+            session.add_all(
+                finished_contract(
+                    f"ctr_{k:026d}",
+                    rng.choice(brands),
+                    rng.choice(creators),
+                    accepted=T0,
+                    ended=T0 + timedelta(days=30),
+                    works=works,
+                    reviews=reviews,
                 )
             )
-            for unit in range(3):
-                deliverable_id = f"dlv_{k}_{unit}"
-                session.add(
-                    Deliverable(
-                        id=deliverable_id,
-                        contract_id=contract_id,
-                        position=unit,
-                        key="reels",
-                        unit=unit,
-                        type="instagram_reel",
-                        due_date=date(2026, 1, 20),
-                        state="confirmed",
-                        published_at=T0 + timedelta(days=rng.randint(5, 25)),
-                    )
-                )
-                session.add(
-                    Draft(
-                        id=f"drf_{k}_{unit}",
-                        deliverable_id=deliverable_id,
-                        contract_id=contract_id,
-                        version_no=1,
-                        required=True,
-                        caption="",
-                        media_urls=[],
-                        notes="",
-                        state=rng.choice(["approved", "changes_requested"]),
-                        submitted_at=T0,
-                        review_due_at=T0,
-                        disclosure={},
-                    )
-                )
-                session.add(
-                    Proof(
-                        id=f"prf_{k}_{unit}",
-                        deliverable_id=deliverable_id,
-                        contract_id=contract_id,
-                        version_no=1,
-                        url="https://instagram.example/p/bench",
-                        published_at=T0,
-                        platform_post_id="bench",
-                        caption="",
-                        disclosure={"passed": rng.random() < 0.9},
-                        state="confirmed",
-                        submitted_at=T0,
-                        verification_due_at=T0,
-                    )
-                )
-                session.add(
-                    MetricReport(
-                        id=f"mtr_{k}_{unit}",
-                        deliverable_id=deliverable_id,
-                        contract_id=contract_id,
-                        reported_by=Side.influencer,
-                        source="self_reported",
-                        version_no=1,
-                        impressions=rng.randint(100, 900),
-                        measured_at=T0,
-                    )
-                )
-            for side in (Side.brand, Side.influencer):
-                session.add(
-                    Rating(
-                        id=f"rtg_{k}_{side.value}",
-                        contract_id=contract_id,
-                        brand_id=brands[0],
-                        influencer_id=creators[0],
-                        rater_side=side,
-                        scores={"quality": {"score": rng.randint(1, 5), "text": ""}},
-                        created_at=T0 + timedelta(days=31),
-                    )
-                )
     took: list[float] = []
     async with sessions() as session:
         for _ in range(2):

@@ -42,9 +42,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from app.models import Base, Contract, Deliverable, Draft, MetricReport, Proof, Side
-from app.models.relationship import Rating
+from history import Review, Work, finished_contract
+
+from app.models import Base, Side
 from app.services.matching import rank
 from app.services.matching.index import IndexBuilder, ListingIndex
 from app.services.matching.scoring import DEFAULT_WEIGHTS
@@ -79,106 +81,37 @@ def history_rows(brand_id: str, influencer_id: str, strong: bool, now: dt.dateti
     """Three finished contracts of a creator with a brand, good or poor on every figure."""
     rows: list[Any] = []
     for k in range(3):
-        cid = f"ctr_{influencer_id[4:]}{k}"
         ended = now - dt.timedelta(days=ENDED_DAYS_AGO + 40 * k)
         accepted = ended - dt.timedelta(days=30)
         due = (accepted + dt.timedelta(days=20)).date()
-        rows.append(
-            Contract(
-                id=cid,
-                bid_id=f"bid_{cid}",
-                offer_id=f"ofr_{cid}",
-                brief_id="brf_history",
-                brand_id=brand_id,
-                influencer_id=influencer_id,
-                state="completed",
-                price=100_000,
-                currency="EUR",
-                terms={"revision_cap": 2, "kpis": [{"metric": "impressions", "target": 1000}]},
-                accepted_at=accepted,
-                funding_due_at=accepted,
-                funded_at=accepted,
-                ended_at=ended,
-            )
+        published = dt.datetime.combine(
+            due + dt.timedelta(days=-2 if strong else 3), dt.time(12), tzinfo=dt.UTC
         )
-        for unit in range(2):
-            did = f"dlv_{cid}_{unit}"
-            published = dt.datetime.combine(
-                due + dt.timedelta(days=-2 if strong else 3), dt.time(12), tzinfo=dt.UTC
+        works = [
+            Work(
+                due=due,
+                published_at=published,
+                # the weak one: two change requests per deliverable (the whole cap)
+                draft_states=["approved"] if strong else ["changes_requested"] * 2 + ["approved"],
+                disclosed=strong or unit == 0,
+                impressions=600 if strong else 150,
             )
-            rows.append(
-                Deliverable(
-                    id=did,
-                    contract_id=cid,
-                    position=unit + 1,
-                    key="reels",
-                    unit=unit + 1,
-                    type="instagram_reel",
-                    due_date=due,
-                    state="confirmed",
-                    published_at=published,
-                )
-            )
-            for version in range(1 if strong else 3):
-                rows.append(
-                    Draft(
-                        id=f"drf_{did}_{version}",
-                        deliverable_id=did,
-                        contract_id=cid,
-                        version_no=version + 1,
-                        required=True,
-                        caption="#ad",
-                        media_urls=[],
-                        notes="",
-                        # the weak one: two change requests per deliverable (the whole cap)
-                        state="approved" if strong or version == 2 else "changes_requested",
-                        submitted_at=accepted,
-                        review_due_at=accepted,
-                        disclosure={},
-                    )
-                )
-            rows.append(
-                Proof(
-                    id=f"prf_{did}",
-                    deliverable_id=did,
-                    contract_id=cid,
-                    version_no=1,
-                    url="https://instagram.example/p/history",
-                    published_at=published,
-                    platform_post_id="history",
-                    caption="#ad",
-                    disclosure={"passed": strong or unit == 0},
-                    state="confirmed",
-                    submitted_at=published,
-                    verification_due_at=published,
-                )
-            )
-            rows.append(
-                MetricReport(
-                    id=f"mtr_{did}",
-                    deliverable_id=did,
-                    contract_id=cid,
-                    reported_by=Side.influencer,
-                    source="platform_api",
-                    version_no=1,
-                    impressions=600 if strong else 150,
-                    measured_at=published,
-                )
-            )
+            for unit in range(2)
+        ]
         score = 5 if strong else 2
-        rows.append(
-            Rating(
-                id=f"rtg_{cid}",
-                contract_id=cid,
-                brand_id=brand_id,
-                influencer_id=influencer_id,
-                rater_side=Side.brand,
-                scores={
-                    d: {"score": score, "text": ""}
-                    for d in ("quality", "timeliness", "communication")
-                },
-                created_at=ended + dt.timedelta(days=1),
-            )
+        review = Review(
+            Side.brand,
+            {d: score for d in ("quality", "timeliness", "communication")},
+            ended + dt.timedelta(days=1),
+        )
+        rows += finished_contract(
+            f"ctr_{influencer_id[4:]}{k}",
+            brand_id,
+            influencer_id,
+            accepted=accepted,
+            ended=ended,
+            works=works,
+            reviews=[review],
         )
     return rows
 
