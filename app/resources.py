@@ -32,7 +32,8 @@ class Resources:
     clock: Clock
     # One Stripe gateway per process, built from its settings (never at import time).
     stripe: StripeGateway
-    # The in-memory listing index the matching routes rank against (built on first use).
+    # The listing index the matching routes rank against (built on first use, or mapped from
+    # the node's generation files: app/services/matching/store.py).
     listing_index: ListingIndexHolder
     access_tokens: AccessTokens
     identity: Identity
@@ -45,7 +46,7 @@ class Resources:
             database=create_database(settings),
             clock=clock or Clock(),
             stripe=StripeGateway(settings),
-            listing_index=ListingIndexHolder(),
+            listing_index=ListingIndexHolder.for_settings(settings),
             access_tokens=access_tokens,
             identity=Identity(settings, Passwords(settings), access_tokens),
         )
@@ -55,6 +56,7 @@ class Resources:
         return JobResources(stripe=self.stripe, settings=self.settings)
 
     async def aclose(self) -> None:
+        self.listing_index.close()
         await self.stripe.aclose()
         await self.database.dispose()
 

@@ -141,6 +141,16 @@ class Settings(BaseSettings):
     page_size_default: int = Field(20, description="`limit` when the caller gives none")
     page_size_max: int = Field(100, description="largest accepted `limit`")
 
+    matching_index_dir: str = Field(
+        "var/matching-index",
+        description="where the matching index's generations are written (one subdirectory per "
+        "database); every API process of a node maps the same files, so the node holds one "
+        "copy. Empty: each process builds its own in memory",
+    )
+    matching_threads: int = Field(
+        0, ge=0, le=256, description="threads that run rankings off the event loop; 0: one per core"
+    )
+
     log_level: str = Field("INFO", description="root log level")
     log_json: bool = Field(True, description="JSON log lines (false: plain text)")
     access_log: str = Field(

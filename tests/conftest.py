@@ -9,8 +9,10 @@ unreachable PostgreSQL fails the run instead of skipping it.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -37,6 +39,9 @@ POSTGRES_SERVER = os.environ.get(
     "RAPPORT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Where the apps of this run write the matching index's generations (removed at exit).
+MATCHING_INDEX_DIR = Path(tempfile.mkdtemp(prefix="rapport-matching-"))
+atexit.register(shutil.rmtree, MATCHING_INDEX_DIR, ignore_errors=True)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -88,6 +93,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "password_parallelism": 1,
         "log_level": "WARNING",
         "demo_data": False,
+        # The matching index's generation files: one directory per run, not the worktree's var/.
+        "matching_index_dir": str(MATCHING_INDEX_DIR),
         # Load tests drive one credential hard; tests/test_rate_limits.py sets its own plans.
         "rate_limit_plans": {"standard": "100000/minute", "partner": "100000/minute"},
     }

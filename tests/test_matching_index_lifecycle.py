@@ -1,6 +1,8 @@
 """The matching index's lifecycle (issue 16 item 2): a bulk load made behind its back (the seed
 writes listings without the API) is taken in once, never re-read on every ranking; concurrent
-callers share one build or refresh.
+callers share one build or refresh; the processes of a node map one generation of files (a
+second process builds nothing), a rebuild swaps generations without disturbing a reader, and a
+half-written generation is never read.
 
 Real database (SQLite, or PostgreSQL with RAPPORT_TEST_BACKEND=postgresql), the real bulk
 loader; what is counted is listings the ORM loaded (an event), not timings."""
@@ -8,14 +10,21 @@ loader; what is counted is listings the ORM loaded (an event), not timings."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import shutil
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import delete, event, func, select
 
 from app.models import Influencer
 from app.services.matching.service import ListingIndexHolder
+from app.services.matching.store import IndexStore
 from rapport_dev import seed as generator
 from rapport_dev.catalogue_load import catalogue_loader
 from tests.factories import T0
@@ -112,3 +121,131 @@ async def test_listings_committed_late_or_deleted_are_reconciled(database, listi
     loaded.clear()
     await _current(database, holder)
     assert loaded == [] and holder.builds == 1
+
+
+# --- the node's shared generations (app/services/matching/store.py) -------------------------
+
+SECOND_PROCESS = """
+import asyncio, json, sys
+from datetime import date
+from app.db import create_database
+from app.services.matching.service import ListingIndexHolder
+from app.services.matching.store import IndexStore
+from app.settings import Settings
+
+async def main() -> None:
+    settings = Settings(database_url=sys.argv[1], matching_index_dir=sys.argv[2])
+    database = create_database(settings)
+    holder = ListingIndexHolder.for_settings(settings)
+    async with database.sessionmaker() as session:
+        index = await holder.current(session, date.fromisoformat(sys.argv[3]))
+    with open("/proc/self/maps") as maps:
+        mapped = [line.split()[-1] for line in maps if "/gen-" in line]
+    await database.dispose()
+    print(json.dumps({"builds": holder.builds, "generation": holder.generation,
+                      "listings": len(index), "mapped": mapped}))
+
+asyncio.run(main())
+"""
+
+
+def _store_holder(settings, root: Path, **kwargs) -> ListingIndexHolder:
+    return ListingIndexHolder(store=IndexStore.for_database(root, settings.database_url), **kwargs)
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {p.name: hashlib.sha256(p.read_bytes()).digest() for p in sorted(directory.iterdir())}
+
+
+async def test_a_second_process_maps_the_generation_instead_of_building(
+    database, settings, listings, tmp_path
+):
+    await _load(database, listings[:30], T0)
+    first = _store_holder(settings, tmp_path)
+    index = await _current(database, first)
+    assert first.builds == 1 and first.generation == "gen-00000001" and len(index) == 30
+    generation = first.store.root / first.generation  # type: ignore[union-attr]
+    assert isinstance(index.cols["authenticity"].base, np.memmap)  # mapped, not built arrays
+    # A second app instance in this process, and a second process, map the same files.
+    second = _store_holder(settings, tmp_path)
+    again = await _current(database, second)
+    assert second.builds == 0 and second.generation == first.generation and len(again) == 30
+    for k, column in index.cols.items():
+        assert np.array_equal(column, again.cols[k], equal_nan=True), k
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        SECOND_PROCESS,
+        settings.database_url,
+        str(tmp_path),
+        str(TODAY),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode == 0
+    other = json.loads(out)
+    assert other["builds"] == 0 and other["generation"] == first.generation
+    assert other["listings"] == 30
+    assert {Path(p).parent for p in other["mapped"]} == {generation}
+
+
+async def test_changes_stay_in_the_process_that_made_them(database, settings, listings, tmp_path):
+    """An upsert writes into the mapped arrays copy-on-write: the files never change."""
+    await _load(database, listings[:20], T0)
+    holder = _store_holder(settings, tmp_path)
+    await _current(database, holder)
+    generation = holder.store.root / holder.generation  # type: ignore[union-attr]
+    before = _files(generation)
+    await _load(database, listings[20:23], T0 + timedelta(minutes=1))
+    index = await _current(database, holder)
+    assert len(index) == 23 and holder.builds == 1 and holder.generation == "gen-00000001"
+    assert _files(generation) == before
+
+
+async def test_a_rebuild_swaps_generations_under_a_reader(database, settings, listings, tmp_path):
+    """A ranking holding generation 1 keeps it whole while another app writes generation 2;
+    the holder moves to generation 2 on its next call."""
+    await _load(database, listings[:10], T0)
+    reader = _store_holder(settings, tmp_path)
+    writer = _store_holder(settings, tmp_path, rebuild_above=5)
+    async with database.sessionmaker() as session:
+        async with reader.reading(session, TODAY) as index:
+            await session.close()  # the share outlives the request's transaction (SQLite's lock)
+            ids = sorted(index.row_of)
+            await _load(database, listings[10:60], T0 + timedelta(minutes=1))
+            assert len(await _current(database, writer)) == 60
+            assert writer.generation == "gen-00000002" and writer.builds == 1
+            # The reader's index is still generation 1, whole and readable.
+            assert sorted(index.row_of) == ids and len(index) == 10
+            assert np.isfinite(index.cols["authenticity"][: index.n]).all()
+        index = await reader.current(session, TODAY)
+    assert reader.generation == "gen-00000002" and len(index) == 60 and reader.builds == 1
+
+
+async def test_a_half_written_generation_is_never_read(database, settings, listings, tmp_path):
+    """A crash while writing leaves a .tmp directory (ignored, removed by the next writer); a
+    generation whose files do not have the sizes its meta.json lists is not mapped either."""
+    await _load(database, listings[:15], T0)
+    holder = _store_holder(settings, tmp_path)
+    await _current(database, holder)
+    store = holder.store
+    assert store is not None
+    good = store.root / "gen-00000001"
+    # A generation cut short: a copy of the good one with one array truncated, made CURRENT.
+    broken = store.root / "gen-00000002"
+    shutil.copytree(good, broken)
+    meta = json.loads((broken / "meta.json").read_text())
+    meta["number"] = 2
+    (broken / "meta.json").write_text(json.dumps(meta))
+    column = broken / "col.authenticity.npy"
+    column.write_bytes(column.read_bytes()[:100])
+    leftover = store.root / ".tmp-gen-00000003-999"
+    leftover.mkdir()
+    (leftover / "col.alive.npy").write_bytes(b"partial")
+    (store.root / "CURRENT").write_text("gen-00000002")
+    assert store.load("gen-00000002") is None
+    fresh = _store_holder(settings, tmp_path)
+    index = await _current(database, fresh)
+    # It built and wrote a generation of its own rather than read the broken one.
+    assert fresh.builds == 1 and fresh.generation == "gen-00000003" and len(index) == 15
+    assert not leftover.exists() and store.current_name() == "gen-00000003"

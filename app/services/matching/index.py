@@ -20,7 +20,7 @@ scalars                      67 bytes                masks (platforms, languages
                                                      evidence and score, over-exposure
 text                         ~26 nnz x 8 bytes       TF-IDF of bio + samples + topics (CSC)
 topics                       ~2 nnz x 8 bytes        hashed topic slugs (CSC)
-id                           ~130 bytes              Python str + id -> row dict entry
+id                           ~64 bytes               fixed-width bytes + sorted id -> row
 ===========================  ======================  ========================================
 
 Memory: 718-760 bytes per listing with the seed generator's data (684 MB for 1,000,000
@@ -41,10 +41,11 @@ from __future__ import annotations
 
 import gc
 import math
+import operator
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, SupportsIndex
 
 import numpy as np
 
@@ -154,6 +155,108 @@ HAS_ENGAGEMENT, HAS_HISTORY, HAS_AUDIENCE = au.HAS_ENGAGEMENT, au.HAS_HISTORY, a
 HAS_POSTS, HAS_COMMENTS = au.HAS_POSTS, au.HAS_COMMENTS
 
 
+class IdColumn:
+    """The listing id of each row: a fixed-width bytes array for the built rows (shareable: it
+    can be a memory-mapped file, see ``store``) and a list for rows appended since."""
+
+    def __init__(self, base: np.ndarray | None = None) -> None:
+        self.base: np.ndarray = base if base is not None else np.zeros(0, dtype="S1")
+        self.extra: list[str] = []
+
+    @classmethod
+    def of(cls, ids: list[str]) -> IdColumn:
+        width = max((len(x.encode()) for x in ids), default=1)
+        return cls(np.array([x.encode() for x in ids], dtype=f"S{max(width, 1)}"))
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.extra)
+
+    def __getitem__(self, row: SupportsIndex) -> str:
+        r, built = operator.index(row), len(self.base)
+        if r < built:
+            return bytes(self.base[r]).decode()
+        return self.extra[r - built]
+
+    def append(self, listing_id: str) -> None:
+        self.extra.append(listing_id)
+
+    def nbytes(self) -> int:
+        return int(self.base.nbytes) + sum(57 + len(x) for x in self.extra)
+
+
+class RowLookup:
+    """Listing id -> row. The built rows' ids sorted, with their rows (two shareable arrays,
+    looked up by binary search: 34 bytes a listing, against ~130 for a Python dict), and the
+    changes since in a dict and a set."""
+
+    def __init__(self, keys: np.ndarray | None = None, rows: np.ndarray | None = None) -> None:
+        self.keys: np.ndarray = keys if keys is not None else np.zeros(0, dtype="S1")
+        self.rows: np.ndarray = rows if rows is not None else np.zeros(0, dtype=np.int32)
+        self.added: dict[str, int] = {}
+        self.removed: set[str] = set()
+        self._len = len(self.keys)
+
+    @classmethod
+    def of(cls, ids: np.ndarray, alive: np.ndarray) -> RowLookup:
+        """From the built rows' ids (an ``IdColumn.base``) and which rows are alive."""
+        live = np.flatnonzero(alive).astype(np.int32)
+        keys = ids[live]
+        order = np.argsort(keys, kind="stable")
+        return cls(keys[order], live[order])
+
+    def _base(self, listing_id: str) -> int | None:
+        key = listing_id.encode()
+        k = int(np.searchsorted(self.keys, key))
+        if k < len(self.keys) and bytes(self.keys[k]) == key:
+            return int(self.rows[k])
+        return None
+
+    def get(self, listing_id: str, default: int | None = None) -> int | None:
+        row = self.added.get(listing_id)
+        if row is not None:
+            return row
+        if listing_id in self.removed:
+            return default
+        found = self._base(listing_id)
+        return default if found is None else found
+
+    def __getitem__(self, listing_id: str) -> int:
+        row = self.get(listing_id)
+        if row is None:
+            raise KeyError(listing_id)
+        return row
+
+    def __contains__(self, listing_id: object) -> bool:
+        return isinstance(listing_id, str) and self.get(listing_id) is not None
+
+    def __setitem__(self, listing_id: str, row: int) -> None:
+        if listing_id not in self:
+            self._len += 1
+        self.added[listing_id] = row
+
+    def __delitem__(self, listing_id: str) -> None:
+        if listing_id not in self:
+            raise KeyError(listing_id)
+        self._len -= 1
+        self.added.pop(listing_id, None)
+        if self._base(listing_id) is not None:
+            self.removed.add(listing_id)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[str]:
+        for key in self.keys.tolist():
+            lid = key.decode()
+            if lid not in self.removed and lid not in self.added:
+                yield lid
+        yield from list(self.added)
+
+    def nbytes(self) -> int:
+        changes = len(self.added) * 100 + len(self.removed) * 90
+        return int(self.keys.nbytes + self.rows.nbytes) + changes
+
+
 class _Chunk:
     """Rows extracted from listing dicts, turned into column arrays by `finish`."""
 
@@ -258,8 +361,11 @@ class ListingIndex:
         self._since30 = date.fromordinal(self.as_of.toordinal() - 29).isoformat()
         self.n = 0  # rows used (live + tombstoned)
         self.cap = 0
-        self.ids: list[str] = []
-        self.row_of: dict[str, int] = {}
+        self.ids = IdColumn()
+        self.row_of = RowLookup()
+        # Compaction rewrites every array in this process's memory; an index mapped from
+        # shared files (``store``) is replaced by a new generation instead.
+        self.auto_compact = True
         self.cols: dict[str, np.ndarray] = {}
         self._alloc(0)
         self.text = Postings(tx.N_FEATURES)
@@ -299,17 +405,26 @@ class ListingIndex:
         self.cols = new
         self.cap = cap
 
-    def _store_chunk(self, c: _Chunk, start: int) -> None:
+    def _store_chunk(self, c: _Chunk, start: int, *, ids: bool = True) -> None:
+        """Copy a finished chunk's columns to rows [start, start + c.n); with `ids`, also
+        append its ids (a build sets every id at once instead, ``_set_ids``)."""
         end = start + c.n
         for k in _SCALARS:
             self.cols[k][start:end] = c.scalars[k][: c.n]
         for k in _MATRICES:
             self.cols[k][:, start:end] = c.matrices[k][:, : c.n]
+        if not ids:
+            return
         for j, lid in enumerate(c.ids):
             row = start + j
             self.ids.append(lid)
             if c.scalars["alive"][j]:
                 self.row_of[lid] = row
+
+    def _set_ids(self, ids: list[str]) -> None:
+        """The ids of rows [0, len(ids)), all built at once (a build or a compaction)."""
+        self.ids = IdColumn.of(ids)
+        self.row_of = RowLookup.of(self.ids.base, self.cols["alive"][: len(ids)])
 
     # --- one listing -> one row ---------------------------------------------------------
 
@@ -592,9 +707,13 @@ class ListingIndex:
         del self.row_of[self.ids[row]]
         self.n_dead += 1
 
-    def _maybe_compact(self) -> None:
+    def wants_compaction(self) -> bool:
+        """Enough appended or dead rows that the arrays should be rewritten."""
         delta = self.text.delta_size
-        if delta > max(10_000, self.n // 20) or self.n_dead > max(10_000, self.n // 5):
+        return delta > max(10_000, self.n // 20) or self.n_dead > max(10_000, self.n // 5)
+
+    def _maybe_compact(self) -> None:
+        if self.auto_compact and self.wants_compaction():
             self.compact()
 
     def compact(self) -> None:
@@ -615,8 +734,7 @@ class ListingIndex:
             new_cols[k] = arr
         self.cols = new_cols
         self.cap = cap
-        self.ids = [self.ids[r] for r in keep.tolist()]
-        self.row_of = {lid: r for r, lid in enumerate(self.ids)}
+        self._set_ids([self.ids[r] for r in keep.tolist()])
         self.n = len(keep)
         self.n_dead = 0
 
@@ -646,9 +764,9 @@ class ListingIndex:
         arrays = sum(a.nbytes for a in self.cols.values())
         postings = self.text.memory_bytes() + self.topics.memory_bytes()
         stats = self.df.nbytes + self.idf.nbytes
-        # A short str is ~49 + len bytes; a dict slot with its hash ~ 3 x 8 bytes + overhead.
-        ids = sum(49 + len(x) for x in self.ids[:1000]) / max(min(len(self.ids), 1000), 1)
-        id_bytes = int(len(self.ids) * (ids + 8) + len(self.row_of) * 50)
+        # Ids: fixed-width bytes per row and the sorted lookup (arrays); rows changed since the
+        # build as Python strs (~57 bytes + length) and dict entries (~100 bytes).
+        id_bytes = self.ids.nbytes() + self.row_of.nbytes()
         return int(arrays + postings + stats + id_bytes)
 
     def bytes_per_listing(self) -> float:
@@ -706,14 +824,18 @@ class IndexBuilder:
         index._alloc(total + max(1024, total // 16))
         t_parts, p_parts = [], []
         start = 0
+        ids: list[str] = []
         for c in chunks:
-            index._store_chunk(c, start)
+            index._store_chunk(c, start, ids=False)
+            ids += c.ids
             text_csr, topic_csr = c.csr_parts()
             t_parts.append(text_csr)
             p_parts.append(topic_csr)
             start += c.n
         chunks.clear()
         index.n = total
+        index._set_ids(ids)
+        del ids
         alive = index.cols["alive"][:total]
         index.n_dead = int(total - alive.sum())
 

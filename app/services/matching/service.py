@@ -16,10 +16,15 @@ with this brand).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+import functools
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +40,10 @@ from app.services.identity.tenancy import member_brands
 from app.services.matching import ListingIndex, Match, rank, rank_briefs_for_listing
 from app.services.matching.index import IndexBuilder
 from app.services.matching.scoring import RankFilters, filtered_out_reason, resolve_weights
+from app.services.matching.store import IndexStore
+from app.settings import Settings
+
+T = TypeVar("T")
 
 PAGE = 2000  # listings read per query while building
 
@@ -107,6 +116,16 @@ class ListingIndexHolder:
     rebuild instead. A count that still differs (a listing deleted, or one committed with an
     `updated_at` older than the watermark) is reconciled by comparing ids. Concurrent callers
     wait on the same lock, so they share one build or refresh, never start their own.
+
+    With a `store` (RAPPORT_MATCHING_INDEX_DIR), builds are written as a generation of files
+    that every process of the node maps (`store.IndexStore`): one process builds (a node-wide
+    file lock), the others map its files; each process checks CURRENT (a stat) before every
+    ranking and moves to a newer generation when one appears. Each process then applies the
+    listings changed since the generation's watermark itself.
+
+    Rankings run in a thread pool (`run`), holding a read share of the index (`reading`): an
+    in-place change waits until the rankings using the index have finished, and a new index
+    (a build, a generation) replaces the object without disturbing them.
     """
 
     index: ListingIndex | None = None
@@ -115,21 +134,105 @@ class ListingIndexHolder:
     # counts `>= watermark`, and only a count above this means a new write.
     at_watermark: int = 0
     rebuild_above: int = REBUILD_ABOVE
+    store: IndexStore | None = None
+    threads: int = 0  # ranking threads; 0: one per core
     lock: asyncio.Lock | None = None
-    builds: int = 0  # full builds made (observable by tests and the benchmark)
-    refreshes: int = 0  # refreshes that read changed listings
+    builds: int = 0  # full builds made by this holder (observable by tests and the benchmark)
+    generation: str | None = None  # the mapped generation's name, with a store
+    _token: tuple[int, int, int] | None = None
+    _readers: int = 0
+    _idle: asyncio.Event | None = None
+    _executor: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> ListingIndexHolder:
+        directory = settings.matching_index_dir
+        store = (
+            IndexStore.for_database(Path(directory), settings.database_url) if directory else None
+        )
+        return cls(store=store, threads=settings.matching_threads)
 
     async def current(self, session: AsyncSession, today: date) -> ListingIndex:
+        """The index, up to date. For use on the event loop only (no read share is held):
+        rankings use `reading` and `run`."""
         if self.lock is None:
             self.lock = asyncio.Lock()
         async with self.lock:
-            probe = await self.probe(session)
-            if self.index is None:
-                await self._build(session, today, probe)
-            elif not self._unchanged(probe):
-                await self._refresh(session, today, probe)
-            assert self.index is not None
-            return self.index
+            return await self._up_to_date(session, today)
+
+    @asynccontextmanager
+    async def reading(self, session: AsyncSession, today: date) -> AsyncIterator[ListingIndex]:
+        """The index, up to date, not changed in place until the block ends."""
+        if self.lock is None:
+            self.lock = asyncio.Lock()
+        async with self.lock:
+            index = await self._up_to_date(session, today)
+            self._readers += 1
+        try:
+            yield index
+        finally:
+            self._readers -= 1
+            if self._readers == 0 and self._idle is not None:
+                self._idle.set()
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` in the ranking threads (numpy releases the GIL in its loops),
+        so a ranking never holds the event loop."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self.threads or os.cpu_count() or 1,
+                thread_name_prefix="rapport-matching",
+            )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    async def _drained(self) -> None:
+        """Wait until no ranking uses the index (called with the lock held, so no new one
+        starts)."""
+        while self._readers:
+            if self._idle is None:
+                self._idle = asyncio.Event()
+            self._idle.clear()
+            await self._idle.wait()
+
+    async def _up_to_date(self, session: AsyncSession, today: date) -> ListingIndex:
+        if self.store is not None and self.store.token() != self._token:
+            self._adopt(today)
+        probe = await self.probe(session)
+        if self.index is None:
+            await self._build(session, today, probe)
+        elif not self._unchanged(probe):
+            await self._refresh(session, today, probe)
+        if self.store is not None and self.index is not None and self.index.wants_compaction():
+            await self._build(session, today, await self.probe(session))
+        assert self.index is not None
+        return self.index
+
+    def _adopt(self, today: date) -> bool:
+        """Map the store's CURRENT generation if it is new to this holder and built for today
+        (an index is built as of a day: its sponsored-post windows count back from it)."""
+        assert self.store is not None
+        token = self.store.token()
+        name = self.store.current_name()
+        if name is None or name == self.generation:
+            self._token = token
+            return False
+        found = self.store.load(name)
+        self._token = token  # tried: not again until CURRENT changes
+        if found is None or found.index.as_of != today:
+            return False
+        self.index, self.generation = found.index, found.name
+        stamp = found.stamp
+        self.watermark = (
+            datetime.fromisoformat(stamp["watermark"]) if stamp.get("watermark") else None
+        )
+        self.at_watermark = int(stamp["at_watermark"])
+        return True
 
     async def probe(self, session: AsyncSession) -> Probe:
         since = self.watermark
@@ -168,6 +271,37 @@ class ListingIndexHolder:
         return changed > max(self.rebuild_above, int(len(self.index) * REBUILD_SHARE))
 
     async def _build(self, session: AsyncSession, today: date, probe: Probe) -> None:
+        """A full build: in memory, or (with a store) one per node, written and mapped."""
+        if self.store is None:
+            await self._build_in_memory(session, today, probe)
+            return
+        start = self._token
+        while True:
+            with self.store.try_lock() as held:
+                if held:
+                    if self.store.token() != start and self._adopt(today):
+                        break  # another process wrote one while this one waited
+                    await self._build_in_memory(session, today, probe)
+                    assert self.index is not None
+                    stamp = {
+                        "watermark": self.watermark.isoformat() if self.watermark else None,
+                        "at_watermark": self.at_watermark,
+                    }
+                    await asyncio.to_thread(self.store.write, self.index, stamp)
+                    # Map the files just written: the built arrays are freed, and this process
+                    # shares the page cache's copy like the others.
+                    self.generation = None
+                    if not self._adopt(today):
+                        raise RuntimeError(
+                            f"the index generation written in {self.store.root} cannot be read back"
+                        )
+                    return
+            # Another process is building: wait for it (never blocking the loop), then map it.
+            await asyncio.sleep(0.05)
+        # Adopted another process's generation: bring it up to date from its watermark.
+        await self._refresh(session, today, await self.probe(session))
+
+    async def _build_in_memory(self, session: AsyncSession, today: date, probe: Probe) -> None:
         builder = IndexBuilder(as_of=today)
         after = ""
         while True:
@@ -177,9 +311,11 @@ class ListingIndexHolder:
             )
             if not page:
                 break
-            builder.add_many([listing_document(row) for row in page])
+            # Extracting features is CPU work: off the loop, so other requests keep moving.
+            await asyncio.to_thread(builder.add_many, [listing_document(row) for row in page])
             after = page[-1].id
-        self.index = builder.finish()
+        self.index = await asyncio.to_thread(builder.finish)
+        self.index.auto_compact = self.store is None
         self.builds += 1
         # The probe was read before the pages: a listing written since is newer than it and
         # is picked up by the next refresh.
@@ -196,7 +332,6 @@ class ListingIndexHolder:
 
     async def _refresh(self, session: AsyncSession, today: date, probe: Probe) -> None:
         assert self.index is not None
-        self.refreshes += 1
         changed: list[str] = []
         if probe.newest != self.watermark or probe.at_or_after != self.at_watermark:
             # Ids only (cheap), then the listings themselves, once. The listings exactly at the
@@ -212,7 +347,9 @@ class ListingIndexHolder:
             if self._too_many(len(changed)):
                 await self._build(session, today, probe)
                 return
-        for row in await self._rows_by_id(session, changed):
+        rows = await self._rows_by_id(session, changed)
+        await self._drained()
+        for row in rows:
             self.index.upsert(listing_document(row))
         self.watermark = probe.newest
         self.at_watermark = await self._count_at(session, probe.newest)
@@ -224,13 +361,16 @@ class ListingIndexHolder:
         committed with an `updated_at` older than the watermark."""
         assert self.index is not None
         ids = set(await session.scalars(select(Influencer.id)))
-        for gone in [lid for lid in self.index.row_of if lid not in ids]:
-            self.index.remove(gone)
-        missing = sorted(ids.difference(self.index.row_of))
+        gone = [lid for lid in self.index.row_of if lid not in ids]
+        missing = sorted(lid for lid in ids if lid not in self.index.row_of)
         if self._too_many(len(missing)):
             await self._build(session, today, probe)
             return
-        for row in await self._rows_by_id(session, missing):
+        rows = await self._rows_by_id(session, missing)
+        await self._drained()
+        for lid in gone:
+            self.index.remove(lid)
+        for row in rows:
             self.index.upsert(listing_document(row))
 
 
@@ -341,41 +481,43 @@ async def matches_for_brief(
     refused = await do_not_work(session, brief.brand_id)
     blocked |= set(refused)
     relationship = await relationship_component(session, brief.brand_id, today)
-    index = await holder.current(session, today)
     doc = document(brief)
     # The request's weights, else the brief's own, else the defaults.
     used = weights if weights is not None else brief.match_weights
     notes: list[str] = []
-    try:
-        found = rank(
-            index,
-            doc,
-            weights=used,
-            limit=limit + 1,
-            offset_cursor=cursor,
-            filters=filters,
-            blocked_ids=blocked,
-            exclusivity_conflicts=conflicts,
-            relationship=relationship,
-            notes=notes,
-        )
-    except ValueError as exc:
-        field = "cursor" if cursor and "cursor" in str(exc).lower() else "weights"
-        raise InvalidRequest.field(field, str(exc), field) from exc
-    page, more = found[:limit], len(found) > limit
     excluded: dict[str, str] = {}
-    for listing_id in explain:
-        reason = filtered_out_reason(
-            index,
-            doc,
-            listing_id,
-            filters=filters,
-            blocked_ids=blocked,
-            exclusivity_conflicts=conflicts,
-        )
-        if listing_id in refused:
-            reason = f"your brand marked this influencer do_not_work: {refused[listing_id]}"
-        excluded[listing_id] = reason or "not excluded: it is ranked"
+    async with holder.reading(session, today) as index:
+        try:
+            # The ranking (numpy over every listing) runs in the ranking threads.
+            found = await holder.run(
+                rank,
+                index,
+                doc,
+                weights=used,
+                limit=limit + 1,
+                offset_cursor=cursor,
+                filters=filters,
+                blocked_ids=blocked,
+                exclusivity_conflicts=conflicts,
+                relationship=relationship,
+                notes=notes,
+            )
+        except ValueError as exc:
+            field = "cursor" if cursor and "cursor" in str(exc).lower() else "weights"
+            raise InvalidRequest.field(field, str(exc), field) from exc
+        for listing_id in explain:
+            reason = filtered_out_reason(
+                index,
+                doc,
+                listing_id,
+                filters=filters,
+                blocked_ids=blocked,
+                exclusivity_conflicts=conflicts,
+            )
+            if listing_id in refused:
+                reason = f"your brand marked this influencer do_not_work: {refused[listing_id]}"
+            excluded[listing_id] = reason or "not excluded: it is ranked"
+    page, more = found[:limit], len(found) > limit
     next_cursor = page[-1].cursor if more and page else None
     return BriefMatches(brief, page, next_cursor, excluded, resolve_weights(used), notes)
 
@@ -432,15 +574,17 @@ async def recommended_briefs(
         )
     )
     try:
-        return rank_briefs_for_listing(
-            listing_document(listing),
-            [document(b) for b in briefs],
-            index=await holder.current(session, today),
-            weights=weights,
-            limit=limit,
-            exclusivity_conflicts=conflicts,
-            blocked_by_brands=blocked_by,
-        )
+        async with holder.reading(session, today) as index:
+            return await holder.run(
+                rank_briefs_for_listing,
+                listing_document(listing),
+                [document(b) for b in briefs],
+                index=index,
+                weights=weights,
+                limit=limit,
+                exclusivity_conflicts=conflicts,
+                blocked_by_brands=blocked_by,
+            )
     except ValueError as exc:
         raise InvalidRequest.field("weights", str(exc), "weights") from exc
 
@@ -466,12 +610,12 @@ async def why_no_recommended_briefs(
             "Your listing has no social accounts, and every brief names the platforms it wants: "
             "add one with POST /v1/influencers/me/accounts"
         )
-    index = await holder.current(session, today)
-    reasons = Counter(
-        filtered_out_reason(index, document(b), listing.id)
-        or "the brand blocked you, or an exclusivity clause of yours conflicts"
-        for b in briefs
-    )
+    async with holder.reading(session, today) as index:
+        reasons = Counter(
+            filtered_out_reason(index, document(b), listing.id)
+            or "the brand blocked you, or an exclusivity clause of yours conflicts"
+            for b in briefs
+        )
     counted = "; ".join(
         f"{reason} ({n} brief{'s' if n > 1 else ''})" for reason, n in reasons.most_common(3)
     )
