@@ -509,6 +509,26 @@ def test_viral_month_with_engagement_to_match_is_not_convicted() -> None:
     assert m.components["authenticity"][0] > 0.8 and not m.gates
 
 
+def test_low_engagement_alone_is_weak_evidence() -> None:
+    """An honest creator whose audience engages little (a third of the tier's median) is a
+    weaker match (engagement quality), not a fraud: low engagement alone once gave
+    authenticity 0.5, squared in the score. With a follower jump it is the bought-followers
+    pattern and still sinks."""
+    weak = listing("inf_weak", accounts=[account(er=0.011)])
+    bought = listing(
+        "inf_bought",
+        accounts=[account(er=0.011, hist=history(48_000, 0.02, spike_at=7, spike=0.9))],
+    )
+    index = build(listing("inf_honest"), weak, bought, fillers=40)
+    m = {x.listing_id: x for x in rank(index, BRIEF, limit=60)}
+    value, reason = m["inf_weak"].components["authenticity"]
+    assert value > 0.8 and not m["inf_weak"].gates
+    assert "alone: weak evidence" in reason
+    assert m["inf_weak"].components["engagement_quality"][0] < 0.2
+    assert m["inf_bought"].components["authenticity"][0] < 0.35
+    assert "spike" in m["inf_bought"].gates["fake_followers"]
+
+
 def test_missing_metrics_lower_confidence_but_do_not_convict() -> None:
     silent = account(hist=[])
     for key in ("avg_likes", "avg_comments", "avg_shares", "avg_saves"):
@@ -592,6 +612,31 @@ def test_crowded_budget_lets_relevance_lead_and_says_so() -> None:
     order = ids(rank(index, tight, limit=20, notes=notes))
     assert order.index("inf_cheap") > 11  # every relevant creator first, though over budget
     assert notes and "cost more than the per-influencer maximum" in notes[0]
+
+
+def test_crowded_budget_still_sinks_prices_far_beyond_the_market() -> None:
+    """When most relevant creators cost more than the budget, the market's price costs little,
+    but a creator asking many times what comparable creators ask is out of reach: with the
+    price weight cut to a quarter, one asking 40x the budget still ranked with the rest."""
+    budget = {"per_influencer_min": 1_000, "per_influencer_max": 5_000}
+    tight = {**BRIEF, "budget": {"currency": "EUR", "total": 100_000, **budget}}
+
+    def card(amount: int) -> list[dict[str, Any]]:
+        return [{"deliverable_type": "instagram_reel", "amount": amount, "currency": "EUR"}]
+
+    market = [listing(f"inf_m{k:02d}", rate_card=card(5_000 + 500 * k)) for k in range(12)]
+    star = listing("inf_star", rate_card=card(100_000))  # 2 reels: 40x the maximum
+    index = build(*market, star)
+    notes: list[str] = []
+    matches = rank(index, tight, limit=20, notes=notes)
+    assert ids(matches)[-1] == "inf_star"
+    value, reason = matches[-1].components["price_fit"]
+    assert value < 0.1
+    assert "40.0x over the 10-50 EUR budget" in reason and "what relevant creators ask" in reason
+    near = next(m for m in matches if m.listing_id == "inf_m04")  # 2 x 70 EUR: 2.8x over
+    assert near.components["price_fit"][0] > 0.6
+    assert "counts little" in near.components["price_fit"][1]
+    assert notes and "their median" in notes[0]
 
 
 def test_unknown_posting_rate_is_no_evidence_of_over_exposure() -> None:

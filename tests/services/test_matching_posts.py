@@ -113,6 +113,21 @@ def test_low_effort_share_counts_emoji_generic_and_repeated_comments() -> None:
     assert n == 9 and math.isnan(share)
 
 
+def test_sentences_without_spaces_are_not_short_comments() -> None:
+    """A Japanese question is one regex "word" (no spaces); followers asking the same question
+    is not a pod. It counted as a short repeat, so honest Japanese creators read 70 %+
+    low-effort comments and were gated as pods."""
+    questions = [
+        "カセットについてもっと知りたいです",  # "I'd like to know more about the cassettes"
+        "どのファミコンを使っていますか?",  # "Which Famicom do you use?"
+        "レトロゲームについてもっと知りたいです",
+    ]
+    share, n = low_effort_share(questions * 4)
+    assert n == 12 and share == 0.0
+    # Short ones still count: "最高" ("the best") said again and again is filler.
+    assert low_effort_share(["最高", "最高!", "最高🔥"] * 4)[0] > 0.9
+
+
 def test_unknown_averages_come_from_posts_and_otherwise_stay_unknown() -> None:
     acc = account()
     for key in ("avg_likes", "avg_comments", "avg_shares", "avg_saves", "avg_views"):

@@ -5,7 +5,10 @@ alone, and a signal without data is no evidence (it only lowers the confidence s
 
 - engagement too low for the reach: the main account's engagement rate against the median
   of accounts of the same platform and follower size (half-decade bins, computed from the
-  index itself); bought followers do not like or comment, so the rate drops by their share;
+  index itself); bought followers do not like or comment, so the rate drops by their share.
+  Alone it is weak evidence (a weak honest creator looks the same, and engagement quality
+  already ranks them lower); it counts fully only with another sign of bought followers
+  (growth, geography, views, comments, likes: ``ENGAGEMENT_BACKING``);
 - engagement far too high for the reach (several times the tier's median): engagement pods
   and bought likes; above all together with comments out of proportion to likes;
 - comments per like far from the platform's median (bot comments, or bought likes alone);
@@ -43,7 +46,9 @@ N_PLATFORMS = len(mv.PLATFORMS)
 N_BINS = 11  # half-decades of followers from 1k (bin 0 is < 3.2k) to >= 100M
 
 # Evidence weights and bias in log-odds; the bias sets the authenticity of a clean account.
-W_ENGAGEMENT = 2.5  # engagement too low for the reach
+W_ENGAGEMENT = 1.5  # engagement too low for the reach, alone: weak evidence (weak creators)
+W_ENGAGEMENT_BACKED = 2.0  # ... added as far as another sign of bought followers backs it
+ENGAGEMENT_BACKING = 0.5  # other evidence that lets low engagement count fully
 W_HIGH = 2.5  # engagement far too high for the reach
 W_SPIKE = 1.5
 W_SURGE = 1.5
@@ -202,6 +207,7 @@ class Evidence:
     low_effort_share: np.ndarray  # share of low-effort comments (NaN: unknown)
     spike_explained: np.ndarray  # bool: a viral post explains the spike
     reach_ratio: np.ndarray  # views per follower over similar accounts' median (NaN: unknown)
+    backing: np.ndarray  # in [0, 1]: how far other signs back low engagement
 
 
 def evidence(
@@ -255,6 +261,12 @@ def evidence(
     backing = other + GEO_SOFT_LOW * np.maximum(soft_low, soft_low_reach)
     e_geo = e_geo_raw * np.clip(backing / GEO_BACKING, 0.0, 1.0)
     e_surge_eff = e_surge * (1.0 + W_GROWTH_NO_ENGAGEMENT / W_SURGE * soft_low)
+    # Low engagement alone is what a weak (honest) creator looks like as well as an account
+    # padded with bought followers: it counts fully only with another sign of those followers
+    # (growth steps or surges, an audience where the creator is not, followers who do not
+    # watch, odd comments or likes).
+    corroborating = e_spike + e_surge + e_geo_raw + e_cl + e_lv + e_low + soft_low_reach
+    engagement_backing = np.clip(corroborating / ENGAGEMENT_BACKING, 0.0, 1.0)
     has_er = np.isfinite(main_ratio)
     has_cl = np.isfinite(cl_main)
     has_hist = (known & HAS_HISTORY) != 0
@@ -280,11 +292,13 @@ def evidence(
         low_effort_share=low.astype(np.float32),
         spike_explained=explained,
         reach_ratio=reach.astype(np.float32),
+        backing=engagement_backing.astype(np.float32),
     )
 
 
 def authenticity_from(ev: Evidence) -> np.ndarray:
-    z = W_ENGAGEMENT * ev.engagement + W_HIGH * ev.high + W_SPIKE * ev.spike
+    z = (W_ENGAGEMENT + W_ENGAGEMENT_BACKED * ev.backing) * ev.engagement
+    z = z + W_HIGH * ev.high + W_SPIKE * ev.spike
     z = z + W_SURGE * ev.surge + W_GEO * ev.geo + W_COMMENTS * ev.comments
     z = z + W_POD * ev.high * ev.comments + BIAS
     z = z + W_LIKES_PER_VIEW * ev.likes_per_view + W_LOW_EFFORT * ev.low_effort

@@ -60,6 +60,10 @@ GENERIC_WORDS = frozenset(
     """.split()
 )
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
+# Kana and CJK ideographs: Japanese and Chinese are written without spaces, so one regex "word"
+# is a whole sentence; it counts as one word per ``CJK_CHARS_PER_WORD`` characters.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_CHARS_PER_WORD = 2
 
 
 @dataclass(frozen=True)
@@ -155,20 +159,28 @@ def _normalise(text: str) -> str:
     return " ".join(_WORD.findall(text))
 
 
+def _n_words(words: list[str]) -> int:
+    """Words in a normalised comment, a run of kana or ideographs counting one per
+    ``CJK_CHARS_PER_WORD`` characters ("カセットについてもっと知りたいです" is a sentence, not a
+    word)."""
+    return sum(-(-len(w) // CJK_CHARS_PER_WORD) if _CJK.search(w) else 1 for w in words)
+
+
 def low_effort_share(samples: Iterable[str]) -> tuple[float, int]:
     """(share of low-effort comments, comments sampled); NaN below ``MIN_COMMENTS``.
 
     Low effort: no letters at all (emoji, punctuation), a short comment (at most
     ``GENERIC_MAX_WORDS`` words) of generic words only, or a short comment with the same text
     as an earlier one in the sample (after case, punctuation and emoji are set aside). A
-    longer sentence said twice is not counted: followers ask the same question."""
+    longer sentence said twice is not counted: followers ask the same question. Text without
+    spaces (Japanese, Chinese) is measured in characters (``_n_words``)."""
     seen: set[str] = set()
     n = low = 0
     for raw in samples:
         n += 1
         norm = _normalise(raw)
         words = norm.split()
-        short = len(words) <= GENERIC_MAX_WORDS
+        short = _n_words(words) <= GENERIC_MAX_WORDS
         if not any(ch.isalpha() for ch in norm) or (short and norm in seen):
             low += 1
         elif short and all(w in GENERIC_WORDS for w in words):

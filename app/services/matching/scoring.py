@@ -28,8 +28,10 @@ listings):
                       max / cost above, (cost / min)^0.35 below; times a penalty above
                       1.5x the fair median for the creator's reach; times the share of
                       the deliverables the creator has a platform for. When most topically
-                      relevant candidates cost more than the maximum, its weight is cut to a
-                      quarter (the order follows relevance) and the ranking says so
+                      relevant candidates cost more than the maximum, the budget is below the
+                      market: up to their median cost (at most 3x the maximum) price falls
+                      only gently, beyond it as usual (relevance leads, yet a creator asking
+                      many times the market still sinks), and the ranking says so
    over_exposure      1 = fresh; falls with the sponsored share of the last 90 days of
                       posts above 20 % (0 at 40 %) and with more than 6 brands in the last
                       30 days
@@ -111,10 +113,13 @@ UNDER_BUDGET_POWER = 0.35
 OVER_BUDGET_POWER = 1.0
 AUDIENCE_ENOUGH = 0.8  # this share of the audience in the target is a full audience fit
 # When more than this share of the topically relevant candidates cost more than the budget's
-# maximum, price differences say little: its weight is cut by CROWDED_PRICE_FACTOR so the
-# order follows relevance, and the ranking says so (see `rank`'s `notes`).
+# maximum, the budget is below the market for this brief: a price up to the relevant
+# candidates' median (at most NEGOTIABLE x the maximum) is what the market asks and costs
+# little (power CROWDED_OVER_POWER); beyond that price falls as usual, so a creator asking
+# many times what comparable creators ask still sinks. The ranking says so (`rank`'s `notes`).
 CROWDED_SHARE = 0.5
-CROWDED_PRICE_FACTOR = 0.25
+CROWDED_OVER_POWER = 0.25
+NEGOTIABLE = 3.0
 ENGAGEMENT_PEAK = 2.5  # engagement up to this x the tier median is better; beyond, suspicious
 MAX_LIMIT = 1000
 COVERAGE_POWER = 0.5  # score x (share of the brief's deliverables the creator can make) ** this
@@ -217,6 +222,9 @@ class BriefQuery:
     word_of: dict[int, str]
     topic_cols: np.ndarray
     topics: list[str] = field(default_factory=list)
+    # US cents: the market's price for this brief when the budget is crowded (see
+    # CROWDED_SHARE), the point up to which cost over the maximum is only mildly penalised.
+    market_ceiling: float | None = None
 
 
 def resolve_brief(index: ListingIndex, brief: Mapping[str, Any]) -> BriefQuery:
@@ -459,11 +467,15 @@ def components(
         budget_fit = np.ones(n_rows, np.float32)
         if q.budget_max is not None:
             over = cost > q.budget_max
-            budget_fit = np.where(
-                over,
-                (q.budget_max / np.maximum(cost, 1.0)) ** np.float32(OVER_BUDGET_POWER),
-                budget_fit,
-            )
+            if q.market_ceiling is not None and q.market_ceiling > q.budget_max > 0:
+                # Crowded budget: the market's price costs little, beyond it as usual.
+                ceiling = np.float32(q.market_ceiling)
+                within = np.minimum(cost, ceiling)
+                fit = (q.budget_max / np.maximum(within, 1.0)) ** np.float32(CROWDED_OVER_POWER)
+                fit *= (ceiling / np.maximum(cost, ceiling)) ** np.float32(OVER_BUDGET_POWER)
+            else:
+                fit = (q.budget_max / np.maximum(cost, 1.0)) ** np.float32(OVER_BUDGET_POWER)
+            budget_fit = np.where(over, fit, budget_fit)
         if q.budget_min is not None and q.budget_min > 0:
             under = cost < q.budget_min
             # Cheaper than planned is fine for the wallet but hints at a smaller creator than
@@ -670,15 +682,18 @@ def _crowded_budget(
         return w
     _, parts = components(index, q, relevant, None, topic)
     over = float(np.mean(parts.cost > q.budget_max))
-    if over <= CROWDED_SHARE:
+    if over <= CROWDED_SHARE or q.budget_max <= 0:
         return w
+    market = float(np.median(parts.cost[parts.coverage > 0]))
+    q.market_ceiling = min(market, NEGOTIABLE * q.budget_max)
     if notes is not None:
         notes.append(
             f"{over * 100:.0f}% of the relevant creators cost more than the per-influencer "
-            f"maximum of {_money(q.budget_max, q)}: the order follows relevance and price "
-            "informs less; consider raising the budget"
+            f"maximum of {_money(q.budget_max, q)} (their median: {_money(market, q)}): up to "
+            f"{_money(q.market_ceiling, q)} price counts little and relevance leads; creators "
+            "asking more still rank lower; consider raising the budget"
         )
-    return {**w, "price_fit": w["price_fit"] * CROWDED_PRICE_FACTOR}
+    return w
 
 
 def _top(
@@ -979,6 +994,14 @@ def _reasons(
             rng_text = f"{_major(q.budget_min, q)}-{_major(q.budget_max, q)} {q.currency}"
             if cost > q.budget_max > 0:
                 text += f", {cost / q.budget_max:.1f}x over the {rng_text} budget"
+                if q.market_ceiling is not None and q.market_ceiling > q.budget_max:
+                    text += (
+                        f" (most relevant creators cost more too: up to "
+                        f"{_money(q.market_ceiling, q)} counts little)"
+                        if cost <= q.market_ceiling
+                        else f", {cost / q.market_ceiling:.1f}x what relevant creators ask "
+                        f"({_money(q.market_ceiling, q)})"
+                    )
             elif cost > q.budget_max:  # a budget of 0 has no ratio to give
                 text += f", over the {rng_text} budget"
             elif cost < q.budget_min:
@@ -1090,6 +1113,11 @@ def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int)
                 signals.append(
                     f"engagement {er * 100:.1f}% is {1 / ratio:.1f}x below the {tier}-{plat} "
                     f"median {median * 100:.1f}%"
+                    + (
+                        " (alone: weak evidence, also what a weak honest creator looks like)"
+                        if ev.backing[k] == 0
+                        else ""
+                    )
                 )
             if ev.high[k] > 0:
                 signals.append(
