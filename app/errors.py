@@ -147,6 +147,18 @@ class RateLimited(Problem):
         self.headers["Retry-After"] = str(retry_after_seconds)
 
 
+class OAuthRateLimited(RateLimited):
+    """A 429 from the OAuth endpoints (`/oauth/token`, `/oauth/revoke`, `/oauth/introspect`).
+    RFC 6749 names no error for it, so it is the same problem+json as every other 429, which
+    also carries RFC 6749's `error` (`rate_limited`) and `error_description` members: OAuth
+    client libraries read those, and report it as what it is instead of a missing token."""
+
+    def __init__(self, retry_after_seconds: int, detail: str | None = None) -> None:
+        super().__init__(retry_after_seconds, detail)
+        self.extensions.update(error="rate_limited", error_description=self.detail)
+        self.headers["Cache-Control"] = "no-store"
+
+
 class InternalError(Problem):
     status, slug, title = 500, "internal-error", "Something went wrong on our side"
 

@@ -137,6 +137,17 @@ class Settings(BaseSettings):
         "another plan)",
     )
 
+    oauth_client_rate_limit: str = Field(
+        "120/minute",
+        description="requests per partner application to /oauth/token, /oauth/revoke and "
+        "/oauth/introspect together (a `limits` expression)",
+    )
+    oauth_failed_auth_rate_limit: str = Field(
+        "20/15 minutes",
+        description="requests to those endpoints per client IP whose client authentication "
+        "fails (unknown client, wrong or expired secret, none given)",
+    )
+
     max_body_bytes: int = Field(1_048_576, description="requests with a larger body get 413")
     page_size_default: int = Field(20, description="`limit` when the caller gives none")
     page_size_max: int = Field(100, description="largest accepted `limit`")
@@ -351,6 +362,11 @@ class Settings(BaseSettings):
                 parse_limits(text)
             except ValueError as exc:
                 raise ValueError(f"RAPPORT_RATE_LIMIT_PLANS: plan {name!r}: {exc}") from exc
+        for name in ("oauth_client_rate_limit", "oauth_failed_auth_rate_limit"):
+            try:
+                parse_limits(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"RAPPORT_{name.upper()}: {exc}") from exc
         if self.rate_limit_default_plan not in self.rate_limit_plans:
             raise ValueError(
                 "RAPPORT_RATE_LIMIT_DEFAULT_PLAN must name a plan of RAPPORT_RATE_LIMIT_PLANS"

@@ -452,6 +452,7 @@ TABLE: dict[str, Row] = {
     "DELETE /v1/me/oauth-consents/{consent_id}": row(
         "404 404 404 2xx 404 404 401", note="the influencer's consent to the owner's application"
     ),
+    "POST /v1/oauth-clients/{client_id}/rotate-secret": row("2xx 404 404 404 404 404 401", {}),
     "DELETE /v1/oauth-clients/{client_id}": row("2xx 404 404 404 404 404 401"),
 }
 

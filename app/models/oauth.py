@@ -2,8 +2,8 @@
 
 - `oauth_clients`: a partner application, registered by a user (for themselves, or for a brand
   they own or administer) or by an operator for a user. `confidential` clients hold a secret
-  (only its keyed hash is stored); public ones (native and browser apps) have none and must use
-  PKCE, as every client must.
+  (only its keyed hash is stored; a rotation keeps the replaced one's hash for an overlap);
+  public ones (native and browser apps) have none and must use PKCE, as every client must.
 - `oauth_authorization_codes`: one consent's code, single use, minutes long, bound to the client,
   the redirect URI and the PKCE challenge. Only its hash is stored.
 - `oauth_tokens`: one issuance: an access token and, for user grants, a refresh token, both
@@ -54,6 +54,10 @@ class OAuthClient(Base):
     # HMAC-SHA256 of the client secret (confidential clients); None for public clients.
     secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     secret_hint: Mapped[str | None] = mapped_column(String(40), default=None)
+    # The secret a rotation replaced: it keeps working beside the new one until
+    # `previous_secret_expires_at` (the overlap), then never again.
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     plan: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = created_at_column()
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -8,7 +8,9 @@ requests and errors are RFC 6749's, form-encoded and `application/json`, not pro
 - `POST /oauth/authorize`: the user's decision, with their email and password (the page is the
   sign-in, so no cookie session exists to forge: a cross-site POST cannot consent without the
   password); allowed → consent recorded and a code sent to the client, denied → `access_denied`;
-- `POST /oauth/token`, `/oauth/revoke` (RFC 7009), `/oauth/introspect` (RFC 7662);
+- `POST /oauth/token`, `/oauth/revoke` (RFC 7009), `/oauth/introspect` (RFC 7662), under
+  their rate limits (per application, and per client IP for failed client authentication): a
+  429 is problem+json that also carries RFC 6749's `error` member (`OAuthRateLimited`);
 - `GET /.well-known/oauth-authorization-server`: the server's metadata (RFC 8414).
 
 The protocol is authlib's (app/services/identity/oauth_server.py); this module turns HTTP into
@@ -217,30 +219,46 @@ async def _endpoint(
     identity: IdentityService,
     settings: AppSettings,
     now: Now,
+    ip: str,
 ) -> Response:
     oauth_request = _http_request(request, settings.public_url, await _form(request))
-    return _oauth_http(await identity.oauth.endpoint(session, name, oauth_request, now))
+    return _oauth_http(await identity.oauth.endpoint(session, name, oauth_request, now, ip))
 
 
 @router.post(TOKEN_PATH)
 async def oauth_token(
-    request: Request, session: Session, identity: IdentityService, settings: AppSettings, now: Now
+    request: Request,
+    session: Session,
+    identity: IdentityService,
+    settings: AppSettings,
+    now: Now,
+    ip: ClientIp,
 ) -> Response:
-    return await _endpoint("token", request, session, identity, settings, now)
+    return await _endpoint("token", request, session, identity, settings, now, ip)
 
 
 @router.post(REVOKE_PATH)
 async def oauth_revoke(
-    request: Request, session: Session, identity: IdentityService, settings: AppSettings, now: Now
+    request: Request,
+    session: Session,
+    identity: IdentityService,
+    settings: AppSettings,
+    now: Now,
+    ip: ClientIp,
 ) -> Response:
-    return await _endpoint("revocation", request, session, identity, settings, now)
+    return await _endpoint("revocation", request, session, identity, settings, now, ip)
 
 
 @router.post(INTROSPECT_PATH)
 async def oauth_introspect(
-    request: Request, session: Session, identity: IdentityService, settings: AppSettings, now: Now
+    request: Request,
+    session: Session,
+    identity: IdentityService,
+    settings: AppSettings,
+    now: Now,
+    ip: ClientIp,
 ) -> Response:
-    return await _endpoint("introspection", request, session, identity, settings, now)
+    return await _endpoint("introspection", request, session, identity, settings, now, ip)
 
 
 @router.get("/.well-known/oauth-authorization-server")

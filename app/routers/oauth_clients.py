@@ -1,7 +1,10 @@
-"""Partner applications (OAuth clients): register, list, revoke; the consents a user gave
-applications: list, revoke. The OAuth protocol endpoints themselves are in app/routers/oauth.py."""
+"""Partner applications (OAuth clients): register, list, rotate the secret, revoke; the consents
+a user gave applications: list, revoke. The OAuth protocol endpoints themselves are in
+app/routers/oauth.py."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from fastapi import APIRouter, Response, status
 
@@ -15,6 +18,7 @@ from app.schemas.oauth import (
     OAuthClientCreatedOut,
     OAuthClientIn,
     OAuthClientOut,
+    OAuthClientSecretRotateIn,
     OAuthConsentOut,
     OperatorOAuthClientIn,
 )
@@ -25,6 +29,7 @@ from app.services.identity.oauth import (
     OAuthClientBrandNotFound,
     OAuthClientNotFound,
     OAuthClientOwnerNotFound,
+    OAuthClientSecretNotRotatable,
     OAuthConsentNotFound,
     client_status,
 )
@@ -125,6 +130,32 @@ async def get_oauth_client(
     client_id: str, principal: AppManager, session: Session, identity: IdentityService
 ) -> OAuthClientOut:
     return _out(await identity.oauth.get_client(session, principal.user_id, client_id))
+
+
+@router.post(
+    _CLIENT_PATH + "/rotate-secret",
+    summary="Rotate a partner application's client secret",
+    description="A new `client_secret`, in the response **this once**. The current secret "
+    "keeps working beside it until `previous_secret_expires_at` (`now + overlap_seconds`, "
+    "default 24 h, at most 30 days, 0 ends it now), so the application's servers can switch "
+    "without downtime; then only the new one works. At most two secrets work at once: rotating "
+    "again during an overlap ends the older secret at once. A public or revoked application is "
+    "a 409.",
+    responses=problem_responses(*AUTH_PROBLEMS, OAuthClientNotFound, OAuthClientSecretNotRotatable),
+)
+async def rotate_oauth_client_secret(
+    client_id: str,
+    principal: AppManager,
+    session: Session,
+    identity: IdentityService,
+    now: Now,
+    body: OAuthClientSecretRotateIn | None = None,
+) -> OAuthClientCreatedOut:
+    overlap = timedelta(seconds=(body or OAuthClientSecretRotateIn()).overlap_seconds)
+    issued = await identity.oauth.rotate_secret(session, principal.user_id, client_id, overlap, now)
+    return OAuthClientCreatedOut.model_validate(
+        {**_out(issued.client).model_dump(), "client_secret": issued.secret}
+    )
 
 
 @router.delete(

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from app.schemas.catalogue import UNIQUE, Url, no_duplicates
 from app.schemas.common import Input, Output
+from app.services.identity.credentials import MAX_ROTATION_OVERLAP
 from app.services.identity.oauth import ClientStatus
 from app.services.identity.oauth_server import GRANT_TYPES
 from app.services.identity.scopes import OAUTH_SCOPES
@@ -161,6 +162,10 @@ class OAuthClientOut(Output):
         description="The secret's first and last characters, to recognise it",
         examples=["rcs_3q2-…0gH4"],
     )
+    previous_secret_expires_at: datetime | None = Field(
+        description="After a secret rotation: when the replaced secret stops working (it works "
+        "beside the new one until then); none if never rotated"
+    )
     plan: str = Field(description="Rate-limit plan of its tokens", examples=["standard"])
     status: ClientStatus
     created_at: datetime
@@ -172,6 +177,16 @@ class OAuthClientCreatedOut(OAuthClientOut):
         description="The client secret, **shown this once** (confidential applications); "
         "only a keyed hash is stored",
         examples=["rcs_9fQy2m0-3zQnS8kz1VbYc6p4H5Jr7uWd0aLxE2tQf1M"],
+    )
+
+
+class OAuthClientSecretRotateIn(Input):
+    overlap_seconds: int = Field(
+        86_400,
+        ge=0,
+        le=int(MAX_ROTATION_OVERLAP.total_seconds()),
+        description="How long the current secret keeps working beside the new one (default "
+        "24 h, at most 30 days; 0 ends it now)",
     )
 
 

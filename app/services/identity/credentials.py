@@ -79,6 +79,15 @@ def user_principal(user: User, token_scopes: frozenset[str], plan: str) -> Princ
     )
 
 
+def check_rotation_overlap(overlap: timedelta) -> None:
+    """How long a rotated secret keeps working beside its successor (API keys, OAuth client
+    secrets): 0 (it stops now) to MAX_ROTATION_OVERLAP."""
+    if not timedelta(0) <= overlap <= MAX_ROTATION_OVERLAP:
+        raise InvalidRequest.field(
+            "overlap_seconds", "must be between 0 and 30 days", "out_of_range"
+        )
+
+
 def looks_like_api_key(token: str) -> bool:
     return token.startswith(API_KEY_PREFIXES)
 
@@ -226,10 +235,7 @@ class ApiKeys:
                 "only a key in use that was not rotated yet can be rotated"
             )
         self._grantable(principal, list(old.scopes))
-        if not timedelta(0) <= overlap <= MAX_ROTATION_OVERLAP:
-            raise InvalidRequest.field(
-                "overlap_seconds", "must be between 0 and 30 days", "out_of_range"
-            )
+        check_rotation_overlap(overlap)
         new, secret = self._row(
             principal, old.name, list(old.scopes), old.plan, old.expires_at, old.family_id
         )

@@ -8,6 +8,9 @@ The protocol (authorization, token, revocation and introspection endpoints) is a
   administer (its owners and admins then manage it too); an operator may register one for any
   user. A confidential application gets a client secret (`rcs_…`, shown once, stored as a keyed
   hash); a public one (a native or browser app) gets none. Every application uses PKCE.
+- **Secret rotation.** As an API key's (`credentials.py`): a new secret, shown once; the one it
+  replaces keeps working beside it for the overlap asked for (at most 30 days), then stops. At
+  most two secrets work at once: rotating again during an overlap ends the older one at once.
 - **Consent.** A user allows an application some of its registered scopes on Rapport's consent
   page; the consent is recorded (`OAuthConsent`), listed to the user and revocable, which revokes
   the application's tokens for that user at once.
@@ -23,17 +26,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Forbidden, InvalidRequest, InvalidToken, NotFound
+from app.db import rowcount
+from app.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    InvalidToken,
+    NotFound,
+    OAuthRateLimited,
+)
 from app.ids import new_id
 from app.models import BrandMember, BrandRole, OAuthClient, OAuthConsent, OAuthToken, User
 from app.pagination import PageParams, SortKey, paginate
-from app.services.identity.credentials import Principal
+from app.services.identity.credentials import Principal, check_rotation_overlap
 from app.services.identity.oauth_server import (
     PREFIX,
     AuthorizationRefused,
@@ -45,6 +56,7 @@ from app.services.identity.oauth_server import (
     SecretHasher,
     new_secret,
 )
+from app.services.identity.rate_limits import RateLimiter
 from app.services.identity.scopes import OAUTH_SCOPES, scopes_for
 from app.settings import Settings
 
@@ -66,6 +78,10 @@ class OAuthClientBrandNotFound(NotFound):
 
 class OAuthClientOwnerNotFound(NotFound):
     slug, title = "oauth-client-owner-not-found", "No such user"
+
+
+class OAuthClientSecretNotRotatable(Conflict):
+    slug, title = "oauth-client-secret-not-rotatable", "This application's secret cannot be rotated"
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,9 @@ def _managed_by(user_id: str) -> ColumnElement[bool]:
 @dataclass
 class OAuth:
     settings: Settings
+    # The process's rate limiter (users.py builds it): the token, revocation and introspection
+    # endpoints count in it.
+    limiter: RateLimiter
     hasher: SecretHasher = field(init=False)
     flows: OAuthFlows = field(init=False)
 
@@ -191,7 +210,7 @@ class OAuth:
             grant_types=sorted(set(fields.grant_types)),
             confidential=fields.confidential,
             secret_hash=self.hasher.hash("client", secret) if secret else None,
-            secret_hint=f"{secret[:8]}…{secret[-4:]}" if secret else None,
+            secret_hint=_hint(secret) if secret else None,
             plan=self.settings.rate_limit_default_plan,
             created_at=now,
         )
@@ -224,6 +243,46 @@ class OAuth:
             await _revoke_tokens(session, now, OAuthToken.client_id == client.id)
             await session.flush()
         return client
+
+    async def rotate_secret(
+        self,
+        session: AsyncSession,
+        user_id: str,
+        client_id: str,
+        overlap: timedelta,
+        now: datetime,
+    ) -> IssuedClient:
+        """A new client secret (returned this once); the current one keeps working until
+        `now + overlap`, then stops. A secret replaced earlier whose overlap is still running
+        stops now: at most two work at once."""
+        client = await self.get_client(session, user_id, client_id)
+        if client.revoked_at is not None or client.secret_hash is None:
+            raise OAuthClientSecretNotRotatable(
+                "This application is revoked"
+                if client.revoked_at is not None
+                else "A public application has no secret to rotate"
+            )
+        check_rotation_overlap(overlap)
+        secret = new_secret(PREFIX["client"])
+        # Compare-and-set on the current secret: of two rotations racing, exactly one wins (the
+        # loser's secret would otherwise be shown and never work).
+        won = await session.execute(
+            update(OAuthClient)
+            .where(OAuthClient.id == client.id, OAuthClient.secret_hash == client.secret_hash)
+            .values(
+                previous_secret_hash=client.secret_hash,
+                previous_secret_expires_at=now + overlap,
+                secret_hash=self.hasher.hash("client", secret),
+                secret_hint=_hint(secret),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(won) != 1:
+            raise OAuthClientSecretNotRotatable(
+                "This application's secret was rotated by another request just now"
+            )
+        await session.refresh(client)
+        return IssuedClient(client, secret)
 
     # --- consents ---------------------------------------------------------------------------------
 
@@ -276,9 +335,44 @@ class OAuth:
         return await session.run_sync(self.flows.decide, request, user, now)
 
     async def endpoint(
-        self, session: AsyncSession, name: EndpointName, request: HttpRequest, now: datetime
+        self,
+        session: AsyncSession,
+        name: EndpointName,
+        request: HttpRequest,
+        now: datetime,
+        client_ip: str,
     ) -> OAuthResponse:
-        return await session.run_sync(self.flows.endpoint, name, request, now)
+        """The token, revocation or introspection endpoint, under its rate limits: one request
+        from the application's bucket once it has authenticated, or from the client IP's bucket
+        of failed authentications (a wrong secret, an unknown client). Over either, the 429
+        (`OAuthRateLimited`) is raised before authlib runs: no code is spent, no token issued
+        or revoked."""
+        limiter = self.limiter
+        client_id = await session.run_sync(self.flows.identify, name, request, now)
+        if client_id is None:
+            quota = await limiter.consume(
+                limiter.oauth_failed_auth,
+                f"oauth-failed-auth:{client_ip}",
+                "Too many requests that failed client authentication from this address; retry "
+                "after the time in Retry-After",
+                OAuthRateLimited,
+            )
+        else:
+            quota = await limiter.consume(
+                limiter.oauth_client,
+                f"oauth-client:{client_id}",
+                "This application made too many requests to the OAuth endpoints; retry after "
+                "the time in Retry-After",
+                OAuthRateLimited,
+            )
+        answer = await session.run_sync(self.flows.endpoint, name, request, now)
+        if quota is not None:
+            answer.headers.extend(quota.headers().items())
+        return answer
+
+
+def _hint(secret: str) -> str:
+    return f"{secret[:8]}…{secret[-4:]}"
 
 
 def _check_registration(fields: ClientFields) -> None:

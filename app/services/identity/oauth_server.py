@@ -170,9 +170,10 @@ class _Request(OAuth2Request):
 
 
 class _Client(ClientMixin):
-    def __init__(self, row: OAuthClient, hasher: SecretHasher) -> None:
+    def __init__(self, row: OAuthClient, hasher: SecretHasher, now: datetime) -> None:
         self.row = row
         self._hasher = hasher
+        self._now = now
 
     def get_client_id(self) -> str:
         return self.row.id
@@ -197,9 +198,20 @@ class _Client(ClientMixin):
         return redirect_uri in self.row.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
-        if self.row.secret_hash is None:
+        """The current secret, or the one a rotation replaced while its overlap runs."""
+        row = self.row
+        if row.secret_hash is None:
             return False
-        return hmac.compare_digest(self._hasher.hash("client", client_secret), self.row.secret_hash)
+        given = self._hasher.hash("client", client_secret)
+        if hmac.compare_digest(given, row.secret_hash):
+            return True
+        overlap_ends = row.previous_secret_expires_at
+        return (
+            row.previous_secret_hash is not None
+            and overlap_ends is not None
+            and self._now < overlap_ends
+            and hmac.compare_digest(given, row.previous_secret_hash)
+        )
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.row.confidential:
@@ -499,7 +511,7 @@ class _Server(AuthorizationServer):
         row = self.session.scalar(
             select(OAuthClient).where(OAuthClient.id == client_id, OAuthClient.revoked_at.is_(None))
         )
-        return None if row is None else _Client(row, self.hasher)
+        return None if row is None else _Client(row, self.hasher, self.now)
 
     def save_token(self, token: dict[str, Any], request: _Request) -> None:
         grant_type = request.payload.grant_type
@@ -617,6 +629,29 @@ class OAuthFlows:
             oauth_request, grant_user=user, grant=grant
         )
         return response
+
+    def identify(
+        self,
+        session: SyncSession,
+        name: Literal["token", "revocation", "introspection"],
+        request: HttpRequest,
+        now: datetime,
+    ) -> str | None:
+        """The application a token, revocation or introspection request authenticates as
+        (authlib's client authentication, as the endpoint itself will run it), or None when it
+        fails: no client named, an unknown or revoked one, a wrong or expired secret, a method
+        the endpoint refuses. Reads only; the endpoint then runs (`endpoint`) or, over a rate
+        limit, does not."""
+        server = self._server(session, now)
+        methods = [*SECRET_METHODS, "none"] if name != "introspection" else SECRET_METHODS
+        try:
+            client = server.authenticate_client(
+                server.create_oauth2_request(request), methods, name
+            )
+        except OAuth2Error:
+            return None
+        client_id: str = client.get_client_id()
+        return client_id
 
     def endpoint(
         self,

@@ -3,8 +3,9 @@
 The algorithm and its storage are the `limits` library's: a moving window (exact: a request is
 refused when the last `w` seconds already hold `q` requests), kept in process memory in embedded
 mode, or in Redis when `RAPPORT_REDIS_URL` is set so every API process shares one count. Each
-bucket is its own key (`cred:<family>`, `signin-ip:<ip>`, `signin-account:<hash>`), so one tenant
-spending its quota never touches another's.
+bucket is its own key (`cred:<family>`, `signin-ip:<ip>`, `signin-account:<hash>`,
+`oauth-client:<client_id>`, `oauth-failed-auth:<ip>`), so one tenant spending its quota never
+touches another's.
 
 A refused request is refused before the route runs and before anything is written: `consume` is
 one atomic test-and-take, and a refused take records nothing. The answer carries `Retry-After`
@@ -76,8 +77,10 @@ class Quota:
         }
 
 
-def refusal(quota: Quota, detail: str) -> RateLimited:
-    problem = RateLimited(max(1, quota.reset_seconds), detail)
+def refusal(
+    quota: Quota, detail: str, problem_type: type[RateLimited] = RateLimited
+) -> RateLimited:
+    problem = problem_type(max(1, quota.reset_seconds), detail)
     problem.headers.update(quota.headers())
     return problem
 
@@ -107,6 +110,12 @@ class RateLimiter:
         self.signin_account = Policy.per_window(
             "signin-account", settings.login_max_failures_per_account, window
         )
+        # The OAuth endpoints (token, revoke, introspect): per application once it has
+        # authenticated, per client IP for requests whose client authentication fails.
+        self.oauth_client = Policy.parse("oauth-client", settings.oauth_client_rate_limit)
+        self.oauth_failed_auth = Policy.parse(
+            "oauth-failed-auth", settings.oauth_failed_auth_rate_limit
+        )
 
     def plan(self, name: str) -> Policy:
         # A plan dropped from the settings falls back to the default rather than failing calls.
@@ -117,7 +126,13 @@ class RateLimiter:
         reset = max(0, math.ceil(stats.reset_time - time.time()))
         return Quota(policy, max(0, stats.remaining), reset)
 
-    async def consume(self, policy: Policy, key: str, detail: str) -> Quota | None:
+    async def consume(
+        self,
+        policy: Policy,
+        key: str,
+        detail: str,
+        problem_type: type[RateLimited] = RateLimited,
+    ) -> Quota | None:
         """Takes one request from `key`'s bucket, or raises the 429 (having taken nothing).
         None when the storage is unreachable: limits then fail open (logged), so a Redis outage
         slows nobody down to zero."""
@@ -128,7 +143,7 @@ class RateLimiter:
             logger.error("rate-limit storage unreachable (%s); request let through", exc)
             return None
         if not allowed:
-            raise refusal(quota, detail)
+            raise refusal(quota, detail, problem_type)
         return quota
 
     async def check(self, policy: Policy, key: str, detail: str) -> None:

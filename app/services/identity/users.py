@@ -70,7 +70,7 @@ class Identity:
     def __post_init__(self) -> None:
         self.rate_limiter = RateLimiter(self.settings)
         self.api_keys = ApiKeys(self.settings)
-        self.oauth = OAuth(self.settings)
+        self.oauth = OAuth(self.settings, self.rate_limiter)
 
     async def register(
         self, session: AsyncSession, email: str, password: str, full_name: str
