@@ -100,7 +100,9 @@ def killable_api(database_url: str) -> Iterator[KillableApi]:
     process = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
     api = KillableApi(process, f"http://127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 30
+        # Generous: only a process that never answers waits it out, and importing the app on a
+        # machine busy with other work took longer than 30 s.
+        deadline = time.monotonic() + 120
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"the API process exited with {process.returncode}")
