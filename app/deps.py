@@ -1,4 +1,8 @@
-"""Small request dependencies shared by routers."""
+"""Small request dependencies shared by routers.
+
+Every dependency is `async def`, however little it does: FastAPI runs a plain `def` dependency in
+a worker thread (a thread-pool hop on every request), an `async def` one inline.
+"""
 
 from __future__ import annotations
 
@@ -15,34 +19,34 @@ from app.services.matching.service import ListingIndexHolder
 from app.settings import Settings
 
 
-def _resources(request: Request) -> Resources:
+async def _resources(request: Request) -> Resources:
     return resources_of(request.app)
 
 
 AppResources = Annotated[Resources, Depends(_resources)]
 
 
-def _now(resources: AppResources) -> datetime:
+async def _now(resources: AppResources) -> datetime:
     return resources.clock.now()
 
 
-def _settings(resources: AppResources) -> Settings:
+async def _settings(resources: AppResources) -> Settings:
     return resources.settings
 
 
-def _identity(resources: AppResources) -> Identity:
+async def _identity(resources: AppResources) -> Identity:
     return resources.identity
 
 
-def _stripe(resources: AppResources) -> StripeGateway:
+async def _stripe(resources: AppResources) -> StripeGateway:
     return resources.stripe
 
 
-def _listing_index(resources: AppResources) -> ListingIndexHolder:
+async def _listing_index(resources: AppResources) -> ListingIndexHolder:
     return resources.listing_index
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 

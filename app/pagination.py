@@ -55,7 +55,7 @@ class PageParams:
     cursor: str | None
 
 
-def page_params(
+async def page_params(
     request: Request,
     limit: Annotated[
         int | None,

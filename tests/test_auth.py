@@ -247,6 +247,48 @@ async def test_valid_token_of_a_deleted_account_is_refused(client, settings):
     )
 
 
+async def test_a_token_already_accepted_is_still_checked_on_every_request(
+    client, app, clock, settings
+):
+    # The process remembers tokens it verified (app/security.py); what a request checks beyond
+    # the signature is checked every time: the expiry against the clock, the account, the scopes
+    # the account holds now.
+    from sqlalchemy import delete, update
+
+    from app.models import User
+
+    account = await register(client)
+    staff_token = jwt.encode(
+        _claims(settings, sub=account.id, scope="profile operator"),
+        settings.secret_key.get_secret_value(),
+        "HS256",
+    )
+    staff = {"Authorization": f"Bearer {staff_token}"}
+    database = app.state.resources.database
+
+    async def make_operator(flag: bool) -> None:
+        async with database.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(User).where(User.id == account.id).values(is_operator=flag)
+            )
+
+    await make_operator(True)
+    assert (await client.get("/v1/operator/jobs", headers=staff)).status_code == 200
+    await make_operator(False)
+    assert_problem(await client.get("/v1/operator/jobs", headers=staff), 403, "insufficient-scope")
+
+    assert (await client.get("/v1/me", headers=account.headers)).status_code == 200
+    clock.advance(timedelta(seconds=settings.access_token_ttl_seconds))
+    body = assert_problem(await client.get("/v1/me", headers=account.headers), 401, "invalid-token")
+    assert "expired" in body["detail"]
+
+    clock.freeze(T0)
+    assert (await client.get("/v1/me", headers=account.headers)).status_code == 200
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(delete(User).where(User.id == account.id))
+    assert_problem(await client.get("/v1/me", headers=account.headers), 401, "invalid-token")
+
+
 async def test_missing_token_and_missing_scope(client, settings):
     assert_problem(await client.get("/v1/me"), 401, "not-authenticated")
     account = await register(client)

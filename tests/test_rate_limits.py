@@ -221,3 +221,30 @@ async def test_browsers_may_read_the_rate_limit_fields(client):
     assert answer.status_code == 200 and "RateLimit" in answer.headers
     exposed = answer.headers["access-control-expose-headers"].lower().split(", ")
     assert {"ratelimit", "ratelimit-policy", "retry-after"} <= set(exposed)
+
+
+async def test_the_in_memory_window_moves_with_time(monkeypatch):
+    # The embedded limiter's own moving window (app/services/identity/rate_limits.py): a hit
+    # leaves the count `w` seconds after it was taken, one by one, and a refused hit takes nothing.
+    from app.services.identity import rate_limits
+
+    now = [1_000.0]
+    monkeypatch.setattr(rate_limits.time, "time", lambda: now[0])
+    windows = rate_limits.MemoryWindows()
+    item = rate_limits.Policy.per_window("p", 2, 10).item
+    assert await windows.hit(item, "a")
+    now[0] += 4
+    assert await windows.hit(item, "a")
+    assert not await windows.hit(item, "a") and not await windows.test(item, "a")
+    stats = await windows.get_window_stats(item, "a")
+    assert (stats.remaining, stats.reset_time) == (0, 1_010.0)
+    assert await windows.hit(item, "b")  # another bucket is untouched
+    now[0] += 6.5  # the first hit has left the window, the second has not
+    assert await windows.test(item, "a") and await windows.hit(item, "a")
+    assert not await windows.hit(item, "a")
+    stats = await windows.get_window_stats(item, "a")
+    assert (stats.remaining, stats.reset_time) == (0, 1_014.0)
+    now[0] += 100  # every bucket idle for a sweep period is forgotten, a new one kept
+    assert await windows.hit(item, "z")
+    assert list(windows._hits) == [("z", 2, 10)]
+    assert await windows.hit(item, "z") and not await windows.hit(item, "z")

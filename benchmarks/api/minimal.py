@@ -68,10 +68,7 @@ brief_budget_warning = _rapport_function(
 
 # The statements Rapport sends (SQLAlchemy's text, as the PostgreSQL log shows it; the account
 # is one bound parameter since the statements are built once).
-USER_SQL = (
-    "SELECT users.id, users.email, users.password_hash, users.full_name, users.is_operator, "
-    "users.created_at, users.updated_at \nFROM users \nWHERE users.id = $1::VARCHAR"
-)
+USER_SQL = "SELECT users.id, users.is_operator \nFROM users \nWHERE users.id = $1::VARCHAR"
 BRIEF_COLUMNS = (
     "SELECT briefs.id, briefs.brand_id, briefs.created_by, briefs.state, briefs.version, "
     "briefs.title, briefs.objective, briefs.description, briefs.must_haves, briefs.category, "

@@ -32,7 +32,7 @@ from app.errors import Conflict, InsufficientScope, InvalidRequest, InvalidToken
 from app.ids import new_id
 from app.models import ApiKey, User
 from app.pagination import PageParams, SortKey, paginate
-from app.services.identity.scopes import Scope, scopes_for, unknown_scopes
+from app.services.identity.scopes import Account, Scope, scopes_for, unknown_scopes
 from app.settings import Settings
 
 CredentialKind = Literal["user", "api_key", "oauth"]
@@ -67,7 +67,7 @@ class Principal:
         return scope in self.scopes
 
 
-def user_principal(user: User, token_scopes: frozenset[str], plan: str) -> Principal:
+def user_principal(user: Account, token_scopes: frozenset[str], plan: str) -> Principal:
     """A password sign-in: the token's scopes, never more than the account holds now."""
     return Principal(
         kind="user",

@@ -1,11 +1,16 @@
 """Rate limits: per credential (by plan) and per client IP and account on sign-in.
 
-The algorithm and its storage are the `limits` library's: a moving window (exact: a request is
-refused when the last `w` seconds already hold `q` requests), kept in process memory in embedded
-mode, or in Redis when `RAPPORT_REDIS_URL` is set so every API process shares one count. Each
-bucket is its own key (`cred:<family>`, `signin-ip:<ip>`, `signin-account:<hash>`,
+The algorithm is a moving window (exact: a request is refused when the last `w` seconds already
+hold `q` requests), kept in process memory in embedded mode (`MemoryWindows` below), or in Redis
+through the `limits` library when `RAPPORT_REDIS_URL` is set so every API process shares one count.
+Each bucket is its own key (`cred:<family>`, `signin-ip:<ip>`, `signin-account:<hash>`,
 `oauth-client:<client_id>`, `oauth-failed-auth:<ip>`), so one tenant spending its quota never
 touches another's.
+
+In memory the windows are this module's, not `limits`' memory storage: that one inserted every hit
+at the head of a list and started an expiry task per request that searched each key's list in a
+thread-pool thread — 14 % of a single-brief read's CPU (benchmarks/api/README.md). Here a hit is
+an append to the key's queue and the expired hits at its head are dropped as they are met.
 
 A refused request is refused before the route runs and before anything is written: `consume` is
 one atomic test-and-take, and a refused take records nothing. The answer carries `Retry-After`
@@ -22,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
@@ -30,6 +36,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
+from limits.util import WindowStats
 
 from app.errors import RateLimited
 from app.settings import Settings
@@ -85,22 +92,76 @@ def refusal(
     return problem
 
 
-def storage_uri(settings: Settings) -> str:
-    if not settings.redis_url:
-        return "async+memory://"
-    # `limits` names its async storages `async+redis://…`; the setting is a plain Redis URL.
-    return "async+" + settings.redis_url.removeprefix("async+")
+class MemoryWindows:
+    """Moving windows in this process's memory, with the interface of `limits`' moving-window
+    strategy (`hit`, `test`, `get_window_stats`) and its verdicts: a hit is taken when fewer than
+    `amount` hits are younger than the window. Each bucket is a queue of its hits' times, oldest
+    first; nothing here awaits, so each call is atomic on the event loop."""
+
+    # Buckets whose every hit has left its window are dropped this often (seconds).
+    SWEEP_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._hits: dict[tuple[str, int, int], deque[float]] = {}
+        self._next_sweep = time.time() + self.SWEEP_SECONDS
+
+    def _window(self, item: RateLimitItem, key: str, now: float) -> deque[float]:
+        if now >= self._next_sweep:
+            self._sweep(now)
+        expiry = item.get_expiry()
+        bucket = (key, item.amount, expiry)
+        hits = self._hits.get(bucket)
+        if hits is None:
+            hits = self._hits[bucket] = deque()
+        cutoff = now - expiry
+        while hits and hits[0] < cutoff:
+            hits.popleft()
+        return hits
+
+    def _sweep(self, now: float) -> None:
+        self._next_sweep = now + self.SWEEP_SECONDS
+        for bucket, hits in list(self._hits.items()):
+            if not hits or hits[-1] < now - bucket[2]:
+                del self._hits[bucket]
+
+    async def hit(self, item: RateLimitItem, key: str) -> bool:
+        now = time.time()
+        hits = self._window(item, key, now)
+        if len(hits) >= item.amount:
+            return False
+        hits.append(now)
+        return True
+
+    async def test(self, item: RateLimitItem, key: str) -> bool:
+        return len(self._window(item, key, time.time())) < item.amount
+
+    async def get_window_stats(self, item: RateLimitItem, key: str) -> WindowStats:
+        now = time.time()
+        hits = self._window(item, key, now)
+        start = hits[0] if hits else now
+        return WindowStats(start + item.get_expiry(), item.amount - len(hits))
+
+    async def reset(self) -> None:
+        self._hits.clear()
 
 
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
-        options: dict[str, str | bool] = {"wrap_exceptions": True}
+        self._strategy: MemoryWindows | MovingWindowRateLimiter
+        self._reset: MemoryWindows | Storage
         if settings.redis_url:
-            options["key_prefix"] = settings.redis_key_prefix
-        storage = storage_from_string(storage_uri(settings), **options)
-        assert isinstance(storage, Storage) and isinstance(storage, MovingWindowSupport)
-        self.storage: Storage = storage
-        self._strategy = MovingWindowRateLimiter(storage)
+            options: dict[str, str | bool] = {
+                "wrap_exceptions": True,
+                "key_prefix": settings.redis_key_prefix,
+            }
+            # `limits` names its async storages `async+redis://…`; the setting is a plain URL.
+            uri = "async+" + settings.redis_url.removeprefix("async+")
+            storage = storage_from_string(uri, **options)
+            assert isinstance(storage, Storage) and isinstance(storage, MovingWindowSupport)
+            self._strategy = MovingWindowRateLimiter(storage)
+            self._reset = storage
+        else:
+            self._strategy = self._reset = MemoryWindows()
         self.plans = {
             name: Policy.parse(name, text) for name, text in settings.rate_limit_plans.items()
         }
@@ -159,4 +220,4 @@ class RateLimiter:
 
     async def reset(self) -> None:
         """Forgets every count (tests; `rapport` operators after a misconfiguration)."""
-        await self.storage.reset()
+        await self._reset.reset()

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-
-from app.models import User
+from typing import Protocol
 
 
 class Scope(enum.StrEnum):
@@ -93,7 +92,17 @@ OAUTH_SCOPES: frozenset[str] = USER_SCOPES - {Scope.api_keys_manage.value, Scope
 CLIENT_CREDENTIALS_SCOPES: frozenset[str] = frozenset({Scope.catalogue_read.value})
 
 
-def scopes_for(user: User) -> frozenset[str]:
+class Account(Protocol):
+    """What scopes depend on: a `User`, or a row of its columns (app/auth.py reads two)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def is_operator(self) -> bool: ...
+
+
+def scopes_for(user: Account) -> frozenset[str]:
     """Every scope the account holds now."""
     return ALL_SCOPES if user.is_operator else USER_SCOPES
 
