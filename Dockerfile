@@ -28,6 +28,9 @@ WORKDIR /srv/rapport
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY openapi ./openapi
+# var/ is the API's to write: the matching index's shared generations (RAPPORT_MATCHING_INDEX_DIR,
+# default var/matching-index), mapped by every API process of the container.
+RUN mkdir var && chown rapport:rapport var
 USER rapport
 EXPOSE 8000
 # `rapport healthcheck` asks http://127.0.0.1:$RAPPORT_PORT/healthz (the worker service of

@@ -120,6 +120,12 @@ def test_the_image_and_compose_file_describe_api_worker_and_postgresql() -> None
     assert exec_form(runtime, "CMD") == ["rapport", "serve"]
     assert exec_form(runtime, "HEALTHCHECK") == ["rapport", "healthcheck"]
     assert "RAPPORT_ENVIRONMENT" not in env_of(runtime)  # chosen where it runs
+    # The API, not root, owns var/ (the matching index's shared generations are written there),
+    # made before USER switches to it.
+    steps = [(i, r) for i, r in runtime if i in ("RUN", "USER", "WORKDIR")]
+    assert ("WORKDIR", "/srv/rapport") in steps
+    made = steps.index(("RUN", "mkdir var && chown rapport:rapport var"))
+    assert steps.index(("WORKDIR", "/srv/rapport")) < made < steps.index(("USER", "rapport"))
     services = compose_services({"POSTGRES_PASSWORD": "x", **PRODUCTION_SECRETS})
     assert set(services) == {"db", "migrate", "api", "worker"}
     assert services["db"]["image"].startswith("postgres:")

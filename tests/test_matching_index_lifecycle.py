@@ -249,3 +249,22 @@ async def test_a_half_written_generation_is_never_read(database, settings, listi
     # It built and wrote a generation of its own rather than read the broken one.
     assert fresh.builds == 1 and fresh.generation == "gen-00000003" and len(index) == 15
     assert not leftover.exists() and store.current_name() == "gen-00000003"
+
+
+async def test_an_unwritable_index_directory_falls_back_to_memory(
+    database, settings, listings, tmp_path, caplog
+):
+    """The image's working directory belongs to root and the API runs as another user: with
+    the default `var/matching-index` there, the first ranking failed creating the directory.
+    Now the process says so once and builds its own index in memory."""
+    await _load(database, listings[:10], T0)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # a directory below a file cannot be made, even by root
+    with caplog.at_level("WARNING", logger="rapport.matching"):
+        holder = ListingIndexHolder.for_settings(
+            settings.model_copy(update={"matching_index_dir": str(blocker / "index")})
+        )
+    assert holder.store is None
+    assert "is not writable" in caplog.text and "RAPPORT_MATCHING_INDEX_DIR" in caplog.text
+    index = await _current(database, holder)
+    assert len(index) == 10 and holder.builds == 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,8 @@ from app.services.matching.store import IndexStore
 from app.settings import Settings
 
 T = TypeVar("T")
+
+logger = logging.getLogger("rapport.matching")
 
 PAGE = 2000  # listings read per query while building
 
@@ -150,6 +153,20 @@ class ListingIndexHolder:
         store = (
             IndexStore.for_database(Path(directory), settings.database_url) if directory else None
         )
+        if store is not None:
+            try:
+                store.check_writable()
+            except OSError as exc:
+                # A read-only working directory (a container's, say) must not break /matches:
+                # the process builds its own index in memory, as with the setting empty.
+                logger.warning(
+                    "matching index directory %s is not writable (%s): each process builds "
+                    "its own index in memory; set RAPPORT_MATCHING_INDEX_DIR to a writable "
+                    "directory to share one per node",
+                    store.root,
+                    exc,
+                )
+                store = None
         return cls(store=store, threads=settings.matching_threads)
 
     async def current(self, session: AsyncSession, today: date) -> ListingIndex:

@@ -93,6 +93,13 @@ class IndexStore:
     def for_database(cls, directory: Path, database_url: str) -> IndexStore:
         return cls(directory / database_key(database_url))
 
+    def check_writable(self) -> None:
+        """Raise OSError unless generations can be written here (made, then removed)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        probe = self.root / f".tmp-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+
     # --- reading ------------------------------------------------------------------------
 
     def token(self) -> tuple[int, int, int] | None:
