@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session as OrmSession
 
 from app.errors import NotFound, Problem, ServiceUnavailable
+from app.models.base import read_json
 from app.replica import READ_SOURCE, Replica, install_failover
 from app.settings import Settings
 
@@ -98,7 +99,7 @@ POOL_RECYCLE_SECONDS = 1800
 
 def create_database(settings: Settings) -> Database:
     url = settings.database_url
-    kwargs: dict[str, Any] = {"echo": settings.database_echo}
+    kwargs: dict[str, Any] = {"echo": settings.database_echo, "json_deserializer": read_json}
     if settings.is_sqlite:
         path = settings.sqlite_path()
         if path is not None:
@@ -281,9 +282,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             if reading:
-                # Nothing to commit (autocommit); a rollback also lets go of a replica
-                # connection that died under a statement the primary then answered.
-                await session.rollback()
+                # Nothing to commit (autocommit). On the replica a rollback also lets go of a
+                # connection that died under a statement the primary then answered; elsewhere
+                # closing the session (leaving the `async with`) ends all there is to end.
+                if database.replica is not None:
+                    await session.rollback()
             elif held is None:
                 await session.commit()
             else:

@@ -91,9 +91,12 @@ class IdempotencyMiddleware:
         self._running: set[tuple[str, str]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
         key_raw = headers.get(b"idempotency-key")
-        if scope["type"] != "http" or scope["method"] != "POST" or key_raw is None:
+        if key_raw is None:
             await self.app(scope, receive, send)
             return
         key = key_raw.decode("latin-1")

@@ -20,7 +20,7 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import ColumnProperty, InstrumentedAttribute
 
 from app.errors import InvalidRequest
 from app.settings import Settings
@@ -132,14 +132,27 @@ def decode_cursor(order: Sequence[SortKey], cursor: str) -> list[Any]:
         raise InvalidRequest.field("cursor", "is corrupt", "cursor") from exc
 
 
-def _after(order: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
-    """Rows strictly after `values` in `order`: (a > x) or (a = x and b > y) or …"""
+# What a page is ordered by: a mapped attribute, or the table's column behind it.
+_Orderable = InstrumentedAttribute[Any] | ColumnElement[Any]
+
+
+def _after(order: Sequence[tuple[_Orderable, bool]], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after `values` in `order` ((column, descending) pairs):
+    (a > x) or (a = x and b > y) or …"""
     clauses = []
-    for i, key in enumerate(order):
-        equal_prefix = [order[j].column == values[j] for j in range(i)]
-        step = key.column < values[i] if key.descending else key.column > values[i]
+    for i, (column, descending) in enumerate(order):
+        equal_prefix = [order[j][0] == values[j] for j in range(i)]
+        step = column < values[i] if descending else column > values[i]
         clauses.append(and_(*equal_prefix, step))
     return or_(*clauses)
+
+
+def _table_column(attribute: InstrumentedAttribute[Any]) -> ColumnElement[Any]:
+    """The table's column behind a mapped attribute. A statement of table columns ordered by it
+    stays a Core statement; ordered by the attribute, SQLAlchemy runs it through the ORM."""
+    prop = attribute.property
+    assert isinstance(prop, ColumnProperty)
+    return prop.columns[0]
 
 
 async def paginate(
@@ -148,13 +161,23 @@ async def paginate(
     order: Sequence[SortKey],
     params: PageParams,
     values: Mapping[str, Any] | None = None,
+    *,
+    entities: bool = True,
 ) -> tuple[list[Any], str | None]:
-    """Runs `stmt` (selecting one ORM entity) one page at a time; returns rows and next cursor.
+    """Runs `stmt` one page at a time; returns rows and next cursor. `stmt` selects one ORM
+    entity (the rows are entities), or with `entities=False` columns (the rows are `Row`s).
     `values` fill the statement's named bound parameters (a statement built once)."""
+    columns: list[tuple[_Orderable, bool]] = [
+        (k.column if entities else _table_column(k.column), k.descending) for k in order
+    ]
     if params.cursor:
-        stmt = stmt.where(_after(order, decode_cursor(order, params.cursor)))
-    stmt = stmt.order_by(*(k.column.desc() if k.descending else k.column.asc() for k in order))
-    rows = list((await session.scalars(stmt.limit(params.limit + 1), values)).all())
+        stmt = stmt.where(_after(columns, decode_cursor(order, params.cursor)))
+    stmt = stmt.order_by(*(c.desc() if descending else c.asc() for c, descending in columns))
+    stmt = stmt.limit(params.limit + 1)
+    if entities:
+        rows = list((await session.scalars(stmt, values)).all())
+    else:
+        rows = list((await session.execute(stmt, values)).all())
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]

@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import NullPool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.models.base import read_json
 from app.settings import REPLICA_CHECK_SECONDS, Settings
 
 logger = logging.getLogger("rapport.replica")
@@ -176,6 +177,7 @@ class Replica:
         self.engine = create_async_engine(
             settings.database_replica_url,
             echo=settings.database_echo,
+            json_deserializer=read_json,  # as the primary's (app/db.py)
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_pool_size,
             pool_pre_ping=False,  # as the primary's (app/db.py); a dead connection fails over

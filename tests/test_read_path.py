@@ -6,6 +6,8 @@
 - The brief reads (`@reads_only`) run without a transaction on PostgreSQL (no `BEGIN`/`COMMIT`
   round trips), the other routes keep theirs, and the read-only session refuses to write.
 - `RAPPORT_ACCESS_LOG` turns the access log's line per request on, off, or to a sample.
+- JSON columns are decoded by orjson where it reads exactly what the json module reads, by json
+  elsewhere; the brief reads answer from rows (no ORM entity) what the entity would answer.
 """
 
 from __future__ import annotations
@@ -147,3 +149,49 @@ async def test_access_log_writes_every_line_none_or_a_sample(
         await application.state.resources.database.dispose()
     assert low <= len(lines.records) <= high
     assert all(r.__dict__["path"] == "/healthz" for r in lines.records)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '{"a": [1, 2.5, "x", null, true], "b": {"c": -3}}',
+        "9223372036854775807",
+        "18446744073709551615",
+        "18446744073709551616",  # orjson: a float
+        "-9223372036854775809",  # orjson: a float
+        '{"id": "inf_1234567890123456789012"}',
+        "[1e400, -1e400]",  # orjson refuses
+        "NaN",  # orjson refuses
+        '"\\ud800"',  # a lone surrogate: orjson refuses
+        "1.7976931348623157e308",
+        "0.1",
+    ],
+)
+def test_json_columns_read_what_the_json_module_reads(document: str) -> None:
+    import json
+    import math
+
+    from app.models.base import read_json
+
+    expected, got = json.loads(document), read_json(document)
+    assert repr(got) == repr(expected) and type(got) is type(expected)
+    if isinstance(expected, float) and math.isnan(expected):
+        assert math.isnan(got)
+
+
+async def test_a_brief_read_as_a_row_answers_what_its_entity_answers(
+    client: httpx.AsyncClient, database: Any
+) -> None:
+    from app.routers.briefs import _out
+    from app.services.catalogue import briefs as service
+
+    owner = await register(client)
+    brand = await create_brand(client, owner)
+    brief = await create_brief(client, owner, brand["id"])
+    listed = await client.get("/v1/briefs", headers=owner.headers)
+    shown = await client.get(f"/v1/briefs/{brief['id']}", headers=owner.headers)
+    assert shown.json() == brief and listed.json()["data"] == [brief]
+    async with database.sessionmaker() as session:
+        entity = await service.get_brief(session, owner.id, brief["id"])
+        row = await service.read_brief(session, owner.id, brief["id"])
+        assert _out(row) == _out(entity)

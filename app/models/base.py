@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -45,6 +48,24 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 # JSON documents (distributions, lists of tags): JSONB on PostgreSQL, JSON text on SQLite.
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+# orjson reads an integer beyond 64 bits as a float where json keeps it exact; a run of 19 digits
+# or more (wherever it is) sends the document to json.
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def read_json(text: str) -> Any:
+    """How the engines decode JSON columns (`json_deserializer`): orjson, several times faster
+    than the json module (a catalogue page decodes about 170 documents), where it reads exactly
+    what json reads; a document holding a very long number, or one orjson refuses and json
+    accepts (NaN, 1e400, a lone surrogate), is read by json."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 class Base(DeclarativeBase):

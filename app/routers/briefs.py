@@ -23,7 +23,7 @@ from app.services.identity.brands import BrandNotFound
 router = APIRouter(tags=["briefs"])
 
 
-def _out(brief: Brief) -> BriefOut:
+def _out(brief: Brief | service.BriefRow) -> BriefOut:
     return BriefOut(
         **service.document(brief),
         budget_warning=service.budget_warning(brief),
@@ -75,7 +75,7 @@ async def search_briefs(
 )
 @reads_only
 async def get_brief(brief_id: str, principal: BriefReader, session: Session) -> BriefOut:
-    return _out(await service.get_brief(session, principal.user_id, brief_id))
+    return _out(await service.read_brief(session, principal.user_id, brief_id))
 
 
 @router.patch(

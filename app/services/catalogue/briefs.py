@@ -38,6 +38,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Select,
     String,
     and_,
@@ -187,7 +188,13 @@ def check_brief(doc: Mapping[str, Any], today: date) -> None:
 # --- shape ----------------------------------------------------------------------------------------
 
 
-def document(brief: Brief) -> dict[str, Any]:
+# A brief as the API's reads load it: the table's row (`read_brief`, `search_briefs`), without an
+# ORM entity — loading one cost more CPU than the row's SQL (benchmarks/api/README.md); writes
+# load `Brief`. Both have every column as an attribute.
+BriefRow = Row[Any]
+
+
+def document(brief: Brief | BriefRow) -> dict[str, Any]:
     """The brief in the API's shape (docs/design/catalogue-shapes.md), JSON-ready."""
     return {
         "id": brief.id,
@@ -216,7 +223,7 @@ def document(brief: Brief) -> dict[str, Any]:
     }
 
 
-def budget_warning(brief: Brief) -> str | None:
+def budget_warning(brief: Brief | BriefRow) -> str | None:
     """The fair-rate guidance's warning when the per-influencer budget is below its range."""
     try:
         return rates.brief_budget_warning(
@@ -287,14 +294,27 @@ def catalogue_filter(user_id: str) -> ColumnElement[bool]:
 # visibility filter on every request cost more CPU than PostgreSQL spent running it
 # (benchmarks/api/README.md). The helpers take the parameter where they take an id.
 _ACCOUNT = bindparam("account_id", type_=String())
-_READABLE_BRIEF = select(Brief).where(
-    Brief.id == bindparam("brief_id", type_=String()), readable_by(cast(str, _ACCOUNT))
+_BRIEF_ID = bindparam("brief_id", type_=String())
+_READABLE_BRIEF = select(Brief).where(Brief.id == _BRIEF_ID, readable_by(cast(str, _ACCOUNT)))
+# The same reads selecting the table's columns (Core rows, no ORM entity; the same SQL).
+_BRIEFS = Brief.__table__
+_READABLE_BRIEF_ROW = select(_BRIEFS).where(
+    _BRIEFS.c.id == _BRIEF_ID, readable_by(cast(str, _ACCOUNT))
 )
-_CATALOGUE = select(Brief).where(catalogue_filter(cast(str, _ACCOUNT)))
+_CATALOGUE = select(_BRIEFS).where(catalogue_filter(cast(str, _ACCOUNT)))
 
 
 async def get_brief(session: AsyncSession, user_id: str, brief_id: str) -> Brief:
     brief = await session.scalar(_READABLE_BRIEF, {"brief_id": brief_id, "account_id": user_id})
+    if brief is None:
+        raise BriefNotFound(f"No brief {brief_id}")
+    return brief
+
+
+async def read_brief(session: AsyncSession, user_id: str, brief_id: str) -> BriefRow:
+    """`get_brief` for showing it: the row, not an entity (nothing can change it)."""
+    values = {"brief_id": brief_id, "account_id": user_id}
+    brief = (await session.execute(_READABLE_BRIEF_ROW, values)).first()
     if brief is None:
         raise BriefNotFound(f"No brief {brief_id}")
     return brief
@@ -477,9 +497,14 @@ def brief_conditions(f: BriefFilters) -> list[ColumnElement[bool]]:
 
 async def search_briefs(
     session: AsyncSession, user_id: str, filters: BriefFilters, page: PageParams
-) -> tuple[list[Brief], str | None]:
+) -> tuple[list[BriefRow], str | None]:
     conditions = brief_conditions(filters)
     stmt = _CATALOGUE.where(*conditions) if conditions else _CATALOGUE
     return await paginate(
-        session, stmt, BRIEF_SORTS[filters.sort], page, values={"account_id": user_id}
+        session,
+        stmt,
+        BRIEF_SORTS[filters.sort],
+        page,
+        values={"account_id": user_id},
+        entities=False,
     )
