@@ -78,6 +78,10 @@ bench-matching: $(STAMP)
 		--json benchmarks/matching/results.json --markdown benchmarks/matching/results.md
 	$(BIN)/python benchmarks/matching/bench.py --listings 1000000 --briefs 50 --seed 1 \
 		--json benchmarks/matching/results.json --markdown benchmarks/matching/results.md
+	$(BIN)/python benchmarks/matching/throughput.py --listings 100000 --duration 20 \
+		--json benchmarks/matching/scaling.json --markdown benchmarks/matching/scaling.md
+	$(BIN)/python benchmarks/matching/memory.py --listings 1000000 --generate 50000 \
+		--json benchmarks/matching/scaling.json --markdown benchmarks/matching/scaling.md
 
 # Relevance from outside (≈ 45 min on 2 cores): worlds of three generators (rapport_dev/world2,
 # rapport_dev/seed, rapport_dev/world3), seeds 1-3, loaded through the HTTP API into fresh

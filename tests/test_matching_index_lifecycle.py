@@ -14,6 +14,7 @@ import hashlib
 import json
 import shutil
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -268,3 +269,21 @@ async def test_an_unwritable_index_directory_falls_back_to_memory(
     assert "is not writable" in caplog.text and "RAPPORT_MATCHING_INDEX_DIR" in caplog.text
     index = await _current(database, holder)
     assert len(index) == 10 and holder.builds == 1
+
+
+async def test_rankings_run_off_the_loop_and_changes_wait_for_them(database, listings):
+    """`run` ranks in a thread; an in-place change waits until the rankings holding the index
+    (`reading`) are done, so a ranking never sees a half-applied upsert."""
+    await _load(database, listings[:10], T0)
+    holder = ListingIndexHolder()
+    assert await holder.run(threading.get_ident) != threading.get_ident()
+    async with database.sessionmaker() as session:
+        async with holder.reading(session, TODAY) as index:
+            await session.close()
+            await _load(database, listings[10:12], T0 + timedelta(minutes=1))
+            refresh = asyncio.ensure_future(_current(database, holder))
+            for _ in range(20):
+                await asyncio.sleep(0.01)
+            assert not refresh.done() and len(index) == 10 and index.n == 10
+        assert len(await refresh) == 12
+    holder.close()

@@ -124,14 +124,15 @@ def write_markdown(json_path: Path, md_path: Path) -> None:
             f"PSS {memory['baseline']['pss_mb']:.0f} MB.",
             "",
             "| processes | RSS, sum (MB) | PSS, sum (MB) | private, sum (MB) "
-            "| PSS per process (MB) | ranking p50 (ms) |",
+            "| PSS per process (MB) | ranking p50, wall / CPU (ms) |",
             "|---:|---:|---:|---:|---:|---:|",
         ]
         for run in memory["runs"]:
             lines.append(
                 f"| {run['processes']} | {run['rss_sum_mb']:.0f} | {run['pss_sum_mb']:.0f} | "
                 f"{run['private_sum_mb']:.0f} | "
-                f"{', '.join(f'{p:.0f}' for p in run['pss_each_mb'])} | {run['rank_p50_ms']} |"
+                f"{', '.join(f'{p:.0f}' for p in run['pss_each_mb'])} | "
+                f"{run['rank_p50_ms']} / {run.get('rank_cpu_p50_ms')} |"
             )
         lines += [
             "",

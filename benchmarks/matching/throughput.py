@@ -105,7 +105,15 @@ class Api:
         self.log = logdir / "api.log"
         command = [PYTHON, "-m", "uvicorn", "--factory", "app.main:create_app"]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
-        command += ["--no-access-log", "--log-level", "warning"]
+        # A worker builds the node's index on its first ranking; on a loaded machine its
+        # health-check answer can take longer than uvicorn's default 5 s.
+        command += [
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--timeout-worker-healthcheck",
+            "120",
+        ]
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(  # noqa: S603 - our interpreter
                 command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
@@ -116,7 +124,7 @@ class Api:
                 raise RuntimeError(f"the API exited; see {self.log}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    if len(children(self.process.pid)) >= workers:
+                    if len(self.workers()) >= workers:
                         return
             except httpx.HTTPError:
                 pass
@@ -124,7 +132,13 @@ class Api:
         raise RuntimeError(f"the API did not answer within 120 s; see {self.log}")
 
     def workers(self) -> list[int]:
-        return children(self.process.pid)
+        """The API processes (not multiprocessing's resource tracker)."""
+        found = []
+        for pid in children(self.process.pid):
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"resource_tracker" not in command:
+                found.append(pid)
+        return found
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -308,6 +322,7 @@ def main() -> None:
     finally:
         if api is not None:
             api.stop()
+            shutil.copy(api.log, Path(tempfile.gettempdir()) / "rapport-matching-api.log")
         asyncio.run(sql("postgres", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         shutil.rmtree(workdir, ignore_errors=True)
     if args.markdown and args.json:

@@ -41,7 +41,7 @@ from app.services.identity.tenancy import member_brands
 from app.services.matching import ListingIndex, Match, rank, rank_briefs_for_listing
 from app.services.matching.index import IndexBuilder
 from app.services.matching.scoring import RankFilters, filtered_out_reason, resolve_weights
-from app.services.matching.store import IndexStore
+from app.services.matching.store import IndexStore, release_freed_memory
 from app.settings import Settings
 
 T = TypeVar("T")
@@ -308,7 +308,9 @@ class ListingIndexHolder:
                     # Map the files just written: the built arrays are freed, and this process
                     # shares the page cache's copy like the others.
                     self.generation = None
-                    if not self._adopt(today):
+                    adopted = self._adopt(today)
+                    release_freed_memory()
+                    if not adopted:
                         raise RuntimeError(
                             f"the index generation written in {self.store.root} cannot be read back"
                         )
