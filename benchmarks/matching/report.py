@@ -114,8 +114,11 @@ def write_markdown(json_path: Path, md_path: Path) -> None:
             "",
             f"{memory['date']}, commit {memory['commit']}. Machine: {m['cores']} cores, "
             f"{m['memory_gb']} GB, shared (load average {memory['load_average_1min']}). "
-            f"Index built from the seed generator in {memory['build_s']} s and written as one "
-            f"generation ({memory['generation_mb']:.0f} MB of files) in {memory['write_s']} s; "
+            f"Index built from {memory.get('generated', memory['listings']):,} listings of the "
+            f"seed generator in {memory['build_s']} s, its rows tiled to "
+            f"{memory['listings']:,} (ids made unique per copy: the same arrays per listing), "
+            f"and written as one generation ({memory['generation_mb']:.0f} MB of files) in "
+            f"{memory['write_s']} s; "
             f"`memory_bytes()`: {memory['index_mb']:.0f} MB, "
             f"{memory['bytes_per_listing']:.0f} bytes per listing. Each process maps the "
             f"generation and ranks {memory['briefs']} briefs (every column it reads is "
@@ -137,7 +140,10 @@ def write_markdown(json_path: Path, md_path: Path) -> None:
         lines += [
             "",
             "PSS divides each shared page among the processes that map it, so the PSS sum is "
-            "what the node holds. Without shared files (`RAPPORT_MATCHING_INDEX_DIR` empty) "
+            "what the node holds (a file page mapped by one process alone counts as private to "
+            "it: hence the single process's private figure). Rankings touch every row but not "
+            "the appends' headroom, so the resident index is a little under the file size. "
+            "Without shared files (`RAPPORT_MATCHING_INDEX_DIR` empty) "
             f"each process builds its own copy: {memory['processes'][-1]} x "
             f"{memory['index_mb']:.0f} MB of index.",
             "",
