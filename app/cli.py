@@ -273,7 +273,11 @@ def worker(
         )
     )
     if report is not None:
-        typer.echo(f"timers: {vars(report.timers)}; jobs: {vars(report.jobs)}")
+        typer.echo(
+            f"timers: {vars(report.timers)}; jobs: {vars(report.jobs)}; purged: "
+            f"{report.idempotency_purged} idempotency records, {report.oauth_purged.codes} OAuth "
+            f"codes, {report.oauth_purged.tokens} OAuth tokens"
+        )
 
 
 @cli.command()

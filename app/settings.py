@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         description="partner applications' OAuth refresh token lifetime (60 days; each refresh "
         "issues a new one)",
     )
+    oauth_retention_days: int = Field(
+        30,
+        ge=1,
+        description="days a spent or expired authorization code and a grant's ended tokens are "
+        "kept before the worker deletes them",
+    )
 
     password_time_cost: int = Field(3, description="argon2id iterations")
     password_memory_cost_kib: int = Field(65536, description="argon2id memory in KiB")

@@ -6,8 +6,9 @@ runtime stage's alembic.ini, migrations/ and openapi/ in the working directory),
 compose services' commands with compose's production environment against a PostgreSQL database
 made for the test: `rapport migrate`, then the API and a worker side by side, until the image's
 HEALTHCHECK command passes on the configured port. What Docker itself adds (the filesystem
-isolation, the network between containers, the `db` host name) is not exercised: the database
-URL points at the test's PostgreSQL instead of `db`.
+isolation, the network between containers, the `db` and `redis` host names) is not exercised:
+the database URL points at the test's PostgreSQL instead of `db`, the Redis URL at the tests'
+Redis instead of `redis`.
 
 It installs the package and its dependencies from the package index (about a minute), so it runs
 once, in the PostgreSQL half of `make test`.
@@ -35,6 +36,7 @@ import pytest
 import yaml
 
 from tests.conftest import BACKEND, POSTGRES_SERVER, _admin
+from tests.test_rate_limits import REDIS_URL
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -127,8 +129,13 @@ def test_the_image_and_compose_file_describe_api_worker_and_postgresql() -> None
     made = steps.index(("RUN", "mkdir var && chown rapport:rapport var"))
     assert steps.index(("WORKDIR", "/srv/rapport")) < made < steps.index(("USER", "rapport"))
     services = compose_services({"POSTGRES_PASSWORD": "x", **PRODUCTION_SECRETS})
-    assert set(services) == {"db", "migrate", "api", "worker"}
+    assert set(services) == {"db", "redis", "migrate", "api", "worker"}
     assert services["db"]["image"].startswith("postgres:")
+    # One Redis shared by the API processes (rate limits, read-your-writes), which wait for it.
+    assert services["redis"]["image"].startswith("redis:")
+    for name in ("api", "worker"):
+        assert services[name]["environment"]["RAPPORT_REDIS_URL"] == "redis://redis:6379/0"
+        assert services[name]["depends_on"]["redis"] == {"condition": "service_healthy"}
     assert services["api"]["command"] == ["rapport", "serve", "--no-migrate"]
     assert services["worker"]["command"] == ["rapport", "worker"]
     assert services["worker"]["healthcheck"] == {"disable": True}
@@ -202,6 +209,9 @@ def _environment(image: Path, database_url: str, port: int) -> dict[str, str]:
     env |= services["api"]["environment"]
     assert services["worker"]["environment"] == services["api"]["environment"]
     env["RAPPORT_DATABASE_URL"] = database_url  # instead of the `db` container
+    # … and the test Redis instead of the `redis` container, under a key prefix of its own.
+    env["RAPPORT_REDIS_URL"] = REDIS_URL
+    env["RAPPORT_REDIS_KEY_PREFIX"] = "rapport-deploy-" + secrets.token_hex(4)
     return env
 
 

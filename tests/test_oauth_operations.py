@@ -1,5 +1,6 @@
 """Running partner applications (issue 14): rotating a client secret with an overlap, the rate
-limits of the OAuth endpoints, and the purge of spent codes and dead tokens."""
+limits of the OAuth endpoints, and the worker's purge of spent codes and ended grants (on the
+test clock)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from app.models import OAuthAuthorizationCode, OAuthToken
+from app.models import OAuthAuthorizationCode, OAuthClient, OAuthConsent, OAuthToken
+from app.services.identity.oauth import PurgeCounts
+from app.worker.runner import Worker
 from tests import test_rate_limits
 from tests.factories import assert_problem, register
 from tests.oauth_support import (
     App,
     authorize_params,
     bearer,
+    connect,
     consent,
     exchange,
     oauth_error,
     pkce,
     redirected,
+    refresh,
     register_app,
 )
 from tests.test_rate_limits import POLICY, remaining
@@ -249,3 +254,60 @@ async def test_the_oauth_limits_are_shared_through_redis_by_two_api_processes(
         assert not await _works(b, other, "rcs_wrong")
         _oauth_429(await _own_token(a, other, "rcs_wrong"))
         _oauth_429(await _own_token(b, other, "rcs_wrong"))
+
+
+# --- the purge of spent codes and ended grants ----------------------------------------------------
+
+
+async def test_the_worker_purges_ended_grants_and_expired_codes_but_keeps_reuse_detection(
+    client, app, clock
+):
+    database = app.state.resources.database
+    worker = Worker(database, clock, resources=app.state.resources.for_jobs())
+    partner, creator = await register(client), await register(client)
+    tool = await register_app(client, partner)
+    # A: a grant refreshed once (its first refresh token is spent, kept for reuse detection).
+    first = await connect(client, tool, creator)
+    refreshed = await refresh(client, tool, first["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+    second = refreshed.json()
+    # B: a grant the application revoked. C: the application's own token (one hour).
+    ended = await connect(client, tool, creator)
+    revoke = await client.post(
+        "/oauth/revoke", data={"token": ended["refresh_token"]}, auth=tool.auth
+    )
+    assert revoke.status_code == 200
+    assert (await _own_token(client, tool, tool.secret)).status_code == 200
+    # U: a code never exchanged (five minutes).
+    _, challenge = pkce()
+    redirected(await consent(client, authorize_params(tool, challenge), creator))
+    assert len(await _rows(database, OAuthToken)) == 4
+    assert len(await _rows(database, OAuthAuthorizationCode)) == 3
+
+    # Nothing is purged before the retention (30 days) has passed since it ended.
+    assert (await worker.purge_oauth()).total == 0
+    clock.advance(timedelta(days=30, seconds=-1))
+    assert (await worker.purge_oauth()).total == 0
+
+    clock.advance(timedelta(hours=1, seconds=1))
+    report = await worker.run_once()
+    # B's token and code, C, and U went; A's grant lives (its refresh token has 60 days).
+    assert report.oauth_purged == PurgeCounts(codes=2, tokens=2)
+    left = await _rows(database, OAuthToken)
+    assert {t.family_id for t in left} == {t.family_id for t in left[:1]} and len(left) == 2
+    [code_a] = await _rows(database, OAuthAuthorizationCode)
+    assert code_a.id == left[0].family_id
+    # The spent refresh token was kept: presented again, it still ends the whole grant.
+    reused = oauth_error(await refresh(client, tool, first["refresh_token"]), 400, "invalid_grant")
+    assert "already used" in reused["error_description"]
+    oauth_error(await refresh(client, tool, second["refresh_token"]), 400, "invalid_grant")
+    # Thirty days after the reuse ended it, the grant goes too.
+    clock.advance(timedelta(days=30, seconds=-1))
+    assert (await worker.run_once()).oauth_purged.total == 0
+    clock.advance(timedelta(minutes=10, seconds=1))
+    assert (await worker.run_once()).oauth_purged == PurgeCounts(codes=1, tokens=2)
+    assert await _rows(database, OAuthToken) == []
+    assert await _rows(database, OAuthAuthorizationCode) == []
+    # The consent and the application stay, for their user and managers.
+    assert len(await _rows(database, OAuthConsent)) == 1
+    assert len(await _rows(database, OAuthClient)) == 1

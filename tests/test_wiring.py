@@ -353,6 +353,7 @@ async def test_the_worker_process_handles_a_job_without_the_app(
     assert "app.worker.runner" in imported and "app.services.wiring" in imported
     assert "app.main" not in imported
     assert "'succeeded': 1" in done.stdout, done.stdout
+    assert "0 OAuth codes, 0 OAuth tokens" in done.stdout, done.stdout
 
     async with database.sessionmaker() as session:
         stored = await session.scalar(

@@ -45,6 +45,7 @@ from app.ids import ulid_body
 from app.models.idempotency import IdempotencyRecord
 from app.models.workflow import Timer, TimerState
 from app.resources import Resources
+from app.services.identity.oauth import PurgeCounts, purge_spent
 from app.services.wiring import wire
 from app.services.workflow.jobs import JOB_HANDLERS, JobHandlers, JobResources
 from app.services.workflow.state_machine import MACHINES, Actor, ConcurrentTransition, StateMachine
@@ -68,11 +69,19 @@ class RunReport:
     jobs: RelayCounts = field(default_factory=RelayCounts)
     # Stored idempotent responses past their 24 hours, deleted this pass.
     idempotency_purged: int = 0
+    # Partner applications' ended grants and expired codes past their retention, deleted this
+    # pass (at most once per OAUTH_PURGE_EVERY of each worker).
+    oauth_purged: PurgeCounts = field(default_factory=PurgeCounts)
 
     @property
     def did_work(self) -> bool:
         t = self.timers
         return bool(t.fired + t.obsolete + t.failed + self.jobs.total)
+
+
+# How often a worker looks for OAuth rows to purge (application time): a grouped scan of the
+# tokens table, too much for every pass of a worker polling each second.
+OAUTH_PURGE_EVERY = timedelta(minutes=10)
 
 
 def default_worker_id() -> str:
@@ -101,6 +110,8 @@ class Worker:
         self.concurrency = concurrency
         self.backoff = backoff or Backoff()
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
+        self.resources = resources or JobResources()
+        self._oauth_purged_at: datetime | None = None
         self.relay = Relay(
             database,
             clock,
@@ -109,7 +120,7 @@ class Worker:
             lease,
             self.backoff,
             self.rng,
-            resources or JobResources(),
+            self.resources,
         )
 
     # --- one pass -----------------------------------------------------------------------
@@ -120,7 +131,20 @@ class Worker:
         report.timers = await self.fire_due_timers(now)
         report.jobs = await self.relay.run_due(now, concurrency=self.concurrency)
         report.idempotency_purged = await self.purge_idempotency_records(now)
+        at = now or self.clock.now()
+        if self._oauth_purged_at is None or at - self._oauth_purged_at >= OAUTH_PURGE_EVERY:
+            report.oauth_purged = await self.purge_oauth(at)
+            self._oauth_purged_at = at
         return report
+
+    async def purge_oauth(self, now: datetime | None = None) -> PurgeCounts:
+        """Deletes partner applications' grants that ended and authorization codes that expired
+        `RAPPORT_OAUTH_RETENTION_DAYS` ago, keeping what reuse detection needs
+        (`oauth.purge_spent`); one bounded batch."""
+        at = now or self.clock.now()
+        retention = timedelta(days=self.resources.settings.oauth_retention_days)
+        async with self.database.sessionmaker() as session, session.begin():
+            return await purge_spent(session, at, retention)
 
     async def purge_idempotency_records(self, now: datetime | None = None) -> int:
         """Deletes stored `Idempotency-Key` responses whose 24 hours are over (a bounded batch

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import rowcount
@@ -42,7 +42,16 @@ from app.errors import (
     OAuthRateLimited,
 )
 from app.ids import new_id
-from app.models import BrandMember, BrandRole, OAuthClient, OAuthConsent, OAuthToken, User
+from app.models import (
+    BrandMember,
+    BrandRole,
+    OAuthAuthorizationCode,
+    OAuthClient,
+    OAuthConsent,
+    OAuthToken,
+    User,
+)
+from app.models.base import UtcDateTime
 from app.pagination import PageParams, SortKey, paginate
 from app.services.identity.credentials import Principal, check_rotation_overlap
 from app.services.identity.oauth_server import (
@@ -369,6 +378,84 @@ class OAuth:
         if quota is not None:
             answer.headers.extend(quota.headers().items())
         return answer
+
+
+# --- housekeeping ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurgeCounts:
+    codes: int = 0
+    tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.codes + self.tokens
+
+
+def _ended_at() -> ColumnElement[datetime]:
+    """When a token row stopped being of any use: its revocation (a rotated refresh token is
+    revoked when it is exchanged), else the later of its access and refresh expiries."""
+    return case(
+        (OAuthToken.revoked_at.is_not(None), OAuthToken.revoked_at),
+        (
+            and_(
+                OAuthToken.refresh_expires_at.is_not(None),
+                OAuthToken.refresh_expires_at > OAuthToken.access_expires_at,
+            ),
+            OAuthToken.refresh_expires_at,
+        ),
+        else_=OAuthToken.access_expires_at,
+    )
+
+
+async def purge_spent(
+    session: AsyncSession, now: datetime, retention: timedelta, batch: int = 1000
+) -> PurgeCounts:
+    """Deletes what can never be used again, `retention` after it ended (a bounded batch per
+    call, so a pass never holds a long lock):
+
+    - a grant's tokens (a family: every row of one code's grant, or one client-credentials
+      token), once **every** row of the family ended — so a rotated refresh token is kept as
+      long as its grant lives, and presenting it again still revokes the grant (reuse
+      detection needs the used row);
+    - an authorization code, once it expired and no token of its grant is left — so a spent
+      code presented again still revokes what it gave while that lives.
+
+    Consents and applications are kept (users and managers list them)."""
+    cutoff = now - retention
+    ended = func.max(type_coerce(_ended_at(), UtcDateTime()))
+    families = (
+        select(OAuthToken.family_id)
+        .group_by(OAuthToken.family_id)
+        .having(ended <= cutoff)
+        .order_by(OAuthToken.family_id)
+        .limit(batch)
+    )
+    family_ids = list(await session.scalars(families))
+    tokens = 0
+    if family_ids:
+        deleted = await session.execute(
+            delete(OAuthToken)
+            .where(OAuthToken.family_id.in_(family_ids))
+            .execution_options(synchronize_session=False)
+        )
+        tokens = rowcount(deleted)
+    issued = select(OAuthToken.id).where(OAuthToken.family_id == OAuthAuthorizationCode.id)
+    codes = (
+        select(OAuthAuthorizationCode.id)
+        .where(OAuthAuthorizationCode.expires_at <= cutoff, ~issued.exists())
+        .order_by(OAuthAuthorizationCode.id)
+        .limit(batch)
+    )
+    code_ids = list(await session.scalars(codes))
+    if code_ids:
+        await session.execute(
+            delete(OAuthAuthorizationCode)
+            .where(OAuthAuthorizationCode.id.in_(code_ids))
+            .execution_options(synchronize_session=False)
+        )
+    return PurgeCounts(codes=len(code_ids), tokens=tokens)
 
 
 def _hint(secret: str) -> str:
