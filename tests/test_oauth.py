@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from app.models import OAuthAuthorizationCode, OAuthClient, OAuthToken
+from app.services.identity.scopes import CLIENT_CREDENTIALS_SCOPES, OAUTH_SCOPES
 from tests.factories import (
     account_body,
     assert_problem,
@@ -35,6 +37,7 @@ from tests.oauth_support import (
     refresh,
     register_app,
 )
+from tests.test_api_keys import _concrete, _secured_operations
 
 
 async def _rows(app, model, **where):
@@ -556,3 +559,57 @@ async def test_the_server_describes_itself(client):
     assert {"PartnerOAuth": ["listings:write"]} in listing_write
     operator = spec["paths"]["/v1/operator/jobs"]["get"]["security"]
     assert not any("PartnerOAuth" in requirement for requirement in operator)
+
+
+async def test_every_route_enforces_its_openapi_scopes_for_oauth_tokens(client, app):
+    """tests/test_api_keys.py's route-by-route check, for both kinds of OAuth token. For each
+    secured operation: a token acting for a user who granted every other scope is refused with
+    403 insufficient-scope naming the route's scopes (a scope no application may hold —
+    api_keys:manage, apps:manage, operator — is refused whatever was granted); a token granted
+    just the route's scopes gets past the scope check; the application's own token
+    (client credentials) gets past it on catalogue:read routes only."""
+    person, partner = await register(client), await register(client)
+    tool = await register_app(client, partner, scopes=sorted(OAUTH_SCOPES))
+    limiter = app.state.resources.identity.rate_limiter
+    tokens: dict[frozenset[str], str] = {}
+
+    async def token_for(scopes: frozenset[str]) -> dict[str, str]:
+        if scopes not in tokens:
+            # Each consent is a sign-in, and each exchange a token request: their limits are
+            # other tests' subject.
+            await limiter.reset()
+            granted = await connect(client, tool, person, scope=" ".join(sorted(scopes)))
+            tokens[scopes] = granted["access_token"]
+        return bearer(tokens[scopes])
+
+    service = await client.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=tool.auth
+    )
+    assert service.status_code == 200 and service.json()["scope"] == "catalogue:read"
+    app_token = bearer(service.json()["access_token"])
+
+    def refused_for_scope(answer: Any) -> bool:
+        return answer.status_code == 403 and answer.json()["type"].endswith("insufficient-scope")
+
+    failures = []
+    operations = _secured_operations(app)
+    for method, path, scopes in operations:
+        required = frozenset(scopes)
+        body = {} if method != "GET" else None
+        url = _concrete(path)
+        lacking = await token_for(frozenset(OAUTH_SCOPES - required))
+        refused = await client.request(method, url, headers=lacking, json=body)
+        if not refused_for_scope(refused) or refused.json()["required_scopes"] != sorted(required):
+            failures.append(f"{method} {path} without {scopes}: {refused.status_code}")
+        if required <= OAUTH_SCOPES:
+            holding = await token_for(required)
+            allowed = await client.request(method, url, headers=holding, json=body)
+            if allowed.status_code == 401 or refused_for_scope(allowed):
+                failures.append(f"{method} {path} with {scopes}: {allowed.status_code}")
+        own = await client.request(method, url, headers=app_token, json=body)
+        if refused_for_scope(own) != (not required <= CLIENT_CREDENTIALS_SCOPES):
+            failures.append(f"{method} {path} as the application itself: {own.status_code}")
+    assert failures == []
+    # Every grantable scope guards some route, and some routes need what no application holds.
+    needed = {scope for _, _, scopes in operations for scope in scopes}
+    assert OAUTH_SCOPES < needed
