@@ -23,18 +23,21 @@ topics                       ~2 nnz x 8 bytes        hashed topic slugs (CSC)
 id                           ~64 bytes               fixed-width bytes + sorted id -> row
 ===========================  ======================  ========================================
 
-Memory: 718-760 bytes per listing with the seed generator's data (684 MB for 1,000,000
-listings, measured by benchmarks/matching/bench.py; ``memory_bytes()`` reports it live), plus
-4 bytes for the growth surge of issue 13 (764 at 100,000 listings); the topic profiles are per
-topic, not per listing (24 terms each).
+Memory: 659 bytes per listing at 1,000,000 listings, 696 at 100,000, with the seed generator's
+data (629 MB for a million, measured by benchmarks/matching/memory.py; ``memory_bytes()`` reports
+it live); the ids are arrays (``IdColumn``, ``RowLookup``), so every array of a built index can be
+written to files and memory-mapped (``store``): a node's processes share one copy. The topic
+profiles are per topic, not per listing (24 terms each).
 
 Changes are incremental: ``upsert`` tombstones the listing's old row and appends a new one
 (its text goes to a small row-major delta of the posting lists), ``remove`` tombstones.
 When the appended rows or the tombstones pass a threshold, ``compact`` rewrites the arrays
 without dead rows and refits the index-wide statistics (IDF, engagement medians). Between
 compactions IDF and medians stay as fitted; a new listing is weighed with them.
-Not thread-safe for writes: one writer (the catalogue's refresh task), any number of
-readers between writes.
+Not thread-safe for writes: one writer, any number of readers between writes (the service's
+``ListingIndexHolder`` waits for the rankings holding the index before it upserts). An index
+mapped from a generation's files does not compact in place (``auto_compact``): the holder writes
+a new generation instead.
 """
 
 from __future__ import annotations
