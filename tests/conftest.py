@@ -32,7 +32,12 @@ from app.settings import Settings
 from tests.factories import T0
 
 # Stripe fixtures (the sandbox, an app pointed at it, served by uvicorn): tests/stripe_support.py
-pytest_plugins = ["tests.stripe_support", "tests.money_support"]
+pytest_plugins = [
+    "tests.stripe_support",
+    "tests.money_support",
+    # `generated`: a client generated from openapi/openapi.json (tests/generated_client_support.py)
+    "tests.generated_client_support",
+]
 
 BACKEND = os.environ.get("RAPPORT_TEST_BACKEND", "sqlite")
 POSTGRES_SERVER = os.environ.get(

@@ -1,67 +1,16 @@
-"""A client generated from `openapi/openapi.json` by `openapi-python-client` (no warning), used
-against the app served by uvicorn to run the deal: brief → open → bid → offer → counter →
-accept → contract, with typed models both ways."""
+"""A client generated from `openapi/openapi.json` by `openapi-python-client` (no warning; the
+`generated` fixture of tests/generated_client_support.py), used against the app served by uvicorn
+to run the deal: brief → open → bid → offer → counter → accept → contract, with typed models both
+ways."""
 
 from __future__ import annotations
 
-import importlib
-import subprocess
-import sys
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from app.main import create_app
 from tests.factories import PASSWORD, bid_body, brief_body, listing_body, offer_body
 from tests.stripe_support import serve_app
-
-SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
-GENERATOR = Path(sys.executable).parent / "openapi-python-client"
-PACKAGE = "rapport_generated_client"
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    where = tmp_path_factory.mktemp("client")
-    config = where / "config.yaml"
-    # No formatter run (nothing outside the venv). The report's charts (image/png,
-    # image/svg+xml) are bytes to a client: the generator's documented override says so.
-    config.write_text(
-        "post_hooks: []\n"
-        "content_type_overrides:\n"
-        "  image/png: application/octet-stream\n"
-        "  image/svg+xml: application/octet-stream\n"
-    )
-    result = subprocess.run(  # noqa: S603 - our own tool, fixed arguments
-        [
-            str(GENERATOR),
-            "generate",
-            "--path",
-            str(SPEC),
-            "--meta",
-            "none",
-            "--output-path",
-            str(where / PACKAGE),
-            "--config",
-            str(config),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "warning" not in output.lower(), output
-    sys.path.insert(0, str(where))
-    try:
-        yield lambda name: importlib.import_module(f"{PACKAGE}.{name}")
-    finally:
-        sys.path.remove(str(where))
-        for name in [m for m in sys.modules if m.startswith(PACKAGE)]:
-            del sys.modules[name]
 
 
 def _sign_up(mod: Any, client: Any, email: str, name: str) -> Any:
