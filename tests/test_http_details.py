@@ -181,3 +181,33 @@ async def test_contract_states_are_an_enum(client):
     assert_problem(r, 422, "validation-error")
     r = await client.get("/v1/contracts", params={"state": "active"}, headers=owner.headers)
     assert r.status_code == 200
+
+
+async def test_every_route_that_takes_a_body_refuses_null_and_no_other_solves_the_check(
+    client, app
+):
+    # `refuse_null_body` sits on each POST, PUT and PATCH route (app/main.py), not app-wide:
+    # every such route refuses a `null` JSON body before anything else runs, whoever calls.
+    from fastapi.routing import APIRoute
+
+    from app.deps import refuse_null_body
+    from app.main import ROUTERS
+
+    spec = (await client.get("/openapi.json")).json()
+    json_type = {"content-type": "application/json"}
+    refused = []
+    for path, item in spec["paths"].items():
+        for method in ("post", "put", "patch"):
+            if method in item:
+                url = path.replace("{", "").replace("}", "")  # any id: the check runs first
+                r = await client.request(method, url, content=b"null", headers=json_type)
+                body = r.json() if r.status_code == 422 else {}
+                refused.append((method, path, [e.get("rule") for e in body.get("errors", [])]))
+    assert refused and all(rules == ["null_body"] for _, _, rules in refused), [
+        r for r in refused if r[2] != ["null_body"]
+    ]
+    routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+    assert len(routes) > len(refused)
+    for route in routes:
+        checks = [d for d in route.dependencies if d.dependency is refuse_null_body]
+        assert len(checks) == bool(route.methods & {"POST", "PUT", "PATCH"}), route.path
