@@ -330,8 +330,9 @@ class ListingIndexHolder:
             )
             if not page:
                 break
-            # Extracting features is CPU work: off the loop, so other requests keep moving.
-            await asyncio.to_thread(builder.add_many, [listing_document(row) for row in page])
+            # The listing documents (pydantic) and the features are CPU work: off the loop, so
+            # other requests keep moving. The rows are loaded (accounts included): no I/O there.
+            await asyncio.to_thread(_add_page, builder, page)
             after = page[-1].id
         self.index = await asyncio.to_thread(builder.finish)
         self.index.auto_compact = self.store is None
@@ -391,6 +392,10 @@ class ListingIndexHolder:
             self.index.remove(lid)
         for row in rows:
             self.index.upsert(listing_document(row))
+
+
+def _add_page(builder: IndexBuilder, page: list[Influencer]) -> None:
+    builder.add_many([listing_document(row) for row in page])
 
 
 async def _exclusivity_conflicts(
