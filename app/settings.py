@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     )
 
     oauth_client_rate_limit: str = Field(
-        "120/minute",
+        "600/minute",
         description="requests per partner application to /oauth/token, /oauth/revoke and "
         "/oauth/introspect together (a `limits` expression)",
     )
