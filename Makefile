@@ -16,15 +16,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/rapport serve
 
+# Each database's suite should stay under 8 minutes: --durations names the slowest tests.
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	@echo "== test suite on SQLite =="
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 	@echo "== test suite on PostgreSQL =="
-	RAPPORT_TEST_BACKEND=postgresql $(BIN)/python -m pytest -q
+	RAPPORT_TEST_BACKEND=postgresql $(BIN)/python -m pytest -q --durations=15
 	$(MAKE) --no-print-directory test-deep
 
 # What the default suite runs small, run big once: the ledger's hypothesis state machine for
