@@ -15,6 +15,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -190,15 +191,23 @@ def database_factory() -> Any:
     return create_database
 
 
-@pytest.fixture
-def scratch_database_url(tmp_path: Path) -> Iterator[str]:
-    """An empty database of the current backend, dropped after the test."""
+@contextmanager
+def scratch_database(folder: Path, prefix: str) -> Iterator[str]:
+    """An empty database of the suite's backend (a file in `folder`, or a PostgreSQL database
+    named `<prefix>_<random>`), dropped after the context."""
     if BACKEND == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
+        yield f"sqlite+aiosqlite:///{folder / 'rapport.db'}"
         return
-    name = f"rapport_scratch_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
         yield POSTGRES_SERVER.rsplit("/", 1)[0] + "/" + name
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def scratch_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of the current backend, dropped after the test."""
+    with scratch_database(tmp_path, "rapport_scratch") as url:
+        yield url

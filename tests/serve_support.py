@@ -4,9 +4,7 @@ sandbox child, the wall clock; stopped with SIGTERM and checked for tracebacks."
 
 from __future__ import annotations
 
-import asyncio
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -16,8 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-from tests.conftest import BACKEND, POSTGRES_SERVER, _admin
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,21 +27,6 @@ def free_port() -> int:
 def listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-@contextmanager
-def scratch_database(folder: Path, prefix: str) -> Iterator[str]:
-    """An empty database of the suite's backend (a file in `folder`, or a PostgreSQL database
-    named `<prefix>_<random>`), dropped after the context."""
-    if BACKEND == "sqlite":
-        yield f"sqlite+aiosqlite:///{folder / 'rapport.db'}"
-        return
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield POSTGRES_SERVER.rsplit("/", 1)[0] + "/" + name
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @dataclass

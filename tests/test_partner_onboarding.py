@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from app.models.influencer import Influencer, SocialAccount
 from app.models.oauth import OAuthConsent
 from app.settings import Settings
+from tests.conftest import scratch_database
 from tests.factories import PASSWORD, T0, Account, account_body, bid_body, brief_body, offer_body
 from tests.oauth_support import (
     REDIRECT_URI,
@@ -47,7 +48,7 @@ from tests.oauth_support import (
     pkce,
     redirected,
 )
-from tests.serve_support import Served, rapport_serve, scratch_database
+from tests.serve_support import Served, rapport_serve
 
 # The default suite onboards 100 creators on each database (more than three times the sign-in
 # limit of one address); `make test-deep` runs the whole 1,000 once, on PostgreSQL when it is

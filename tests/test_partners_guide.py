@@ -18,8 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import scratch_database
 from tests.doc_examples import BlockFailed, GuideRunner, blocks, environment, expectations
-from tests.serve_support import Served, rapport_serve, scratch_database
+from tests.serve_support import Served, rapport_serve
 
 REPO = Path(__file__).resolve().parents[1]
 GUIDE = REPO / "docs" / "partners.md"
