@@ -567,6 +567,33 @@ def test_heavy_over_exposure_is_gated_and_can_be_relaxed() -> None:
     assert ids(relaxed).index("inf_busy") < ids(relaxed).index("inf_fashion")
 
 
+def test_a_new_brand_every_day_is_heavy_over_exposure_whatever_the_share() -> None:
+    """A creator who posts a lot can advertise 24 brands in a month while most posts stay
+    organic (a low sponsored share): the brand's message would be one of two dozen that
+    month. That crossed no gate before (only the share did)."""
+    ads = [
+        {"brand": f"B{k}", "category": "food", "date": f"2026-11-{k:02d}", "platform": "instagram"}
+        for k in range(1, 25)
+    ]
+    prolific = account()
+    prolific["posts_per_week"] = 21.0  # ~270 posts in 90 days: 24 ads are 9 %
+    busy = listing("inf_busy", sponsored_posts=ads, accounts=[prolific])
+    off_topic = listing(
+        "inf_fashion",
+        topics=["fashion"],
+        bio="Outfits from Stockholm.",
+        content_samples=["New outfit for the weekend"],
+    )
+    index = build(busy, off_topic)
+    matches = rank(index, BRIEF, limit=20)
+    assert ids(matches)[-1] == "inf_busy"
+    reason = matches[-1].gates["over_exposure"]
+    assert "(9%)" in reason and "24 brands in the last 30 days" in reason
+    relaxed = rank(index, BRIEF, limit=20, filters=RankFilters(gate_over_exposure=False))
+    assert ids(relaxed).index("inf_busy") < ids(relaxed).index("inf_fashion")
+    assert not relaxed[0].gates
+
+
 def test_main_subject_outranks_side_subject() -> None:
     """Both declare the brief's topics and write about them; for one they are the main
     subject (listed first, most posts), for the other a side subject. Ids sort the side

@@ -310,6 +310,11 @@ def authenticity_from(ev: Evidence) -> np.ndarray:
 
 
 HEAVY_SPONSORED_SHARE = 0.5  # at or above: the over-exposure gate
+# At or above this many brands in the last 30 days (about one every working day): the
+# over-exposure gate too, whatever the share. A creator who posts a lot can advertise a new
+# brand every day and still keep the share under half; the audience then sees one brand's
+# message among twenty others that month, which is what a brand means by over-exposed.
+HEAVY_BRANDS_30 = 20
 
 
 def sponsored_share(

@@ -48,7 +48,8 @@ listings):
    name. Two gates then put a listing after every ungated one, whatever else it scores
    (score x ``GATE_FACTOR``), each with its evidence in ``Match.gates`` and each relaxable
    through ``RankFilters``: authenticity below ``authenticity.GATE`` (fake followers), and
-   at least half of the last 90 days' posts sponsored (heavy over-exposure).
+   heavy over-exposure: at least half of the last 90 days' posts sponsored, or at least
+   ``authenticity.HEAVY_BRANDS_30`` brands in the last 30 days.
 4. Top-k by ``np.argpartition``, ties by listing id; keyset cursor for the next page.
    Rows whose topic relevance is below a ``PRUNE_TOPIC`` threshold are scored only when the bound
    on their score does not rule them out, so the result is exact. Reasons are built only
@@ -563,7 +564,8 @@ def gate_masks(
         share = au.sponsored_share(
             c["sponsored90"][rows], c["recent_posts"][rows], c["post_sponsored"][rows]
         )
-        out["over_exposure"] = share >= np.float32(au.HEAVY_SPONSORED_SHARE)
+        heavy = share >= np.float32(au.HEAVY_SPONSORED_SHARE)
+        out["over_exposure"] = heavy | (c["concurrent30"][rows] >= np.float32(au.HEAVY_BRANDS_30))
     return out
 
 
@@ -1071,10 +1073,12 @@ def _gate_reasons(
         )
     crossed = gated.get("over_exposure")
     if crossed is not None and crossed[pos]:
+        brands = int(c["concurrent30"][row])
         out["over_exposure"] = (
-            f"{_sponsored_text(index, row)} (at least {_pct(au.HEAVY_SPONSORED_SHARE)} is heavy "
-            "over-exposure); ranked after every listing that is not (relax=over_exposure ranks "
-            "it by its score)"
+            f"{_sponsored_text(index, row)}; {brands} brand{'s' if brands != 1 else ''} in the "
+            f"last 30 days (at least {_pct(au.HEAVY_SPONSORED_SHARE)} sponsored or "
+            f"{au.HEAVY_BRANDS_30} brands a month is heavy over-exposure); ranked after every "
+            "listing that is not (relax=over_exposure ranks it by its score)"
         )
     return out
 
