@@ -317,14 +317,14 @@ class Server:
 
 
 async def _post(client: Any, url: str, **kwargs: Any) -> Any:
-    """POST, retried (up to 5 times) on a 500: SQLite answers concurrent writers with
-    "database is locked" past its busy timeout, which the app reports as a 500 (noted in
-    README.md); the write did not happen, so retrying is safe."""
+    """POST, retried (up to 5 times) on a 503 `database-busy`: SQLite has one writer, and a
+    write that cannot get the lock within its busy timeout is refused with nothing changed
+    (tests/test_database_busy.py), so retrying after its Retry-After is what a client does."""
     for attempt in range(5):
         r = await client.post(url, **kwargs)
-        if r.status_code != 500:
+        if r.status_code != 503:
             return r
-        await asyncio.sleep(0.2 * (attempt + 1))
+        await asyncio.sleep(float(r.headers.get("retry-after", "1")) * (attempt + 1) / 2)
     return r
 
 
