@@ -509,6 +509,36 @@ def test_viral_month_with_engagement_to_match_is_not_convicted() -> None:
     assert m.components["authenticity"][0] > 0.8 and not m.gates
 
 
+def test_follower_spike_alone_is_weak_evidence() -> None:
+    """A creator whose following jumped 60 % one month while engagement kept pace had a
+    breakout month as likely as a bought one: alone the spike once gave authenticity 0.87
+    (squared in the score); now it is weak evidence and the reason says so. With engagement
+    that did not follow, it is the bought-followers pattern and still sinks."""
+    jump = history(48_000, 0.02, spike_at=8, spike=0.6)
+    breakout = listing("inf_breakout", accounts=[account(hist=jump)])
+    bought = listing("inf_bought", accounts=[account(er=0.011, hist=jump)])
+    index = build(listing("inf_honest"), breakout, bought, fillers=40)
+    m = {x.listing_id: x for x in rank(index, BRIEF, limit=60)}
+    value, reason = m["inf_breakout"].components["authenticity"]
+    assert value > 0.93 and not m["inf_breakout"].gates
+    assert "follower spike" in reason and "alone: weak evidence" in reason
+    assert m["inf_bought"].components["authenticity"][0] < 0.35
+    assert "alone" not in m["inf_bought"].gates["fake_followers"].split("spike")[1]
+
+
+def test_engagement_a_strong_creator_earns_is_not_read_as_a_pod() -> None:
+    """Engagement 2-2.5x the tier's median is where engagement quality is near its best; it
+    was read as "far above the tier: pods or bought likes" from 2x."""
+    strong = listing("inf_strong", accounts=[account(er=0.055)])  # micro-Instagram median 2.5 %
+    index = build(listing("inf_honest"), strong, fillers=40)
+    m = {x.listing_id: x for x in rank(index, BRIEF, limit=60)}
+    value, reason = m["inf_strong"].components["authenticity"]
+    ratio = m["inf_strong"].components["engagement_quality"][1].split(" is ")[1].split("x ")[0]
+    assert 2.0 <= float(ratio) < 2.5
+    assert value > 0.97 and "far above the tier" not in reason
+    assert m["inf_strong"].components["engagement_quality"][0] > 0.75
+
+
 def test_low_engagement_alone_is_weak_evidence() -> None:
     """An honest creator whose audience engages little (a third of the tier's median) is a
     weaker match (engagement quality), not a fraud: low engagement alone once gave

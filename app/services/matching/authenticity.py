@@ -9,10 +9,14 @@ alone, and a signal without data is no evidence (it only lowers the confidence s
   Alone it is weak evidence (a weak honest creator looks the same, and engagement quality
   already ranks them lower); it counts fully only with another sign of bought followers
   (growth, geography, views, comments, likes: ``ENGAGEMENT_BACKING``);
-- engagement far too high for the reach (several times the tier's median): engagement pods
-  and bought likes; above all together with comments out of proportion to likes;
+- engagement far too high for the reach (from 2.5x the tier's median, where engagement quality
+  stops rising, to 5x): engagement pods and bought likes; above all together with comments out
+  of proportion to likes;
 - comments per like far from the platform's median (bot comments, or bought likes alone);
-- a follower spike: the largest one-step growth above the account's usual growth;
+- a follower spike: the largest one-step growth above the account's usual growth. Alone it is
+  weak evidence (a breakout month looks the same); it counts fully only with another sign of
+  bought followers (engagement or views per follower that did not follow, geography, comments,
+  likes: ``SPIKE_BACKING``);
 - a surge: growth over a third of the history far above the account's usual pace (followers
   bought a little at a time), which counts most when engagement did not follow;
 - audience geography: the share of the audience in countries that are neither the creator's
@@ -50,7 +54,12 @@ W_ENGAGEMENT = 1.5  # engagement too low for the reach, alone: weak evidence (we
 W_ENGAGEMENT_BACKED = 2.0  # ... added as far as another sign of bought followers backs it
 ENGAGEMENT_BACKING = 0.5  # other evidence that lets low engagement count fully
 W_HIGH = 2.5  # engagement far too high for the reach
-W_SPIKE = 1.5
+# Engagement from 2.5x the tier's median (where engagement quality stops rising: below it,
+# high engagement is a strong creator) to 5x (full): log2 of the ratio where it starts, span.
+HIGH_FROM, HIGH_SPAN = math.log2(2.5), 1.0
+W_SPIKE = 1.5  # a follower spike another sign of bought followers backs (``SPIKE_BACKING``)
+W_SPIKE_ALONE = 0.75  # ... alone: weak evidence (a breakout month looks the same)
+SPIKE_BACKING = 0.5  # other evidence that lets a spike count fully
 W_SURGE = 1.5
 W_GEO = 3.0  # only as far as other evidence corroborates it
 W_COMMENTS = 2.5
@@ -208,6 +217,7 @@ class Evidence:
     spike_explained: np.ndarray  # bool: a viral post explains the spike
     reach_ratio: np.ndarray  # views per follower over similar accounts' median (NaN: unknown)
     backing: np.ndarray  # in [0, 1]: how far other signs back low engagement
+    spike_backing: np.ndarray  # in [0, 1]: how far other signs back a follower spike
 
 
 def evidence(
@@ -237,7 +247,7 @@ def evidence(
         log_ratio = np.log2(np.maximum(np.nan_to_num(main_ratio, nan=1.0), 1e-3))
         e_er = np.clip((-log_ratio - 0.6) / 1.4, 0.0, 1.0)
         soft_low = np.clip((-log_ratio - 0.3) / 1.0, 0.0, 1.0)
-        e_high = np.clip((log_ratio - 1.0) / 1.0, 0.0, 1.0)
+        e_high = np.clip((log_ratio - HIGH_FROM) / HIGH_SPAN, 0.0, 1.0)
         e_spike = np.clip((spike - 0.12) / 0.3, 0.0, 1.0)
         e_surge = np.clip((surge - 0.25) / 0.35, 0.0, 1.0)
         e_geo_raw = np.clip((geo_mismatch - GEO_FROM) / GEO_SPAN, 0.0, 1.0)
@@ -267,6 +277,16 @@ def evidence(
     # watch, odd comments or likes).
     corroborating = e_spike + e_surge + e_geo_raw + e_cl + e_lv + e_low + soft_low_reach
     engagement_backing = np.clip(corroborating / ENGAGEMENT_BACKING, 0.0, 1.0)
+    # A follower spike alone is what a breakout month looks like too (a post the per-post data
+    # does not show, press, a collaboration); bought followers in one jump leave other marks:
+    # engagement or views per follower that did not follow, an audience where the creator is
+    # not, odd comments or likes.
+    spike_backing = np.clip(
+        (np.maximum(soft_low, soft_low_reach) + e_geo_raw + e_cl + e_lv + e_low + e_high)
+        / SPIKE_BACKING,
+        0.0,
+        1.0,
+    )
     has_er = np.isfinite(main_ratio)
     has_cl = np.isfinite(cl_main)
     has_hist = (known & HAS_HISTORY) != 0
@@ -293,12 +313,14 @@ def evidence(
         spike_explained=explained,
         reach_ratio=reach.astype(np.float32),
         backing=engagement_backing.astype(np.float32),
+        spike_backing=spike_backing.astype(np.float32),
     )
 
 
 def authenticity_from(ev: Evidence) -> np.ndarray:
     z = (W_ENGAGEMENT + W_ENGAGEMENT_BACKED * ev.backing) * ev.engagement
-    z = z + W_HIGH * ev.high + W_SPIKE * ev.spike
+    z = z + W_HIGH * ev.high
+    z = z + (W_SPIKE_ALONE + (W_SPIKE - W_SPIKE_ALONE) * ev.spike_backing) * ev.spike
     z = z + W_SURGE * ev.surge + W_GEO * ev.geo + W_COMMENTS * ev.comments
     z = z + W_POD * ev.high * ev.comments + BIAS
     z = z + W_LIKES_PER_VIEW * ev.likes_per_view + W_LOW_EFFORT * ev.low_effort

@@ -1138,7 +1138,14 @@ def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int)
             if ev.spike[k] * au.W_SPIKE >= 0.5:  # still counts a little
                 signals.append(explained)
         else:
-            signals.append(spike)
+            signals.append(
+                spike
+                + (
+                    " (alone: weak evidence, also what a breakout month looks like)"
+                    if ev.spike_backing[k] == 0
+                    else ""
+                )
+            )
     if ev.likes_per_view[k] > 0:
         signals.append(
             f"likes per view {float(ev.lv_ratio[k]):.1f}x the platform median "
