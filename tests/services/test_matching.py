@@ -7,6 +7,7 @@ import math
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pytest
 
 from app.services.matching import (
@@ -537,6 +538,18 @@ def test_engagement_a_strong_creator_earns_is_not_read_as_a_pod() -> None:
     assert 2.0 <= float(ratio) < 2.5
     assert value > 0.97 and "far above the tier" not in reason
     assert m["inf_strong"].components["engagement_quality"][0] > 0.75
+
+
+def test_one_doubtful_signal_costs_about_what_the_doubt_is_worth() -> None:
+    """Authenticity 0.8 (one ambiguous signal, e.g. a geography with mildly low views) once
+    cost 37 % of the score (squared): more than the doubt is worth, and enough to drop a
+    well-fitting honest creator below clean but weaker ones. Strong evidence is the gate's."""
+    from app.services.matching.scoring import DEFAULT_WEIGHTS, combine
+
+    comps = {name: np.ones(2, np.float32) for name in COMPONENTS}
+    comps["authenticity"] = np.array([1.0, 0.8], np.float32)
+    clean, doubtful = combine(comps, DEFAULT_WEIGHTS).tolist()
+    assert 0.7 < doubtful / clean < 0.8
 
 
 def test_low_engagement_alone_is_weak_evidence() -> None:
