@@ -718,3 +718,55 @@ def test_unknown_posting_rate_is_no_evidence_of_over_exposure() -> None:
     assert not m.gates
     assert m.components["over_exposure"][0] == 1.0
     assert "posting rate unknown" in m.components["over_exposure"][1]
+
+
+def test_silent_audience_rows_are_exactly_the_rows_reporting_nothing() -> None:
+    """`_silent` drops rows column by column; it must find what summing the dimension finds."""
+    import numpy as np
+
+    from app.services.matching.scoring import _silent
+
+    rng = np.random.default_rng(7)
+    arr = (rng.random((61, 5_000)) < 0.04).astype(np.uint8) * rng.integers(1, 200, (61, 5_000))
+    arr = arr.astype(np.uint8)
+    arr[:, 100:400] = 0  # a block reporting nothing
+    rows = rng.permutation(5_000)[:3_000]
+    expected = np.flatnonzero(arr[:, rows].sum(axis=0) == 0)
+    assert len(expected) > 300
+    assert _silent(arr, rows).tolist() == expected.tolist()
+    assert _silent(arr, rows[:0]).tolist() == []
+
+
+def test_posting_scores_are_the_float32_sums_in_query_order() -> None:
+    """Scores accumulate each row's products in float32, column by column in query order."""
+    import numpy as np
+
+    from app.services.matching.postings import Postings
+
+    rng = np.random.default_rng(3)
+    n_rows, n_cols = 2_000, 50
+    dense = np.where(rng.random((n_rows, n_cols)) < 0.2, rng.random((n_rows, n_cols)), 0.0)
+    dense = dense.astype(np.float32)
+    indptr = np.concatenate([[0], np.cumsum((dense != 0).sum(axis=1))])
+    cols = np.nonzero(dense)[1]
+    postings = Postings(n_cols)
+    postings.build(indptr, cols, dense[dense != 0], n_rows)
+    qcols = np.array([7, 3, 41, 12], dtype=np.int64)
+    qvals = np.array([0.5, 0.25, 0.125, 0.75], dtype=np.float32)
+    expected = np.zeros(n_rows, np.float32)
+    for c, w in zip(qcols, qvals, strict=True):
+        expected = expected + np.float32(w) * dense[:, c]
+    assert np.array_equal(postings.scores(qcols, qvals, n_rows), expected)
+
+
+def test_relationship_reaches_its_rows_in_any_order() -> None:
+    import numpy as np
+
+    from app.services.matching.scoring import components, resolve_brief
+
+    index = build(*(listing(f"inf_{k}") for k in range(5)))
+    q = resolve_brief(index, BRIEF)
+    rows = np.array([index.row_of[f"inf_{k}"] for k in (3, 0, 4, 1)], dtype=np.int64)
+    relationship = {"inf_4": 0.9, "inf_1": (0.2, "late twice"), "inf_2": 1.0, "nobody": 1.0}
+    comps, _ = components(index, q, rows, relationship)
+    assert comps["relationship"].tolist() == pytest.approx([0.5, 0.5, 0.9, 0.2])

@@ -381,21 +381,28 @@ class _Topic:
 
 
 def topic_relevance(index: ListingIndex, q: BriefQuery) -> _Topic:
+    # Full-length float32 arrays (a million rows: 4 MB each), so as few as possible are made:
+    # the arithmetic is in place, the same operations in the same order.
     n = index.n
+    one = np.float32(1.0)
     cosine = index.text.scores(q.text_cols, q.text_vals, n)
     if len(q.topic_cols):
         per_topic = np.full(len(q.topic_cols), 1.0 / len(q.topic_cols), np.float32)
-        share = np.minimum(index.topics.scores(q.topic_cols, per_topic, n), 1.0)
-        text_part = np.minimum(cosine * np.float32(1 / COSINE_SATURATION), 1.0)
+        share = index.topics.scores(q.topic_cols, per_topic, n)
+        np.minimum(share, one, out=share)
+        text_part = cosine * np.float32(1 / COSINE_SATURATION)
+        np.minimum(text_part, one, out=text_part)
+        text_part *= np.float32(1 - TOPIC_SHARE_WEIGHT)
         topic = np.float32(TOPIC_SHARE_WEIGHT) * share
-        topic += np.float32(1 - TOPIC_SHARE_WEIGHT) * text_part
+        topic += text_part
     elif len(q.text_cols):
         share = np.zeros(n, np.float32)
-        topic = np.minimum(cosine * np.float32(1 / COSINE_SATURATION), 1.0)
+        topic = cosine * np.float32(1 / COSINE_SATURATION)
+        np.minimum(topic, one, out=topic)
     else:
         share = np.zeros(n, np.float32)
         topic = np.full(n, 0.5, np.float32)
-    return _Topic(topic.astype(np.float32), share, cosine)
+    return _Topic(topic, share, cosine)
 
 
 def components(
@@ -427,9 +434,11 @@ def components(
             # A dimension the listing does not report is unknown, not 0 %: estimated from
             # what the listing does say (most of an audience lives in the creator's country
             # and speaks the creator's languages), else neutral. Missing data never convicts.
-            unknown = arr[:, rows].sum(axis=0) == 0
-            if unknown.any():
-                share = np.where(unknown, _unknown_share(c, name, targets, rows), share)
+            nothing = np.flatnonzero(total == 0)
+            if len(nothing):
+                silent = nothing[_silent(arr, rows[nothing])]
+                if len(silent):
+                    share[silent] = _unknown_share(c, name, targets, rows[silent])
             shares.append((name, share.astype(np.float32)))
     if shares:
         # A share at or above AUDIENCE_ENOUGH of the target is a full fit: past that point a
@@ -450,6 +459,50 @@ def components(
     eng = engagement_curve(best)
 
     # Price fit.
+    cost, fair, coverage = _costs(c, q, rows)
+    price_fit = _price_fit(q, cost, fair, coverage)
+
+    rel = np.full(n_rows, 0.5, np.float32)
+    if relationship:
+        known: list[int] = []
+        values: list[float] = []
+        for lid, value in relationship.items():
+            row = index.row_of.get(lid)
+            if row is not None:
+                v = value[0] if isinstance(value, tuple) else value
+                known.append(row)
+                values.append(min(max(float(v), 0.0), 1.0))
+        if known and n_rows:
+            # Where each known listing sits in `rows` (rows are distinct), by binary search
+            # rather than one scan of `rows` per listing.
+            wanted = np.array(known, dtype=np.int64)
+            sorter = np.argsort(rows, kind="stable")
+            at = np.minimum(np.searchsorted(rows, wanted, sorter=sorter), n_rows - 1)
+            slots = sorter[at]
+            hit = rows[slots] == wanted
+            rel[slots[hit]] = np.array(values, dtype=np.float64)[hit]
+
+    comps = {
+        "topic_relevance": t.relevance[rows],
+        "audience_fit": audience.astype(np.float32),
+        "authenticity": c["authenticity"][rows],
+        "engagement_quality": eng,
+        "price_fit": price_fit,
+        "over_exposure": c["freshness"][rows],
+        "relationship": rel,
+    }
+    parts = _Parts(t.share[rows], t.cosine[rows], shares, cost, fair, coverage, best)
+    return comps, parts
+
+
+def _costs(
+    c: Mapping[str, np.ndarray], q: BriefQuery, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The brief's deliverables priced for each row (rate card, else the fair-rate prior), in
+    US cents: (cost, fair median, coverage: the share of the deliverables it has a platform
+    for; 1 when the brief lists none)."""
+    n_rows = len(rows)
+    er_ratio = c["er_ratio"]
     cost = np.zeros(n_rows, np.float32)
     fair = np.zeros(n_rows, np.float32)
     covered = np.zeros(n_rows, np.float32)
@@ -467,66 +520,63 @@ def components(
         cost += np.where(has, cnt * price, 0.0).astype(np.float32)
         fair += np.where(has, cnt * fair_d, 0.0).astype(np.float32)
         covered += np.where(has, np.float32(cnt), np.float32(0))
-    if total_count:
-        coverage = covered / np.float32(total_count)
-        budget_fit = np.ones(n_rows, np.float32)
-        if q.budget_max is not None:
-            over = cost > q.budget_max
-            if q.market_ceiling is not None and q.market_ceiling > q.budget_max > 0:
-                # Crowded budget: the market's price costs little, beyond it as usual.
-                ceiling = np.float32(q.market_ceiling)
-                within = np.minimum(cost, ceiling)
-                fit = (q.budget_max / np.maximum(within, 1.0)) ** np.float32(CROWDED_OVER_POWER)
-                fit *= (ceiling / np.maximum(cost, ceiling)) ** np.float32(OVER_BUDGET_POWER)
-            else:
-                fit = (q.budget_max / np.maximum(cost, 1.0)) ** np.float32(OVER_BUDGET_POWER)
-            budget_fit = np.where(over, fit, budget_fit)
-        if q.budget_min is not None and q.budget_min > 0:
-            under = cost < q.budget_min
-            # Cheaper than planned is fine for the wallet but hints at a smaller creator than
-            # the brand had in mind: a gentle penalty.
-            below = (np.maximum(cost, 0.0) / q.budget_min) ** np.float32(UNDER_BUDGET_POWER)
-            budget_fit = np.where(under, below, budget_fit)
-        fairness = np.minimum(1.0, FAIR_OVERSHOOT * fair / np.maximum(cost, 1.0))
-        price_fit = (budget_fit * fairness * coverage).astype(np.float32)
-    else:
-        coverage = np.ones(n_rows, np.float32)
-        price_fit = np.ones(n_rows, np.float32)
+    if not total_count:
+        return cost, fair, np.ones(n_rows, np.float32)
+    return cost, fair, covered / np.float32(total_count)
 
-    rel = np.full(n_rows, 0.5, np.float32)
-    if relationship:
-        position = {int(r): k for k, r in enumerate(rows.tolist())} if n_rows < 64 else None
-        for lid, value in relationship.items():
-            row = index.row_of.get(lid)
-            if row is None:
-                continue
-            slot: int | None
-            if position is not None:
-                slot = position.get(row)
-            else:
-                hit = np.flatnonzero(rows == row)
-                slot = int(hit[0]) if len(hit) else None
-            if slot is not None:
-                v = value[0] if isinstance(value, tuple) else value
-                rel[slot] = min(max(float(v), 0.0), 1.0)
 
-    comps = {
-        "topic_relevance": t.relevance[rows],
-        "audience_fit": audience.astype(np.float32),
-        "authenticity": c["authenticity"][rows],
-        "engagement_quality": eng,
-        "price_fit": price_fit,
-        "over_exposure": c["freshness"][rows],
-        "relationship": rel,
-    }
-    parts = _Parts(t.share[rows], t.cosine[rows], shares, cost, fair, coverage, best)
-    return comps, parts
+def _price_fit(
+    q: BriefQuery, cost: np.ndarray, fair: np.ndarray, coverage: np.ndarray
+) -> np.ndarray:
+    """Price fit from `_costs`: the budget, the fair median, the deliverables covered."""
+    n_rows = len(cost)
+    if not q.deliverables:
+        return np.ones(n_rows, np.float32)
+    budget_fit = np.ones(n_rows, np.float32)
+    if q.budget_max is not None:
+        over = cost > q.budget_max
+        if q.market_ceiling is not None and q.market_ceiling > q.budget_max > 0:
+            # Crowded budget: the market's price costs little, beyond it as usual.
+            ceiling = np.float32(q.market_ceiling)
+            within = np.minimum(cost, ceiling)
+            fit = (q.budget_max / np.maximum(within, 1.0)) ** np.float32(CROWDED_OVER_POWER)
+            fit *= (ceiling / np.maximum(cost, ceiling)) ** np.float32(OVER_BUDGET_POWER)
+        else:
+            fit = (q.budget_max / np.maximum(cost, 1.0)) ** np.float32(OVER_BUDGET_POWER)
+        budget_fit = np.where(over, fit, budget_fit)
+    if q.budget_min is not None and q.budget_min > 0:
+        under = cost < q.budget_min
+        # Cheaper than planned is fine for the wallet but hints at a smaller creator than
+        # the brand had in mind: a gentle penalty.
+        below = (np.maximum(cost, 0.0) / q.budget_min) ** np.float32(UNDER_BUDGET_POWER)
+        budget_fit = np.where(under, below, budget_fit)
+    fairness = np.minimum(1.0, FAIR_OVERSHOOT * fair / np.maximum(cost, 1.0))
+    price_fit: np.ndarray = (budget_fit * fairness * coverage).astype(np.float32)
+    return price_fit
 
 
 FLOOR = 0.02  # components enter the geometric mean as FLOOR + (1 - FLOOR) x value
 # An audience the listing does not report: the share guessed in the target when the creator
 # lives in (or speaks the language of) a target, when not, and for ages and genders.
 UNKNOWN_AUDIENCE_HOME, UNKNOWN_AUDIENCE_AWAY, UNKNOWN_AUDIENCE_NEUTRAL = 0.4, 0.05, 0.5
+
+
+_ORDER_SAMPLE = 4096  # rows sampled to order a dimension's columns, most reported first
+
+
+def _silent(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Positions in `rows` of the rows with nothing at all in the audience dimension `arr`
+    (columns x index rows). Column by column, most often reported first, dropping every row
+    found to report something: a few passes over the rows instead of one per column (up to
+    61), the same answer as summing the whole dimension."""
+    order = np.argsort(-np.count_nonzero(arr[:, :_ORDER_SAMPLE], axis=1), kind="stable")
+    left = np.arange(len(rows))
+    for k in order.tolist():
+        if not len(left):
+            break
+        zero = arr[k][rows] == 0
+        left, rows = left[zero], rows[zero]
+    return left
 
 
 def _unknown_share(
@@ -637,22 +687,25 @@ def rank(
         return []
     cursor = _parse_cursor(offset_cursor) if offset_cursor else None
     topic = topic_relevance(index, q)
-    w = _crowded_budget(index, q, mask, topic, w, notes)
+    # The candidates and their topic relevance, gathered once: the steps below select among
+    # them rather than pass over every row of the index again.
+    cand = np.flatnonzero(mask)
+    relevance = topic.relevance[cand]
+    w = _crowded_budget(index, q, cand[relevance >= 0.3], w, notes)
 
     # Every component is <= 1, so a row's score is at most its topic term to the power of
     # the topic weight's share (times 1 for the rest). Score the rows above a topic
     # threshold first; widen only when the k-th best score found does not beat the bound
     # of the rows left out (the result is exact either way).
     share = w["topic_relevance"] / sum(w.values())
-    n_candidates = int(mask.sum())
     result = None
     for threshold in (*PRUNE_TOPIC, 0.0) if share > 0 else (0.0,):
         if threshold > 0:
-            rows = np.flatnonzero(mask & (topic.relevance >= threshold))
-            if len(rows) == n_candidates:
+            rows = cand[relevance >= threshold]
+            if len(rows) == len(cand):
                 continue
         else:
-            rows = np.flatnonzero(mask)
+            rows = cand
         result = _top(index, q, rows, w, topic, limit, cursor, relationship, filters)
         bound = (FLOOR + (1 - FLOOR) * threshold) ** share if threshold > 0 else 0.0
         if result is not None and len(result[0]) == limit and result[1][-1] > bound:
@@ -675,22 +728,21 @@ def rank(
 def _crowded_budget(
     index: ListingIndex,
     q: BriefQuery,
-    mask: np.ndarray,
-    topic: _Topic,
+    relevant: np.ndarray,
     w: dict[str, float],
     notes: list[str] | None,
 ) -> dict[str, float]:
-    """Cut the price weight when most relevant candidates cost more than the budget allows."""
+    """Set the market's price (`q.market_ceiling`) when most of the `relevant` candidates
+    (topic relevance >= 0.3) cost more than the budget allows."""
     if q.budget_max is None or not q.deliverables or not w.get("price_fit"):
         return w
-    relevant = np.flatnonzero(mask & (topic.relevance >= 0.3))
     if len(relevant) < 10:
         return w
-    _, parts = components(index, q, relevant, None, topic)
-    over = float(np.mean(parts.cost > q.budget_max))
+    cost, _, coverage = _costs(index.cols, q, relevant)  # the price alone decides
+    over = float(np.mean(cost > q.budget_max))
     if over <= CROWDED_SHARE or q.budget_max <= 0:
         return w
-    market = float(np.median(parts.cost[parts.coverage > 0]))
+    market = float(np.median(cost[coverage > 0]))
     q.market_ceiling = min(market, NEGOTIABLE * q.budget_max)
     if notes is not None:
         notes.append(
@@ -888,14 +940,22 @@ class _ReasonData:
     topic_hit: np.ndarray  # (rows, brief topics)
     text_hit: np.ndarray  # (rows, query columns)
     evidence: au.Evidence
+    # The query's words, heaviest first: (position in q.text_cols, word), once per ranking.
+    words: list[tuple[int, str]]
 
     @classmethod
     def collect(cls, index: ListingIndex, q: BriefQuery, rows: np.ndarray) -> _ReasonData:
         topic_cols = np.array([topic_col(t) for t in q.topics], dtype=np.int64)
+        cols = q.text_cols.tolist()
         return cls(
             topic_hit=index.topics.contains(rows, topic_cols, index.n),
             text_hit=index.text.contains(rows, q.text_cols, index.n),
             evidence=index.evidence(rows),
+            words=[
+                (j, q.word_of[cols[j]])
+                for j in np.argsort(-q.text_vals).tolist()
+                if cols[j] in q.word_of
+            ],
         )
 
 
@@ -918,13 +978,8 @@ def _reasons(
     have_topics = [t for t, h in zip(q.topics, why.topic_hit[k], strict=True) if h]
     words = []
     if len(q.text_cols):
-        hit = why.text_hit[k]
-        order = np.argsort(-q.text_vals)
-        words = [
-            q.word_of[int(q.text_cols[k])]
-            for k in order
-            if hit[k] and int(q.text_cols[k]) in q.word_of
-        ][:5]
+        hit = why.text_hit[k].tolist()
+        words = [word for j, word in why.words if hit[j]][:5]
     if have_topics:
         topic_text = f"shares topic{'s' if len(have_topics) > 1 else ''} {', '.join(have_topics)}"
     elif q.topics:
