@@ -173,6 +173,7 @@ async def test_a_second_process_maps_the_generation_instead_of_building(
     assert second.builds == 0 and second.generation == first.generation and len(again) == 30
     for k, column in index.cols.items():
         assert np.array_equal(column, again.cols[k], equal_nan=True), k
+    assert again.topic_names and again.topic_names == index.topic_names  # named in reasons
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",

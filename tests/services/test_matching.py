@@ -770,3 +770,42 @@ def test_relationship_reaches_its_rows_in_any_order() -> None:
     relationship = {"inf_4": 0.9, "inf_1": (0.2, "late twice"), "inf_2": 1.0, "nobody": 1.0}
     comps, _ = components(index, q, rows, relationship)
     assert comps["relationship"].tolist() == pytest.approx([0.5, 0.5, 0.9, 0.2])
+
+
+def test_brief_topic_no_creator_declares_is_matched_by_the_creators_own_topic_name() -> None:
+    """A brand writes "footwear", creators declare "sneaker-collecting": matching slugs only,
+    nobody declared the brief's subject and a creator writing about it in Spanish (no word in
+    common with the brief) had a topic relevance of ~0. The creators' topic whose words are
+    closest to the brief's now counts as declared, and the reason names it."""
+    kicks = [
+        listing(
+            f"inf_kicks{k}",
+            bio="Sneaker collector: drops, restocks and on-feet reviews.",
+            topics=["sneaker-collecting", "streetwear"],
+            content_samples=[
+                "Restock day: three sneaker drops on feet",
+                "Sneaker rotation for the week, retro runners and high tops",
+                "Unboxing the new sneaker drop #sneakers",
+            ],
+        )
+        for k in range(3)
+    ]
+    spanish = listing(
+        "inf_es",
+        bio="Colecciono zapatillas desde Madrid.",
+        languages=["es"],
+        topics=["sneaker-collecting"],
+        content_samples=["Zapatillas nuevas, lanzamiento del sábado", "Mi colección de zapatillas"],
+    )
+    brief = {
+        **BRIEF,
+        "title": "Footwear launch",
+        "description": "Our new sneaker drop: show the restock and the sneakers on feet.",
+        "topics": ["footwear"],
+    }
+    index = build(*kicks, spanish)
+    m = {x.listing_id: x for x in rank(index, brief, limit=20)}["inf_es"]
+    value, reason = m.components["topic_relevance"]
+    assert value >= 0.25
+    assert "declares sneaker-collecting" in reason
+    assert all(x.listing_id.startswith("inf_kicks") for x in rank(index, brief, limit=3))

@@ -281,6 +281,7 @@ class _Chunk:
         self.topic_terms: list[int] = []
         self.topic_weights: list[float] = []
         self.topic_len: list[int] = []
+        self.topic_names: dict[int, str] = {}  # hashed topic -> its slug (for reasons)
         # (likes per view, sponsored-share code, low-effort code, evidence bits, viral post
         # day) per listing, from its posts and comments.
         self.post_rows: list[tuple[float, int, int, int, int]] = []
@@ -379,6 +380,8 @@ class ListingIndex:
         self.categories: dict[str, int] = {}
         self.n_dead = 0
         self.topic_profiles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.topic_names: dict[int, str] = {}  # hashed declared topic -> slug, for reasons
+        self._profile_matrix: Any = None  # topics x words, built on first use
 
     # --- construction -------------------------------------------------------------------
 
@@ -568,6 +571,8 @@ class ListingIndex:
 
         topics = d.get("topics") or ()
         topic_terms = [topic_col(t) for t in topics]
+        for t, col in zip(topics, topic_terms, strict=True):
+            c.topic_names.setdefault(col, t.strip().lower())
         c.topic_terms.extend(topic_terms)
         last = len(TOPIC_DEPTH) - 1
         c.topic_weights.extend(TOPIC_DEPTH[min(i, last)] for i in range(len(topics)))
@@ -588,6 +593,7 @@ class ListingIndex:
         """
         n = self.n
         self.topic_profiles = {}
+        self._profile_matrix = None
         if n == 0:
             return
         live = np.flatnonzero(self.cols["alive"][:n])
@@ -607,6 +613,30 @@ class ListingIndex:
             norm = float(np.sqrt((vals.astype(np.float64) ** 2).sum()))
             if norm > 0:
                 self.topic_profiles[t] = (cols.astype(np.int32), (vals / norm).astype(np.float32))
+
+    def topics_like(self, cols: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every profiled topic and the cosine of its profile with the query (cols, vals):
+        which of the creators' own topic names a text is about."""
+        if not self.topic_profiles or not len(cols):
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if self._profile_matrix is None:
+            import scipy.sparse as sp
+
+            topics = sorted(self.topic_profiles)
+            lengths = [len(self.topic_profiles[t][0]) for t in topics]
+            indptr = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+            matrix = sp.csr_matrix(
+                (
+                    np.concatenate([self.topic_profiles[t][1] for t in topics]),
+                    np.concatenate([self.topic_profiles[t][0] for t in topics]),
+                    indptr,
+                ),
+                shape=(len(topics), tx.N_FEATURES),
+            ).tocsc()
+            self._profile_matrix = (np.asarray(topics, dtype=np.int64), matrix)
+        topics, matrix = self._profile_matrix
+        sims = matrix[:, cols] @ vals.astype(np.float32)
+        return topics, np.asarray(sims, dtype=np.float32).ravel()
 
     def refresh_stats(self) -> None:
         """Recompute engagement medians and every row's engagement ratio and authenticity."""
@@ -679,6 +709,8 @@ class ListingIndex:
         chunk = _Chunk(1)
         self._extract(listing, chunk)
         chunk.finish()
+        for col, name in chunk.topic_names.items():
+            self.topic_names.setdefault(col, name)
         if self.n == self.cap:
             self._alloc(max(1024, self.cap * 2))
         row = self.n
@@ -831,6 +863,8 @@ class IndexBuilder:
         for c in chunks:
             index._store_chunk(c, start, ids=False)
             ids += c.ids
+            for col, name in c.topic_names.items():
+                index.topic_names.setdefault(col, name)
             text_csr, topic_csr = c.csr_parts()
             t_parts.append(text_csr)
             p_parts.append(topic_csr)

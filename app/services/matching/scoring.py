@@ -10,9 +10,12 @@ listings):
 
    ================== =====================================================================
    topic_relevance    0.25 x depth-weighted share of the brief's topics the listing declares
-                      (its first topic counts 1, later ones less: main vs side subject) +
+                      (its first topic counts 1, later ones less: main vs side subject;
+                      the creators' own topic names closest to the brief's words count as
+                      the brief's topics, by closeness: ``_infer_topics``) +
                       0.75 x TF-IDF cosine of the brief's text and topics, expanded with the
-                      topics' profiles (the words creators on that topic use, any language),
+                      topics' profiles (the words creators on that topic use, any language;
+                      inferred topics' too),
                       vs bio + samples + topics (saturating at 0.3); the more of a creator's
                       posts are on the topic, the higher the cosine
    audience_fit       share of the audience in the target countries, ages, genders and
@@ -127,6 +130,13 @@ CROWDED_OVER_POWER = 0.25
 NEGOTIABLE = 3.0
 ENGAGEMENT_PEAK = 2.5  # engagement up to this x the tier median is better; beyond, suspicious
 MAX_LIMIT = 1000
+# Topics inferred from the brief's words (``_infer_topics``): a declared topic whose profile
+# has a cosine of at least INFER_MIN with the brief's words and INFER_RATIO x the closest one,
+# at most INFER_MAX of them. Each counts, by its closeness, as one of the brief's own topics
+# in the declared share and in the query expansion.
+INFER_MIN = 0.05
+INFER_RATIO = 0.6
+INFER_MAX = 4
 COVERAGE_POWER = 0.5  # score x (share of the brief's deliverables the creator can make) ** this
 
 _PRICE_MEDIAN = np.array(
@@ -227,6 +237,9 @@ class BriefQuery:
     word_of: dict[int, str]
     topic_cols: np.ndarray
     topics: list[str] = field(default_factory=list)
+    # The creators' own topic names the brief's words are about (``_infer_topics``): hashed
+    # topic, closeness relative to the closest (0-1].
+    inferred: list[tuple[int, float]] = field(default_factory=list)
     # US cents: the market's price for this brief when the budget is crowded (see
     # CROWDED_SHARE), the point up to which cost over the maximum is only mildly penalised.
     market_ceiling: float | None = None
@@ -255,7 +268,8 @@ def resolve_brief(index: ListingIndex, brief: Mapping[str, Any]) -> BriefQuery:
     cols, word_of = tx.brief_terms(dict(brief))
     qcols, qvals = tx.weighted_query(cols, index.idf)
     topics = [t for t in brief.get("topics") or () if t]
-    qcols, qvals = _expand(index, qcols, qvals, topics)
+    inferred = _infer_topics(index, qcols, qvals, topics)
+    qcols, qvals = _expand(index, qcols, qvals, topics, inferred)
     return BriefQuery(
         brief=brief,
         platform_mask=sum(1 << p for p in platforms),
@@ -276,21 +290,51 @@ def resolve_brief(index: ListingIndex, brief: Mapping[str, Any]) -> BriefQuery:
         word_of=word_of,
         topic_cols=np.unique(np.array([topic_col(t) for t in topics], dtype=np.int32)),
         topics=topics,
+        inferred=inferred,
     )
 
 
-def _expand(
+def _infer_topics(
     index: ListingIndex, qcols: np.ndarray, qvals: np.ndarray, topics: list[str]
+) -> list[tuple[int, float]]:
+    """The creators' own topic names for what the brief describes: declared topics whose
+    profile (the words their creators use) is close to the brief's words, at least
+    ``INFER_MIN`` and ``INFER_RATIO`` x the closest. A brand writes "footwear" where creators
+    declare "sneakers" or "sneaker-collecting"; matching names only, the brief's subject
+    would be declared by nobody. The brief's own topics are not repeated here."""
+    cols, sims = index.topics_like(qcols, qvals)
+    if not len(sims):
+        return []
+    best = float(sims.max())
+    if best < INFER_MIN:
+        return []
+    own = {topic_col(t) for t in topics}
+    keep = np.flatnonzero(sims >= max(INFER_MIN, INFER_RATIO * best))
+    keep = keep[np.argsort(-sims[keep], kind="stable")][:INFER_MAX]
+    return [(int(cols[k]), float(sims[k]) / best) for k in keep if int(cols[k]) not in own]
+
+
+def _expand(
+    index: ListingIndex,
+    qcols: np.ndarray,
+    qvals: np.ndarray,
+    topics: list[str],
+    inferred: list[tuple[int, float]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Add the brief's topics' profiles (the words their creators use, in any language) to
-    the query with weight EXPANSION against the brief's own words; L2-normalised."""
-    profiles = [p for t in topics if (p := index.topic_profiles.get(topic_col(t))) is not None]
+    """Add the profiles (the words their creators use, in any language) of the brief's topics
+    and of the topics inferred from its words to the query with weight EXPANSION against the
+    brief's own words; L2-normalised."""
+    weighted = [(p, 1.0) for t in topics if (p := index.topic_profiles.get(topic_col(t)))]
+    weighted += [(index.topic_profiles[t], r) for t, r in inferred or ()]
+    profiles = [p for p, _ in weighted]
     if not profiles:
         return qcols, qvals
     cols = np.concatenate([qcols, *(p[0] for p in profiles)])
-    share = np.float32(EXPANSION / len(profiles))
+    total = sum(r for _, r in weighted)
     own = np.float32(1.0 - EXPANSION) if len(qcols) else np.float32(0.0)
-    vals = np.concatenate([qvals * own, *(p[1] * share for p in profiles)])
+    vals = np.concatenate(
+        [qvals * own, *(p[1] * np.float32(EXPANSION * r / total) for p, r in weighted)]
+    )
     uniq, inverse = np.unique(cols, return_inverse=True)
     merged = np.zeros(len(uniq), np.float64)
     np.add.at(merged, inverse, vals)
@@ -386,9 +430,18 @@ def topic_relevance(index: ListingIndex, q: BriefQuery) -> _Topic:
     n = index.n
     one = np.float32(1.0)
     cosine = index.text.scores(q.text_cols, q.text_vals, n)
-    if len(q.topic_cols):
-        per_topic = np.full(len(q.topic_cols), 1.0 / len(q.topic_cols), np.float32)
-        share = index.topics.scores(q.topic_cols, per_topic, n)
+    if len(q.topic_cols) or q.inferred:
+        n_topics = max(len(q.topic_cols), 1)
+        per_topic = np.full(len(q.topic_cols), 1.0 / n_topics, np.float32)
+        cols = q.topic_cols
+        if q.inferred:
+            # A creator declaring a topic the brief's words are about (under the creators'
+            # name for it) declares the brief's subject, as far as the names are close.
+            extra = np.array([t for t, _ in q.inferred], dtype=np.int32)
+            weight = np.array([r for _, r in q.inferred], np.float32) * np.float32(1 / n_topics)
+            cols = np.concatenate([cols, extra])
+            per_topic = np.concatenate([per_topic, weight])
+        share = index.topics.scores(cols, per_topic, n)
         np.minimum(share, one, out=share)
         text_part = cosine * np.float32(1 / COSINE_SATURATION)
         np.minimum(text_part, one, out=text_part)
@@ -938,6 +991,7 @@ class _ReasonData:
     """Per-returned-row facts for the reasons, gathered in one vectorised pass."""
 
     topic_hit: np.ndarray  # (rows, brief topics)
+    inferred_hit: np.ndarray  # (rows, inferred topics)
     text_hit: np.ndarray  # (rows, query columns)
     evidence: au.Evidence
     # The query's words, heaviest first: (position in q.text_cols, word), once per ranking.
@@ -949,6 +1003,9 @@ class _ReasonData:
         cols = q.text_cols.tolist()
         return cls(
             topic_hit=index.topics.contains(rows, topic_cols, index.n),
+            inferred_hit=index.topics.contains(
+                rows, np.array([t for t, _ in q.inferred], dtype=np.int64), index.n
+            ),
             text_hit=index.text.contains(rows, q.text_cols, index.n),
             evidence=index.evidence(rows),
             words=[
@@ -980,8 +1037,21 @@ def _reasons(
     if len(q.text_cols):
         hit = why.text_hit[k].tolist()
         words = [word for j, word in why.words if hit[j]][:5]
+    like = [
+        index.topic_names.get(t, f"topic #{t}")
+        for (t, _), h in zip(q.inferred, why.inferred_hit[k], strict=True)
+        if h
+    ]
+    like_text = (
+        f"declares {', '.join(like)} (creators' name{'s' if len(like) > 1 else ''} for what "
+        "the brief describes, from the words they use)"
+    )
     if have_topics:
         topic_text = f"shares topic{'s' if len(have_topics) > 1 else ''} {', '.join(have_topics)}"
+        if like:
+            topic_text += f"; {like_text}"
+    elif like:
+        topic_text = like_text
     elif q.topics:
         topic_text = f"none of the brief's topics ({', '.join(q.topics)})"
     else:

@@ -143,6 +143,7 @@ class IndexStore:
         index.auto_compact = False
         index.n, index.cap, index.n_dead = meta["n"], meta["cap"], meta["n_dead"]
         index.categories = dict(meta["categories"])
+        index.topic_names = {int(k): v for k, v in meta.get("topic_names", {}).items()}
         index.cols = {k[len("col.") :]: v for k, v in a.items() if k.startswith("col.")}
         for part, postings in (("text", index.text), ("topics", index.topics)):
             postings.indptr = a[f"{part}.indptr"]
@@ -220,6 +221,7 @@ class IndexStore:
             "cap": index.cap,
             "n_dead": index.n_dead,
             "categories": index.categories,
+            "topic_names": {str(k): v for k, v in index.topic_names.items()},
             "files": files,
             "stamp": stamp,
             "written_at": time.time(),
