@@ -527,6 +527,25 @@ def test_follower_spike_alone_is_weak_evidence() -> None:
     assert "alone" not in m["inf_bought"].gates["fake_followers"].split("spike")[1]
 
 
+def test_a_spike_with_a_surge_besides_is_not_a_lone_spike() -> None:
+    """A jump of 80 % and, apart from it, months of growth far above the account's usual pace
+    are two growth anomalies (followers bought in rounds), not one breakout month: the reason
+    called the spike "alone: weak evidence" while listing the surge next to it."""
+    counts = [20_000.0]
+    for k in range(11):
+        step = 0.8 if k == 3 else (0.2 if 6 <= k < 10 else 0.01)
+        counts.append(counts[-1] * (1 + step))
+    hist = [{"date": d, "followers": round(c)} for d, c in zip(MONTHS, counts, strict=True)]
+    rounds = listing("inf_rounds", accounts=[account(followers=round(counts[-1]), hist=hist)])
+    lone = listing("inf_lone", accounts=[account(hist=history(48_000, 0.02, 8, 0.8))])
+    index = build(listing("inf_honest"), rounds, lone, fillers=40)
+    m = {x.listing_id: x for x in rank(index, BRIEF, limit=60)}
+    value, reason = m["inf_rounds"].components["authenticity"]
+    assert "follower spike" in reason and "beyond their usual pace" in reason
+    assert "alone" not in reason
+    assert value < m["inf_lone"].components["authenticity"][0] - 0.1
+
+
 def test_engagement_a_strong_creator_earns_is_not_read_as_a_pod() -> None:
     """Engagement 2-2.5x the tier's median is where engagement quality is near its best; it
     was read as "far above the tier: pods or bought likes" from 2x."""

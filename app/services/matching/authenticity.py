@@ -16,7 +16,7 @@ alone, and a signal without data is no evidence (it only lowers the confidence s
 - a follower spike: the largest one-step growth above the account's usual growth. Alone it is
   weak evidence (a breakout month looks the same); it counts fully only with another sign of
   bought followers (engagement or views per follower that did not follow, geography, comments,
-  likes: ``SPIKE_BACKING``);
+  likes, a surge besides the jump: ``SPIKE_BACKING``);
 - a surge: growth over a third of the history far above the account's usual pace (followers
   bought a little at a time), which counts most when engagement did not follow;
 - audience geography: the share of the audience in countries that are neither the creator's
@@ -280,9 +280,9 @@ def evidence(
     # A follower spike alone is what a breakout month looks like too (a post the per-post data
     # does not show, press, a collaboration); bought followers in one jump leave other marks:
     # engagement or views per follower that did not follow, an audience where the creator is
-    # not, odd comments or likes.
+    # not, odd comments or likes, or a sustained climb besides the jump (bought in rounds).
     spike_backing = np.clip(
-        (np.maximum(soft_low, soft_low_reach) + e_geo_raw + e_cl + e_lv + e_low + e_high)
+        (np.maximum(soft_low, soft_low_reach) + e_geo_raw + e_cl + e_lv + e_low + e_high + e_surge)
         / SPIKE_BACKING,
         0.0,
         1.0,
