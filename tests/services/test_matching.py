@@ -828,3 +828,17 @@ def test_brief_topic_no_creator_declares_is_matched_by_the_creators_own_topic_na
     assert value >= 0.25
     assert "declares sneaker-collecting" in reason
     assert all(x.listing_id.startswith("inf_kicks") for x in rank(index, brief, limit=3))
+
+
+def test_a_topic_listed_second_counts_clearly_less_than_the_main_one() -> None:
+    """Same words, same topics; one lists the brief's topic first (its main subject), the
+    other second. The second-listed topic counted 0.9 of the first (topic relevance 0.025
+    apart), so a side subject ranked as a main one; it counts 0.6 now."""
+    main = listing("inf_b_main", topics=["vegan-food", "running"])
+    side = listing("inf_a_side", topics=["running", "vegan-food"])
+    brief = {**BRIEF, "topics": ["vegan-food"]}
+    m = {x.listing_id: x for x in rank(build(main, side), brief, limit=5)}
+    gap = m["inf_b_main"].components["topic_relevance"][0]
+    gap -= m["inf_a_side"].components["topic_relevance"][0]
+    assert gap >= 0.1
+    assert "shares topic vegan-food" in m["inf_a_side"].components["topic_relevance"][1]

@@ -68,8 +68,10 @@ N_TOPIC_FEATURES = 1 << 16
 # A follower spike whose history point is dated from 10 days before to 45 days after a viral
 # post (a monthly history dates the jump up to a month late) is growth the post explains.
 VIRAL_WINDOW = (-10, 45)
-# Depth of a declared topic by its position: creators list their main subject first.
-TOPIC_DEPTH: tuple[float, ...] = (1.0, 0.9, 0.75, 0.6)
+# Depth of a declared topic by its position: creators list their main subject first, and a
+# subject listed second or later is one they post about now and then, to an audience that
+# follows them for something else (round 5: was 1, 0.9, 0.75, 0.6, nearly flat).
+TOPIC_DEPTH: tuple[float, ...] = (1.0, 0.6, 0.45, 0.35)
 PROFILE_TERMS = 24  # words kept per topic profile
 PROFILE_SAMPLE = 200_000  # listings a topic profile is fitted on, at most
 PROFILE_MIN_LISTINGS = 3  # a topic declared by fewer listings gets no profile

@@ -9,11 +9,12 @@ listings):
 2. Components, each in [0, 1]:
 
    ================== =====================================================================
-   topic_relevance    0.25 x depth-weighted share of the brief's topics the listing declares
-                      (its first topic counts 1, later ones less: main vs side subject;
+   topic_relevance    0.35 x depth-weighted share of the brief's topics the listing declares
+                      (its first topic counts 1, the second 0.6, later ones less: main vs
+                      side subject;
                       the creators' own topic names closest to the brief's words count as
                       the brief's topics, by closeness: ``_infer_topics``) +
-                      0.75 x TF-IDF cosine of the brief's text and topics, expanded with the
+                      0.65 x TF-IDF cosine of the brief's text and topics, expanded with the
                       topics' profiles (the words creators on that topic use, any language;
                       inferred topics' too),
                       vs bio + samples + topics (saturating at 0.3); the more of a creator's
@@ -115,7 +116,9 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 AUTHENTICITY_GATE_POWER = 1.5
 COSINE_SATURATION = 0.3  # a cosine this high is as relevant as text gets
 EXPANSION = 0.25  # weight of the topics' profiles in the query (the brief's own words: the rest)
-TOPIC_SHARE_WEIGHT = 0.25
+# Weight of the declared topics (by depth) in topic relevance, the text the rest (round 5: was
+# 0.25; with the creators' own topic names matched to the brief, declarations say more).
+TOPIC_SHARE_WEIGHT = 0.35
 FAIR_OVERSHOOT = 1.5  # asking more than this x the fair median is penalised
 UNDER_BUDGET_POWER = 0.35
 OVER_BUDGET_POWER = 1.0
