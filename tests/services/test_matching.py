@@ -470,6 +470,30 @@ def test_foreign_audience_alone_is_not_evidence_of_fraud() -> None:
     assert not matches["inf_abroad"].gates
 
 
+def test_a_us_share_is_plausible_for_any_creator() -> None:
+    """A Portuguese-speaking Brazilian creator with a fifth of the audience in the US (the
+    diaspora, the largest market on every platform) and weak engagement was convicted: the US
+    share counted as a geography that fits neither country nor language, which then backed
+    the low engagement (authenticity 0.16-0.46 for such honest creators in world3)."""
+    diaspora = listing(
+        "inf_diaspora",
+        country="BR",
+        languages=["pt"],
+        accounts=[account(er=0.012)],
+        audience={
+            "countries": {"BR": 75.0, "US": 25.0},
+            "age_bands": {"18-24": 30.0, "25-34": 45.0, "35-44": 25.0},
+            "genders": {"female": 70.0, "male": 28.0, "other": 2.0},
+            "languages": {"pt": 85.0, "en": 15.0},
+        },
+    )
+    index = build(listing("inf_honest"), diaspora, fillers=40)
+    m = {x.listing_id: x for x in rank(index, BRIEF, limit=60)}
+    value, reason = m["inf_diaspora"].components["authenticity"]
+    assert "fit neither" not in reason and "alone: weak evidence" in reason
+    assert value > 0.8 and not m["inf_diaspora"].gates
+
+
 def test_engagement_pod_is_gated_with_its_evidence() -> None:
     pod = listing("inf_pod", accounts=[account(er=0.14, comments_per_like=0.2)])
     index = build(listing("inf_honest"), pod, fillers=40)

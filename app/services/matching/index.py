@@ -1029,8 +1029,14 @@ def geo_consistent(country: np.ndarray, lang_mask: np.ndarray) -> np.ndarray:
     speaks = (COUNTRY_LANG_MASK[:, None] & lang_mask[None, :].astype(np.uint64)) != 0
     is_home = np.arange(len(mv.COUNTRIES))[:, None] == country[None, :]
     unknown = (np.arange(len(mv.COUNTRIES)) == mv.OTHER_COUNTRY)[:, None]
-    consistent: np.ndarray = same_region | speaks | is_home | unknown
+    consistent: np.ndarray = same_region | speaks | is_home | unknown | _ANYONES[:, None]
     return consistent
+
+
+# Audience countries plausible for any creator: the US is every platform's largest audience
+# and home to the largest diasporas (Brazilian, German, Indian, Mexican, Korean ...), and its
+# followers are among the dearest to fake; a US share is no sign of bought followers.
+_ANYONES = np.isin(np.arange(len(mv.COUNTRIES)), [mv.COUNTRY_INDEX["US"]])
 
 
 def _geo_mismatch(
