@@ -467,17 +467,18 @@ class _Read:
 _LAST: list[_Read] = []
 
 
+# One statement (one round trip, asked on every ranking): three one-row aggregates side by side.
+_FINGERPRINT = select(
+    select(func.count(), func.max(Contract.id), func.max(Contract.ended_at))
+    .where(Contract.state.in_(FINISHED_STATES))
+    .subquery(),
+    select(func.count(), func.max(Rating.id)).subquery(),
+    select(func.count(), func.max(MetricReport.id)).subquery(),
+)
+
+
 async def _fingerprint(session: AsyncSession, today: date) -> tuple[Any, ...]:
-    key: list[Any] = [today]
-    for stmt in (
-        select(func.count(), func.max(Contract.id), func.max(Contract.ended_at)).where(
-            Contract.state.in_(FINISHED_STATES)
-        ),
-        select(func.count(), func.max(Rating.id)),
-        select(func.count(), func.max(MetricReport.id)),
-    ):
-        key.extend((await session.execute(stmt)).one())
-    return tuple(key)
+    return (today, *(await session.execute(_FINGERPRINT)).one())
 
 
 async def records(session: AsyncSession, today: date) -> Mapping[str, Record]:
@@ -506,6 +507,8 @@ async def relationship_scores(
 
     Ratings count once revealed by the start of `today` (the matching works by day)."""
     found = await records(session, today)
+    if not found:  # no finished contract anywhere: no figures to read
+        return {}
     chosen = await _public_figures_of_all(session)
     everything = frozenset(FIGURES)
     out: dict[str, tuple[float, str]] = {}
