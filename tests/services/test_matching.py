@@ -866,3 +866,20 @@ def test_a_topic_listed_second_counts_clearly_less_than_the_main_one() -> None:
     gap -= m["inf_a_side"].components["topic_relevance"][0]
     assert gap >= 0.1
     assert "shares topic vegan-food" in m["inf_a_side"].components["topic_relevance"][1]
+
+
+def test_an_unreported_audience_abroad_is_what_creators_abroad_report() -> None:
+    """A creator abroad who reports no audience was guessed at 5 % in the brief's countries
+    whatever the market, as much as a creator who reports 2-9 % there; in a market the
+    creators abroad barely reach (the 35 US fillers report 0 % in SE/NO) the guess is now
+    what they report. Too few creators at home report (2), so the constant stands there."""
+    silent_abroad = listing("inf_silent_us", country="US", audience={})
+    silent_home = listing("inf_silent_se", audience={})
+    index = build(listing("inf_full"), silent_abroad, silent_home, fillers=35)
+    m = {x.listing_id: x for x in rank(index, BRIEF, limit=40)}
+    reason = m["inf_silent_us"].components["audience_fit"][1]
+    assert "~0% in SE/NO (not reported: the mean that creators outside SE/NO report)" in reason
+    assert (
+        "~40% in SE/NO (not reported, and too few creators living in SE/NO report"
+        in (m["inf_silent_se"].components["audience_fit"][1])
+    )

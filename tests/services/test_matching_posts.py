@@ -256,7 +256,7 @@ def test_an_unreported_audience_is_estimated_not_zero() -> None:
     m = by_id(index)
     value, reason = m["inf_silent"].components["audience_fit"]
     assert 0.3 < value < m["inf_full"].components["audience_fit"][0]
-    assert "not reported: estimated from the creator's country" in reason
+    assert "not reported, and too few creators living in SE/NO report theirs: a prior" in reason
     assert m["inf_abroad"].components["audience_fit"][0] < value
 
 

@@ -384,6 +384,8 @@ class ListingIndex:
         self.topic_profiles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.topic_names: dict[int, str] = {}  # hashed declared topic -> slug, for reasons
         self._profile_matrix: Any = None  # topics x words, built on first use
+        # (dimension, *targets) -> mean share reported at home / away (scoring._audience_prior)
+        self.audience_priors: dict[tuple[Any, ...], tuple[float, float, bool, bool]] = {}
 
     # --- construction -------------------------------------------------------------------
 
@@ -642,6 +644,7 @@ class ListingIndex:
 
     def refresh_stats(self) -> None:
         """Recompute engagement medians and every row's engagement ratio and authenticity."""
+        self.audience_priors = {}
         n = self.n
         c = self.cols
         self.stats = au.compute_stats(

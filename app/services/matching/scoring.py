@@ -494,7 +494,7 @@ def components(
             if len(nothing):
                 silent = nothing[_silent(arr, rows[nothing])]
                 if len(silent):
-                    share[silent] = _unknown_share(c, name, targets, rows[silent])
+                    share[silent] = _unknown_share(index, name, targets, rows[silent])
             shares.append((name, share.astype(np.float32)))
     if shares:
         # A share at or above AUDIENCE_ENOUGH of the target is a full fit: past that point a
@@ -613,7 +613,8 @@ def _price_fit(
 
 FLOOR = 0.02  # components enter the geometric mean as FLOOR + (1 - FLOOR) x value
 # An audience the listing does not report: the share guessed in the target when the creator
-# lives in (or speaks the language of) a target, when not, and for ages and genders.
+# lives in (or speaks the language of) a target, when not, and for ages and genders; the
+# first two only where too few creators report that dimension (``_audience_prior``).
 UNKNOWN_AUDIENCE_HOME, UNKNOWN_AUDIENCE_AWAY, UNKNOWN_AUDIENCE_NEUTRAL = 0.4, 0.05, 0.5
 
 
@@ -636,9 +637,12 @@ def _silent(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def _unknown_share(
-    c: Mapping[str, np.ndarray], name: str, targets: list[int], rows: np.ndarray
+    index: ListingIndex, name: str, targets: list[int], rows: np.ndarray
 ) -> np.ndarray:
-    """The estimated share in the target for rows that report nothing in this dimension."""
+    """The estimated share in the target for rows that report nothing in this dimension:
+    what the creators who do report show on average, those living in (speaking the language
+    of) a target apart from the others (``_audience_prior``); ages and genders neutral."""
+    c = index.cols
     if name == "countries":
         home = np.isin(c["country"][rows], targets)
     elif name == "languages":
@@ -646,7 +650,47 @@ def _unknown_share(
         home = (c["lang_mask"][rows] & np.uint64(bits)) != 0
     else:
         return np.full(len(rows), UNKNOWN_AUDIENCE_NEUTRAL, np.float32)
-    return np.where(home, UNKNOWN_AUDIENCE_HOME, UNKNOWN_AUDIENCE_AWAY).astype(np.float32)
+    at_home, away, _, _ = _audience_prior(index, name, targets)
+    return np.where(home, at_home, away).astype(np.float32)
+
+
+PRIOR_SAMPLE = 100_000  # reporting rows an audience prior is averaged over, at most
+PRIOR_MIN_ROWS = 30  # fewer reporting creators in a group: the constant is used instead
+
+
+def _audience_prior(
+    index: ListingIndex, name: str, targets: list[int]
+) -> tuple[float, float, bool, bool]:
+    """Mean share in the target among the creators who report this dimension, for those who
+    live in (speak the language of) a target and for the others: the expected audience of
+    a creator who reports none. A creator abroad reaches a given market a little (how
+    little depends on the market: 0-12 % on world3's briefs), one at home mostly. Cached per
+    target until the index's statistics are refitted; UNKNOWN_AUDIENCE_* when too few
+    creators report (the last two values say whether each was measured)."""
+    key = (name, *targets)
+    cached = index.audience_priors.get(key)
+    if cached is not None:
+        return cached
+    c = index.cols
+    col = "aud_country" if name == "countries" else "aud_lang"
+    n = index.n
+    step = max(1, n // PRIOR_SAMPLE)
+    arr = c[col][:, :n:step]
+    reports = (arr.sum(axis=0) > 0) & c["alive"][:n:step]
+    total = arr[targets].sum(axis=0).astype(np.float32) * np.float32(1 / 200)
+    if name == "countries":
+        home = np.isin(c["country"][:n:step], targets)
+    else:
+        bits = sum(1 << k for k in targets if k < 64)
+        home = (c["lang_mask"][:n:step] & np.uint64(bits)) != 0
+    out, measured = [], []
+    for group, default in ((home, UNKNOWN_AUDIENCE_HOME), (~home, UNKNOWN_AUDIENCE_AWAY)):
+        picked = total[reports & group]
+        measured.append(len(picked) >= PRIOR_MIN_ROWS)
+        out.append(min(float(picked.mean()), 1.0) if measured[-1] else default)
+    prior = (out[0], out[1], measured[0], measured[1])
+    index.audience_priors[key] = prior
+    return prior
 
 
 def engagement_curve(ratio: np.ndarray) -> np.ndarray:
@@ -1079,9 +1123,29 @@ def _reasons(
             }[name]
             col = {"countries": "aud_country", "age_bands": "aud_age", "genders": "aud_gender",
                    "languages": "aud_lang"}[name]  # fmt: skip
-            if int(c[col][:, row].sum()) == 0:
-                bits.append(f"~{_pct(s)} {label} (not reported: estimated from the creator's "
-                            "country and languages, else neutral)")  # fmt: skip
+            if int(c[col][:, row].sum()) == 0 and name in ("countries", "languages"):
+                # The estimate `_unknown_share` used, and whose reports it averages.
+                if name == "countries":
+                    home = int(c["country"][row]) in q.countries
+                    who = "living in" if home else "outside"
+                    where = "/".join(target.get("countries") or ())
+                else:
+                    bits_l = sum(1 << k for k in q.languages if k < 64)
+                    home = int(c["lang_mask"][row]) & bits_l != 0
+                    who = "speaking" if home else "not speaking"
+                    where = "/".join(target.get("languages") or ())
+                prior = _audience_prior(
+                    index, name, q.countries if name == "countries" else q.languages
+                )
+                bits.append(
+                    f"~{_pct(s)} {label} (not reported: the mean that creators {who} {where} "
+                    "report)"
+                    if prior[2 if home else 3]
+                    else f"~{_pct(s)} {label} (not reported, and too few creators {who} "
+                    f"{where} report theirs: a prior)"
+                )
+            elif int(c[col][:, row].sum()) == 0:
+                bits.append(f"~{_pct(s)} {label} (not reported: neutral)")
             else:
                 bits.append(f"{_pct(s)} {label}")
         audience_text = f"audience: {', '.join(bits)}"
