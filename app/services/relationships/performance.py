@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, RowMapping, func, select
+from sqlalchemy import ColumnElement, RowMapping, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
@@ -467,13 +467,17 @@ class _Read:
 _LAST: list[_Read] = []
 
 
-# One statement (one round trip, asked on every ranking): three one-row aggregates side by side.
-_FINGERPRINT = select(
+# One statement (one round trip, asked on every ranking): three one-row aggregates side by side,
+# joined on true (a cross join of single rows, said explicitly so SQLAlchemy does not warn).
+_CONTRACTS = (
     select(func.count(), func.max(Contract.id), func.max(Contract.ended_at))
     .where(Contract.state.in_(FINISHED_STATES))
-    .subquery(),
-    select(func.count(), func.max(Rating.id)).subquery(),
-    select(func.count(), func.max(MetricReport.id)).subquery(),
+    .subquery()
+)
+_RATINGS = select(func.count(), func.max(Rating.id)).subquery()
+_REPORTS = select(func.count(), func.max(MetricReport.id)).subquery()
+_FINGERPRINT = select(_CONTRACTS, _RATINGS, _REPORTS).select_from(
+    _CONTRACTS.join(_RATINGS, true()).join(_REPORTS, true())
 )
 
 
