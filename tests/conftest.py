@@ -135,15 +135,29 @@ async def database(app: Any) -> Database:
     return app.state.resources.database
 
 
-async def _empty_tables(database: Database) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    async with database.engine.begin() as conn:
+# Every table of the schema, children first (the order DELETE needs with foreign keys on).
+RESET_TABLES = [t.name for t in reversed(Base.metadata.sorted_tables)]
+_DELETES = "; ".join(f'DELETE FROM "{t}"' for t in RESET_TABLES)
+# What TRUNCATE ... RESTART IDENTITY did for the identity/serial columns: next value is the start.
+_RESTART_SEQUENCES = (
+    "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s JOIN pg_depend d"
+    " ON d.classid = 'pg_class'::regclass AND d.objid = s.seqrelid AND d.deptype IN ('a', 'i')"
+)
+
+
+async def empty_tables(database: Database) -> None:
+    """Delete every row of every table (tests/test_isolation.py proves none is missed).
+
+    One script, one round trip and one transaction. DELETE, not TRUNCATE: on PostgreSQL a
+    TRUNCATE of the 64 tables cost ≈ 1 s (it swaps every table's files), DELETE of the few rows a
+    test wrote ≈ 5 ms; on SQLite one script halves 64 separate statements."""
+    async with database.engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
         if conn.dialect.name == "postgresql":
-            quoted = ", ".join(f'"{t}"' for t in tables)
-            await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+            # asyncpg runs a script without arguments as one implicit transaction.
+            await driver.execute(f"{_DELETES}; {_RESTART_SEQUENCES}")
         else:
-            for table in tables:
-                await conn.execute(text(f'DELETE FROM "{table}"'))
+            await driver.executescript(f"BEGIN IMMEDIATE; {_DELETES}; COMMIT")
 
 
 @pytest.fixture(autouse=True)
@@ -151,7 +165,7 @@ async def _isolated(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Every test that touches the database starts from empty tables."""
     yield
     if "database" in request.fixturenames or "client" in request.fixturenames:
-        await _empty_tables(request.getfixturevalue("database"))
+        await empty_tables(request.getfixturevalue("database"))
         # The session's apps count rate limits in memory: every test starts with full quotas
         # (sign-ins too: without this, the 31st sign-in of a run from the test IP was a 429).
         for name in ("app", "stripe_app"):
