@@ -240,3 +240,30 @@ async def test_a_ranking_without_listing_changes_reindexes_nothing(client, app):
     assert r.status_code == 200, r.text
     body = (await client.get(path, headers=owner.headers)).json()
     assert index.n == rows + 1 and listing["id"] in [m["listing_id"] for m in body["data"]]
+
+
+async def test_every_platform_keeps_only_creators_who_cover_the_whole_brief(client):
+    """A brand that will not split a campaign between creators asks for every platform; by
+    default a creator missing one still ranks (lower), with `every_platform=true` they are out,
+    and `explain` names the platform missing."""
+    owner, _, brief = await _brand_with_brief(
+        client,
+        platforms=["instagram", "youtube"],
+        deliverables=[
+            {"type": "instagram_reel", "count": 1},
+            {"type": "youtube_video", "count": 1},
+        ],
+    )
+    _, both = await _listing(
+        client, accounts=[account_body(), account_body("youtube", handle="mara_yt")]
+    )
+    _, insta = await _listing(client)
+    path = f"/v1/briefs/{brief['id']}/matches"
+    r = await client.get(path, headers=owner.headers)
+    assert {m["listing_id"] for m in r.json()["data"]} == {both["id"], insta["id"]}
+    r = await client.get(
+        path, params={"every_platform": "true", "explain": insta["id"]}, headers=owner.headers
+    )
+    body = r.json()
+    assert [m["listing_id"] for m in body["data"]] == [both["id"]]
+    assert "no account on youtube" in body["excluded"][insta["id"]]

@@ -63,6 +63,14 @@ async def list_brief_matches(
     followers_min: Annotated[int | None, Query(ge=0)] = None,
     followers_max: Annotated[int | None, Query(ge=0)] = None,
     min_authenticity: Annotated[float | None, Query(ge=0, le=1)] = None,
+    every_platform: Annotated[
+        bool,
+        Query(
+            description="Only creators with an account on every platform of the brief. By "
+            "default a creator missing one of them ranks lower (score x the square root of the "
+            "share of the deliverables they can make): the campaign could be split"
+        ),
+    ] = False,
     relax: Annotated[
         list[Literal["fake_followers", "over_exposure"]] | None,
         Query(
@@ -80,6 +88,7 @@ async def list_brief_matches(
         min_followers=followers_min,
         max_followers=followers_max,
         min_authenticity=min_authenticity,
+        every_platform=every_platform,
         gate_fake_followers="fake_followers" not in (relax or ()),
         gate_over_exposure="over_exposure" not in (relax or ()),
     )

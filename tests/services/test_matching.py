@@ -883,3 +883,24 @@ def test_an_unreported_audience_abroad_is_what_creators_abroad_report() -> None:
         "~40% in SE/NO (not reported, and too few creators living in SE/NO report"
         in (m["inf_silent_se"].components["audience_fit"][1])
     )
+
+
+def test_every_platform_filter_keeps_only_creators_on_all_of_the_briefs_platforms() -> None:
+    two = {
+        **BRIEF,
+        "platforms": ["instagram", "youtube"],
+        "deliverables": [
+            {"type": "instagram_reel", "count": 1},
+            {"type": "youtube_video", "count": 1},
+        ],
+    }
+    both = listing("inf_both", accounts=[account(), account("youtube", followers=30_000)])
+    index = build(both, listing("inf_insta"))
+    assert {"inf_both", "inf_insta"} <= set(ids(rank(index, two, limit=20)))
+    strict = RankFilters(every_platform=True)
+    assert ids(rank(index, two, limit=20, filters=strict)) == ["inf_both"]
+    reason = filtered_out_reason(index, two, "inf_insta", filters=strict)
+    assert reason is not None and "no account on youtube" in reason
+    # A brief that names no platform and no deliverable accepts any: nothing to require.
+    anything = {**BRIEF, "platforms": [], "deliverables": []}
+    assert "inf_insta" in ids(rank(index, anything, limit=20, filters=strict))

@@ -186,6 +186,9 @@ class RankFilters:
     min_followers: int | None = None  # on the brief's platforms (largest account)
     max_followers: int | None = None
     min_authenticity: float | None = None
+    # Only creators with an account on every platform of the brief (by default a creator
+    # missing one ranks lower, as part of a match: the brand could split the campaign).
+    every_platform: bool = False
     # Gates (on by default): listings past them rank after every other. A brand relaxes one
     # to rank such listings by their score like any other.
     gate_fake_followers: bool = True
@@ -400,7 +403,15 @@ def _extra_filter_mask(
             out &= reach <= f.max_followers
     if f.min_authenticity is not None:
         out &= c["authenticity"][rows] >= f.min_authenticity
+    if f.every_platform and _named_platforms(q):
+        out &= (c["platform_mask"][rows] & np.uint8(q.platform_mask)) == q.platform_mask
     return out
+
+
+def _named_platforms(q: BriefQuery) -> bool:
+    """Whether the brief names its platforms (directly or by its deliverables); a brief that
+    names none accepts any, and "every platform" would mean all of them."""
+    return bool(q.brief.get("platforms") or q.deliverables)
 
 
 # --------------------------------------------------------------------------------------
@@ -947,6 +958,14 @@ def filtered_out_reason(
         return f"unavailable {when}, the brief publishes from {iso_day(q.start_day)}"
     if q.category_mask and int(c["refused_mask"][row]) & q.category_mask:
         return f"refuses the brief's category ({brief.get('category')})"
+    if filters is not None and filters.every_platform and _named_platforms(q):
+        have_mask = int(c["platform_mask"][row])
+        missing = [mv.PLATFORMS[p] for p in q.platforms if not have_mask >> p & 1]
+        if missing:
+            return (
+                f"no account on {'/'.join(missing)}, and every platform of the brief is "
+                "required (every_platform)"
+            )
     if filters is not None and not _extra_filter_mask(index, q, filters, slice(row, row + 1))[0]:
         return "excluded by the search filters (country, language, followers or authenticity)"
     return None
