@@ -904,3 +904,40 @@ def test_every_platform_filter_keeps_only_creators_on_all_of_the_briefs_platform
     # A brief that names no platform and no deliverable accepts any: nothing to require.
     anything = {**BRIEF, "platforms": [], "deliverables": []}
     assert "inf_insta" in ids(rank(index, anything, limit=20, filters=strict))
+
+
+def test_reverse_ranking_infers_topics_and_estimates_audiences_as_the_forward_one() -> None:
+    """rank_briefs_for_listing scores one listing in a mini index: without the index's topic
+    profiles it inferred no topic (the creators' names for a "footwear" brief) and estimated
+    an unreported audience from that one listing, so its scores differed from the forward
+    ranking's for the same pair."""
+    kicks = [
+        listing(
+            f"inf_kicks{k}",
+            bio="Sneaker collector: drops, restocks and on-feet reviews.",
+            topics=["sneaker-collecting", "streetwear"],
+            content_samples=["Restock day: three sneaker drops on feet #sneakers"],
+        )
+        for k in range(3)
+    ]
+    silent = listing(
+        "inf_silent_es",
+        country="ES",
+        audience={},
+        bio="Colecciono zapatillas desde Madrid.",
+        topics=["sneaker-collecting"],
+        content_samples=["Zapatillas nuevas, lanzamiento del sábado"],
+    )
+    brief = {
+        **BRIEF,
+        "title": "Footwear launch",
+        "description": "Our new sneaker drop: show the restock and the sneakers on feet.",
+        "topics": ["footwear"],
+    }
+    index = build(*kicks, silent, fillers=35)
+    forward = {x.listing_id: x for x in rank(index, brief, limit=60)}["inf_silent_es"]
+    (back,) = rank_briefs_for_listing(silent, [brief], index=index)
+    for name in ("topic_relevance", "audience_fit"):
+        assert back.components[name][0] == pytest.approx(forward.components[name][0], abs=1e-4)
+    assert "declares sneaker-collecting" in back.components["topic_relevance"][1]
+    assert "the mean that creators outside SE/NO report" in back.components["audience_fit"][1]

@@ -1004,6 +1004,12 @@ def rank_briefs_for_listing(
     else:
         mini.idf = np.ones(tx.N_FEATURES, np.float32)
     mini.upsert(listing)
+    if index is not None:
+        # The index's topic profiles and names too (after the upsert, which may refit the
+        # mini index's own): a brief's topics are inferred and expanded as in the forward
+        # ranking.
+        mini.topic_profiles = index.topic_profiles
+        mini.topic_names = {**index.topic_names, **mini.topic_names}
     lid = listing["id"]
     conflicts = set(exclusivity_conflicts)
     blocked = set(blocked_by_brands)
@@ -1015,6 +1021,13 @@ def rank_briefs_for_listing(
         q = resolve_brief(mini, brief)
         if not hard_filter_mask(mini, q)[0]:
             continue
+        if index is not None:
+            # An unreported audience is estimated from the index's reporting creators, not
+            # from this one listing (see `_audience_prior`).
+            for name, targets in (("countries", q.countries), ("languages", q.languages)):
+                if targets:
+                    key = (name, *targets)
+                    mini.audience_priors[key] = _audience_prior(index, name, targets)
         rel = None
         if relationship:
             brand_id: str | None = brief.get("brand_id")
