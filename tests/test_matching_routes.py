@@ -267,3 +267,29 @@ async def test_every_platform_keeps_only_creators_who_cover_the_whole_brief(clie
     body = r.json()
     assert [m["listing_id"] for m in body["data"]] == [both["id"]]
     assert "no account on youtube" in body["excluded"][insta["id"]]
+
+
+async def test_another_brands_exclusivity_in_the_category_keeps_the_creator_out(client):
+    from tests.factories import create_contract, open_deal
+
+    # Brand A holds the creator exclusively for food (a contract awaiting funding binds).
+    deal = await open_deal(client)
+    await create_contract(client, deal, exclusivity={"category": "food", "days": 30})
+    _, other = await _listing(client)
+    owner, _, food = await _brand_with_brief(client, category="food")
+    brand = await create_brand(client, owner, "Apparel Co")
+    apparel = await create_brief(client, owner, brand["id"], state="open", category="apparel")
+    creator = deal.listing["id"]
+
+    r = await client.get(
+        f"/v1/briefs/{food['id']}/matches", params={"explain": [creator]}, headers=owner.headers
+    )
+    assert r.status_code == 200, r.text
+    ids = [m["listing_id"] for m in r.json()["data"]]
+    assert creator not in ids and other["id"] in ids
+    assert "exclusivity" in r.json()["excluded"][creator]
+    # Another category is not bound; nor is brand A's own brief.
+    r = await client.get(f"/v1/briefs/{apparel['id']}/matches", headers=owner.headers)
+    assert creator in [m["listing_id"] for m in r.json()["data"]]
+    r = await client.get(f"/v1/briefs/{deal.brief['id']}/matches", headers=deal.brand_owner.headers)
+    assert creator in [m["listing_id"] for m in r.json()["data"]]

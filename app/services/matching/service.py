@@ -27,7 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Boolean, String, cast, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidRequest, NotFound
@@ -404,21 +404,37 @@ def _add_page(builder: IndexBuilder, page: list[Influencer]) -> None:
     builder.add_many([listing_document(row) for row in page])
 
 
-async def _exclusivity_conflicts(
+async def _left_out(
     session: AsyncSession, brand_id: str, category: str | None, today: date
-) -> set[str]:
-    """Influencers bound to another brand's exclusivity in this category today."""
-    if not category:
-        return set()
-    rows = await session.scalars(
-        select(Contract.influencer_id).where(
+) -> tuple[set[str], dict[str, str]]:
+    """Influencers bound to another brand's exclusivity in the brief's category today, and the
+    ones the brand marked do_not_work (a relationship row) with its reason: one statement
+    (UNION ALL), one round trip on every ranking."""
+    refused = select(
+        Relationship.influencer_id,
+        Relationship.status_reason,
+        literal(True, Boolean).label("refused"),
+    ).where(
+        Relationship.brand_id == brand_id,
+        Relationship.status == RelationshipStatus.do_not_work,
+    )
+    stmt: Any = refused
+    if category:
+        bound = select(Contract.influencer_id, cast(null(), String), literal(False, Boolean)).where(
             Contract.brand_id != brand_id,
             Contract.exclusivity_category == category,
             Contract.exclusivity_until >= today,
             Contract.state.not_in(RELEASING_STATES),
         )
-    )
-    return set(rows)
+        stmt = union_all(refused, bound)
+    conflicts: set[str] = set()
+    marked: dict[str, str] = {}
+    for influencer_id, reason, is_refused in await session.execute(stmt):
+        if is_refused:
+            marked[influencer_id] = reason or "no reason given"
+        else:
+            conflicts.add(influencer_id)
+    return conflicts, marked
 
 
 # The relationship component's source: app/services/wiring.py fills it with the relationships
@@ -437,17 +453,6 @@ async def relationship_component(
     for source in RELATIONSHIP_SCORES:
         scores.update(await source(session, brand_id, today))
     return scores
-
-
-async def do_not_work(session: AsyncSession, brand_id: str) -> dict[str, str]:
-    """Creators the brand marked do_not_work (a relationship row), with its reason."""
-    rows = await session.execute(
-        select(Relationship.influencer_id, Relationship.status_reason).where(
-            Relationship.brand_id == brand_id,
-            Relationship.status == RelationshipStatus.do_not_work,
-        )
-    )
-    return {influencer_id: reason or "no reason given" for influencer_id, reason in rows}
 
 
 async def _relationship(session: AsyncSession, brand_id: str) -> dict[str, tuple[float, str]]:
@@ -511,9 +516,8 @@ async def matches_for_brief(
         raise BriefNotFound(f"No brief {brief_id} among your brands' briefs")
     brief, blocked_list = row
     blocked = set(blocked_list or [])
-    conflicts = await _exclusivity_conflicts(session, brief.brand_id, brief.category, today)
     # do_not_work (issue 15) filters like the blocked list; `explain` names it with the reason.
-    refused = await do_not_work(session, brief.brand_id)
+    conflicts, refused = await _left_out(session, brief.brand_id, brief.category, today)
     blocked |= set(refused)
     relationship = await relationship_component(session, brief.brand_id, today)
     doc = document(brief)
