@@ -30,8 +30,8 @@ import os
 import platform
 import random
 import re
+import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,7 +48,16 @@ import httpx
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
 from wirecount import WireCounter  # noqa: E402
+
+from benchmarks.common import (  # noqa: E402
+    cpu_model,
+    free_port,
+    git_commit,
+    kernel,
+    process_cpu_seconds,
+)
 
 # The interpreter running this script, on the tree this script is in (PYTHONPATH=ROOT), so a
 # copy of the repository at any commit benchmarks its own code.
@@ -57,7 +66,9 @@ RAPPORT = [PYTHON, "-c", "from app.cli import main; main()"]
 PY_SPY = str(Path(sys.executable).parent / "py-spy")
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/postgres"
-DATABASE = "rapport_api_bench"
+# A name of its own per run: two runs at once (two sessions, two worktrees) must not drop or
+# seed each other's database.
+DATABASE = f"rapport_api_bench_{secrets.token_hex(4)}"
 SECRET = "bench-api-secret-0123456789abcdef0123456789abcdef"  # noqa: S105 - a scratch key
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a scratch account
 ROUTES = ("healthz", "get_brief", "list_briefs")
@@ -65,7 +76,6 @@ ROUTES = ("healthz", "get_brief", "list_briefs")
 ENV_SHOWN = ("RAPPORT_ACCESS_LOG", "RAPPORT_LOG_LEVEL", "RAPPORT_DATABASE_POOL_SIZE")
 ACCESS_LOG = "0.01"
 SIDES = ("rapport", "minimal")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def say(message: str) -> None:
@@ -76,25 +86,12 @@ def say(message: str) -> None:
 
 
 def machine() -> dict[str, Any]:
-    model = "unknown"
-    with open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
     return {
-        "cpu_model": model,
+        "cpu_model": cpu_model(),
         "cores": os.cpu_count(),
-        "kernel": platform.release(),
+        "kernel": kernel(),
         "python": platform.python_version(),
     }
-
-
-def process_cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    # After the command: state is field 3, so utime (14) and stime (15) are [11] and [12].
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def system_busy() -> tuple[int, int]:
@@ -102,12 +99,6 @@ def system_busy() -> tuple[int, int]:
         values = [int(v) for v in stat.readline().split()[1:]]
     idle = values[3] + values[4]
     return sum(values) - idle, sum(values)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Server:
@@ -603,19 +594,6 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -710,7 +688,9 @@ def main() -> None:
         )
         postgres = asyncio.run(fetch("postgres", "SHOW server_version"))[0][0]
     finally:
-        if not args.keep:
+        if args.keep:
+            say(f"· kept the scratch database {DATABASE}")
+        else:
             asyncio.run(admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
 
     routes: dict[str, Any] = {}

@@ -45,7 +45,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -62,6 +61,7 @@ import httpx
 
 # The checkout's own dev tools (the scratch clusters), whatever the venv installed.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.common import cpu_model, free_port, memory_gb
 from rapport_dev.pgcluster import ScratchPair
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,12 +76,6 @@ CAPTION = "#ad Race-week oats: my breakfast before the long run."
 
 
 # --- processes ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # prctl(PR_SET_PDEATHSIG) looked up here, in the parent: the child, between fork and exec,
@@ -1235,20 +1229,11 @@ async def kill_and_restart(
 
 
 def machine() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    memory = None
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        kib = int(Path("/proc/meminfo").read_text().split("\n")[0].split()[1])
-        memory = round(kib / 1024 / 1024, 1)
+    model = cpu_model()
     return {
-        "cpu": model,
+        "cpu": model if model != "unknown" else platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
-        "memory_gib": memory,
+        "memory_gib": memory_gb(),
         "python": platform.python_version(),
         "os": f"{platform.system()} {platform.release()}",
     }

@@ -40,6 +40,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from benchmarks.common import cpu_model, free_port  # noqa: E402
 
 COMPONENTS = (
     "topic_relevance",
@@ -239,12 +240,6 @@ def run_in_process(case: Case, today: date, ablation: bool) -> dict[str, Any]:
 # Through the API
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """The app under uvicorn in a child process, on a fresh database."""
 
@@ -260,7 +255,7 @@ class Server:
             )
             database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{self.pg_name}"
         self.url = database_url or f"sqlite+aiosqlite:///{self.tmp.name}/outside.db"
-        self.port = _free_port()
+        self.port = free_port()
         self.env = {
             **os.environ,
             "RAPPORT_DATABASE_URL": self.url,
@@ -412,15 +407,7 @@ async def load_and_rank(case: Case, base: str, ablation: bool) -> dict[str, Any]
 
 
 def _machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
+    return {"nproc": os.cpu_count(), "cpu": cpu_model(), "python": platform.python_version()}
 
 
 def markdown(payload: dict[str, Any]) -> str:

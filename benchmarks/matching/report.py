@@ -1,47 +1,30 @@
-"""Shared by http.py and memory.py: the machine, process memory, and scaling.json / scaling.md."""
+"""Shared by throughput.py and memory.py: the machine, process memory, scaling.json / .md."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
-import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from benchmarks import common  # noqa: E402
 
 
 def machine() -> dict[str, Any]:
-    model = "unknown"
-    with open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as meminfo:
-        total_kb = int(meminfo.readline().split()[1])
     return {
-        "cpu_model": model,
+        "cpu_model": common.cpu_model(),
         "cores": os.cpu_count(),
-        "memory_gb": round(total_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
+        "memory_gb": common.memory_gb(),
+        "kernel": common.kernel(),
         "python": platform.python_version(),
     }
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip()
+git_commit = common.git_commit
 
 
 def smaps(pid: int) -> dict[str, float]:

@@ -27,7 +27,6 @@ import os
 import platform
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,22 +43,18 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 from report import git_commit, machine, merge_json, smaps  # noqa: E402
 
+from benchmarks.common import free_port  # noqa: E402
+from benchmarks.common import process_cpu_seconds as cpu_seconds  # noqa: E402
+
 PYTHON = sys.executable
 RAPPORT = [PYTHON, "-c", "from app.cli import main; main()"]
 PG = "postgresql://postgres@127.0.0.1:5432"
 SECRET = "bench-matching-secret-0123456789abcdef0123456789abcdef"  # noqa: S105 - scratch key
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a scratch account
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def say(message: str) -> None:
     print(message, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def sql(database: str, statement: str, *args: Any) -> list[asyncpg.Record]:
@@ -76,12 +71,6 @@ def children(pid: int) -> list[int]:
         text = (task / "children").read_text().split()
         found += [int(x) for x in text]
     return found
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 class Api:
@@ -315,7 +304,9 @@ def main() -> None:
             "listings": args.listings,
             "briefs": len(brief_ids),
             "workers": args.workers,
-            "database": "PostgreSQL (scratch database, seeded by rapport seed)",
+            "database": (
+                "PostgreSQL (scratch database, seeded by rapport seed, then VACUUM ANALYZE)"
+            ),
             "cold_first_ranking_s": round(cold, 2),
             "generations_written": len(generations),
             "runs": runs,
