@@ -467,11 +467,11 @@ def main() -> None:
     )
     ap.add_argument(
         "--tuned-on",
-        default="round 4: diagnosed on rapport_dev/world3 seeds 31-33, rapport_dev/seed seeds "
-        "21-23 and rapport_dev/world2 seeds 11-13 (round 3: world3 31-33; round 2: world2 11-13 "
-        "and seed 21-23), in process; never on the reported seeds 1-3. world3's held-out "
+        default="rounds 4 and 5: diagnosed on rapport_dev/world3 seeds 31-33, rapport_dev/seed "
+        "seeds 21-23 and rapport_dev/world2 seeds 11-13 (round 3: world3 31-33; round 2: world2 "
+        "11-13 and seed 21-23), in process; never on the reported seeds 1-3. world3's held-out "
         "figures (before any tuning on it) are in outside-world3-heldout.md, round 3's in "
-        "outside-round3.md",
+        "outside-round3.md, round 4's in outside-round4.md",
     )
     ap.add_argument("--json")
     ap.add_argument(
