@@ -13,6 +13,7 @@ import pytest
 from app.services.matching import (
     COMPONENTS,
     ListingIndex,
+    Match,
     RankFilters,
     filtered_out_reason,
     rank,
@@ -628,6 +629,20 @@ def test_missing_metrics_lower_confidence_but_do_not_convict() -> None:
     assert not matches["inf_silent"].gates
 
 
+def _ranked_with_an_off_topic_creator(busy: dict[str, Any]) -> tuple[list[Match], list[Match]]:
+    """The busy creator and an off-topic one, ranked with the over-exposure gate and without."""
+    off_topic = listing(
+        "inf_fashion",
+        topics=["fashion"],
+        bio="Outfits from Stockholm.",
+        content_samples=["New outfit for the weekend"],
+    )
+    index = build(busy, off_topic)
+    gated = rank(index, BRIEF, limit=20)
+    relaxed = rank(index, BRIEF, limit=20, filters=RankFilters(gate_over_exposure=False))
+    return gated, relaxed
+
+
 def test_heavy_over_exposure_is_gated_and_can_be_relaxed() -> None:
     ads = [
         {
@@ -639,17 +654,9 @@ def test_heavy_over_exposure_is_gated_and_can_be_relaxed() -> None:
         for k in range(40)
     ]
     busy = listing("inf_busy", sponsored_posts=ads)
-    off_topic = listing(
-        "inf_fashion",
-        topics=["fashion"],
-        bio="Outfits from Stockholm.",
-        content_samples=["New outfit for the weekend"],
-    )
-    index = build(busy, off_topic)
-    matches = rank(index, BRIEF, limit=20)
+    matches, relaxed = _ranked_with_an_off_topic_creator(busy)
     assert ids(matches)[-1] == "inf_busy"
     assert "posts in the last 90 days sponsored" in matches[-1].gates["over_exposure"]
-    relaxed = rank(index, BRIEF, limit=20, filters=RankFilters(gate_over_exposure=False))
     assert ids(relaxed).index("inf_busy") < ids(relaxed).index("inf_fashion")
 
 
@@ -664,18 +671,10 @@ def test_a_new_brand_every_day_is_heavy_over_exposure_whatever_the_share() -> No
     prolific = account()
     prolific["posts_per_week"] = 21.0  # ~270 posts in 90 days: 24 ads are 9 %
     busy = listing("inf_busy", sponsored_posts=ads, accounts=[prolific])
-    off_topic = listing(
-        "inf_fashion",
-        topics=["fashion"],
-        bio="Outfits from Stockholm.",
-        content_samples=["New outfit for the weekend"],
-    )
-    index = build(busy, off_topic)
-    matches = rank(index, BRIEF, limit=20)
+    matches, relaxed = _ranked_with_an_off_topic_creator(busy)
     assert ids(matches)[-1] == "inf_busy"
     reason = matches[-1].gates["over_exposure"]
     assert "(9%)" in reason and "24 brands in the last 30 days" in reason
-    relaxed = rank(index, BRIEF, limit=20, filters=RankFilters(gate_over_exposure=False))
     assert ids(relaxed).index("inf_busy") < ids(relaxed).index("inf_fashion")
     assert not relaxed[0].gates
 
