@@ -76,9 +76,11 @@ bench-seed: $(STAMP)
 	$(BIN)/python benchmarks/seed/bench.py --listings 1000000 --brands 1000 --briefs 1000 \
 		--json benchmarks/seed/results.json
 
-# The matching benchmark at 100k and 1M listings (≈ 15 min on 2 cores); results are merged into
+# The matching benchmark at 100k and 1M listings, throughput through HTTP (wrk) and memory per node
+# (≈ 15 min on 2 cores; needs wrk: apt-get install wrk); results are merged into
 # benchmarks/matching/results.json and rendered to results.md.
 bench-matching: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { echo "bench-matching needs wrk (throughput.py): apt-get install -y wrk"; exit 1; }
 	$(BIN)/python benchmarks/matching/bench.py --listings 100000 --briefs 50 --seed 1 \
 		--json benchmarks/matching/results.json --markdown benchmarks/matching/results.md
 	$(BIN)/python benchmarks/matching/bench.py --listings 1000000 --briefs 50 --seed 1 \
