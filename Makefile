@@ -17,15 +17,23 @@ run: $(STAMP)
 	$(BIN)/rapport serve
 
 # Each database's suite should stay under 8 minutes: --durations names the slowest tests.
+# Two pytest-xdist workers (the machine's 2 cores), each with its own database (conftest makes
+# one per session) and a whole test file at a time (--dist loadfile: a module's fixtures, such as
+# test_deployment's installed image, are built once), the longest files first (conftest's
+# LONGEST_FILES; --no-loadscope-reorder keeps that order). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+PYTEST_SUITE := $(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadfile \
+	--no-loadscope-reorder
+
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	@echo "== test suite on SQLite =="
-	$(BIN)/python -m pytest -q --durations=15
+	$(PYTEST_SUITE)
 	@echo "== test suite on PostgreSQL =="
-	RAPPORT_TEST_BACKEND=postgresql $(BIN)/python -m pytest -q --durations=15
+	RAPPORT_TEST_BACKEND=postgresql $(PYTEST_SUITE)
 	$(MAKE) --no-print-directory test-deep
 
 # What the default suite runs small, run big once: the ledger's hypothesis state machine for

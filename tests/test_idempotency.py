@@ -323,7 +323,11 @@ async def test_process_killed_mid_request_frees_its_key_at_once(client, database
                 )
                 for _ in range(600):  # until the child holds the key (and waits on the table)
                     held = await blocker.scalar(
-                        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+                        # This database's locks only: other suites share the server.
+                        text(
+                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database"
+                            " = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                        )
                     )
                     if held:
                         break
