@@ -137,6 +137,10 @@ def _run(base_url: str, token: str, parameters: dict[str, str], report: Path, ph
         str(MAX_EXAMPLES),
         "--workers",
         "1",
+        # Correctness, not speed (speed is benchmarks/): schemathesis's default 10 s per request
+        # failed once on a busy machine (a webhook-endpoint POST, its host lookup queued, 12.8 s).
+        "--request-timeout",
+        "60",
         "--report",
         "ndjson",
         "--report-dir",
