@@ -82,13 +82,13 @@ async def listing_names(session: AsyncSession, listing_ids: list[str]) -> dict[s
     rows = await session.execute(
         select(Influencer.id, Influencer.display_name).where(Influencer.id.in_(listing_ids))
     )
-    return {listing_id: name for listing_id, name in rows.tuples()}
+    return {listing_id: name for listing_id, name in rows}
 
 
 async def brief_titles(session: AsyncSession, brief_ids: list[str]) -> dict[str, str]:
     """Titles of ranked briefs, for the response."""
     rows = await session.execute(select(Brief.id, Brief.title).where(Brief.id.in_(brief_ids)))
-    return {brief_id: title for brief_id, title in rows.tuples()}
+    return {brief_id: title for brief_id, title in rows}
 
 
 # A change set larger than this (and than REBUILD_SHARE of the index) is taken in by one
