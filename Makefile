@@ -16,13 +16,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/rapport serve
 
-# Each database's suite should stay under 8 minutes: --durations names the slowest tests.
+# Each database's suite should stay under 8 minutes: --durations names the slowest tests; -rs says
+# why each skipped test skipped (a skip is never a pass).
 # Two pytest-xdist workers (the machine's 2 cores), each with its own database (conftest makes
 # one per session) and a whole test file at a time (--dist loadfile: a module's fixtures, such as
 # test_deployment's installed image, are built once), the longest files first (conftest's
 # LONGEST_FILES; --no-loadscope-reorder keeps that order). TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
-PYTEST_SUITE := $(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadfile \
+PYTEST_SUITE := $(BIN)/python -m pytest -q -rs --durations=15 -n $(TEST_WORKERS) --dist loadfile \
 	--no-loadscope-reorder
 
 test: $(STAMP) chromium
