@@ -642,6 +642,11 @@ class ListingIndex:
         sims = matrix[:, cols] @ vals.astype(np.float32)
         return topics, np.asarray(sims, dtype=np.float32).ravel()
 
+    def _learn_topic_names(self, chunk: _Chunk) -> None:
+        """The slugs of a chunk's declared topics (the first spelling seen), for reasons."""
+        for col, name in chunk.topic_names.items():
+            self.topic_names.setdefault(col, name)
+
     def refresh_stats(self) -> None:
         """Recompute engagement medians and every row's engagement ratio and authenticity."""
         self.audience_priors = {}
@@ -714,8 +719,7 @@ class ListingIndex:
         chunk = _Chunk(1)
         self._extract(listing, chunk)
         chunk.finish()
-        for col, name in chunk.topic_names.items():
-            self.topic_names.setdefault(col, name)
+        self._learn_topic_names(chunk)
         if self.n == self.cap:
             self._alloc(max(1024, self.cap * 2))
         row = self.n
@@ -868,8 +872,7 @@ class IndexBuilder:
         for c in chunks:
             index._store_chunk(c, start, ids=False)
             ids += c.ids
-            for col, name in c.topic_names.items():
-                index.topic_names.setdefault(col, name)
+            index._learn_topic_names(c)
             text_csr, topic_csr = c.csr_parts()
             t_parts.append(text_csr)
             p_parts.append(topic_csr)

@@ -653,16 +653,23 @@ def _unknown_share(
     """The estimated share in the target for rows that report nothing in this dimension:
     what the creators who do report show on average, those living in (speaking the language
     of) a target apart from the others (``_audience_prior``); ages and genders neutral."""
-    c = index.cols
-    if name == "countries":
-        home = np.isin(c["country"][rows], targets)
-    elif name == "languages":
-        bits = sum(1 << k for k in targets if k < 64)
-        home = (c["lang_mask"][rows] & np.uint64(bits)) != 0
-    else:
+    if name not in ("countries", "languages"):
         return np.full(len(rows), UNKNOWN_AUDIENCE_NEUTRAL, np.float32)
     at_home, away, _, _ = _audience_prior(index, name, targets)
-    return np.where(home, at_home, away).astype(np.float32)
+    return np.where(_at_home(index.cols, name, targets, rows), at_home, away).astype(np.float32)
+
+
+def _at_home(
+    c: Mapping[str, np.ndarray], name: str, targets: list[int], rows: np.ndarray | slice
+) -> np.ndarray:
+    """Whether each row's creator lives in a target country (`name` "countries") or speaks a
+    target language ("languages"): the group whose reports estimate an unreported audience."""
+    if name == "countries":
+        home: np.ndarray = np.isin(c["country"][rows], targets)
+        return home
+    bits = sum(1 << k for k in targets if k < 64)
+    speaks: np.ndarray = (c["lang_mask"][rows] & np.uint64(bits)) != 0
+    return speaks
 
 
 PRIOR_SAMPLE = 100_000  # reporting rows an audience prior is averaged over, at most
@@ -689,11 +696,7 @@ def _audience_prior(
     arr = c[col][:, :n:step]
     reports = (arr.sum(axis=0) > 0) & c["alive"][:n:step]
     total = arr[targets].sum(axis=0).astype(np.float32) * np.float32(1 / 200)
-    if name == "countries":
-        home = np.isin(c["country"][:n:step], targets)
-    else:
-        bits = sum(1 << k for k in targets if k < 64)
-        home = (c["lang_mask"][:n:step] & np.uint64(bits)) != 0
+    home = _at_home(c, name, targets, slice(0, n, step))
     out, measured = [], []
     for group, default in ((home, UNKNOWN_AUDIENCE_HOME), (~home, UNKNOWN_AUDIENCE_AWAY)):
         picked = total[reports & group]
@@ -1157,18 +1160,14 @@ def _reasons(
                    "languages": "aud_lang"}[name]  # fmt: skip
             if int(c[col][:, row].sum()) == 0 and name in ("countries", "languages"):
                 # The estimate `_unknown_share` used, and whose reports it averages.
+                targets = q.countries if name == "countries" else q.languages
+                home = bool(_at_home(c, name, targets, slice(row, row + 1))[0])
                 if name == "countries":
-                    home = int(c["country"][row]) in q.countries
                     who = "living in" if home else "outside"
-                    where = "/".join(target.get("countries") or ())
                 else:
-                    bits_l = sum(1 << k for k in q.languages if k < 64)
-                    home = int(c["lang_mask"][row]) & bits_l != 0
                     who = "speaking" if home else "not speaking"
-                    where = "/".join(target.get("languages") or ())
-                prior = _audience_prior(
-                    index, name, q.countries if name == "countries" else q.languages
-                )
+                where = "/".join(target.get(name) or ())
+                prior = _audience_prior(index, name, targets)
                 bits.append(
                     f"~{_pct(s)} {label} (not reported: the mean that creators {who} {where} "
                     "report)"
