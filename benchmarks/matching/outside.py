@@ -1,5 +1,6 @@
 """Relevance from outside: worlds of three generators, loaded through the HTTP API, ranked by
-`GET /v1/briefs/{id}/matches`, scored against each generator's planted truth.
+`GET /v1/briefs/{id}/matches`, scored against each generator's planted truth. A fourth,
+world4 (rapport_dev/world4/), is held out: never tuned on, run only with `--generators world4`.
 
     .venv/bin/python benchmarks/matching/outside.py --seeds 1 2 3 --creators 3000 --briefs 40 \
         --json benchmarks/matching/outside.json --markdown benchmarks/matching/outside.md
@@ -158,6 +159,36 @@ def seed_case(seed: int, today: date, creators: int, briefs: int) -> Case:
         ],
         fake={index_of[lid] for lid in truth.fake_listings if lid in index_of},
         over={index_of[lid] for lid in over_ids},
+    )
+
+
+def world4_case(seed: int, today: date, creators: int, briefs: int) -> Case:
+    """world4 (rapport_dev/world4/): held out, never tuned on; reported as is."""
+    from rapport_dev.world4 import generate_world
+
+    world = generate_world(creators=creators, briefs=briefs, seed=seed, today=today)
+    bodies = [c.body for c in world.creators]
+    if not api_takes_posts():
+        bodies = [
+            {
+                **b,
+                "accounts": [
+                    {k: v for k, v in a.items() if k not in ("recent_posts", "comment_samples")}
+                    for a in b["accounts"]
+                ],
+            }
+            for b in bodies
+        ]
+    return Case(
+        generator="world4",
+        seed=seed,
+        creators=bodies,
+        brands=world.brands,
+        briefs=[b.body for b in world.briefs],
+        brief_brand=[b.brand for b in world.briefs],
+        grades=world.grades,
+        fake=world.fake,
+        over=world.over,
     )
 
 
@@ -482,7 +513,12 @@ def main() -> None:
     ap.add_argument("--markdown")
     args = ap.parse_args()
     today = datetime.now(UTC).date()
-    makers = {"world2": world2_case, "seed": seed_case, "world3": world3_case}
+    makers = {
+        "world2": world2_case,
+        "seed": seed_case,
+        "world3": world3_case,
+        "world4": world4_case,
+    }
     worlds = []
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     for gen in args.generators:
@@ -522,7 +558,7 @@ def main() -> None:
         old = json.loads(Path(args.json).read_text())
         ran = {(w["generator"], w["seed"]) for w in worlds}
         kept = [w for w in old["worlds"] if (w["generator"], w["seed"]) not in ran]
-        order = {g: k for k, g in enumerate(("world2", "seed", "world3"))}
+        order = {g: k for k, g in enumerate(("world2", "seed", "world3", "world4"))}
         payload["worlds"] = sorted(
             kept + worlds, key=lambda w: (order.get(w["generator"], 9), w["seed"])
         )
