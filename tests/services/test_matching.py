@@ -940,3 +940,41 @@ def test_reverse_ranking_infers_topics_and_estimates_audiences_as_the_forward_on
         assert back.components[name][0] == pytest.approx(forward.components[name][0], abs=1e-4)
     assert "declares sneaker-collecting" in back.components["topic_relevance"][1]
     assert "the mean that creators outside SE/NO report" in back.components["audience_fit"][1]
+
+
+def test_a_creator_on_the_subject_outranks_an_unrelated_one_with_the_target_audience() -> None:
+    """One creator is about the brief's subject but its audience lives in Germany; the other
+    posts street style to exactly the brief's Swedish audience. With one floor for every
+    component, a wrong audience cost as much as a wrong subject and the unrelated creator
+    ranked first (0.291 vs 0.285); the subject comes first now."""
+    abroad = listing(
+        "inf_b_abroad",
+        country="DE",
+        languages=["de", "en"],
+        audience={
+            "countries": {"DE": 70.0, "AT": 20.0, "CH": 10.0},
+            "age_bands": {"18-24": 30.0, "25-34": 45.0, "35-44": 25.0},
+            "genders": {"female": 70.0, "male": 28.0, "other": 2.0},
+            "languages": {"de": 80.0, "en": 20.0},
+        },
+    )
+    unrelated = listing(
+        "inf_a_unrelated",
+        bio="Street style, outfits and thrift hauls from Stockholm.",
+        topics=["fashion", "streetwear"],
+        content_samples=[
+            "New outfit for the weekend",
+            "Sneakers and hoodie drop",
+            "Thrift haul in Södermalm",
+        ],
+        audience={
+            "countries": {"SE": 85.0, "NO": 15.0},
+            "age_bands": {"18-24": 50.0, "25-34": 50.0},
+            "genders": {"female": 90.0, "male": 10.0},
+            "languages": {"sv": 100.0},
+        },
+    )
+    m = rank(build(abroad, unrelated), BRIEF, limit=5)
+    assert ids(m)[:2] == ["inf_b_abroad", "inf_a_unrelated"]
+    assert m[0].components["audience_fit"][1].startswith("audience: 0% in SE/NO")
+    assert m[1].components["topic_relevance"][1].startswith("none of the brief's topics")

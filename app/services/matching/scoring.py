@@ -42,7 +42,8 @@ listings):
    relationship       0.5 (neutral) unless the caller passes relationship scores
    ================== =====================================================================
 
-3. score = weighted geometric mean of (0.02 + 0.98 x component) x authenticity^1.5 x
+3. score = weighted geometric mean of (0.02 + 0.98 x component; audience fit's floor 0.04:
+   the subject comes first) x authenticity^1.5 x
    coverage^``COVERAGE_POWER`` (the share of the brief's deliverables the creator has a
    platform for). The geometric mean makes a match an "and" of its components; the
    authenticity factor makes an account with fake-follower evidence sink (an authenticity
@@ -623,6 +624,13 @@ def _price_fit(
 
 
 FLOOR = 0.02  # components enter the geometric mean as FLOOR + (1 - FLOOR) x value
+# Audience fit's floor is higher (round 6): a creator on the brief's subject whose audience
+# lives elsewhere is a weak match (the content fits; the reach is wrong), one whose content
+# is about something else is none however well placed the audience. With one floor for both,
+# an unrelated creator with the target audience outranked the subject's creators in narrow
+# markets (one country, one language) where few on-topic creators reach the target.
+AUDIENCE_FLOOR = 0.04
+_FLOORS = {"audience_fit": AUDIENCE_FLOOR}
 # An audience the listing does not report: the share guessed in the target when the creator
 # lives in (or speaks the language of) a target, when not, and for ages and genders; the
 # first two only where too few creators report that dimension (``_audience_prior``).
@@ -743,13 +751,14 @@ def combine(comps: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np
     A geometric mean makes the score an "and": a listing must fit on every weighted
     component, which is what a brand means by a good match (the right niche *and* the
     right audience *and* affordable). The floor keeps one zero from erasing the order of
-    everything else.
+    everything else; audience fit's is higher (``AUDIENCE_FLOOR``): the subject comes first.
     """
     total = float(sum(weights.values()))
     log_score = np.zeros_like(comps["topic_relevance"])
     for name, w in weights.items():
         if w:
-            value = np.float32(FLOOR) + np.float32(1 - FLOOR) * comps[name]
+            floor = _FLOORS.get(name, FLOOR)
+            value = np.float32(floor) + np.float32(1 - floor) * comps[name]
             log_score += np.float32(w / total) * np.log(value)
     if weights.get("authenticity", 0) > 0:
         log_score += np.float32(AUTHENTICITY_GATE_POWER) * np.log(
