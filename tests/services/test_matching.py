@@ -495,6 +495,31 @@ def test_a_us_share_is_plausible_for_any_creator() -> None:
     assert value > 0.8 and not m["inf_diaspora"].gates
 
 
+def test_an_audience_in_countries_the_index_cannot_place_is_left_out_of_the_geography() -> None:
+    """A country outside the index's named ones ("VE" here) fits no region or language the
+    index knows, so it says nothing either way. Counted as fitting, it diluted the share that
+    fits neither the creator's country nor languages: 20 % in Vietnam with 30 % in unnamed
+    countries read 20 % of the audience instead of 29 % of the audience that can be placed
+    (world3's farmed audiences spread over such countries)."""
+    odd = listing(
+        "inf_odd",
+        accounts=[account(er=0.012)],
+        audience={
+            "countries": {"SE": 50.0, "VE": 30.0, "VN": 20.0},
+            "age_bands": {"18-24": 30.0, "25-34": 45.0, "35-44": 25.0},
+            "genders": {"female": 70.0, "male": 28.0, "other": 2.0},
+            "languages": {"sv": 60.0, "en": 40.0},
+        },
+    )
+    index = build(listing("inf_honest"), odd, fillers=40)
+    assert float(index.cols["geo_mismatch"][index.row_of["inf_odd"]]) == pytest.approx(
+        20 / 70, abs=0.01
+    )
+    m = {x.listing_id: x for x in rank(index, BRIEF, limit=60)}
+    _, reason = m["inf_odd"].components["authenticity"]
+    assert "29% of the audience placed in a country in VN" in reason
+
+
 def test_engagement_pod_is_gated_with_its_evidence() -> None:
     pod = listing("inf_pod", accounts=[account(er=0.14, comments_per_like=0.2)])
     index = build(listing("inf_honest"), pod, fillers=40)

@@ -21,7 +21,8 @@ alone, and a signal without data is no evidence (it only lowers the confidence s
   bought a little at a time), which counts most when engagement did not follow;
 - audience geography: the share of the audience in countries that are neither the creator's
   country nor its region and speak none of its languages (the US fits every creator:
-  ``index.geo_consistent``). It counts only *together with*
+  ``index.geo_consistent``), of the audience in countries the index names (the rest, "other",
+  says nothing either way). It counts only *together with*
   other evidence: many honest creators (English-language, travel, gaming, diaspora) have
   mostly foreign audiences, so a foreign share alone is never evidence;
 - from per-post metrics (``posts``): likes per view far above the platform's median (likes

@@ -1416,10 +1416,11 @@ def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int)
         langs = "/".join(
             lang for k, lang in enumerate(mv.LANGUAGES) if int(c["lang_mask"][row]) >> k & 1
         )
+        placed = " placed in a country" if aud[mv.OTHER_COUNTRY] > 0 else ""
         geo_text = (
-            f"{float(c['geo_mismatch'][row]) * 100:.0f}% of the audience in {names}, which fit "
-            f"neither the creator's country ({mv.COUNTRIES[int(country[0])]}) nor languages "
-            f"({langs})"
+            f"{float(c['geo_mismatch'][row]) * 100:.0f}% of the audience{placed} in {names}, "
+            f"which fit neither the creator's country ({mv.COUNTRIES[int(country[0])]}) nor "
+            f"languages ({langs})"
         )
         if ev.geo[k] > 0:
             reach = float(ev.reach_ratio[k])
