@@ -1003,3 +1003,28 @@ def test_a_creator_on_the_subject_outranks_an_unrelated_one_with_the_target_audi
     assert ids(m)[:2] == ["inf_b_abroad", "inf_a_unrelated"]
     assert m[0].components["audience_fit"][1].startswith("audience: 0% in SE/NO")
     assert m[1].components["topic_relevance"][1].startswith("none of the brief's topics")
+
+
+def test_a_spike_on_a_second_account_is_backed_by_that_accounts_own_engagement() -> None:
+    """Followers bought on the creator's smaller account: the main (largest) account's
+    figures are clean, so the jump read as a lone breakout month (authenticity 0.93, "alone:
+    weak evidence") although the account that jumped kept its old engagement, a third of
+    what its new size should get. That account's own figures back the spike now."""
+    main = account("youtube", followers=300_000, er=0.03)
+    jump = history(40_000, 0.02, spike_at=8, spike=1.0)
+    bought = listing(
+        "inf_bought_second",
+        accounts=[main, account(followers=40_000, er=0.009, hist=jump)],
+    )
+    breakout = listing(
+        "inf_breakout_second",
+        accounts=[main, account(followers=40_000, er=0.035, hist=jump)],
+    )
+    index = build(listing("inf_honest"), bought, breakout, fillers=40)
+    m = {x.listing_id: x for x in rank(index, BRIEF, limit=60)}
+    value, reason = m["inf_bought_second"].components["authenticity"]
+    assert "follower spike +" in reason and "on Instagram (that account's engagement" in reason
+    assert "alone" not in reason
+    other, other_reason = m["inf_breakout_second"].components["authenticity"]
+    assert "on Instagram (alone: weak evidence" in other_reason
+    assert value < other - 0.05

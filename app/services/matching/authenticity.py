@@ -15,8 +15,9 @@ alone, and a signal without data is no evidence (it only lowers the confidence s
 - comments per like far from the platform's median (bot comments, or bought likes alone);
 - a follower spike: the largest one-step growth above the account's usual growth. Alone it is
   weak evidence (a breakout month looks the same); it counts fully only with another sign of
-  bought followers (engagement or views per follower that did not follow, geography, comments,
-  likes, a surge besides the jump: ``SPIKE_BACKING``);
+  bought followers (engagement or views per follower that did not follow, on the main account
+  or on the account that jumped, geography, comments, likes, a surge besides the jump:
+  ``SPIKE_BACKING``);
 - a surge: growth over a third of the history far above the account's usual pace (followers
   bought a little at a time), which counts most when engagement did not follow;
 - audience geography: the share of the audience in countries that are neither the creator's
@@ -220,6 +221,22 @@ class Evidence:
     reach_ratio: np.ndarray  # views per follower over similar accounts' median (NaN: unknown)
     backing: np.ndarray  # in [0, 1]: how far other signs back low engagement
     spike_backing: np.ndarray  # in [0, 1]: how far other signs back a follower spike
+    # The account whose history holds the spike, over similar accounts' medians (NaN:
+    # unknown): engagement and views per follower that did not follow the jump back it.
+    spike_er: np.ndarray
+    spike_reach: np.ndarray
+    spike_low: np.ndarray  # in [0, 1]: how far they are below
+
+
+BELOW_FROM = 2**-0.3  # a ratio to similar accounts' median below this (0.81x) starts to count
+
+
+def _below(ratio: np.ndarray) -> np.ndarray:
+    """How far a ratio to similar accounts' median is below it: 0 down to 0.81x, 1 at 0.41x
+    (NaN, unknown: 0), as ``soft_low``."""
+    log = np.log2(np.maximum(np.nan_to_num(ratio, nan=1.0), 1e-3))
+    below: np.ndarray = np.clip((-log - 0.3) / 1.0, 0.0, 1.0)
+    return below
 
 
 def evidence(
@@ -234,6 +251,7 @@ def evidence(
     likes_per_view: np.ndarray | None = None,
     low_effort_code: np.ndarray | None = None,
     main_reach: np.ndarray | None = None,
+    spike_account: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Evidence:
     n = len(main_ratio)
     reach = main_reach if main_reach is not None else np.full(n, np.nan, np.float32)
@@ -265,6 +283,14 @@ def evidence(
         # Views per follower below similar accounts': followers who never watch.
         log_reach = np.log2(np.maximum(np.nan_to_num(reach, nan=1.0), 1e-3))
         soft_low_reach = np.clip((-log_reach - 0.3) / 1.0, 0.0, 1.0)
+        # The account that jumped: its own engagement and views per follower (bought
+        # followers on a second account leave the main one's figures clean).
+        s_er, s_reach = (
+            spike_account
+            if spike_account is not None
+            else (np.full(n, np.nan, np.float32), np.full(n, np.nan, np.float32))
+        )
+        spike_low = np.maximum(_below(s_er), _below(s_reach))
     explained = (known & SPIKE_EXPLAINED) != 0
     e_spike = np.where(explained, e_spike * SPIKE_EXPLAINED_FACTOR, e_spike)
     # Geography counts only as far as other evidence backs it; engagement even mildly below
@@ -284,7 +310,15 @@ def evidence(
     # engagement or views per follower that did not follow, an audience where the creator is
     # not, odd comments or likes, or a sustained climb besides the jump (bought in rounds).
     spike_backing = np.clip(
-        (np.maximum(soft_low, soft_low_reach) + e_geo_raw + e_cl + e_lv + e_low + e_high + e_surge)
+        (
+            np.maximum(np.maximum(soft_low, soft_low_reach), spike_low)
+            + e_geo_raw
+            + e_cl
+            + e_lv
+            + e_low
+            + e_high
+            + e_surge
+        )
         / SPIKE_BACKING,
         0.0,
         1.0,
@@ -316,6 +350,9 @@ def evidence(
         reach_ratio=reach.astype(np.float32),
         backing=engagement_backing.astype(np.float32),
         spike_backing=spike_backing.astype(np.float32),
+        spike_er=s_er.astype(np.float32),
+        spike_reach=s_reach.astype(np.float32),
+        spike_low=spike_low.astype(np.float32),
     )
 
 

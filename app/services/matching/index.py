@@ -113,6 +113,7 @@ _SCALARS: dict[str, tuple[type, float]] = {
     "cl_main": (np.float32, _NAN),
     "spike": (np.float32, 0.0),
     "spike_day": (np.int32, 0),
+    "spike_platform": (np.int8, -1),  # the account whose history holds the spike
     "surge": (np.float32, 0.0),
     # From per-post metrics and comment samples (issue 13): likes per view on the main
     # account (NaN: unknown), the sponsored share of the last 90 days' flagged posts and the
@@ -670,13 +671,32 @@ class ListingIndex:
             main_ratio, c["spike"][rows], c["surge"][rows], c["geo_mismatch"][rows],
             c["cl_main"][rows], main, c["evidence_mask"][rows], self.stats,
             c["likes_per_view"][rows], c["low_effort"][rows], self._main_reach(rows),
+            self._spike_account(rows, ratio),
         )  # fmt: skip
         c["authenticity"][rows] = au.authenticity_from(ev)
 
+    def _spike_account(
+        self, rows: slice | np.ndarray, ratio: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Engagement ratio and views per follower (over similar accounts' medians) of the
+        account whose follower history holds the spike (NaN: none, or unknown)."""
+        c = self.cols
+        sp = c["spike_platform"][rows]
+        k = np.arange(len(sp))
+        p = np.maximum(sp, 0)
+        if ratio is None:
+            ratio = c["er_ratio"][:, rows]
+        er = np.where(sp >= 0, ratio[p, k], np.nan).astype(np.float32)
+        return er, self._reach_of(rows, sp)
+
     def _main_reach(self, rows: slice | np.ndarray) -> np.ndarray:
         """Views per follower of each row's main account over similar accounts' median."""
+        return self._reach_of(rows, self.cols["main_platform"][rows])
+
+    def _reach_of(self, rows: slice | np.ndarray, main: np.ndarray) -> np.ndarray:
+        """Views per follower of one account per row (platform `main`, -1: none) over
+        similar accounts' median."""
         c = self.cols
-        main = c["main_platform"][rows]
         k = np.arange(len(main))
         p = np.maximum(main, 0)
         followers = c["followers"][:, rows][p, k]
@@ -706,6 +726,7 @@ class ListingIndex:
             c["likes_per_view"][rows],
             c["low_effort"][rows],
             self._main_reach(rows),
+            self._spike_account(rows),
         )
 
     # --- incremental changes --------------------------------------------------------------
@@ -999,6 +1020,7 @@ def _spikes(c: _Chunk, s: dict[str, np.ndarray], viral: np.ndarray | None = None
             s["spike"][j] = excess[k]
             day = day_number(c.hist_dates[k][int(at[k])]["date"])
             s["spike_day"][j] = day
+            s["spike_platform"][j] = c.hist_platform[k]
             lo, hi = VIRAL_WINDOW
             if viral is not None and viral[j] and lo <= day - int(viral[j]) <= hi:
                 s["evidence_mask"][j] |= au.SPIKE_EXPLAINED

@@ -1369,6 +1369,19 @@ def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int)
         day = int(c["spike_day"][row])
         month = date.fromordinal(date(1970, 1, 1).toordinal() + day).strftime("%B %Y")
         spike = f"follower spike +{float(c['spike'][row]) * 100:.0f}% above usual growth in {month}"
+        jumped = int(c["spike_platform"][row])
+        if jumped >= 0 and jumped != main:
+            spike += f" on {mv.PLATFORM_LABEL[mv.PLATFORMS[jumped]]}"
+        if ev.spike_low[k] > 0:
+            below = [
+                f"{what} {1 / max(ratio, 1e-3):.1f}x below similar accounts'"
+                for what, ratio in (
+                    ("engagement", float(ev.spike_er[k])),
+                    ("views per follower", float(ev.spike_reach[k])),
+                )
+                if math.isfinite(ratio) and ratio < au.BELOW_FROM
+            ]
+            spike += " (that account's " + " and ".join(below) + ": followers who do not engage)"
         if ev.spike_explained[k]:
             explained = f"{spike}, after a viral post (growth the audience earned)"
             if ev.spike[k] * au.W_SPIKE >= 0.5:  # still counts a little

@@ -43,7 +43,7 @@ from sqlalchemy.engine import make_url
 from app.services.matching import authenticity as au
 from app.services.matching.index import IdColumn, ListingIndex, RowLookup
 
-FORMAT = 1
+FORMAT = 2  # 2: the spike_platform column (round 6)
 CURRENT = "CURRENT"
 KEEP = 2  # generations kept on disk: the current one and the one before (readers may map it)
 
