@@ -21,13 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, event, func, select, update
 
 from app.models import Influencer
 from app.services.matching.service import ListingIndexHolder
 from app.services.matching.store import IndexStore
 from rapport_dev import seed as generator
 from rapport_dev.catalogue_load import catalogue_loader
+from tests.conftest import BACKEND
 from tests.factories import T0
 
 TODAY = T0.date()
@@ -104,13 +105,13 @@ async def test_concurrent_callers_share_one_build(database, listings):
     assert len({id(index) for index in found}) == 1
 
 
-async def test_listings_committed_late_or_deleted_are_reconciled(database, listings, loaded):
-    """A listing committed with an `updated_at` older than the watermark (its transaction
-    began before a newer write committed), or deleted, shows in the count: ids are compared."""
+async def test_listings_committed_late_or_deleted_are_seen(database, listings, loaded):
+    """A listing committed with an `updated_at` older than the latest one (its transaction
+    began before a newer write committed), or deleted, is in `listing_changes` (triggers)."""
     await _load(database, listings[:10], T0 + timedelta(minutes=5))
     holder = ListingIndexHolder()
     await _current(database, holder)
-    await _load(database, listings[10:12], T0)  # older than the watermark
+    await _load(database, listings[10:12], T0)  # older than the indexed ones
     async with database.sessionmaker() as session, session.begin():
         await session.execute(delete(Influencer).where(Influencer.id == listings[0]["id"]))
     loaded.clear()
@@ -122,6 +123,108 @@ async def test_listings_committed_late_or_deleted_are_reconciled(database, listi
     loaded.clear()
     await _current(database, holder)
     assert loaded == [] and holder.builds == 1
+
+
+ANOTHER_PROCESS = """
+import asyncio, sys
+from sqlalchemy import text
+from app.db import create_database
+from app.settings import Settings
+
+async def main() -> None:
+    database = create_database(Settings(database_url=sys.argv[1]))
+    async with database.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM influencers WHERE id = :id"), {"id": sys.argv[2]})
+        await conn.execute(
+            text("UPDATE social_accounts SET avg_likes = 12345 WHERE influencer_id = :id"),
+            {"id": sys.argv[3]},
+        )
+    await database.dispose()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_deletion_and_an_account_change_by_another_process_are_seen(
+    database, settings, listings, loaded
+):
+    """Another process deletes one listing and changes only an account of another (the
+    listing's own row untouched: its `updated_at` did not move, so the index's old probe never
+    saw that change). The next refresh removes the one and reads the other, and nothing else;
+    nothing counts the listings."""
+    await _load(database, listings[:10], T0)
+    holder = ListingIndexHolder()
+    await _current(database, holder)
+    gone, changed = listings[3]["id"], listings[5]["id"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", ANOTHER_PROCESS, settings.database_url, gone, changed
+    )
+    assert await asyncio.wait_for(proc.wait(), timeout=120) == 0
+    loaded.clear()
+    index = await _current(database, holder)
+    assert gone not in index and len(index) == 9 and loaded == [changed]
+    loaded.clear()
+    await _current(database, holder)
+    assert loaded == [] and holder.builds == 1
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="two writers at once: PostgreSQL's row locks")
+async def test_a_write_committed_after_a_newer_one_is_seen(database, listings, loaded):
+    """Transaction A writes listing 1 and commits only after transaction B has written listing
+    2, committed, and a ranking has taken B's change in. A's change is older than B's (by
+    `updated_at` and by sequence number) yet was not visible then: the index once missed it
+    for good (its watermark had moved past it); now the probe asks from the oldest transaction
+    still running at its last look, which was A."""
+    await _load(database, listings[:10], T0)
+    holder = ListingIndexHolder()
+    await _current(database, holder)
+    first, second = listings[1]["id"], listings[2]["id"]
+    async with database.sessionmaker() as a, database.sessionmaker() as b:
+        await a.execute(
+            update(Influencer)
+            .where(Influencer.id == first)
+            .values(bio="first", updated_at=T0 + timedelta(minutes=1))
+        )
+        await b.execute(
+            update(Influencer)
+            .where(Influencer.id == second)
+            .values(bio="second", updated_at=T0 + timedelta(minutes=2))
+        )
+        await b.commit()
+        loaded.clear()
+        await _current(database, holder)
+        assert loaded == [second]
+        await a.commit()
+    loaded.clear()
+    index = await _current(database, holder)
+    assert loaded == [first] and len(index) == 10
+    loaded.clear()
+    await _current(database, holder)
+    assert loaded == []
+
+
+async def test_nothing_counts_the_listings_before_a_ranking(database, listings):
+    """The probe reads `listing_changes` after the index's horizon: with nothing changed it
+    finds no row, whatever the number of listings (the old probe counted them all)."""
+    await _load(database, listings[:10], T0)
+    holder = ListingIndexHolder()
+    await _current(database, holder)
+    statements: list[str] = []
+
+    def before(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", before)
+    try:
+        await _current(database, holder)
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", before)
+    queries = [q for q in statements if not q.startswith("BEGIN")]  # SQLite's BEGIN IMMEDIATE
+    assert len(queries) == 1 and "listing_changes" in queries[0]
+    assert "influencers" not in queries[0] and "count(" not in queries[0].lower()
+    async with database.sessionmaker() as session:
+        probe = await holder.probe(session)
+    assert probe.changes == ()
 
 
 # --- the node's shared generations (app/services/matching/store.py) -------------------------

@@ -222,7 +222,7 @@ async def test_gates_show_their_evidence_and_relax_turns_them_off(client):
 
 
 async def test_a_ranking_without_listing_changes_reindexes_nothing(client, app):
-    """The refresh reads listings changed at or after the watermark; it once re-indexed the
+    """The refresh reads the listings changed since its last look; it once re-indexed the
     latest listing on every ranking (a new row each time)."""
     owner, _, brief = await _brand_with_brief(client)
     await _listing(client)
@@ -240,6 +240,44 @@ async def test_a_ranking_without_listing_changes_reindexes_nothing(client, app):
     assert r.status_code == 200, r.text
     body = (await client.get(path, headers=owner.headers)).json()
     assert index.n == rows + 1 and listing["id"] in [m["listing_id"] for m in body["data"]]
+
+
+async def test_an_account_change_alone_shows_in_the_next_ranking(client):
+    """A change to an account that leaves the listing's own row as it was (here the likes per
+    post) once went unseen: the index followed the listing's `updated_at`, which did not move.
+    Now triggers on `social_accounts` record it too (migration 0023)."""
+    owner, _, brief = await _brand_with_brief(client)
+    creator, listing = await _listing(client)
+    path = f"/v1/briefs/{brief['id']}/matches"
+    before = (await client.get(path, headers=owner.headers)).json()["data"][0]
+    account_id = listing["accounts"][0]["id"]
+    r = await client.patch(
+        f"/v1/influencers/me/accounts/{account_id}",
+        json={"avg_likes": 40, "avg_comments": 2},
+        headers=creator.headers,
+    )
+    assert r.status_code == 200, r.text
+    after = (await client.get(path, headers=owner.headers)).json()["data"][0]
+    assert after["listing_id"] == before["listing_id"] == listing["id"]
+    engagement = "engagement_quality"
+    assert after["components"][engagement]["value"] < before["components"][engagement]["value"]
+
+
+async def test_a_listing_deleted_behind_the_api_leaves_the_ranking(client, database):
+    """Deleted with SQL (no API route deletes a listing; a user's deletion cascades to it):
+    the next ranking no longer shows it, and no ranking counts the listings to notice."""
+    from sqlalchemy import text
+
+    owner, _, brief = await _brand_with_brief(client)
+    _, kept = await _listing(client)
+    _, gone = await _listing(client)
+    path = f"/v1/briefs/{brief['id']}/matches"
+    ids = [m["listing_id"] for m in (await client.get(path, headers=owner.headers)).json()["data"]]
+    assert set(ids) == {kept["id"], gone["id"]}
+    async with database.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM influencers WHERE id = :id"), {"id": gone["id"]})
+    ids = [m["listing_id"] for m in (await client.get(path, headers=owner.headers)).json()["data"]]
+    assert ids == [kept["id"]]
 
 
 async def test_every_platform_keeps_only_creators_who_cover_the_whole_brief(client):

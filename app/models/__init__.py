@@ -38,6 +38,7 @@ from app.models.idempotency import IdempotencyRecord
 from app.models.identity import RefreshToken, User
 from app.models.influencer import (
     Influencer,
+    ListingChange,
     ListingCountry,
     ListingRate,
     ListingTopic,
@@ -140,6 +141,7 @@ __all__ = [
     "LedgerContract",
     "LinkClick",
     "ListKind",
+    "ListingChange",
     "ListingCountry",
     "ListingRate",
     "ListingTopic",

@@ -42,8 +42,6 @@ class Influencer(Base):
     __table_args__ = (
         Index("ix_influencers_max_followers_id", "max_followers", "id"),
         Index("ix_influencers_created_at_id", "created_at", "id"),
-        # The matching index's change probe (newest updated_at, listings at or after it).
-        Index("ix_influencers_updated_at", "updated_at"),
     )
 
     id: Mapped[str] = public_id_column("influencer")
@@ -164,3 +162,28 @@ class ListingRate(Base):
     deliverable_type: Mapped[str] = mapped_column(String(40), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class ListingChange(Base):
+    """The newest change to each listing (or to one of its accounts), for the matching index.
+
+    Written only by database triggers (migration 0023) on `influencers` and `social_accounts`,
+    so a change made behind the API's back (the bulk loader, SQL) is logged like one made
+    through it, in the writer's own transaction. One row per listing ever changed, replaced on
+    every change with a new `seq`; a deleted listing keeps its row (a tombstone). The index asks
+    only for rows newer than what it has seen (app/services/matching/service.py): on SQLite
+    `seq`, assigned under the database's single write lock and so in commit order; on
+    PostgreSQL `txid`, the writing transaction's id, read back from the oldest transaction still
+    running when the index last looked.
+    """
+
+    __tablename__ = "listing_changes"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    # AUTOINCREMENT on SQLite: a replaced or deleted row's number is never handed out again.
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    # No foreign key: the row outlives a deleted listing, which is how the index learns of it.
+    listing_id: Mapped[str] = mapped_column(String(40), unique=True)
+    txid: Mapped[int | None] = mapped_column(BigInteger, default=None, index=True)

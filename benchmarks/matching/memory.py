@@ -186,7 +186,7 @@ def main() -> None:
         print(f"writing the generation ({index_bytes / 2**20:.0f} MB in memory) …", flush=True)
         store = IndexStore(workdir / "index")
         t0 = time.perf_counter()
-        name = store.write(index, {"watermark": None, "at_watermark": 0})
+        name = store.write(index, {"horizon": 0, "seen": []})
         write_s = time.perf_counter() - t0
         generation_bytes = sum(p.stat().st_size for p in (store.root / name).iterdir())
         del index, builder

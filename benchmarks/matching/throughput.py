@@ -139,10 +139,21 @@ class Api:
                 self.process.wait()
 
 
+def exists(database: str) -> bool:
+    found = asyncio.run(sql("postgres", "SELECT 1 FROM pg_database WHERE datname = $1", database))
+    return bool(found)
+
+
 def prepare(database: str, args: argparse.Namespace) -> str:
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
-    asyncio.run(sql("postgres", f'CREATE DATABASE "{database}"'))
     env = {**os.environ, "RAPPORT_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    if args.database and exists(database):
+        # A database kept from an earlier run (--database): brought to this tree's schema, not
+        # seeded again (a 100,000-listing seed takes minutes on the shared machine).
+        say(f"· reusing {database} (migrating it to this tree's head)")
+        subprocess.run([*RAPPORT, "migrate"], env=env, check=True, cwd=ROOT)  # noqa: S603
+        return url
+    asyncio.run(sql("postgres", f'CREATE DATABASE "{database}"'))
     say(f"· migrating {database}")
     subprocess.run([*RAPPORT, "migrate"], env=env, check=True, cwd=ROOT)  # noqa: S603
     say(f"· seeding {args.listings:,} listings, {args.brands} brands, {args.briefs} briefs")
@@ -167,7 +178,8 @@ def caller(api: Api, database: str) -> tuple[str, list[str]]:
             "/v1/auth/register",
             json={"email": email, "password": PASSWORD, "full_name": "Bench Matching"},
         )
-        r.raise_for_status()
+        if r.status_code != 409:  # 409: registered by an earlier run on a kept database
+            r.raise_for_status()
         r = client.post("/v1/auth/token", data={"username": email, "password": PASSWORD})
         r.raise_for_status()
         token: str = r.json()["access_token"]
@@ -176,7 +188,7 @@ def caller(api: Api, database: str) -> tuple[str, list[str]]:
         sql(
             database,
             "INSERT INTO brand_members (brand_id, user_id, role, created_at) "
-            "SELECT id, $1, 'owner', now() FROM brands",
+            "SELECT id, $1, 'owner', now() FROM brands ON CONFLICT DO NOTHING",
             user,
         )
     )
@@ -254,16 +266,30 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20, help="seconds per concurrency")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument(
+        "--database",
+        help="a scratch database name to seed once and keep (reused, not seeded, when it exists)",
+    )
+    parser.add_argument(
+        "--index-dir",
+        type=Path,
+        help="the node's index directory, kept: a later run maps its generation instead of "
+        "building (cold_s is then the mapping, not the build)",
+    )
+    parser.add_argument("--prepare-only", action="store_true", help="seed --database and stop")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("needs wrk on PATH")
-    database = f"rapport_matching_bench_{secrets.token_hex(4)}"
+    database = args.database or f"rapport_matching_bench_{secrets.token_hex(4)}"
     workdir = Path(tempfile.mkdtemp(prefix="rapport-matching-http-"))
+    index_dir = args.index_dir or workdir / "index"
     api: Api | None = None
     try:
         url = prepare(database, args)
+        if args.prepare_only:
+            return
         say(f"· starting Rapport: uvicorn, {args.workers} worker processes")
-        api = Api(url, workdir / "index", args.workers, workdir)
+        api = Api(url, index_dir, args.workers, workdir)
         token, brief_ids = caller(api, database)
         say(f"· first ranking (builds the node's index from {args.listings:,} listings)")
         headers = {"Authorization": f"Bearer {token}"}
@@ -284,7 +310,7 @@ def main() -> None:
                             response.raise_for_status()
 
             asyncio.run(warm())
-        generations = sorted(p.name for p in (workdir / "index").glob("*/gen-*"))
+        generations = sorted(p.name for p in index_dir.glob("*/gen-*"))
         say(f"  cold {cold:.1f} s; generations written: {generations}")
         script = lua(workdir, brief_ids)
         runs = []
@@ -320,7 +346,8 @@ def main() -> None:
         if api is not None:
             api.stop()
             shutil.copy(api.log, Path(tempfile.gettempdir()) / "rapport-matching-api.log")
-        asyncio.run(sql("postgres", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        if not args.database:
+            asyncio.run(sql("postgres", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         shutil.rmtree(workdir, ignore_errors=True)
     if args.markdown and args.json:
         from report import write_markdown

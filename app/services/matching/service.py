@@ -1,12 +1,14 @@
 """Matching over the catalogue: the per-process listing index and the two rankings.
 
 Each API process holds one `ListingIndex` (app/services/matching/), built from the database on
-first use. Before every ranking one query (`ListingIndexHolder.probe`: the newest `updated_at`,
-the count, the count at or after the watermark) says whether anything changed; only listings
-changed since then are read (by id, once) and upserted, so a listing edit shows in the next
-ranking without a rebuild, and a bulk load made behind the index's back (`rapport seed`) is read
-once — or taken in by one rebuild when it is large — never on every ranking. Concurrent callers
-share that work. Memory per listing is documented in benchmarks/matching/README.md (≈ 720 bytes).
+first use. Before every ranking one query (`ListingIndexHolder.probe`: the rows of
+`listing_changes`, which database triggers write, newer than what the index has seen) says
+whether anything changed; only listings changed since then are read (by id, once) and upserted
+or removed, so a listing edit or deletion shows in the next ranking without a rebuild, and a
+bulk load made behind the index's back (`rapport seed`) is read once — or taken in by one
+rebuild when it is large — never on every ranking. The probe costs O(changes), not O(listings).
+Concurrent callers share that work. Memory per listing is documented in
+benchmarks/matching/README.md (≈ 720 bytes).
 
 The service adds what only the database knows: the brand's blocked list, influencers bound by
 another brand's exclusivity in the brief's category, and the relationship (completed contracts
@@ -23,11 +25,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, String, cast, func, literal, null, select, union_all
+from sqlalchemy import Boolean, String, cast, func, literal, null, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidRequest, NotFound
@@ -98,33 +100,55 @@ REBUILD_SHARE = 0.05
 ID_PAGE = 1000  # listings read by id per query when refreshing
 
 
+# The rows of `listing_changes` (migration 0023) the index has not seen, and the new horizon,
+# in one statement (one snapshot). `:after` is the holder's horizon; NULL (a build) asks only
+# for the horizon and the rows at or after it. Without a change the join finds nothing: an
+# index lookup, whatever the number of listings.
+#
+# PostgreSQL: the horizon is the oldest transaction still running (the snapshot's xmin); every
+# transaction that commits later has an id at or above it, so asking for `txid >= horizon`
+# next time misses nothing, whatever order transactions commit in (a sequence's numbers are
+# not in commit order). Rows of transactions that had committed are returned again while an
+# older one runs: `seen` skips those.
+_PROBE_POSTGRES = text(
+    "WITH now AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon) "
+    "SELECT now.horizon, c.txid, c.seq, c.listing_id FROM now "
+    "LEFT JOIN listing_changes AS c ON c.txid >= coalesce(CAST(:after AS bigint), now.horizon)"
+)
+# SQLite: one writer at a time, and `seq` (AUTOINCREMENT) is assigned under its lock: commit
+# order. The horizon is the highest `seq`.
+_PROBE_SQLITE = text(
+    "WITH now AS (SELECT coalesce(max(seq), 0) AS horizon FROM listing_changes) "
+    "SELECT now.horizon, c.txid, c.seq, c.listing_id FROM now "
+    "LEFT JOIN listing_changes AS c ON c.seq > coalesce(:after, now.horizon)"
+)
+
+
 @dataclass(frozen=True)
 class Probe:
-    """What one cheap query says about the listings: the newest `updated_at`, how many
-    listings there are, and how many are at or after the index's watermark."""
+    """What one cheap query says about the listings: the new horizon and the changes (txid on
+    PostgreSQL else None, seq, listing id) after the holder's horizon."""
 
-    newest: datetime | None
-    total: int
-    at_or_after: int
+    horizon: int
+    changes: tuple[tuple[int | None, int, str], ...]
 
 
 @dataclass
 class ListingIndexHolder:
-    """The process's index and its watermark; one refresh or build at a time.
+    """The process's index and its horizon; one refresh or build at a time.
 
-    Before every ranking one query (`probe`: newest `updated_at`, the count, the count at or
-    after the watermark; an index lookup and a short range on ix_influencers_updated_at) says
-    whether anything changed. Only the listings changed since the watermark are read, by id,
-    once; a change set larger than `rebuild_above` (and a twentieth of the index) is one
-    rebuild instead. A count that still differs (a listing deleted, or one committed with an
-    `updated_at` older than the watermark) is reconciled by comparing ids. Concurrent callers
-    wait on the same lock, so they share one build or refresh, never start their own.
+    Before every ranking one query (`probe`: the `listing_changes` rows after the holder's
+    horizon; an index lookup that finds nothing when nothing changed) says whether anything
+    changed. Only the listings changed since are read, by id, once, and upserted; one no longer
+    there is removed. A change set larger than `rebuild_above` (and a twentieth of the index)
+    is one rebuild instead. Concurrent callers wait on the same lock, so they share one build
+    or refresh, never start their own.
 
     With a `store` (RAPPORT_MATCHING_INDEX_DIR), builds are written as a generation of files
     that every process of the node maps (`store.IndexStore`): one process builds (a node-wide
     file lock), the others map its files; each process checks CURRENT (a stat) before every
     ranking and moves to a newer generation when one appears. Each process then applies the
-    listings changed since the generation's watermark itself.
+    listings changed since the generation's horizon itself.
 
     Rankings run in a thread pool (`run`), holding a read share of the index (`reading`): an
     in-place change waits until the rankings using the index have finished, and a new index
@@ -132,10 +156,10 @@ class ListingIndexHolder:
     """
 
     index: ListingIndex | None = None
-    watermark: datetime | None = None
-    # How many listings have `updated_at` exactly at the watermark, all indexed: the probe
-    # counts `>= watermark`, and only a count above this means a new write.
-    at_watermark: int = 0
+    # Changes after `horizon` are not in the index yet, but for `seen` ((txid, seq) of
+    # PostgreSQL rows at or after the horizon that are in it; see `_PROBE_POSTGRES`).
+    horizon: int | None = None
+    seen: frozenset[tuple[int, int]] = frozenset()
     rebuild_above: int = REBUILD_ABOVE
     store: IndexStore | None = None
     threads: int = 0  # ranking threads; 0: one per core
@@ -220,11 +244,10 @@ class ListingIndexHolder:
     async def _up_to_date(self, session: AsyncSession, today: date) -> ListingIndex:
         if self.store is not None and self.store.token() != self._token:
             self._adopt(today)
-        probe = await self.probe(session)
         if self.index is None:
-            await self._build(session, today, probe)
-        elif not self._unchanged(probe):
-            await self._refresh(session, today, probe)
+            await self._build(session, today, await self.probe(session))
+        else:
+            await self._catch_up(session, today)
         if self.store is not None and self.index is not None and self.index.wants_compaction():
             await self._build(session, today, await self.probe(session))
         assert self.index is not None
@@ -243,41 +266,40 @@ class ListingIndexHolder:
         self._token = token  # tried: not again until CURRENT changes
         if found is None or found.index.as_of != today:
             return False
-        self.index, self.generation = found.index, found.name
         stamp = found.stamp
-        self.watermark = (
-            datetime.fromisoformat(stamp["watermark"]) if stamp.get("watermark") else None
-        )
-        self.at_watermark = int(stamp["at_watermark"])
+        if "horizon" not in stamp:  # written before listing_changes: its changes are unknown
+            return False
+        self.index, self.generation = found.index, found.name
+        self.horizon = int(stamp["horizon"])
+        self.seen = frozenset((int(t), int(q)) for t, q in stamp["seen"])
         return True
 
     async def probe(self, session: AsyncSession) -> Probe:
-        # Three scalar subqueries in one statement, each planned on its own: the newest
-        # `updated_at` and the count after the watermark read ix_influencers_updated_at (a row
-        # and a short range); only the total counts every listing (an index-only scan once the
-        # table is vacuumed). As one aggregate with a FILTER, PostgreSQL scanned the whole
-        # table for all three (100 ms at 100,000 listings).
-        count = select(func.count()).select_from(Influencer)
-        since = self.watermark
-        after = count.where(Influencer.updated_at >= since) if since is not None else count
-        row = (
-            await session.execute(
-                select(
-                    select(func.max(Influencer.updated_at)).scalar_subquery(),
-                    count.scalar_subquery(),
-                    after.scalar_subquery(),
-                )
-            )
-        ).one()
-        return Probe(newest=row[0], total=int(row[1]), at_or_after=int(row[2]))
+        postgres = session.get_bind().dialect.name == "postgresql"
+        stmt = _PROBE_POSTGRES if postgres else _PROBE_SQLITE
+        rows = (await session.execute(stmt, {"after": self.horizon})).all()
+        changes = tuple((txid, seq, lid) for _, txid, seq, lid in rows if lid is not None)
+        return Probe(horizon=int(rows[0][0]), changes=changes)
 
-    def _unchanged(self, probe: Probe) -> bool:
-        assert self.index is not None
-        return (
-            probe.newest == self.watermark
-            and probe.at_or_after == self.at_watermark
-            and probe.total == len(self.index)
+    def _unseen(self, probe: Probe) -> list[str]:
+        """The listings changed since the index last looked."""
+        return sorted({lid for t, q, lid in probe.changes if (t or 0, q) not in self.seen})
+
+    def _advance(self, probe: Probe) -> None:
+        """The index holds every change the probe returned: move to its horizon."""
+        self.horizon = probe.horizon
+        # PostgreSQL's rows at or after the new horizon come back next time (SQLite's: none).
+        self.seen = frozenset(
+            (t, q) for t, q, _ in probe.changes if t is not None and t >= probe.horizon
         )
+
+    async def _catch_up(self, session: AsyncSession, today: date) -> None:
+        probe = await self.probe(session)
+        changed = self._unseen(probe)
+        if changed:
+            await self._refresh(session, today, probe, changed)
+        else:
+            self._advance(probe)
 
     async def _rows(self, session: AsyncSession, stmt: Any) -> list[Influencer]:
         return list((await session.scalars(_with_accounts(stmt))).unique().all())
@@ -306,10 +328,7 @@ class ListingIndexHolder:
                         break  # another process wrote one while this one waited
                     await self._build_in_memory(session, today, probe)
                     assert self.index is not None
-                    stamp = {
-                        "watermark": self.watermark.isoformat() if self.watermark else None,
-                        "at_watermark": self.at_watermark,
-                    }
+                    stamp = {"horizon": self.horizon, "seen": sorted(self.seen)}
                     await asyncio.to_thread(self.store.write, self.index, stamp)
                     # Map the files just written: the built arrays are freed, and this process
                     # shares the page cache's copy like the others.
@@ -323,8 +342,8 @@ class ListingIndexHolder:
                     return
             # Another process is building: wait for it (never blocking the loop), then map it.
             await asyncio.sleep(0.05)
-        # Adopted another process's generation: bring it up to date from its watermark.
-        await self._refresh(session, today, await self.probe(session))
+        # Adopted another process's generation: bring it up to date from its horizon.
+        await self._catch_up(session, today)
 
     async def _build_in_memory(self, session: AsyncSession, today: date, probe: Probe) -> None:
         builder = IndexBuilder(as_of=today)
@@ -343,61 +362,26 @@ class ListingIndexHolder:
         self.index = await asyncio.to_thread(builder.finish)
         self.index.auto_compact = self.store is None
         self.builds += 1
-        # The probe was read before the pages: a listing written since is newer than it and
-        # is picked up by the next refresh.
-        self.watermark = probe.newest
-        self.at_watermark = await self._count_at(session, probe.newest)
+        # The probe was read before the pages: a listing written since is after its horizon
+        # and read again by the next refresh (an upsert of what is there: harmless).
+        self._advance(probe)
 
-    async def _count_at(self, session: AsyncSession, when: datetime | None) -> int:
-        if when is None:
-            return 0
-        found = await session.scalar(
-            select(func.count()).select_from(Influencer).where(Influencer.updated_at == when)
-        )
-        return int(found or 0)
-
-    async def _refresh(self, session: AsyncSession, today: date, probe: Probe) -> None:
+    async def _refresh(
+        self, session: AsyncSession, today: date, probe: Probe, changed: list[str]
+    ) -> None:
         assert self.index is not None
-        changed: list[str] = []
-        if probe.newest != self.watermark or probe.at_or_after != self.at_watermark:
-            # Ids only (cheap), then the listings themselves, once. The listings exactly at the
-            # watermark are all indexed unless their count grew (fewer: some were deleted, which
-            # the id comparison below finds).
-            stmt = select(Influencer.id, Influencer.updated_at)
-            if self.watermark is not None:
-                stmt = stmt.where(Influencer.updated_at >= self.watermark)
-            stamped = [(lid, when) for lid, when in await session.execute(stmt)]
-            at = [lid for lid, when in stamped if when == self.watermark]
-            skip = len(at) <= self.at_watermark
-            changed = [lid for lid, when in stamped if not (skip and when == self.watermark)]
-            if self._too_many(len(changed)):
-                await self._build(session, today, probe)
-                return
-        rows = await self._rows_by_id(session, changed)
-        await self._drained()
-        for row in rows:
-            self.index.upsert(listing_document(row))
-        self.watermark = probe.newest
-        self.at_watermark = await self._count_at(session, probe.newest)
-        if probe.total != len(self.index):
-            await self._reconcile(session, today, probe)
-
-    async def _reconcile(self, session: AsyncSession, today: date, probe: Probe) -> None:
-        """Bring the index's ids in line with the table's: drop deleted listings, add ones
-        committed with an `updated_at` older than the watermark."""
-        assert self.index is not None
-        ids = set(await session.scalars(select(Influencer.id)))
-        gone = [lid for lid in self.index.row_of if lid not in ids]
-        missing = sorted(lid for lid in ids if lid not in self.index.row_of)
-        if self._too_many(len(missing)):
+        if self._too_many(len(changed)):
             await self._build(session, today, probe)
             return
-        rows = await self._rows_by_id(session, missing)
+        rows = await self._rows_by_id(session, changed)
         await self._drained()
-        for lid in gone:
-            self.index.remove(lid)
+        there = {row.id for row in rows}
+        for lid in changed:
+            if lid not in there:  # deleted
+                self.index.remove(lid)
         for row in rows:
             self.index.upsert(listing_document(row))
+        self._advance(probe)
 
 
 def _add_page(builder: IndexBuilder, page: list[Influencer]) -> None:
