@@ -517,7 +517,31 @@ def test_an_audience_in_countries_the_index_cannot_place_is_left_out_of_the_geog
     )
     m = {x.listing_id: x for x in rank(index, BRIEF, limit=60)}
     _, reason = m["inf_odd"].components["authenticity"]
-    assert "29% of the audience placed in a country in VN" in reason
+    assert "29% of the audience (counting only named countries) in VN" in reason
+
+
+def test_followers_who_neither_engage_nor_watch_are_evidence() -> None:
+    """Engagement 2.2x below the tier is what a weak honest creator can look like; with views
+    per follower 2.5x below similar accounts' as well (the two rates a padded follower count
+    lowers together) it is evidence of bought followers. Before, the low views only let the
+    engagement signal count fully (authenticity ~0.9; world3's drip and farm accounts with
+    both read 0.92-0.96 and held top-10 slots)."""
+    idle = account(er=0.035 / 2.2)
+    idle["avg_views"] = round(idle["followers"] / 3 / 2.5)
+    weak = account(er=0.035 / 2.2)
+    peers = [
+        listing(f"inf_peer{k:02d}", accounts=[account(followers=40_000 + 500 * k)])
+        for k in range(40)
+    ]
+    index = build(
+        listing("inf_idle", accounts=[idle]), listing("inf_weak", accounts=[weak]), *peers
+    )
+    m = {x.listing_id: x for x in rank(index, BRIEF, limit=60)}
+    idle_value, idle_reason = m["inf_idle"].components["authenticity"]
+    weak_value, weak_reason = m["inf_weak"].components["authenticity"]
+    assert "followers who neither engage nor watch" in idle_reason
+    assert idle_value < 0.85
+    assert weak_value > 0.95 and "alone: weak evidence" in weak_reason
 
 
 def test_engagement_pod_is_gated_with_its_evidence() -> None:

@@ -8,7 +8,9 @@ alone, and a signal without data is no evidence (it only lowers the confidence s
   index itself); bought followers do not like or comment, so the rate drops by their share.
   Alone it is weak evidence (a weak honest creator looks the same, and engagement quality
   already ranks them lower); it counts fully only with another sign of bought followers
-  (growth, geography, views, comments, likes: ``ENGAGEMENT_BACKING``);
+  (growth, geography, views, comments, likes: ``ENGAGEMENT_BACKING``); and even mildly low,
+  it counts when views per follower are low too (followers who neither engage nor watch:
+  ``IDLE``);
 - engagement far too high for the reach (from 2.5x the tier's median, where engagement quality
   stops rising, to 5x): engagement pods and bought likes; above all together with comments out
   of proportion to likes;
@@ -75,6 +77,10 @@ GEO_FROM, GEO_SPAN = 0.12, 0.2  # inconsistent audience share where geography st
 GEO_SOFT_LOW = 1.0  # how much mildly low engagement backs an inconsistent geography
 GEO_BACKING = 0.3  # other evidence that lets geography count fully
 SPIKE_EXPLAINED_FACTOR = 0.25  # a spike a viral post explains keeps a quarter of its weight
+# Engagement evidence at least this x (how far engagement is below the tier) x (how far views
+# per follower are below similar accounts'), each from 1.2x below (full at 2.5x): followers
+# who neither engage nor watch (round 6).
+IDLE = 0.6
 BIAS = -2.5
 MIN_CONFIDENCE = 0.95  # authenticity factor when no signal has data
 GATE = 0.35  # below this, the fake-follower gate removes a listing from the top
@@ -298,6 +304,10 @@ def evidence(
     other = e_er + e_high + e_spike + e_surge * soft_low + e_cl + e_lv + e_low
     backing = other + GEO_SOFT_LOW * np.maximum(soft_low, soft_low_reach)
     e_geo = e_geo_raw * np.clip(backing / GEO_BACKING, 0.0, 1.0)
+    # Followers who neither engage nor watch: engagement *and* views per follower below similar
+    # accounts' are the two rates a padded follower count lowers together, so mildly low
+    # engagement counts as evidence when views per follower are low too (``IDLE``).
+    e_er = np.maximum(e_er, IDLE * soft_low * soft_low_reach)
     e_surge_eff = e_surge * (1.0 + W_GROWTH_NO_ENGAGEMENT / W_SURGE * soft_low)
     # Low engagement alone is what a weak (honest) creator looks like as well as an account
     # padded with bought followers: it counts fully only with another sign of those followers

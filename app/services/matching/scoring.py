@@ -1350,12 +1350,19 @@ def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int)
         if math.isfinite(ratio) and ratio > 0:
             median = er / ratio
             if ev.engagement[k] > 0:
+                reach = float(ev.reach_ratio[k])
                 signals.append(
                     f"engagement {er * 100:.1f}% is {1 / ratio:.1f}x below the {tier}-{plat} "
                     f"median {median * 100:.1f}%"
                     + (
                         " (alone: weak evidence, also what a weak honest creator looks like)"
                         if ev.backing[k] == 0
+                        else ""
+                    )
+                    + (
+                        f" and views per follower {1 / max(reach, 1e-3):.1f}x below similar "
+                        "accounts' (followers who neither engage nor watch)"
+                        if math.isfinite(reach) and reach < 0.8
                         else ""
                     )
                 )
@@ -1429,7 +1436,7 @@ def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int)
         langs = "/".join(
             lang for k, lang in enumerate(mv.LANGUAGES) if int(c["lang_mask"][row]) >> k & 1
         )
-        placed = " placed in a country" if aud[mv.OTHER_COUNTRY] > 0 else ""
+        placed = " (counting only named countries)" if aud[mv.OTHER_COUNTRY] > 0 else ""
         geo_text = (
             f"{float(c['geo_mismatch'][row]) * 100:.0f}% of the audience{placed} in {names}, "
             f"which fit neither the creator's country ({mv.COUNTRIES[int(country[0])]}) nor "
