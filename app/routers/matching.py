@@ -39,8 +39,9 @@ def _components(raw: dict[str, tuple[float, str]]) -> dict[str, Component]:
     summary="Listings ranked for a brief, with every score component explained",
     description="Hard filters first (platform, availability, refused categories, the brand's "
     "blocked list, other brands' active exclusivity in the brief's category), then seven "
-    "components in [0, 1] combined by weights. Two gates put listings with high fake-follower "
-    "evidence or heavy over-exposure after every other, with the evidence in `gates` "
+    "components in [0, 1] combined by weights. Three gates put listings with high "
+    "fake-follower evidence, heavy over-exposure or no recent activity after every other, "
+    "with the evidence in `gates` "
     "(`relax` turns a gate off). Brand members only. Pass `explain=inf_…` "
     "(repeatable) to learn why a listing is excluded.",
     responses=problem_responses(*AUTH_PROBLEMS, BriefNotFound),
@@ -72,10 +73,11 @@ async def list_brief_matches(
         ),
     ] = False,
     relax: Annotated[
-        list[Literal["fake_followers", "over_exposure"]] | None,
+        list[Literal["fake_followers", "over_exposure", "inactive"]] | None,
         Query(
             description="Gates to turn off (repeatable): by default listings with high "
-            "fake-follower evidence or most recent posts sponsored rank after every other"
+            "fake-follower evidence, most recent posts sponsored, or no post in 90 days and "
+            "no posting rate (inactive) rank after every other"
         ),
     ] = None,
 ) -> MatchesOut:
@@ -91,6 +93,7 @@ async def list_brief_matches(
         every_platform=every_platform,
         gate_fake_followers="fake_followers" not in (relax or ()),
         gate_over_exposure="over_exposure" not in (relax or ()),
+        gate_inactive="inactive" not in (relax or ()),
     )
     result = await service.matches_for_brief(
         session,

@@ -19,7 +19,8 @@ class ListingMatchOut(BaseModel):
     gates: dict[str, str] = Field(
         default_factory=dict,
         description="Hard lines this listing crossed (`fake_followers`: high fake-follower "
-        "evidence; `over_exposure`: most recent posts sponsored), each with its evidence. A "
+        "evidence; `over_exposure`: most recent posts sponsored; `inactive`: no post in 90 "
+        "days and no posting rate), each with its evidence. A "
         "gated listing ranks after every ungated one; `relax` turns a gate off",
     )
 

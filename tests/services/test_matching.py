@@ -1052,3 +1052,63 @@ def test_a_spike_on_a_second_account_is_backed_by_that_accounts_own_engagement()
     other, other_reason = m["inf_breakout_second"].components["authenticity"]
     assert "on Instagram (alone: weak evidence" in other_reason
     assert value < other - 0.05
+
+
+def _posting(lid: str, newest: str, posts_per_week: float) -> dict[str, Any]:
+    """The standard creator with ten dated recent posts, the newest on `newest`."""
+    acc = account()
+    acc["posts_per_week"] = posts_per_week
+    day = date.fromisoformat(newest).toordinal()
+    acc["recent_posts"] = [
+        {"posted_at": f"{date.fromordinal(day - 6 * k).isoformat()}T12:00:00Z", "views": 16_000}
+        for k in range(10)
+    ]
+    return listing(lid, accounts=[acc], sponsored_posts=[])
+
+
+def test_an_inactive_account_is_gated_and_can_be_relaxed() -> None:
+    """No post in five months and no posting rate: an account nobody posts on (dormant, given
+    up) ranks after every active one, with its newest post in the reason. An old newest post
+    with a declared rate, or no dated post at all, convicts nobody."""
+    dormant = _posting("inf_dormant", "2026-06-20", posts_per_week=0.0)
+    quiet = _posting("inf_quiet", "2026-06-20", posts_per_week=2.0)
+    silent = listing("inf_silent", sponsored_posts=[])  # no dated post: data left out
+    off_topic = listing(
+        "inf_fashion", topics=["fashion"], bio="Outfits from Stockholm.",
+        content_samples=["New outfit for the weekend"], sponsored_posts=[],
+    )  # fmt: skip
+    index = build(dormant, quiet, silent, off_topic)
+    matches = rank(index, BRIEF, limit=20)
+    assert ids(matches)[-1] == "inf_dormant"
+    gate = matches[-1].gates["inactive"]
+    assert "newest post 2026-06-20 (157 days ago)" in gate and "relax=inactive" in gate
+    by_id = {m.listing_id: m for m in matches}
+    assert not by_id["inf_quiet"].gates and not by_id["inf_silent"].gates
+    relaxed = rank(index, BRIEF, limit=20, filters=RankFilters(gate_inactive=False))
+    assert ids(relaxed).index("inf_dormant") < ids(relaxed).index("inf_fashion")
+    assert not {m.listing_id: m for m in relaxed}["inf_dormant"].gates
+
+
+def test_a_creator_for_part_of_the_deliverables_is_priced_against_that_part_of_the_budget() -> None:
+    """Two reels on Instagram and two videos on YouTube, 1,000-2,500 EUR per creator: an
+    Instagram-only creator asking 450 EUR a reel costs 900 EUR for its half, i.e. 1,800 EUR
+    for the whole brief at its rates — inside the budget, not "cheaper than planned" (its
+    coverage is counted once, in the score and the reason)."""
+    brief = {
+        **BRIEF,
+        "platforms": ["instagram", "youtube"],
+        "deliverables": [
+            {"type": "instagram_reel", "count": 2},
+            {"type": "youtube_video", "count": 2},
+        ],
+        "budget": {**BRIEF["budget"], "per_influencer_min": 100_000},
+    }
+    half = listing(
+        "inf_half",
+        rate_card=[{"deliverable_type": "instagram_reel", "amount": 45_000, "currency": "EUR"}],
+    )
+    index = build(half)
+    (match,) = [m for m in rank(index, brief, limit=20) if m.listing_id == "inf_half"]
+    value, reason = match.components["price_fit"]
+    assert "below the" not in reason and "can deliver only 50% of the deliverables" in reason
+    assert value == pytest.approx(0.5, abs=0.01)  # the coverage, nothing for being cheap

@@ -126,6 +126,9 @@ _SCALARS: dict[str, tuple[type, float]] = {
     "sponsored90": (np.float32, 0.0),
     "concurrent30": (np.float32, 0.0),
     "recent_posts": (np.float32, 0.0),
+    # Day number of the newest dated post (a recent post or a declared sponsored post); 0:
+    # none dated. With no posting rate declared, an old newest post is an inactive account.
+    "last_post_day": (np.uint16, 0),
     "freshness": (np.float32, 1.0),
     "authenticity": (np.float32, 1.0),
     "total_followers": (np.float32, 0.0),
@@ -155,7 +158,7 @@ def topic_col(topic: str) -> int:
 _ROW_FIELDS: tuple[str, ...] = (
     "platform_mask", "main_platform", "cl_main", "total_followers", "available",
     "unavail_until", "country", "lang_mask", "refused_mask", "sponsored90", "concurrent30",
-    "recent_posts", "evidence_mask",
+    "recent_posts", "evidence_mask", "last_post_day",
 )  # fmt: skip
 HAS_ENGAGEMENT, HAS_HISTORY, HAS_AUDIENCE = au.HAS_ENGAGEMENT, au.HAS_HISTORY, au.HAS_AUDIENCE
 HAS_POSTS, HAS_COMMENTS = au.HAS_POSTS, au.HAS_COMMENTS
@@ -533,8 +536,14 @@ class ListingIndex:
         n90 = 0
         brands30: set[str] = set()
         since90, since30 = self._since90, self._since30
+        newest = max(
+            (str(post.get("posted_at") or "")[:10] for acc in d.get("accounts") or ()
+             for post in acc.get("recent_posts") or ()),
+            default="",
+        )  # fmt: skip
         for post in d.get("sponsored_posts") or ():
             when = post.get("date") or ""
+            newest = max(newest, when[:10])
             if when >= since90:
                 n90 += 1
                 if when >= since30:
@@ -561,6 +570,7 @@ class ListingIndex:
                 len(brands30),
                 ppw * 90.0 / 7.0,
                 known,
+                day_number(newest) if newest else 0,
             )
         )
 

@@ -50,11 +50,12 @@ listings):
    weight of 0 turns it off too). Default weights: topic 0.30, audience 0.30, authenticity
    0.05, engagement 0.10, price 0.10, over-exposure 0.15, relationship 0.05; a caller's
    weights override by
-   name. Two gates then put a listing after every ungated one, whatever else it scores
+   name. Three gates then put a listing after every ungated one, whatever else it scores
    (score x ``GATE_FACTOR``), each with its evidence in ``Match.gates`` and each relaxable
-   through ``RankFilters``: authenticity below ``authenticity.GATE`` (fake followers), and
-   heavy over-exposure: at least half of the last 90 days' posts sponsored, or at least
-   ``authenticity.HEAVY_BRANDS_30`` brands in the last 30 days.
+   through ``RankFilters``: authenticity below ``authenticity.GATE`` (fake followers),
+   heavy over-exposure (at least half of the last 90 days' posts sponsored, or at least
+   ``authenticity.HEAVY_BRANDS_30`` brands in the last 30 days), and an inactive account (no
+   dated post in ``INACTIVE_DAYS`` and no posting rate declared).
 4. Top-k by ``np.argpartition``, ties by listing id; keyset cursor for the next page.
    Rows whose topic relevance is below a ``PRUNE_TOPIC`` threshold are scored only when the bound
    on their score does not rule them out, so the result is exact. Reasons are built only
@@ -194,9 +195,14 @@ class RankFilters:
     # to rank such listings by their score like any other.
     gate_fake_followers: bool = True
     gate_over_exposure: bool = True
+    gate_inactive: bool = True
 
 
-GATES: tuple[str, ...] = ("fake_followers", "over_exposure")
+GATES: tuple[str, ...] = ("fake_followers", "over_exposure", "inactive")
+# No dated post in this many days and no posting rate declared: an inactive account (the
+# window every other activity signal reads). Either one alone convicts nobody: posts a
+# creator lists may be old favourites, and a rate left out is only data left out.
+INACTIVE_DAYS = 90
 GATE_FACTOR = 1e-3  # a gated score is below every ungated one (see `combine`)
 
 
@@ -593,6 +599,14 @@ def _costs(
     return cost, fair, covered / np.float32(total_count)
 
 
+def _whole_brief(cost: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """What the creator's rates would cost for all of the brief's deliverables: a creator who
+    can make a quarter of them is compared with the budget for all of them at four times its
+    price for that quarter (a quarter of the budget), not found "cheaper than planned"."""
+    whole: np.ndarray = np.where(coverage > 0, cost / np.maximum(coverage, 1e-6), cost)
+    return whole.astype(np.float32)
+
+
 def _price_fit(
     q: BriefQuery, cost: np.ndarray, fair: np.ndarray, coverage: np.ndarray
 ) -> np.ndarray:
@@ -601,6 +615,7 @@ def _price_fit(
     if not q.deliverables:
         return np.ones(n_rows, np.float32)
     budget_fit = np.ones(n_rows, np.float32)
+    cost = _whole_brief(cost, coverage)
     if q.budget_max is not None:
         over = cost > q.budget_max
         if q.market_ceiling is not None and q.market_ceiling > q.budget_max > 0:
@@ -618,7 +633,7 @@ def _price_fit(
         # the brand had in mind: a gentle penalty.
         below = (np.maximum(cost, 0.0) / q.budget_min) ** np.float32(UNDER_BUDGET_POWER)
         budget_fit = np.where(under, below, budget_fit)
-    fairness = np.minimum(1.0, FAIR_OVERSHOOT * fair / np.maximum(cost, 1.0))
+    fairness = np.minimum(1.0, FAIR_OVERSHOOT * fair / np.maximum(cost * coverage, 1.0))
     price_fit: np.ndarray = (budget_fit * fairness * coverage).astype(np.float32)
     return price_fit
 
@@ -742,6 +757,10 @@ def gate_masks(
         )
         heavy = share >= np.float32(au.HEAVY_SPONSORED_SHARE)
         out["over_exposure"] = heavy | (c["concurrent30"][rows] >= np.float32(au.HEAVY_BRANDS_30))
+    if filters is None or filters.gate_inactive:
+        last = c["last_post_day"][rows].astype(np.int32)
+        stale = (last > 0) & (last < index.as_of_day - INACTIVE_DAYS)
+        out["inactive"] = stale & (c["recent_posts"][rows] <= 0)
     return out
 
 
@@ -862,6 +881,7 @@ def _crowded_budget(
     if len(relevant) < 10:
         return w
     cost, _, coverage = _costs(index.cols, q, relevant)  # the price alone decides
+    cost = _whole_brief(cost, coverage)
     over = float(np.mean(cost > q.budget_max))
     if over <= CROWDED_SHARE or q.budget_max <= 0:
         return w
@@ -1226,8 +1246,11 @@ def _reasons(
             asked = float(c["price"][d, row])
             src = "rate card" if math.isfinite(asked) else "estimate"
             items.append(f"{cnt} x {mv.DELIVERABLES[d]} ({src})")
-        cost = float(parts.cost[i])
+        cost, coverage = float(parts.cost[i]), float(parts.coverage[i])
         text = f"{' + '.join(items)} = {_money(cost, q)}"
+        if 0 < coverage < 1:
+            cost /= coverage  # the budget is for all of the deliverables (`_whole_brief`)
+            text += f" for {_pct(coverage)} of them ({_money(cost, q)} for all at its rates)"
         if q.budget_min is not None and q.budget_max is not None:
             rng_text = f"{_major(q.budget_min, q)}-{_major(q.budget_max, q)} {q.currency}"
             if cost > q.budget_max > 0:
@@ -1246,11 +1269,11 @@ def _reasons(
                 text += f", below the {rng_text} budget (smaller creator than planned)"
             else:
                 text += f", within the {rng_text} budget"
-        fair = float(parts.fair[i])
-        if fair > 0 and cost > FAIR_OVERSHOOT * fair:
-            text += f"; asks {cost / fair:.1f}x the fair median {_money(fair, q)} for its reach"
-        if float(parts.coverage[i]) < 1:
-            text += f"; can deliver only {_pct(float(parts.coverage[i]))} of the deliverables"
+        fair, asked = float(parts.fair[i]), float(parts.cost[i])
+        if fair > 0 and asked > FAIR_OVERSHOOT * fair:
+            text += f"; asks {asked / fair:.1f}x the fair median {_money(fair, q)} for its reach"
+        if coverage < 1:
+            text += f"; can deliver only {_pct(coverage)} of the deliverables"
     else:
         text = "the brief lists no deliverables to price"
     out["price_fit"] = (float(comps["price_fit"][i]), text)
@@ -1315,6 +1338,15 @@ def _gate_reasons(
             f"last 30 days (at least {_pct(au.HEAVY_SPONSORED_SHARE)} sponsored or "
             f"{au.HEAVY_BRANDS_30} brands a month is heavy over-exposure); ranked after every "
             "listing that is not (relax=over_exposure ranks it by its score)"
+        )
+    crossed = gated.get("inactive")
+    if crossed is not None and crossed[pos]:
+        last = iso_day(int(c["last_post_day"][row]))
+        days = index.as_of_day - int(c["last_post_day"][row])
+        out["inactive"] = (
+            f"newest post {last} ({days} days ago) and no posting rate declared: no post in "
+            f"the last {INACTIVE_DAYS} days is an inactive account; ranked after every active "
+            "listing (relax=inactive ranks it by its score)"
         )
     return out
 

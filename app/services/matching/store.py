@@ -43,7 +43,10 @@ from sqlalchemy.engine import make_url
 from app.services.matching import authenticity as au
 from app.services.matching.index import IdColumn, ListingIndex, RowLookup
 
-FORMAT = 2  # 2: the spike_platform column (round 6)
+# The files' layout and the columns' meaning: bump when a column is added or computed
+# differently, so that a node never maps a generation the code cannot read (it rebuilds).
+# 2: the spike_platform column (round 6); 3: last_post_day (the inactive gate).
+FORMAT = 3
 CURRENT = "CURRENT"
 KEEP = 2  # generations kept on disk: the current one and the one before (readers may map it)
 
