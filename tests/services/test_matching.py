@@ -1112,3 +1112,22 @@ def test_a_creator_for_part_of_the_deliverables_is_priced_against_that_part_of_t
     value, reason = match.components["price_fit"]
     assert "below the" not in reason and "can deliver only 50% of the deliverables" in reason
     assert value == pytest.approx(0.5, abs=0.01)  # the coverage, nothing for being cheap
+
+
+def test_bot_comments_on_the_account_that_jumped_count_as_on_the_main_one() -> None:
+    """Comments per like were read on the largest account only: bot comments on a smaller
+    account whose followers jumped left the main account's figures clean (authenticity 0.95,
+    the spike "alone: weak evidence"). That account's comments per like count now, and the
+    reason says where they are."""
+    main = account("youtube", followers=300_000, er=0.03)
+    jump = history(40_000, 0.02, spike_at=8, spike=1.0)
+    bots = listing(
+        "inf_bot_comments",
+        accounts=[main, account(followers=40_000, comments_per_like=0.4, hist=jump)],
+    )
+    breakout = listing("inf_breakout", accounts=[main, account(followers=40_000, hist=jump)])
+    index = build(listing("inf_honest"), bots, breakout, fillers=40)
+    m = {x.listing_id: x for x in rank(index, BRIEF, limit=60)}
+    value, reason = m["inf_bot_comments"].components["authenticity"]
+    assert "comments per like on Instagram" in reason and "alone" not in reason
+    assert value < m["inf_breakout"].components["authenticity"][0] - 0.2

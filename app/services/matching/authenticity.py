@@ -232,6 +232,7 @@ class Evidence:
     spike_er: np.ndarray
     spike_reach: np.ndarray
     spike_low: np.ndarray  # in [0, 1]: how far they are below
+    cl_on_spike: np.ndarray  # bool: ``comments``/``cl_ratio`` are that account's, not the main's
 
 
 BELOW_FROM = 2**-0.3  # a ratio to similar accounts' median below this (0.81x) starts to count
@@ -257,7 +258,7 @@ def evidence(
     likes_per_view: np.ndarray | None = None,
     low_effort_code: np.ndarray | None = None,
     main_reach: np.ndarray | None = None,
-    spike_account: tuple[np.ndarray, np.ndarray] | None = None,
+    spike_account: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Evidence:
     n = len(main_ratio)
     reach = main_reach if main_reach is not None else np.full(n, np.nan, np.float32)
@@ -291,12 +292,16 @@ def evidence(
         soft_low_reach = np.clip((-log_reach - 0.3) / 1.0, 0.0, 1.0)
         # The account that jumped: its own engagement and views per follower (bought
         # followers on a second account leave the main one's figures clean).
-        s_er, s_reach = (
-            spike_account
-            if spike_account is not None
-            else (np.full(n, np.nan, np.float32), np.full(n, np.nan, np.float32))
-        )
+        unknown = np.full(n, np.nan, np.float32)
+        s_er, s_reach, s_cl = spike_account if spike_account is not None else (unknown,) * 3
         spike_low = np.maximum(_below(s_er), _below(s_reach))
+        # Comments out of proportion to likes on the account that jumped count as on the main
+        # one (bot comments, or likes bought with the followers).
+        s_dev = np.abs(np.log2(np.nan_to_num(s_cl, nan=1.0, posinf=1.0) + 1e-6))
+        e_cl_spike = np.clip((s_dev - 1.2) / 1.3, 0.0, 1.0)
+        cl_on_spike = e_cl_spike > e_cl
+        e_cl = np.maximum(e_cl, e_cl_spike)
+        cl_ratio = np.where(cl_on_spike, s_cl, cl_ratio)
     explained = (known & SPIKE_EXPLAINED) != 0
     e_spike = np.where(explained, e_spike * SPIKE_EXPLAINED_FACTOR, e_spike)
     # Geography counts only as far as other evidence backs it; engagement even mildly below
@@ -363,6 +368,7 @@ def evidence(
         spike_er=s_er.astype(np.float32),
         spike_reach=s_reach.astype(np.float32),
         spike_low=spike_low.astype(np.float32),
+        cl_on_spike=cl_on_spike,
     )
 
 

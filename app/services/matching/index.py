@@ -114,6 +114,7 @@ _SCALARS: dict[str, tuple[type, float]] = {
     "spike": (np.float32, 0.0),
     "spike_day": (np.int32, 0),
     "spike_platform": (np.int8, -1),  # the account whose history holds the spike
+    "spike_cl": (np.float16, _NAN),  # that account's comments per like (as ``cl_main``)
     "surge": (np.float32, 0.0),
     # From per-post metrics and comment samples (issue 13): likes per view on the main
     # account (NaN: unknown), the sponsored share of the last 90 days' flagged posts and the
@@ -296,6 +297,7 @@ class _Chunk:
         self.hist_dates: list[Any] = []
         self.hist_owner: list[int] = []
         self.hist_platform: list[int] = []
+        self.hist_cl: list[float] = []  # the account's comments per like (NaN: unknown)
         self.scalars: dict[str, np.ndarray] = {}
         self.matrices: dict[str, np.ndarray] = {}
         self.text_csr: Csr | None = None
@@ -495,16 +497,17 @@ class ListingIndex:
                 known |= HAS_POSTS
             if ap.viral_factor is not None and ap.viral_factor > viral_factor:
                 viral_day, viral_factor = ap.viral_day or 0, ap.viral_factor
+            # Comments per like with one comment's worth of the platform's typical ratio added
+            # (a pseudo-count): on a small account "0 comments on 18 likes" is ordinary, on a
+            # large one it is a signal.
+            cl = (
+                (ap.comments + 1.0) / (ap.likes + 1.0 / float(au.PRIOR_CL[p]))
+                if ap.likes and ap.comments is not None
+                else _NAN
+            )
             if f > main_f:
                 main_p, main_f = p, f
-                # Comments per like with one comment's worth of the platform's typical ratio
-                # added (a pseudo-count): on a small account "0 comments on 18 likes" is
-                # ordinary, on a large one it is a signal.
-                main_cl = (
-                    (ap.comments + 1.0) / (ap.likes + 1.0 / float(au.PRIOR_CL[p]))
-                    if ap.likes and ap.comments is not None
-                    else _NAN
-                )
+                main_cl = cl
                 main_lv = ap.likes_per_view if ap.likes_per_view is not None else _NAN
             hist = acc.get("follower_history") or ()
             if len(hist) >= 3:
@@ -512,6 +515,7 @@ class ListingIndex:
                 c.hist_dates.append(hist)
                 c.hist_owner.append(j)
                 c.hist_platform.append(p)
+                c.hist_cl.append(cl)
 
         available = bool(d.get("available", True))
         until = d.get("unavailable_until")
@@ -687,9 +691,10 @@ class ListingIndex:
 
     def _spike_account(
         self, rows: slice | np.ndarray, ratio: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Engagement ratio and views per follower (over similar accounts' medians) of the
-        account whose follower history holds the spike (NaN: none, or unknown)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Engagement ratio, views per follower and comments per like (over similar accounts'
+        or the platform's medians) of the account whose follower history holds the spike
+        (NaN: none, or unknown)."""
         c = self.cols
         sp = c["spike_platform"][rows]
         k = np.arange(len(sp))
@@ -697,7 +702,9 @@ class ListingIndex:
         if ratio is None:
             ratio = c["er_ratio"][:, rows]
         er = np.where(sp >= 0, ratio[p, k], np.nan).astype(np.float32)
-        return er, self._reach_of(rows, sp)
+        cl = c["spike_cl"][rows].astype(np.float32) / self.stats.cl_median[p]
+        cl = np.where(sp >= 0, cl, np.nan).astype(np.float32)
+        return er, self._reach_of(rows, sp), cl
 
     def _main_reach(self, rows: slice | np.ndarray) -> np.ndarray:
         """Views per follower of each row's main account over similar accounts' median."""
@@ -1031,6 +1038,7 @@ def _spikes(c: _Chunk, s: dict[str, np.ndarray], viral: np.ndarray | None = None
             day = day_number(c.hist_dates[k][int(at[k])]["date"])
             s["spike_day"][j] = day
             s["spike_platform"][j] = c.hist_platform[k]
+            s["spike_cl"][j] = c.hist_cl[k]
             lo, hi = VIRAL_WINDOW
             if viral is not None and viral[j] and lo <= day - int(viral[j]) <= hi:
                 s["evidence_mask"][j] |= au.SPIKE_EXPLAINED

@@ -1452,10 +1452,13 @@ def _authenticity_reason(index: ListingIndex, row: int, ev: au.Evidence, k: int)
         )
     if ev.comments[k] > 0:
         r = float(ev.cl_ratio[k])
+        where = ""
+        if ev.cl_on_spike[k]:
+            where = f" on {mv.PLATFORM_LABEL[mv.PLATFORMS[int(c['spike_platform'][row])]]}"
         signals.append(
-            f"comments per like {r:.1f}x the platform median"
+            f"comments per like{where} {r:.1f}x the platform median"
             if r > 1
-            else f"comments per like {1 / max(r, 1e-3):.1f}x below the platform median"
+            else f"comments per like{where} {1 / max(r, 1e-3):.1f}x below the platform median"
         )
     geo_text = ""
     if ev.geo_raw[k] > 0:
