@@ -709,6 +709,26 @@ def test_heavy_over_exposure_is_gated_and_can_be_relaxed() -> None:
     assert ids(relaxed).index("inf_busy") < ids(relaxed).index("inf_fashion")
 
 
+def test_more_than_a_third_of_posts_sponsored_is_heavy_over_exposure() -> None:
+    """20 of ~51 posts in the last 90 days sponsored (39 %): more than one post in three an
+    advertisement is what a brand calls over-exposed. The gate was at half, so such creators
+    kept top-10 slots on thin briefs (freshness 0-0.25 costs too little to sink them)."""
+    ads = [
+        {
+            "brand": f"B{k % 5}",
+            "category": "food",
+            "date": f"2026-{9 + k // 10:02d}-{k % 10 * 2 + 1:02d}",
+            "platform": "instagram",
+        }
+        for k in range(20)
+    ]
+    busy = listing("inf_busy", sponsored_posts=ads)
+    matches, relaxed = _ranked_with_an_off_topic_creator(busy)
+    assert ids(matches)[-1] == "inf_busy"
+    assert "(39%)" in matches[-1].gates["over_exposure"]
+    assert ids(relaxed).index("inf_busy") < ids(relaxed).index("inf_fashion")
+
+
 def test_a_new_brand_every_day_is_heavy_over_exposure_whatever_the_share() -> None:
     """A creator who posts a lot can advertise 24 brands in a month while most posts stay
     organic (a low sponsored share): the brand's message would be one of two dozen that

@@ -53,7 +53,7 @@ listings):
    name. Three gates then put a listing after every ungated one, whatever else it scores
    (score x ``GATE_FACTOR``), each with its evidence in ``Match.gates`` and each relaxable
    through ``RankFilters``: authenticity below ``authenticity.GATE`` (fake followers),
-   heavy over-exposure (at least half of the last 90 days' posts sponsored, or at least
+   heavy over-exposure (at least 35 % of the last 90 days' posts sponsored, or at least
    ``authenticity.HEAVY_BRANDS_30`` brands in the last 30 days), and an inactive account (no
    dated post in ``INACTIVE_DAYS`` and no posting rate declared).
 4. Top-k by ``np.argpartition``, ties by listing id; keyset cursor for the next page.
