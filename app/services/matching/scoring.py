@@ -1107,11 +1107,18 @@ class _ReasonData:
     evidence: au.Evidence
     # The query's words, heaviest first: (position in q.text_cols, word), once per ranking.
     words: list[tuple[int, str]]
+    # Per row, for the audience reason: whether it reports anything in each dimension, and
+    # whether its creator lives in a target country / speaks a target language.
+    reported: dict[str, list[bool]]
+    at_home: dict[str, list[bool]]
+    # Per row: the sponsored share of its flagged posts (nan: no per-post data).
+    flagged: list[float]
 
     @classmethod
     def collect(cls, index: ListingIndex, q: BriefQuery, rows: np.ndarray) -> _ReasonData:
         topic_cols = np.array([topic_col(t) for t in q.topics], dtype=np.int64)
         cols = q.text_cols.tolist()
+        c = index.cols
         return cls(
             topic_hit=index.topics.contains(rows, topic_cols, index.n),
             inferred_hit=index.topics.contains(
@@ -1124,7 +1131,24 @@ class _ReasonData:
                 for j in np.argsort(-q.text_vals).tolist()
                 if cols[j] in q.word_of
             ],
+            reported={
+                name: (c[col][:, rows] != 0).any(axis=0).tolist()
+                for name, col in _AUDIENCE_COLUMNS.items()
+            },
+            at_home={
+                "countries": _at_home(c, "countries", q.countries, rows).tolist(),
+                "languages": _at_home(c, "languages", q.languages, rows).tolist(),
+            },
+            flagged=au.share_of(c["post_sponsored"][rows]).tolist(),
         )
+
+
+_AUDIENCE_COLUMNS = {
+    "countries": "aud_country",
+    "age_bands": "aud_age",
+    "genders": "aud_gender",
+    "languages": "aud_lang",
+}
 
 
 def _reasons(
@@ -1185,12 +1209,11 @@ def _reasons(
                 "genders": "/".join(target.get("genders") or ()),
                 "languages": "speak " + "/".join(target.get("languages") or ()),
             }[name]
-            col = {"countries": "aud_country", "age_bands": "aud_age", "genders": "aud_gender",
-                   "languages": "aud_lang"}[name]  # fmt: skip
-            if int(c[col][:, row].sum()) == 0 and name in ("countries", "languages"):
+            reported = why.reported[name][k]
+            if not reported and name in ("countries", "languages"):
                 # The estimate `_unknown_share` used, and whose reports it averages.
                 targets = q.countries if name == "countries" else q.languages
-                home = bool(_at_home(c, name, targets, slice(row, row + 1))[0])
+                home = why.at_home[name][k]
                 if name == "countries":
                     who = "living in" if home else "outside"
                 else:
@@ -1204,7 +1227,7 @@ def _reasons(
                     else f"~{_pct(s)} {label} (not reported, and too few creators {who} "
                     f"{where} report theirs: a prior)"
                 )
-            elif int(c[col][:, row].sum()) == 0:
+            elif not reported:
                 bits.append(f"~{_pct(s)} {label} (not reported: neutral)")
             else:
                 bits.append(f"{_pct(s)} {label}")
@@ -1283,7 +1306,7 @@ def _reasons(
     brands_text = f"{brands} brand{'s' if brands != 1 else ''} in the last 30 days"
     out["over_exposure"] = (
         float(comps["over_exposure"][i]),
-        f"{_sponsored_text(index, row)}; {brands_text}",
+        f"{_sponsored_text(index, row, why.flagged[k])}; {brands_text}",
     )
 
     # Relationship.
@@ -1351,11 +1374,12 @@ def _gate_reasons(
     return out
 
 
-def _sponsored_text(index: ListingIndex, row: int) -> str:
-    """The sponsored share and where it comes from: the posts' own flags, or the declared
-    sponsored posts against the posting rate."""
+def _sponsored_text(index: ListingIndex, row: int, flagged: float | None = None) -> str:
+    """The sponsored share and where it comes from: the posts' own flags (`flagged`, when the
+    caller has it already), or the declared sponsored posts against the posting rate."""
     c = index.cols
-    flagged = float(au.share_of(c["post_sponsored"][row : row + 1])[0])
+    if flagged is None:
+        flagged = float(au.share_of(c["post_sponsored"][row : row + 1])[0])
     if math.isfinite(flagged):
         return f"{_pct(flagged)} of the last 90 days' posts flagged sponsored (per-post data)"
     n90 = float(c["sponsored90"][row])
