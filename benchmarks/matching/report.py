@@ -63,7 +63,13 @@ def write_markdown(json_path: Path, md_path: Path) -> None:
             f"{http['date']}, commit {http['commit']}. Machine: {m['cores']} cores "
             f"({m['cpu_model']}), {m['memory_gb']} GB, Python {m['python']} — **shared with "
             "other sessions' work**: the load average is given per run. "
-            f"Rapport under uvicorn, {http['workers']} worker processes, {http['database']}; "
+            f"Rapport under uvicorn, {http['workers']} worker processes, {http['database']}"
+            + (
+                " (kept from an earlier run, migrated to this commit)"
+                if http.get("database_reused")
+                else ""
+            )
+            + "; "
             f"`GET /v1/briefs/{{id}}/matches` over {http['briefs']} briefs, round robin, wrk.",
             "",
             "| concurrency | requests/s | p50 (ms) | p95 (ms) | p99 (ms) "
@@ -80,10 +86,16 @@ def write_markdown(json_path: Path, md_path: Path) -> None:
             f"RSS {p['rss_mb']:.0f} MB / PSS {p['pss_mb']:.0f} MB"
             for p in http["api_processes_memory_mb"]
         )
+        first = (
+            "First ranking (the node's index kept from an earlier run on this database, "
+            "mapped, not built)"
+            if http.get("index_reused")
+            else "First ranking after `rapport seed` (the node's index built once, from the "
+            "database)"
+        )
         lines += [
             "",
-            f"- First ranking after `rapport seed` (the node's index built once, from the "
-            f"database): {http['cold_first_ranking_s']} s; index generations written for the "
+            f"- {first}: {http['cold_first_ranking_s']} s; index generations written for the "
             f"{http['workers']} processes: {http['generations_written']}.",
             f"- API processes at the end: {mem}.",
             "",

@@ -144,7 +144,8 @@ def exists(database: str) -> bool:
     return bool(found)
 
 
-def prepare(database: str, args: argparse.Namespace) -> str:
+def prepare(database: str, args: argparse.Namespace) -> tuple[str, bool]:
+    """The database's URL, and whether it was kept from an earlier run."""
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
     env = {**os.environ, "RAPPORT_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     if args.database and exists(database):
@@ -152,7 +153,7 @@ def prepare(database: str, args: argparse.Namespace) -> str:
         # seeded again (a 100,000-listing seed takes minutes on the shared machine).
         say(f"· reusing {database} (migrating it to this tree's head)")
         subprocess.run([*RAPPORT, "migrate"], env=env, check=True, cwd=ROOT)  # noqa: S603
-        return url
+        return url, True
     asyncio.run(sql("postgres", f'CREATE DATABASE "{database}"'))
     say(f"· migrating {database}")
     subprocess.run([*RAPPORT, "migrate"], env=env, check=True, cwd=ROOT)  # noqa: S603
@@ -167,7 +168,7 @@ def prepare(database: str, args: argparse.Namespace) -> str:
     # per ranking: ~100 ms of PostgreSQL at 100,000 listings).
     say("· vacuum analyze (what autovacuum does after a bulk load)")
     asyncio.run(sql(database, "VACUUM ANALYZE"))
-    return url
+    return url, False
 
 
 def caller(api: Api, database: str) -> tuple[str, list[str]]:
@@ -285,13 +286,22 @@ def main() -> None:
     index_dir = args.index_dir or workdir / "index"
     api: Api | None = None
     try:
-        url = prepare(database, args)
+        url, database_reused = prepare(database, args)
         if args.prepare_only:
             return
+        index_reused = any(index_dir.glob("*/gen-*"))
         say(f"· starting Rapport: uvicorn, {args.workers} worker processes")
         api = Api(url, index_dir, args.workers, workdir)
         token, brief_ids = caller(api, database)
-        say(f"· first ranking (builds the node's index from {args.listings:,} listings)")
+        say(
+            "· first ranking ("
+            + (
+                "maps the kept index"
+                if index_reused
+                else f"builds the node's index from {args.listings:,} listings"
+            )
+            + ")"
+        )
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=api.url, timeout=600, headers=headers) as client:
             started = time.monotonic()
@@ -333,6 +343,8 @@ def main() -> None:
             "database": (
                 "PostgreSQL (scratch database, seeded by rapport seed, then VACUUM ANALYZE)"
             ),
+            "database_reused": database_reused,
+            "index_reused": index_reused,
             "cold_first_ranking_s": round(cold, 2),
             "generations_written": len(generations),
             "runs": runs,
