@@ -1151,3 +1151,24 @@ def test_bot_comments_on_the_account_that_jumped_count_as_on_the_main_one() -> N
     value, reason = m["inf_bot_comments"].components["authenticity"]
     assert "comments per like on Instagram" in reason and "alone" not in reason
     assert value < m["inf_breakout"].components["authenticity"][0] - 0.2
+
+
+def test_a_podcast_that_does_not_report_its_listens_is_priced_by_its_subscribers() -> None:
+    """A podcast's fair rate follows its listens per episode; not reported, they are unknown,
+    not 0. They once read as 0, the fair median fell to the minimum fee and a podcast asking
+    a normal price for 40,000 subscribers read as asking many times the market."""
+    podcast = account("podcast", followers=40_000)
+    podcast["avg_views"] = None
+    show = listing(
+        "inf_show",
+        accounts=[podcast],
+        rate_card=[{"deliverable_type": "podcast_mention", "amount": 90_000, "currency": "EUR"}],
+    )
+    brief = {
+        **BRIEF,
+        "platforms": ["podcast"],
+        "deliverables": [{"type": "podcast_mention", "count": 1}],
+    }
+    (match,) = [m for m in rank(build(show), brief, limit=20) if m.listing_id == "inf_show"]
+    value, reason = match.components["price_fit"]
+    assert "the fair median" not in reason and value == pytest.approx(1.0)

@@ -584,7 +584,11 @@ def _costs(
     for d, cnt in q.deliverables:
         p = int(_DELIVERABLE_P[d])
         followers = c["followers"][p][rows]
-        size = c["views"][p][rows] if mv.PLATFORMS[p] in mv.AUDIENCE_FROM_VIEWS else followers
+        size = followers
+        if mv.PLATFORMS[p] in mv.AUDIENCE_FROM_VIEWS:
+            # Listens or reads per episode; unknown (not reported) is not 0: the subscribers.
+            views = c["views"][p][rows]
+            size = np.where(views > 0, views, followers)
         has = followers > 0
         ratio = er_ratio[p][rows]
         mult = np.clip(np.sqrt(np.where(np.isnan(ratio), 1.0, ratio)), 0.7, 1.5)
