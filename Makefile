@@ -99,8 +99,8 @@ bench-matching: $(STAMP)
 	$(BIN)/python benchmarks/matching/memory.py --listings 1000000 --generate 50000 \
 		--json benchmarks/matching/scaling.json --markdown benchmarks/matching/scaling.md
 
-# Relevance from outside (≈ 45 min on 2 cores): worlds of three generators (rapport_dev/world2,
-# rapport_dev/seed, rapport_dev/world3), seeds 1-3, loaded through the HTTP API into fresh
+# Relevance from outside (≈ 60 min on 2 cores): worlds of four generators (rapport_dev/world2,
+# rapport_dev/seed, rapport_dev/world3, rapport_dev/world4), seeds 1-3, loaded through the HTTP API into fresh
 # SQLite databases and ranked by GET /v1/briefs/{id}/matches, with the ablation; see
 # benchmarks/matching/README.md.
 bench-relevance: $(STAMP)

@@ -486,7 +486,7 @@ def markdown(payload: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--generators", nargs="+", default=["world2", "seed", "world3"])
+    ap.add_argument("--generators", nargs="+", default=["world2", "seed", "world3", "world4"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--creators", type=int, default=3000)
     ap.add_argument("--briefs", type=int, default=40)
@@ -498,11 +498,12 @@ def main() -> None:
     )
     ap.add_argument(
         "--tuned-on",
-        default="rounds 4 and 5: diagnosed on rapport_dev/world3 seeds 31-33, rapport_dev/seed "
+        default="rounds 4-6: diagnosed on rapport_dev/world3 seeds 31-33, rapport_dev/seed "
         "seeds 21-23 and rapport_dev/world2 seeds 11-13 (round 3: world3 31-33; round 2: world2 "
-        "11-13 and seed 21-23), in process; never on the reported seeds 1-3. world3's held-out "
-        "figures (before any tuning on it) are in outside-world3-heldout.md, round 3's in "
-        "outside-round3.md, round 4's in outside-round4.md",
+        "11-13 and seed 21-23; round 6 also rapport_dev/world4 41-43), in process; never on the "
+        "reported seeds 1-3. The held-out figures of world3 and world4 (before any tuning on "
+        "them) are in outside-world3-heldout.md and outside-world4-heldout.md, round 4's in "
+        "outside-round4.md, round 5's in outside-round5.md",
     )
     ap.add_argument("--json")
     ap.add_argument(
