@@ -230,6 +230,19 @@ def reads_only(endpoint: Endpoint) -> Endpoint:
     return cast(Endpoint, read)
 
 
+_READS_PRIMARY = "_rapport_reads_primary"
+
+
+def reads_primary(endpoint: Endpoint) -> Endpoint:
+    """Marks a route that only reads but must read the primary: on PostgreSQL its requests run
+    without a transaction (no `BEGIN`/`COMMIT` round trips, each statement its own, writes
+    refused) as on a `@reads_only` route, never on the read replica. For the matching routes:
+    each process's index follows the primary's change log (its horizon is one server's;
+    app/services/matching/service.py), so its reads go where the writes are."""
+    setattr(endpoint, _READS_PRIMARY, True)
+    return endpoint
+
+
 # Where the idempotency layer puts the session it opened for a request under an Idempotency-Key.
 HELD_SESSION = "rapport.held_session"
 
@@ -244,7 +257,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     reading = False
     if database.read_sessionmaker is not None and held is None:
         endpoint = getattr(request.scope.get("route"), "endpoint", None)
-        if getattr(endpoint, _READS_ONLY, False):
+        if getattr(endpoint, _READS_PRIMARY, False):
+            maker = database.read_sessionmaker  # autocommit, the primary
+        elif getattr(endpoint, _READS_ONLY, False):
             # Autocommit: commit and rollback below send nothing; each statement was its own.
             reading = True
             maker = database.read_sessionmaker

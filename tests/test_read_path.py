@@ -25,7 +25,13 @@ from app.main import create_app
 from app.models import Brand
 from app.settings import Settings
 from tests.conftest import BACKEND
-from tests.factories import assert_problem, create_brand, create_brief, register
+from tests.factories import (
+    assert_problem,
+    create_brand,
+    create_brief,
+    create_listing,
+    register,
+)
 
 postgresql_only = pytest.mark.skipif(
     BACKEND != "postgresql", reason="server-side connections that can be terminated"
@@ -99,6 +105,33 @@ async def test_brief_reads_run_without_a_transaction_other_routes_keep_theirs(
     assert reads and not any(reads), reads  # the account, the brief; the account, the page
     assert me.status_code == 200, me.text
     assert in_transaction and all(in_transaction), in_transaction
+
+
+@postgresql_only
+async def test_matches_run_without_a_transaction_on_the_primary(
+    client: httpx.AsyncClient, database: Any
+) -> None:
+    """`GET /v1/briefs/{id}/matches` only reads: no `BEGIN`/`COMMIT` round trips (issue 13 item
+    6); the index's refresh reads rows too (a listing created since the last ranking)."""
+    owner = await register(client)
+    brand = await create_brand(client, owner)
+    brief = await create_brief(client, owner, brand["id"], state="open")
+    path = f"/v1/briefs/{brief['id']}/matches"
+    assert (await client.get(path, headers=owner.headers)).status_code == 200
+    listing = await create_listing(client, await register(client))
+    in_transaction: list[bool] = []
+
+    def _seen(conn: Any, *_args: Any) -> None:
+        in_transaction.append(conn.connection.dbapi_connection._connection.is_in_transaction())
+
+    event.listen(database.engine.sync_engine, "after_cursor_execute", _seen)
+    try:
+        r = await client.get(path, headers=owner.headers)
+    finally:
+        event.remove(database.engine.sync_engine, "after_cursor_execute", _seen)
+    assert r.status_code == 200, r.text
+    assert [m["listing_id"] for m in r.json()["data"]] == [listing["id"]]
+    assert in_transaction and not any(in_transaction), in_transaction
 
 
 @postgresql_only

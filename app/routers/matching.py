@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 
 from app.auth import BriefReader
-from app.db import Session
+from app.db import Session, reads_primary
 from app.deps import AppListingIndex, Now
 from app.errors import AUTH_PROBLEMS, InvalidRequest, problem_responses
 from app.pagination import resolve_limit
@@ -46,6 +46,7 @@ def _components(raw: dict[str, tuple[float, str]]) -> dict[str, Component]:
     "(repeatable) to learn why a listing is excluded.",
     responses=problem_responses(*AUTH_PROBLEMS, BriefNotFound),
 )
+@reads_primary
 async def list_brief_matches(
     brief_id: str,
     request: Request,
