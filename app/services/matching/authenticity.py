@@ -240,7 +240,7 @@ BELOW_FROM = 2**-0.3  # a ratio to similar accounts' median below this (0.81x) s
 
 def _below(ratio: np.ndarray) -> np.ndarray:
     """How far a ratio to similar accounts' median is below it: 0 down to 0.81x, 1 at 0.41x
-    (NaN, unknown: 0), as ``soft_low``."""
+    (NaN, unknown: 0). Mildly low engagement or views per follower (``soft_low``)."""
     log = np.log2(np.maximum(np.nan_to_num(ratio, nan=1.0), 1e-3))
     below: np.ndarray = np.clip((-log - 0.3) / 1.0, 0.0, 1.0)
     return below
@@ -273,7 +273,7 @@ def evidence(
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.log2(np.maximum(np.nan_to_num(main_ratio, nan=1.0), 1e-3))
         e_er = np.clip((-log_ratio - 0.6) / 1.4, 0.0, 1.0)
-        soft_low = np.clip((-log_ratio - 0.3) / 1.0, 0.0, 1.0)
+        soft_low = _below(main_ratio)
         e_high = np.clip((log_ratio - HIGH_FROM) / HIGH_SPAN, 0.0, 1.0)
         e_spike = np.clip((spike - 0.12) / 0.3, 0.0, 1.0)
         e_surge = np.clip((surge - 0.25) / 0.35, 0.0, 1.0)
@@ -288,8 +288,7 @@ def evidence(
         # Low-effort comments: up to ~45 % is ordinary for a popular account; 75 % is a pod.
         e_low = np.clip((np.nan_to_num(low, nan=0.0) - 0.45) / 0.3, 0.0, 1.0)
         # Views per follower below similar accounts': followers who never watch.
-        log_reach = np.log2(np.maximum(np.nan_to_num(reach, nan=1.0), 1e-3))
-        soft_low_reach = np.clip((-log_reach - 0.3) / 1.0, 0.0, 1.0)
+        soft_low_reach = _below(reach)
         # The account that jumped: its own engagement and views per follower (bought
         # followers on a second account leave the main one's figures clean).
         unknown = np.full(n, np.nan, np.float32)
