@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import socket
 import subprocess
 from pathlib import Path
+
+from rapport_dev.ports import free_port as free_port  # the scripts' one copy
 
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -53,13 +54,6 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return out.stdout.strip()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def process_cpu_seconds(pid: int) -> float:

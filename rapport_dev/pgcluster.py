@@ -21,13 +21,14 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rapport_dev.ports import free_port
 
 PREFIX = "rapport-pg-"
 OWNER_FILE = "rapport-owner-pid"
@@ -70,12 +71,6 @@ def _run_as() -> str | None:
     except KeyError as exc:
         raise RuntimeError("running as root needs a `postgres` account for the servers") from exc
     return "postgres"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pid_alive(pid: int) -> bool:

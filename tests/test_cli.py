@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.settings import get_settings
+from rapport_dev.ports import free_port, listening
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,21 +114,6 @@ def test_dev_commands_without_the_dev_tools_say_how_to_get_them(
     ]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 def test_serve_comes_up_with_demo_data_sandbox_and_docs_and_sigterm_stops_both(
     tmp_path: Path,
 ) -> None:
@@ -138,7 +124,7 @@ def test_serve_comes_up_with_demo_data_sandbox_and_docs_and_sigterm_stops_both(
 
     import httpx
 
-    api_port, stripe_port = _free_port(), _free_port()
+    api_port, stripe_port = free_port(), free_port()
     env = os.environ | {
         "RAPPORT_PORT": str(api_port),
         "RAPPORT_STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}",
@@ -159,7 +145,7 @@ def test_serve_comes_up_with_demo_data_sandbox_and_docs_and_sigterm_stops_both(
     )
     try:
         deadline = time.monotonic() + 120
-        while not (_listening(api_port) and _listening(stripe_port)):
+        while not (listening(api_port) and listening(stripe_port)):
             assert serve.poll() is None, serve.communicate()[0]
             assert time.monotonic() < deadline, "rapport serve did not come up"
             time.sleep(0.2)
@@ -177,9 +163,9 @@ def test_serve_comes_up_with_demo_data_sandbox_and_docs_and_sigterm_stops_both(
         serve.send_signal(signal.SIGTERM)
         output = serve.communicate(timeout=30)[0]
     deadline = time.monotonic() + 10
-    while _listening(stripe_port) and time.monotonic() < deadline:
+    while listening(stripe_port) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _listening(stripe_port), "the Stripe sandbox child outlived rapport serve"
+    assert not listening(stripe_port), "the Stripe sandbox child outlived rapport serve"
     assert "seeded demo data" in output
     assert f"docs at http://127.0.0.1:{api_port}/docs" in output
     assert "Traceback" not in output
@@ -193,7 +179,7 @@ def test_serve_says_so_when_the_stripe_sandbox_cannot_start(tmp_path: Path) -> N
 
     (tmp_path / "var").mkdir()
     (tmp_path / "var" / "stripe-sandbox.json").write_text("{not json")
-    api_port, stripe_port = _free_port(), _free_port()
+    api_port, stripe_port = free_port(), free_port()
     env = os.environ | {
         "RAPPORT_PORT": str(api_port),
         "RAPPORT_STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}",
@@ -213,7 +199,7 @@ def test_serve_says_so_when_the_stripe_sandbox_cannot_start(tmp_path: Path) -> N
     )
     try:
         deadline = time.monotonic() + 120
-        while not _listening(api_port):
+        while not listening(api_port):
             assert serve.poll() is None, serve.communicate()[0]
             assert time.monotonic() < deadline, "rapport serve did not come up"
             time.sleep(0.2)
@@ -223,4 +209,4 @@ def test_serve_says_so_when_the_stripe_sandbox_cannot_start(tmp_path: Path) -> N
     assert "the Stripe sandbox did not start (exit code" in output
     assert f"payments will answer 503 until one runs at http://127.0.0.1:{stripe_port}" in output
     assert f"Stripe sandbox on http://127.0.0.1:{stripe_port} (webhooks" not in output
-    assert not _listening(stripe_port)
+    assert not listening(stripe_port)

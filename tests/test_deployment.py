@@ -23,7 +23,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ import httpx
 import pytest
 import yaml
 
+from rapport_dev.ports import free_port
 from tests.conftest import BACKEND, POSTGRES_SERVER, _admin
 from tests.test_rate_limits import REDIS_URL
 
@@ -155,12 +155,6 @@ PRODUCTION_SECRETS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The image's /opt/venv and /srv/rapport, built the way the Dockerfile builds them."""
@@ -225,7 +219,7 @@ def _run(image: Path, env: dict[str, str], command: list[str], **kw: Any) -> Any
 def test_migrate_then_api_and_worker_run_and_pass_the_health_check(
     image: Path, deployment_database: str
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = _environment(image, deployment_database, port)
     services = compose_services({"POSTGRES_PASSWORD": "x", **PRODUCTION_SECRETS})
     healthcheck = exec_form(dockerfile_stages()["runtime"], "HEALTHCHECK")

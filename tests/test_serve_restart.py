@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,19 +17,10 @@ from pathlib import Path
 
 import httpx
 
+from rapport_dev.ports import free_port, listening
+
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "correct-horse-battery-staple"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 class Serve:
@@ -54,7 +44,7 @@ class Serve:
             text=True,
         )
         deadline = time.monotonic() + 120
-        while not (_listening(api_port) and _listening(stripe_port)):
+        while not (listening(api_port) and listening(stripe_port)):
             assert self.process.poll() is None, self.process.communicate()[0]
             assert time.monotonic() < deadline, "rapport serve did not come up"
             time.sleep(0.2)
@@ -63,7 +53,7 @@ class Serve:
         self.process.send_signal(signal.SIGTERM)
         output = self.process.communicate(timeout=30)[0]
         deadline = time.monotonic() + 10
-        while _listening(self.stripe_port) and time.monotonic() < deadline:
+        while listening(self.stripe_port) and time.monotonic() < deadline:
             time.sleep(0.1)
         return output
 
@@ -78,7 +68,7 @@ def _wait_for(http: httpx.Client, headers: dict[str, str], status: str) -> dict:
 
 
 def test_a_restart_keeps_the_creators_stripe_account(tmp_path: Path) -> None:
-    api_port, stripe_port = _free_port(), _free_port()
+    api_port, stripe_port = free_port(), free_port()
     base = f"http://127.0.0.1:{api_port}"
     serve = Serve(tmp_path, api_port, stripe_port)
     try:

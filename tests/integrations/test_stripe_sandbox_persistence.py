@@ -18,6 +18,7 @@ import httpx
 import pytest
 import stripe
 
+from rapport_dev.ports import free_port
 from rapport_dev.stripe_sandbox.options import KIND
 from rapport_dev.stripe_sandbox.persistence import StateFile
 from rapport_dev.stripe_sandbox.spec import API_VERSION
@@ -201,7 +202,7 @@ def test_kill_9_loses_nothing_that_was_answered(tmp_path: Path) -> None:
     """A real `rapport stripe-sandbox --state` process, killed with SIGKILL right after
     answering: the next process on the same file has the object."""
     path = tmp_path / "sandbox.json"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
 
     def start() -> subprocess.Popen[bytes]:
@@ -273,14 +274,6 @@ def test_save_time_for_a_demo_sized_state(tmp_path: Path) -> None:
         size = path.stat().st_size
         print(f"state file {size / 1e6:.2f} MB, last save {state_file.last_save_s * 1000:.1f} ms")
         assert state_file.last_save_s < 0.5
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_keys_past_their_24_hours_leave_the_file(tmp_path: Path) -> None:

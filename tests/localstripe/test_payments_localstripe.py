@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -60,15 +59,10 @@ from app.main import create_app
 from app.models import StripeEvent, StripeEventOutcome
 from app.settings import Settings
 from app.worker.runner import Worker
+from rapport_dev.ports import free_port
 from tests.stripe_support import WEBHOOK_SECRET, serve_app, sign, stored_event, stripe_settings
 
 API_KEY = "sk_test_rapport_localstripe"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +73,7 @@ def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             f"{command} is missing: localstripe is a dev dependency (pip install -e '.[dev]')"
         )
     log_path = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 (our own venv's script)
