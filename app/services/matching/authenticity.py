@@ -246,6 +246,14 @@ def _below(ratio: np.ndarray) -> np.ndarray:
     return below
 
 
+def _cl_off(ratio: np.ndarray) -> np.ndarray:
+    """How far comments per like are from the platform's median, either way: 0 within 2.3x,
+    1 from 5.7x (NaN, unknown: 0): bot comments, or likes bought without comments."""
+    dev = np.abs(np.log2(np.nan_to_num(ratio, nan=1.0, posinf=1.0) + 1e-6))
+    off: np.ndarray = np.clip((dev - 1.2) / 1.3, 0.0, 1.0)
+    return off
+
+
 def evidence(
     main_ratio: np.ndarray,
     spike: np.ndarray,
@@ -279,8 +287,7 @@ def evidence(
         e_surge = np.clip((surge - 0.25) / 0.35, 0.0, 1.0)
         e_geo_raw = np.clip((geo_mismatch - GEO_FROM) / GEO_SPAN, 0.0, 1.0)
         cl_ratio = cl_main / stats.cl_median[np.maximum(main_platform, 0)]
-        dev = np.abs(np.log2(np.nan_to_num(cl_ratio, nan=1.0, posinf=1.0) + 1e-6))
-        e_cl = np.clip((dev - 1.2) / 1.3, 0.0, 1.0)
+        e_cl = _cl_off(cl_ratio)
         lv_ratio = lv / stats.lv_median[np.maximum(main_platform, 0)]
         lv_ratio = np.where((main_platform >= 0) & (lv > 0), lv_ratio, np.nan)
         # Likes per view 2.5x the platform's median start to count, 5.7x count fully.
@@ -296,8 +303,7 @@ def evidence(
         spike_low = np.maximum(_below(s_er), _below(s_reach))
         # Comments out of proportion to likes on the account that jumped count as on the main
         # one (bot comments, or likes bought with the followers).
-        s_dev = np.abs(np.log2(np.nan_to_num(s_cl, nan=1.0, posinf=1.0) + 1e-6))
-        e_cl_spike = np.clip((s_dev - 1.2) / 1.3, 0.0, 1.0)
+        e_cl_spike = _cl_off(s_cl)
         cl_on_spike = e_cl_spike > e_cl
         e_cl = np.maximum(e_cl, e_cl_spike)
         cl_ratio = np.where(cl_on_spike, s_cl, cl_ratio)

@@ -473,6 +473,7 @@ class ListingIndex:
         total_followers = 0.0
         viral_day = 0
         viral_factor = 0.0
+        newest = ""  # the newest dated post (recent posts, then sponsored posts)
         for acc in d.get("accounts") or ():
             p = mv.PLATFORM_INDEX.get(acc.get("platform"))
             if p is None:
@@ -483,6 +484,7 @@ class ListingIndex:
             pmask |= 1 << p
             # Averages as reported, else from the account's posts; None = unknown, not 0.
             ap = account_posts(acc)
+            newest = max(newest, ap.newest)
             # Engagement = likes + comments per follower: what every platform shows. Shares
             # and saves are left out so that accounts reporting them and accounts not
             # reporting them compare alike. Unknown likes (or none at all reported, the
@@ -540,11 +542,6 @@ class ListingIndex:
         n90 = 0
         brands30: set[str] = set()
         since90, since30 = self._since90, self._since30
-        newest = max(
-            (str(post.get("posted_at") or "")[:10] for acc in d.get("accounts") or ()
-             for post in acc.get("recent_posts") or ()),
-            default="",
-        )  # fmt: skip
         for post in d.get("sponsored_posts") or ():
             when = post.get("date") or ""
             newest = max(newest, when[:10])

@@ -79,6 +79,7 @@ class AccountPosts:
     viral_day: int | None  # day number (since 1970-01-01) of the most viral post, if any
     viral_factor: float | None  # its views over the account's median views
     n_posts: int  # posts with at least one count
+    newest: str  # ISO date of the newest dated post ("": none dated)
 
 
 def _mean(values: Iterable[int | None]) -> float | None:
@@ -125,6 +126,7 @@ def account_posts(account: Mapping[str, Any]) -> AccountPosts:
         any(p.get(k) is not None for k in ("views", "likes", "comments", "shares", "saves"))
         for p in posts
     )
+    newest = max((str(p.get("posted_at") or "")[:10] for p in posts), default="")
     return AccountPosts(
         likes=likes,
         comments=average("comments"),
@@ -135,6 +137,7 @@ def account_posts(account: Mapping[str, Any]) -> AccountPosts:
         viral_day=viral_day,
         viral_factor=viral_factor,
         n_posts=counted,
+        newest=newest,
     )
 
 

@@ -151,6 +151,15 @@ _PRICE_MIN = np.array([DELIVERABLE_TYPES[d].min_fee_cents for d in mv.DELIVERABL
 _DELIVERABLE_P = np.array([mv.PLATFORM_INDEX[mv.DELIVERABLE_PLATFORM[d]] for d in mv.DELIVERABLES])
 
 
+# The index's audience column of each targeted dimension.
+_AUDIENCE_COLUMNS = {
+    "countries": "aud_country",
+    "age_bands": "aud_age",
+    "genders": "aud_gender",
+    "languages": "aud_lang",
+}
+
+
 @dataclass(frozen=True)
 class Match:
     """One ranked listing: score in [0, 1] and, per component, (value in [0, 1], reason).
@@ -493,14 +502,14 @@ def components(
 
     # Audience fit: geometric mean of the targeted dimensions' shares.
     shares: list[tuple[str, np.ndarray]] = []
-    for name, col, targets in (
-        ("countries", "aud_country", q.countries),
-        ("age_bands", "aud_age", q.ages),
-        ("genders", "aud_gender", q.genders),
-        ("languages", "aud_lang", q.languages),
+    for name, targets in (
+        ("countries", q.countries),
+        ("age_bands", q.ages),
+        ("genders", q.genders),
+        ("languages", q.languages),
     ):
         if targets:
-            arr = c[col]
+            arr = c[_AUDIENCE_COLUMNS[name]]
             total = arr[targets[0]][rows].astype(np.float32)
             for k in targets[1:]:
                 total += arr[k][rows]
@@ -619,7 +628,7 @@ def _price_fit(
     if not q.deliverables:
         return np.ones(n_rows, np.float32)
     budget_fit = np.ones(n_rows, np.float32)
-    cost = _whole_brief(cost, coverage)
+    asked, cost = cost, _whole_brief(cost, coverage)
     if q.budget_max is not None:
         over = cost > q.budget_max
         if q.market_ceiling is not None and q.market_ceiling > q.budget_max > 0:
@@ -637,7 +646,7 @@ def _price_fit(
         # the brand had in mind: a gentle penalty.
         below = (np.maximum(cost, 0.0) / q.budget_min) ** np.float32(UNDER_BUDGET_POWER)
         budget_fit = np.where(under, below, budget_fit)
-    fairness = np.minimum(1.0, FAIR_OVERSHOOT * fair / np.maximum(cost * coverage, 1.0))
+    fairness = np.minimum(1.0, FAIR_OVERSHOOT * fair / np.maximum(asked, 1.0))
     price_fit: np.ndarray = (budget_fit * fairness * coverage).astype(np.float32)
     return price_fit
 
@@ -717,7 +726,7 @@ def _audience_prior(
     if cached is not None:
         return cached
     c = index.cols
-    col = "aud_country" if name == "countries" else "aud_lang"
+    col = _AUDIENCE_COLUMNS[name]
     n = index.n
     step = max(1, n // PRIOR_SAMPLE)
     arr = c[col][:, :n:step]
@@ -1145,14 +1154,6 @@ class _ReasonData:
             },
             flagged=au.share_of(c["post_sponsored"][rows]).tolist(),
         )
-
-
-_AUDIENCE_COLUMNS = {
-    "countries": "aud_country",
-    "age_bands": "aud_age",
-    "genders": "aud_gender",
-    "languages": "aud_lang",
-}
 
 
 def _reasons(
