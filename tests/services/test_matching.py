@@ -678,17 +678,20 @@ def test_missing_metrics_lower_confidence_but_do_not_convict() -> None:
     assert not matches["inf_silent"].gates
 
 
-def _ranked_with_an_off_topic_creator(busy: dict[str, Any]) -> tuple[list[Match], list[Match]]:
-    """The busy creator and an off-topic one, ranked with the over-exposure gate and without."""
+def _ranked_with_an_off_topic_creator(
+    *listings: dict[str, Any], relax: RankFilters | None = None
+) -> tuple[list[Match], list[Match]]:
+    """The listings and an off-topic creator, ranked with the gates and with `relax` (by
+    default: the over-exposure gate off)."""
     off_topic = listing(
         "inf_fashion",
         topics=["fashion"],
         bio="Outfits from Stockholm.",
         content_samples=["New outfit for the weekend"],
     )
-    index = build(busy, off_topic)
+    index = build(*listings, off_topic)
     gated = rank(index, BRIEF, limit=20)
-    relaxed = rank(index, BRIEF, limit=20, filters=RankFilters(gate_over_exposure=False))
+    relaxed = rank(index, BRIEF, limit=20, filters=relax or RankFilters(gate_over_exposure=False))
     return gated, relaxed
 
 
@@ -1093,18 +1096,14 @@ def test_an_inactive_account_is_gated_and_can_be_relaxed() -> None:
     dormant = _posting("inf_dormant", "2026-06-20", posts_per_week=0.0)
     quiet = _posting("inf_quiet", "2026-06-20", posts_per_week=2.0)
     silent = listing("inf_silent", sponsored_posts=[])  # no dated post: data left out
-    off_topic = listing(
-        "inf_fashion", topics=["fashion"], bio="Outfits from Stockholm.",
-        content_samples=["New outfit for the weekend"], sponsored_posts=[],
-    )  # fmt: skip
-    index = build(dormant, quiet, silent, off_topic)
-    matches = rank(index, BRIEF, limit=20)
+    matches, relaxed = _ranked_with_an_off_topic_creator(
+        dormant, quiet, silent, relax=RankFilters(gate_inactive=False)
+    )
     assert ids(matches)[-1] == "inf_dormant"
     gate = matches[-1].gates["inactive"]
     assert "newest post 2026-06-20 (157 days ago)" in gate and "relax=inactive" in gate
     by_id = {m.listing_id: m for m in matches}
     assert not by_id["inf_quiet"].gates and not by_id["inf_silent"].gates
-    relaxed = rank(index, BRIEF, limit=20, filters=RankFilters(gate_inactive=False))
     assert ids(relaxed).index("inf_dormant") < ids(relaxed).index("inf_fashion")
     assert not {m.listing_id: m for m in relaxed}["inf_dormant"].gates
 
