@@ -1171,3 +1171,24 @@ def test_a_podcast_that_does_not_report_its_listens_is_priced_by_its_subscribers
     (match,) = [m for m in rank(build(show), brief, limit=20) if m.listing_id == "inf_show"]
     value, reason = match.components["price_fit"]
     assert "the fair median" not in reason and value == pytest.approx(1.0)
+
+
+def test_a_creator_of_unknown_country_in_the_markets_language_is_estimated_as_living_there() -> (
+    None
+):
+    """A creator who gives no country and no audience was estimated like the creators abroad
+    (~0 % in SE/NO here), though its content is in Swedish; world4's sparse creators (no
+    country, no audience) fell out of their markets' top 10s so. A target country's first
+    language other than English places it now; English places nobody."""
+    swedish = listing("inf_silent_sv", country=None, languages=["sv"], audience={})
+    english = listing("inf_silent_en", country=None, languages=["en"], audience={})
+    index = build(listing("inf_full"), swedish, english, fillers=35)
+    m = {x.listing_id: x for x in rank(index, BRIEF, limit=40)}
+    sv = m["inf_silent_sv"].components["audience_fit"]
+    en = m["inf_silent_en"].components["audience_fit"]
+    assert (
+        "~40% in SE/NO (not reported, and too few creators living in SE/NO report theirs: a "
+        "prior; no country given, content in sv: estimated like the creators living there)"
+    ) in sv[1]
+    assert "~0% in SE/NO (not reported: the mean that creators outside SE/NO report)" in en[1]
+    assert sv[0] > en[0] + 0.2

@@ -22,7 +22,10 @@ listings):
    audience_fit       share of the audience in the target countries, ages, genders and
                       languages, each full at 80 %, combined by geometric mean over the
                       targeted dimensions (an empty target is "any": 1); a dimension the
-                      listing does not report is estimated (``UNKNOWN_AUDIENCE_*``), not 0
+                      listing does not report is estimated (``UNKNOWN_AUDIENCE_*``), not 0;
+                      a creator whose country is not given counts as living in the target
+                      when it makes content in a target country's first language other
+                      than English (``_at_home``)
    authenticity       fake-follower evidence (see ``authenticity``), 1 = no evidence
    engagement_quality engagement rate / median of same platform and size: 1x -> 0.5,
                       2.5x -> 0.83, then falling (far above the tier is a warning sign),
@@ -695,17 +698,51 @@ def _unknown_share(
     return np.where(_at_home(index.cols, name, targets, rows), at_home, away).astype(np.float32)
 
 
+# Per country, the bit (in ``lang_mask``) of its first language unless that is English, else
+# 0: the language that places a creator whose country is not given (round 7, world4). English
+# places nobody (creators everywhere make content in it), nor do a country's second languages
+# (Spanish in the US, French in Belgium and Canada).
+_PLACING_LANGUAGE = np.array(
+    [
+        1 << mv.LANGUAGE_INDEX[facts[0][0]]
+        if (facts := mv.COUNTRY_FACTS.get(code)) and facts[0][0] != "en"
+        else 0
+        for code in mv.COUNTRIES
+    ],
+    dtype=np.uint64,
+)
+
+
 def _at_home(
     c: Mapping[str, np.ndarray], name: str, targets: list[int], rows: np.ndarray | slice
 ) -> np.ndarray:
     """Whether each row's creator lives in a target country (`name` "countries") or speaks a
-    target language ("languages"): the group whose reports estimate an unreported audience."""
+    target language ("languages"): the group whose reports estimate an unreported audience.
+    A creator whose country is not given (or not one the index lists) counts as living in the
+    target when it makes content in a target country's first language other than English
+    (``_placed_by_language``): a Spanish-language creator of unknown country on a brief for
+    Spain and Mexico is estimated like the creators there, not like those abroad."""
     if name == "countries":
         home: np.ndarray = np.isin(c["country"][rows], targets)
+        home |= _placed_by_language(c, targets, rows)
         return home
     bits = sum(1 << k for k in targets if k < 64)
     speaks: np.ndarray = (c["lang_mask"][rows] & np.uint64(bits)) != 0
     return speaks
+
+
+def _placed_by_language(
+    c: Mapping[str, np.ndarray], targets: list[int], rows: np.ndarray | slice
+) -> np.ndarray:
+    """Rows whose country is not given (or not listed) and whose creator makes content in a
+    target country's first language other than English (``_PLACING_LANGUAGE``)."""
+    bits = int(np.bitwise_or.reduce(_PLACING_LANGUAGE[targets])) if targets else 0
+    placed: np.ndarray = c["country"][rows] == mv.OTHER_COUNTRY
+    if bits:
+        placed &= (c["lang_mask"][rows] & np.uint64(bits)) != 0
+    else:
+        placed[:] = False
+    return placed
 
 
 PRIOR_SAMPLE = 100_000  # reporting rows an audience prior is averaged over, at most
@@ -1219,18 +1256,30 @@ def _reasons(
                 # The estimate `_unknown_share` used, and whose reports it averages.
                 targets = q.countries if name == "countries" else q.languages
                 home = why.at_home[name][k]
+                placed = ""
                 if name == "countries":
                     who = "living in" if home else "outside"
+                    if home and int(c["country"][row]) == mv.OTHER_COUNTRY:
+                        placing = int(np.bitwise_or.reduce(_PLACING_LANGUAGE[q.countries]))
+                        spoken = [
+                            lang
+                            for j, lang in enumerate(mv.LANGUAGES)
+                            if (placing & int(c["lang_mask"][row])) >> j & 1
+                        ]
+                        placed = (
+                            f"; no country given, content in {'/'.join(spoken)}: estimated "
+                            "like the creators living there"
+                        )
                 else:
                     who = "speaking" if home else "not speaking"
                 where = "/".join(target.get(name) or ())
                 prior = _audience_prior(index, name, targets)
                 bits.append(
                     f"~{_pct(s)} {label} (not reported: the mean that creators {who} {where} "
-                    "report)"
+                    f"report{placed})"
                     if prior[2 if home else 3]
                     else f"~{_pct(s)} {label} (not reported, and too few creators {who} "
-                    f"{where} report theirs: a prior)"
+                    f"{where} report theirs: a prior{placed})"
                 )
             elif not reported:
                 bits.append(f"~{_pct(s)} {label} (not reported: neutral)")
