@@ -1108,6 +1108,25 @@ def test_an_inactive_account_is_gated_and_can_be_relaxed() -> None:
     assert not {m.listing_id: m for m in relaxed}["inf_dormant"].gates
 
 
+def test_a_recent_sponsorship_does_not_date_an_account_whose_own_posts_are_months_old() -> None:
+    """world4's dormant accounts list posts five months old, 0 posts a week and a sponsorship
+    dated last week; the sponsorship counted as the newest post, so 12 of the tuning worlds'
+    top-10 slots went to accounts nobody posts on. The listed posts are the account's
+    timeline: a deal's date dates it only when no post is dated."""
+    dormant = _posting("inf_dormant", "2026-06-20", posts_per_week=0.0)
+    dormant["sponsored_posts"] = [
+        {"brand": "Oatly", "category": "food", "date": "2026-11-18", "platform": "instagram"}
+    ]
+    deals_only = listing("inf_deals_only")  # no dated post: its sponsorship (2026-10-02) dates it
+    deals_only["accounts"][0]["posts_per_week"] = 0.0
+    matches, _ = _ranked_with_an_off_topic_creator(
+        dormant, deals_only, relax=RankFilters(gate_inactive=False)
+    )
+    assert ids(matches)[-1] == "inf_dormant"
+    assert "newest post 2026-06-20 (157 days ago)" in matches[-1].gates["inactive"]
+    assert not {m.listing_id: m for m in matches}["inf_deals_only"].gates
+
+
 def test_a_creator_for_part_of_the_deliverables_is_priced_against_that_part_of_the_budget() -> None:
     """Two reels on Instagram and two videos on YouTube, 1,000-2,500 EUR per creator: an
     Instagram-only creator asking 450 EUR a reel costs 900 EUR for its half, i.e. 1,800 EUR

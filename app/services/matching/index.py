@@ -127,8 +127,9 @@ _SCALARS: dict[str, tuple[type, float]] = {
     "sponsored90": (np.float32, 0.0),
     "concurrent30": (np.float32, 0.0),
     "recent_posts": (np.float32, 0.0),
-    # Day number of the newest dated post (a recent post or a declared sponsored post); 0:
-    # none dated. With no posting rate declared, an old newest post is an inactive account.
+    # Day number of the newest dated post: of the recent posts when any is dated (the
+    # account's own timeline), else of the declared sponsored posts; 0: none dated. With no
+    # posting rate declared, an old newest post is an inactive account.
     "last_post_day": (np.uint16, 0),
     "freshness": (np.float32, 1.0),
     "authenticity": (np.float32, 1.0),
@@ -473,7 +474,7 @@ class ListingIndex:
         total_followers = 0.0
         viral_day = 0
         viral_factor = 0.0
-        newest = ""  # the newest dated post (recent posts, then sponsored posts)
+        newest = ""  # the newest dated recent post; else the newest declared sponsored post
         for acc in d.get("accounts") or ():
             p = mv.PLATFORM_INDEX.get(acc.get("platform"))
             if p is None:
@@ -542,9 +543,14 @@ class ListingIndex:
         n90 = 0
         brands30: set[str] = set()
         since90, since30 = self._since90, self._since30
+        # A listed sponsorship dates the newest post only when no recent post is dated: when
+        # the account's own posts are listed, they are its timeline (a deal's date may be
+        # when it was signed; world4's dormant accounts list deals from last week under
+        # posts five months old and a rate of 0 posts a week).
+        newest_deal = ""
         for post in d.get("sponsored_posts") or ():
             when = post.get("date") or ""
-            newest = max(newest, when[:10])
+            newest_deal = max(newest_deal, when[:10])
             if when >= since90:
                 n90 += 1
                 if when >= since30:
@@ -571,7 +577,7 @@ class ListingIndex:
                 len(brands30),
                 ppw * 90.0 / 7.0,
                 known,
-                day_number(newest) if newest else 0,
+                day_number(newest or newest_deal) if (newest or newest_deal) else 0,
             )
         )
 

@@ -58,7 +58,8 @@ listings):
    through ``RankFilters``: authenticity below ``authenticity.GATE`` (fake followers),
    heavy over-exposure (at least 35 % of the last 90 days' posts sponsored, or at least
    ``authenticity.HEAVY_BRANDS_30`` brands in the last 30 days), and an inactive account (no
-   dated post in ``INACTIVE_DAYS`` and no posting rate declared).
+   dated post in ``INACTIVE_DAYS`` and no posting rate declared; the recent posts date it
+   when any is dated, the declared sponsored posts only otherwise).
 4. Top-k by ``np.argpartition``, ties by listing id; keyset cursor for the next page.
    Rows whose topic relevance is below a ``PRUNE_TOPIC`` threshold are scored only when the bound
    on their score does not rule them out, so the result is exact. Reasons are built only

@@ -46,8 +46,8 @@ from app.services.matching.index import IdColumn, ListingIndex, RowLookup
 # The files' layout and the columns' meaning: bump when a column is added or computed
 # differently, so that a node never maps a generation the code cannot read (it rebuilds).
 # 2: the spike_platform column (round 6); 3: last_post_day (the inactive gate); 4: spike_cl
-# (round 6).
-FORMAT = 4
+# (round 6); 5: last_post_day from the recent posts when any is dated (sponsored posts else).
+FORMAT = 5
 CURRENT = "CURRENT"
 KEEP = 2  # generations kept on disk: the current one and the one before (readers may map it)
 
