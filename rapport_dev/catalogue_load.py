@@ -239,6 +239,7 @@ def brief_rows(briefs: Sequence[Mapping[str, Any]], now: datetime) -> Rows:
                 "kpis": doc.get("kpis", []),
                 "visibility": doc.get("visibility", "public"),
                 "match_weights": doc.get("match_weights"),
+                "platform_coverage": doc.get("platform_coverage", "preferred"),
                 "search_text": brief_search_text(doc),
                 "created_at": ulid_time(doc["id"]),
                 "updated_at": now,

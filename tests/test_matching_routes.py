@@ -307,6 +307,148 @@ async def test_every_platform_keeps_only_creators_who_cover_the_whole_brief(clie
     assert "no account on youtube" in body["excluded"][insta["id"]]
 
 
+# A brief for one YouTube video and one podcast mention, 500-1,500 EUR per creator.
+TWO_PLATFORMS = {
+    "platforms": ["youtube", "podcast"],
+    "deliverables": [
+        {"type": "youtube_video", "count": 1},
+        {"type": "podcast_mention", "count": 1},
+    ],
+    "budget": {
+        "currency": "EUR",
+        "total": 1_000_000,
+        "per_influencer_min": 50_000,
+        "per_influencer_max": 150_000,
+    },
+}
+VIDEO = {"deliverable_type": "youtube_video", "amount": 90_000, "currency": "EUR"}
+MENTION = {"deliverable_type": "podcast_mention", "amount": 30_000, "currency": "EUR"}
+
+
+async def _on_both_and_on_youtube(client):
+    """The same creator twice: on YouTube and a podcast, and on YouTube only (900 EUR a video:
+    1,800 EUR for the whole brief at that rate, within the budget for its half). Each as
+    (account, listing)."""
+    both = await _listing(
+        client,
+        accounts=[account_body("youtube"), account_body("podcast", avg_views=9000)],
+        rate_card=[VIDEO, MENTION],
+    )
+    partial = await _listing(client, accounts=[account_body("youtube")], rate_card=[VIDEO])
+    return both, partial
+
+
+async def test_a_briefs_platform_coverage_decides_what_a_creator_on_one_platform_is(client):
+    """`platform_coverage` on the brief: `preferred` (the default) ranks the creator on one of
+    the two platforms lower; `required` leaves it out, as `every_platform=true` does; with
+    `alternatives` it is not penalised and its price is its own part's. Frozen once open."""
+    owner, _, brief = await _brand_with_brief(client, **TWO_PLATFORMS)
+    assert brief["state"] == "open" and brief["platform_coverage"] == "preferred"
+    (_, both), (_, partial) = await _on_both_and_on_youtube(client)
+    # A draft with the same brief, to change the setting.
+    draft = await create_brief(client, owner, brief["brand_id"], **TWO_PLATFORMS)
+    path = f"/v1/briefs/{draft['id']}/matches"
+
+    async def ranked(**params):
+        r = await client.get(path, params=params, headers=owner.headers)
+        assert r.status_code == 200, r.text
+        return r.json(), {m["listing_id"]: m for m in r.json()["data"]}
+
+    async def setting(value):
+        r = await client.patch(
+            f"/v1/briefs/{draft['id']}", json={"platform_coverage": value}, headers=owner.headers
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["platform_coverage"] == value
+        got = await client.get(f"/v1/briefs/{draft['id']}", headers=owner.headers)
+        assert got.json()["platform_coverage"] == value
+
+    body, preferred = await ranked()
+    assert [m["listing_id"] for m in body["data"]] == [both["id"], partial["id"]]
+    price, reason = preferred[partial["id"]]["components"]["price_fit"].values()
+    assert "1,800 EUR for all at its rates" in reason
+    assert "the brief prefers creators for all of them" in reason
+    _, unpriced = await ranked(weights="price_fit:0")
+
+    await setting("required")
+    body, required = await ranked(explain=partial["id"])
+    assert list(required) == [both["id"]]
+    assert "no account on podcast" in body["excluded"][partial["id"]]
+    assert "platform_coverage: required" in body["excluded"][partial["id"]]
+    assert required[both["id"]]["score"] == preferred[both["id"]]["score"]
+
+    await setting("alternatives")
+    _, alternatives = await ranked()
+    value, reason = alternatives[partial["id"]]["components"]["price_fit"].values()
+    # 1,500 / 1,800 over the budget x 1/2 of the deliverables -> its own 900 EUR, within.
+    assert abs(price - 1500 / 1800 / 2) < 1e-6 and value == 1.0
+    assert "= 900 EUR for the 50% of them it can make, within the 500-1,500 EUR budget" in reason
+    assert "the brief takes its platforms as alternatives" in reason
+    assert alternatives[both["id"]] == preferred[both["id"]]
+    # No coverage factor: with price out of the score, the partial creator's score is the
+    # preferred one over sqrt(1/2).
+    _, alt_unpriced = await ranked(weights="price_fit:0")
+    ratio = alt_unpriced[partial["id"]]["score"] / unpriced[partial["id"]]["score"]
+    assert abs(ratio - 2**0.5) < 1e-4
+
+    r = await client.patch(
+        f"/v1/briefs/{brief['id']}", json={"platform_coverage": "required"}, headers=owner.headers
+    )
+    assert assert_problem(r, 409, "brief-not-editable")["refused_fields"] == ["platform_coverage"]
+
+
+async def test_recommended_briefs_follow_the_briefs_platform_coverage(client):
+    """The creator on one of the brief's two platforms is not recommended the brief that
+    requires both; the one that takes them as alternatives prices its own part."""
+    owner, brand, alternatives = await _brand_with_brief(
+        client, platform_coverage="alternatives", **TWO_PLATFORMS
+    )
+    required = await create_brief(
+        client, owner, brand["id"], state="open", platform_coverage="required", **TWO_PLATFORMS
+    )
+    assert required["platform_coverage"] == "required"
+    (both_account, _), (partial_account, _) = await _on_both_and_on_youtube(client)
+    path = "/v1/influencers/me/recommended-briefs"
+    r = await client.get(path, headers=both_account.headers)
+    assert r.status_code == 200, r.text
+    assert {b["brief_id"] for b in r.json()["data"]} == {alternatives["id"], required["id"]}
+    r = await client.get(path, headers=partial_account.headers)
+    assert r.status_code == 200, r.text
+    (only,) = r.json()["data"]
+    assert only["brief_id"] == alternatives["id"]
+    reason = only["components"]["price_fit"]["reason"]
+    assert "= 900 EUR for the 50% of them it can make, within the 500-1,500 EUR budget" in reason
+    assert "the brief takes its platforms as alternatives" in reason
+
+
+async def test_a_bad_platform_coverage_is_a_422_that_changes_nothing(client):
+    owner = await register(client)
+    brand = await create_brand(client, owner, "Oatly")
+    from tests.factories import brief_body
+
+    for bad in ("sometimes", "REQUIRED", None, 1, True):
+        r = await client.post(
+            "/v1/briefs",
+            json=brief_body(brand["id"], platform_coverage=bad, **TWO_PLATFORMS),
+            headers=owner.headers,
+        )
+        errors = assert_problem(r, 422, "validation-error")["errors"]
+        assert [e["field"] for e in errors] == ["platform_coverage"], (bad, errors)
+    r = await client.get("/v1/briefs", params={"brand_id": brand["id"]}, headers=owner.headers)
+    assert r.json()["data"] == []
+    draft = await create_brief(
+        client, owner, brand["id"], platform_coverage="alternatives", **TWO_PLATFORMS
+    )
+    for bad in ("sometimes", None, 1):
+        r = await client.patch(
+            f"/v1/briefs/{draft['id']}", json={"platform_coverage": bad}, headers=owner.headers
+        )
+        errors = assert_problem(r, 422)["errors"]
+        assert [e["field"] for e in errors] == ["platform_coverage"], (bad, errors)
+    got = (await client.get(f"/v1/briefs/{draft['id']}", headers=owner.headers)).json()
+    assert got == draft
+
+
 async def test_another_brands_exclusivity_in_the_category_keeps_the_creator_out(client):
     from tests.factories import create_contract, open_deal
 

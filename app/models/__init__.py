@@ -9,6 +9,7 @@ from app.models.brief import (
     BriefPlatform,
     BriefState,
     BriefTopic,
+    PlatformCoverage,
     Visibility,
 )
 from app.models.contract import (
@@ -160,6 +161,7 @@ __all__ = [
     "Payout",
     "PayoutAccount",
     "PerformanceVisibility",
+    "PlatformCoverage",
     "ProgrammeState",
     "PromoCode",
     "Proof",

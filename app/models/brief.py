@@ -33,6 +33,17 @@ class Visibility(enum.StrEnum):
     invite_only = "invite_only"
 
 
+class PlatformCoverage(enum.StrEnum):
+    """What a brief's platforms mean for its creators (the matching engine's
+    `scoring.PLATFORM_COVERAGE`, same values): `preferred` ranks a creator who can make only part
+    of the deliverables lower; `required` ranks only creators on every platform; `alternatives`
+    takes the platforms as alternatives (a creator on any of them is a full match)."""
+
+    preferred = "preferred"
+    required = "required"
+    alternatives = "alternatives"
+
+
 class Brief(Base):
     __tablename__ = "briefs"
     __table_args__ = (
@@ -74,6 +85,12 @@ class Brief(Base):
     kpis: Mapped[list[Any]] = mapped_column(JsonDoc, default=list)
     # The brand's own weights for ranking listings against this brief (None: the defaults).
     match_weights: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, default=None)
+    # Whether every creator must be on every platform of the brief (migration 0024).
+    platform_coverage: Mapped[PlatformCoverage] = mapped_column(
+        _enum(PlatformCoverage, "brief_platform_coverage"),
+        default=PlatformCoverage.preferred,
+        server_default=PlatformCoverage.preferred.value,
+    )
     visibility: Mapped[Visibility] = mapped_column(
         _enum(Visibility, "brief_visibility"), default=Visibility.public
     )

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
-from app.models import BriefState, Visibility
+from app.models import BriefState, PlatformCoverage, Visibility
 from app.schemas.catalogue import (
     UNIQUE,
     AgeBand,
@@ -166,6 +166,16 @@ MatchWeights = Annotated[
 ]
 
 
+PLATFORM_COVERAGE_HELP = (
+    "What the brief's platforms mean for the creators matched to it. `preferred` (default): a "
+    "creator who can make only part of the deliverables (no account on one of the platforms) "
+    "still ranks, lower; `required`: only creators on every platform of the brief rank (as "
+    "`every_platform=true` on `/matches`); `alternatives`: the platforms are alternatives, a "
+    "creator on any of them is a full match, priced on the deliverables they can make. A draft "
+    "may change it; frozen once the brief is open"
+)
+
+
 class BriefIn(Input):
     """A new brief, created as a draft of a brand you belong to."""
 
@@ -210,6 +220,7 @@ class BriefIn(Input):
                     },
                     "kpis": [{"metric": "impressions", "target": 200_000}],
                     "visibility": "public",
+                    "platform_coverage": "preferred",
                 }
             ]
         }
@@ -231,6 +242,9 @@ class BriefIn(Input):
     kpis: Kpis = Field(default_factory=list)
     visibility: Visibility = Visibility.public
     match_weights: MatchWeights | None = None
+    platform_coverage: PlatformCoverage = Field(
+        PlatformCoverage.preferred, description=PLATFORM_COVERAGE_HELP, examples=["required"]
+    )
 
 
 class BriefPatch(Patch):
@@ -255,6 +269,9 @@ class BriefPatch(Patch):
     kpis: Kpis | None = None
     visibility: Visibility | None = None
     match_weights: MatchWeights | None = None
+    platform_coverage: PlatformCoverage | None = Field(
+        None, description=PLATFORM_COVERAGE_HELP, examples=["alternatives"]
+    )
 
 
 # --- output ------------------------------------------------------------------------------------
@@ -331,6 +348,7 @@ class BriefOut(Output):
     match_weights: dict[str, float] | None = Field(
         description="The brand's weights for ranking listings against this brief; null: defaults"
     )
+    platform_coverage: PlatformCoverage = Field(description=PLATFORM_COVERAGE_HELP)
     budget_warning: str | None = Field(
         description="Set when the per-influencer budget is below the fair range for the "
         "deliverables (from the fair-rate guidance)"

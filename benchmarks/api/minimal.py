@@ -76,8 +76,8 @@ BRIEF_COLUMNS = (
     "briefs.currency, briefs.budget_total, briefs.per_influencer_min, "
     "briefs.per_influencer_max, briefs.application_deadline, briefs.content_due, "
     "briefs.publish_start, briefs.publish_end, briefs.terms_defaults, briefs.kpis, "
-    "briefs.match_weights, briefs.visibility, briefs.search_text, briefs.created_at, "
-    "briefs.updated_at \nFROM briefs \n"
+    "briefs.match_weights, briefs.platform_coverage, briefs.visibility, briefs.search_text, "
+    "briefs.created_at, briefs.updated_at \nFROM briefs \n"
 )
 GET_BRIEF_SQL = BRIEF_COLUMNS + (
     "WHERE briefs.id = $1::VARCHAR AND (briefs.brand_id IN (SELECT brand_members.brand_id \n"
@@ -192,6 +192,7 @@ def _brief(row: asyncpg.Record) -> dict[str, Any]:
         "visibility": row["visibility"],
         # BriefOut declares dict[str, float]: pydantic writes 1 as 1.0.
         "match_weights": None if weights is None else {k: float(v) for k, v in weights.items()},
+        "platform_coverage": row["platform_coverage"],
         "budget_warning": _warning(row),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],

@@ -17,6 +17,12 @@ creators with that platform, available and not refusing the category), and the a
 
 `--in-process` skips HTTP and ranks an index built from the same bodies: the tuning loop
 (seconds instead of minutes). Tuning happens on one generator only; see README.md.
+
+`--brief-setting` sets each brief's `platform_coverage` as its generator's own truth reads the
+brief's platforms (`BRIEF_SETTING`: world3 grades a creator missing one 0, so `required`;
+world4 takes them as alternatives; the seed generator and world2 are left unset). Its rows are
+labelled "world4 (platform_coverage=alternatives)" etc.: a separate measurement of what the
+setting buys a brand that states it, never the default ranking's figures.
 """
 
 from __future__ import annotations
@@ -52,6 +58,15 @@ COMPONENTS = (
     "over_exposure",
     "relationship",
 )
+
+
+# --brief-setting: the brief's `platform_coverage` each generator's truth means (None: unset).
+BRIEF_SETTING: dict[str, str | None] = {
+    "world2": None,
+    "seed": None,
+    "world3": "required",
+    "world4": "alternatives",
+}
 
 
 @dataclass
@@ -190,6 +205,18 @@ def world4_case(seed: int, today: date, creators: int, briefs: int) -> Case:
         fake=world.fake,
         over=world.over,
     )
+
+
+def with_brief_setting(case: Case) -> Case:
+    """The case with every brief's `platform_coverage` set as its generator's truth means it
+    (`BRIEF_SETTING`), its rows labelled so that they are never read as the default's."""
+    setting = BRIEF_SETTING.get(case.generator)
+    if setting is None:
+        case.generator = f"{case.generator} (platform_coverage unset)"
+        return case
+    case.briefs = [{**b, "platform_coverage": setting} for b in case.briefs]
+    case.generator = f"{case.generator} (platform_coverage={setting})"
+    return case
 
 
 # --------------------------------------------------------------------------------------
@@ -466,6 +493,15 @@ def markdown(payload: dict[str, Any]) -> str:
             f"| {f['ndcg10']:.3f} | {100 * f['bad_share_top10']:.1f} "
             f"| {w.get('http_matches_p95_ms', '-')} | {w.get('load_average_1m', '-')} |"
         )
+    if any("platform_coverage" in w["generator"] for w in payload["worlds"]):
+        lines += [
+            "",
+            'Rows named "(platform_coverage=…)" were run with `--brief-setting`: every brief '
+            "of that generator states its platforms as the generator's truth reads them "
+            '(world3: `required`, world4: `alternatives`; "unset": the default). They '
+            "measure what the brief setting buys a brand that states it, not the default "
+            "ranking.",
+        ]
     if any("no_topic_relevance" in w for w in payload["worlds"]):
         lines += [
             "",
@@ -505,6 +541,12 @@ def main() -> None:
         "them) are in outside-world3-heldout.md and outside-world4-heldout.md, round 4's in "
         "outside-round4.md, round 5's in outside-round5.md",
     )
+    ap.add_argument(
+        "--brief-setting",
+        action="store_true",
+        help="set every brief's platform_coverage as its generator's truth means it (world3: "
+        "required, world4: alternatives, others unset); rows labelled apart from the default's",
+    )
     ap.add_argument("--json")
     ap.add_argument(
         "--append",
@@ -525,6 +567,8 @@ def main() -> None:
     for gen in args.generators:
         for seed in args.seeds:
             case = makers[gen](seed, today, args.creators, args.briefs)
+            if args.brief_setting:
+                case = with_brief_setting(case)
             t = time.perf_counter()
             if args.in_process:
                 result = run_in_process(case, today, not args.no_ablation)
@@ -535,9 +579,9 @@ def main() -> None:
             result["load_average_1m"] = round(os.getloadavg()[0], 1)
             d = result["default"]
             print(
-                f"{gen} seed {seed}: NDCG@10 {d['ndcg10']:.3f} ({d['briefs_below_085']} briefs "
-                f"< 0.85), fake {d['fake_share_top10']:.1%}, over-exposed "
-                f"{d['overexposed_share_top10']:.1%}; followers "
+                f"{case.generator} seed {seed}: NDCG@10 {d['ndcg10']:.3f} "
+                f"({d['briefs_below_085']} briefs < 0.85), fake {d['fake_share_top10']:.1%}, "
+                f"over-exposed {d['overexposed_share_top10']:.1%}; followers "
                 f"{result['followers']['ndcg10']:.3f}  [{result['wall_s']} s]",
                 flush=True,
             )
@@ -561,7 +605,12 @@ def main() -> None:
         kept = [w for w in old["worlds"] if (w["generator"], w["seed"]) not in ran]
         order = {g: k for k, g in enumerate(("world2", "seed", "world3", "world4"))}
         payload["worlds"] = sorted(
-            kept + worlds, key=lambda w: (order.get(w["generator"], 9), w["seed"])
+            kept + worlds,
+            key=lambda w: (
+                order.get(w["generator"].split(" ")[0], 9),
+                " " in w["generator"],  # --brief-setting's rows after the default's
+                w["seed"],
+            ),
         )
         payload["started"] = old.get("started", payload["started"])
     if args.json:

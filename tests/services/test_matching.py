@@ -1152,6 +1152,124 @@ def test_a_creator_for_part_of_the_deliverables_is_priced_against_that_part_of_t
     assert value == pytest.approx(0.5, abs=0.01)  # the coverage, nothing for being cheap
 
 
+TWO_PLATFORMS: dict[str, Any] = {
+    **BRIEF,
+    "platforms": ["instagram", "youtube"],
+    "deliverables": [
+        {"type": "instagram_reel", "count": 2},
+        {"type": "youtube_video", "count": 2},
+    ],
+    "budget": {**BRIEF["budget"], "per_influencer_min": 50_000, "per_influencer_max": 150_000},
+}
+
+
+def _half_and_whole() -> ListingIndex:
+    """Instagram only (450 EUR a reel: 900 EUR for its half of the brief), and the same
+    creator on YouTube too (its reels as dear, 300 EUR a video)."""
+    card = [{"deliverable_type": "instagram_reel", "amount": 45_000, "currency": "EUR"}]
+    half = listing("inf_half", rate_card=card)
+    whole = listing(
+        "inf_whole",
+        accounts=[account(), account("youtube", followers=30_000)],
+        rate_card=[
+            *card,
+            {"deliverable_type": "youtube_video", "amount": 30_000, "currency": "EUR"},
+        ],
+    )
+    return build(half, whole)
+
+
+def test_a_brief_that_requires_every_platform_filters_as_every_platform_does() -> None:
+    """`platform_coverage` "required" is the brief's own `every_platform=true`: the same
+    creators rank, in the same order with the same scores, and `explain` says whose rule it
+    is; a creator on one platform is not recommended the brief either."""
+    index = _half_and_whole()
+    required = {**TWO_PLATFORMS, "platform_coverage": "required"}
+    assert "inf_half" in ids(rank(index, TWO_PLATFORMS, limit=40))
+    by_brief = rank(index, required, limit=40)
+    by_request = rank(index, TWO_PLATFORMS, limit=40, filters=RankFilters(every_platform=True))
+    assert "inf_half" not in ids(by_brief) and "inf_whole" in ids(by_brief)
+    assert [(m.listing_id, m.score) for m in by_brief] == [
+        (m.listing_id, m.score) for m in by_request
+    ]
+    reason = filtered_out_reason(index, required, "inf_half")
+    assert reason is not None and "no account on youtube" in reason
+    assert "the brief's platform_coverage: required" in reason
+    asked = filtered_out_reason(
+        index, required, "inf_half", filters=RankFilters(every_platform=True)
+    )
+    assert asked is not None and asked.endswith("(every_platform)")
+    for_half = rank_briefs_for_listing(
+        _listing_doc("inf_half"), [TWO_PLATFORMS, {**required, "id": "brf_required"}], index=index
+    )
+    assert [b.brief_id for b in for_half] == ["brf_oat"]
+
+
+def _listing_doc(lid: str) -> dict[str, Any]:
+    card = [{"deliverable_type": "instagram_reel", "amount": 45_000, "currency": "EUR"}]
+    return listing(lid, rate_card=card)
+
+
+def test_a_brief_taking_its_platforms_as_alternatives_does_not_penalise_part_of_them() -> None:
+    """With `platform_coverage` "alternatives" an Instagram-only creator on an Instagram +
+    YouTube brief is a full match: no coverage factor in the score, and its price is what it
+    asks for the reels (900 EUR, inside 500-1,500 EUR), not 1,800 EUR for the whole brief at
+    its rates (over the maximum) times its coverage. The reason says which reading applied."""
+    index = _half_and_whole()
+    alternatives = {**TWO_PLATFORMS, "platform_coverage": "alternatives"}
+    preferred = {m.listing_id: m for m in rank(index, TWO_PLATFORMS, limit=40)}
+    alt = {m.listing_id: m for m in rank(index, alternatives, limit=40)}
+    value, reason = preferred["inf_half"].components["price_fit"]
+    assert value < 0.5 and "1,800 EUR for all at its rates" in reason
+    assert "the brief prefers creators for all of them" in reason
+    value, reason = alt["inf_half"].components["price_fit"]
+    assert value == pytest.approx(1.0)
+    assert "= 900 EUR for the 50% of them it can make, within the 500-1,500 EUR budget" in reason
+    assert "the brief takes its platforms as alternatives" in reason
+    # The creator on both is priced as before (all of the deliverables: nothing to scale).
+    assert alt["inf_whole"].components == preferred["inf_whole"].components
+    assert alt["inf_whole"].score == preferred["inf_whole"].score
+    # No coverage factor: with price left out, the score is the preferred one / sqrt(0.5).
+    no_price = {"price_fit": 0.0}
+    before = {m.listing_id: m.score for m in rank(index, TWO_PLATFORMS, limit=40, weights=no_price)}
+    after = {m.listing_id: m.score for m in rank(index, alternatives, limit=40, weights=no_price)}
+    assert after["inf_half"] == pytest.approx(before["inf_half"] / math.sqrt(0.5), rel=1e-5)
+    assert after["inf_whole"] == before["inf_whole"]
+    # The reverse ranking reads the brief alike.
+    (for_half,) = rank_briefs_for_listing(_listing_doc("inf_half"), [alternatives], index=index)
+    assert for_half.components["price_fit"][0] == pytest.approx(1.0)
+
+
+def test_the_crowded_budget_check_prices_creators_as_the_brief_reads_its_platforms() -> None:
+    """Twelve Instagram-only creators at 1,000 EUR a reel on a brief for two reels and two
+    YouTube videos, up to 3,000 EUR a creator: for the whole brief at their rates (4,000 EUR)
+    every one is over the maximum, so the default reading finds the budget below the market;
+    with the platforms as alternatives each asks 2,000 EUR for its part, within it."""
+    card = [{"deliverable_type": "instagram_reel", "amount": 100_000, "currency": "EUR"}]
+    index = build(*(listing(f"inf_reels{k}", rate_card=card) for k in range(12)))
+    brief = {
+        **TWO_PLATFORMS,
+        "budget": {**BRIEF["budget"], "per_influencer_min": 50_000, "per_influencer_max": 300_000},
+    }
+    notes: list[str] = []
+    rank(index, brief, limit=10, notes=notes)
+    assert len(notes) == 1 and "100% of the relevant creators cost more" in notes[0]
+    notes = []
+    matches = rank(index, {**brief, "platform_coverage": "alternatives"}, limit=10, notes=notes)
+    assert notes == []
+    assert "within the 500-3,000 EUR budget" in matches[0].components["price_fit"][1]
+
+
+def test_an_unknown_platform_coverage_is_refused() -> None:
+    from app.models import PlatformCoverage
+    from app.services.matching.scoring import PLATFORM_COVERAGE
+
+    assert tuple(PlatformCoverage) == PLATFORM_COVERAGE  # what a brief stores, the engine reads
+    index = _half_and_whole()
+    with pytest.raises(ValueError, match="platform_coverage"):
+        rank(index, {**TWO_PLATFORMS, "platform_coverage": "sometimes"}, limit=5)
+
+
 def test_bot_comments_on_the_account_that_jumped_count_as_on_the_main_one() -> None:
     """Comments per like were read on the largest account only: bot comments on a smaller
     account whose followers jumped left the main account's figures clean (authenticity 0.95,

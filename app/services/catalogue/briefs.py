@@ -22,10 +22,10 @@ transition and edit, `CHANGE_HOOKS` run in the same transaction (bids expire wit
 
 **Editing** — `EDITABLE`: a draft changes anything but its brand; an open brief only its
 `description`, `must_haves` and `kpis` (clarifications), and its `application_deadline` only to
-a later date — what applicants bid on (deliverables, budget, audience, dates of the work) is
-frozen once it is open; closed, completed and cancelled briefs do not change. Every write bumps
-`version` (SQLAlchemy's version counter), so an edit racing a transition fails with 409 instead
-of changing a brief that is no longer a draft.
+a later date — what applicants bid on (deliverables, budget, audience, dates of the work, whether
+every platform is required: `platform_coverage`) is frozen once it is open; closed, completed and
+cancelled briefs do not change. Every write bumps `version` (SQLAlchemy's version counter), so an
+edit racing a transition fails with 409 instead of changing a brief that is no longer a draft.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ from app.models import (
     BriefState,
     BriefTopic,
     Influencer,
+    PlatformCoverage,
     Visibility,
 )
 from app.pagination import PageParams, SortKey, paginate
@@ -100,6 +101,7 @@ DOCUMENT_FIELDS: tuple[str, ...] = (
     "kpis",
     "visibility",
     "match_weights",
+    "platform_coverage",
 )
 EDITABLE: dict[BriefState, frozenset[str]] = {
     S.draft: frozenset(DOCUMENT_FIELDS),
@@ -220,6 +222,7 @@ def document(brief: Brief | BriefRow) -> dict[str, Any]:
         "kpis": brief.kpis,
         "visibility": Visibility(brief.visibility).value,
         "match_weights": brief.match_weights,
+        "platform_coverage": PlatformCoverage(brief.platform_coverage).value,
     }
 
 
@@ -242,6 +245,7 @@ def _apply(brief: Brief, doc: Mapping[str, Any]) -> None:
             continue
         setattr(brief, field, doc[field])
     brief.visibility = Visibility(doc["visibility"])
+    brief.platform_coverage = PlatformCoverage(doc["platform_coverage"])
     budget = doc["budget"]
     brief.currency = budget["currency"]
     brief.budget_total = budget["total"]

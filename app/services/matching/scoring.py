@@ -5,7 +5,8 @@ listings):
 
 1. Hard filters: an account on one of the brief's platforms (or the platforms of its
    deliverables), available for the publishing window, the brief's category not refused,
-   not blocked by the brand, no exclusivity conflict, plus optional ``RankFilters``.
+   not blocked by the brand, no exclusivity conflict, plus optional ``RankFilters``. A brief
+   whose ``platform_coverage`` is "required" adds ``RankFilters.every_platform`` itself.
 2. Components, each in [0, 1]:
 
    ================== =====================================================================
@@ -34,7 +35,11 @@ listings):
                       the brief's deliverables vs the per-influencer budget: 1 inside,
                       max / cost above, (cost / min)^0.35 below; times a penalty above
                       1.5x the fair median for the creator's reach; times the share of
-                      the deliverables the creator has a platform for. When most topically
+                      the deliverables the creator has a platform for, the cost being
+                      scaled to the whole brief at its rates (with ``platform_coverage``
+                      "alternatives": neither, what it asks for the deliverables it can
+                      make is compared with the budget as it is; the crowded-budget check
+                      prices candidates alike). When most topically
                       relevant candidates cost more than the maximum, the budget is below the
                       market: up to their median cost (at most 3x the maximum) price falls
                       only gently, beyond it as usual (relevance leads, yet a creator asking
@@ -48,7 +53,9 @@ listings):
 3. score = weighted geometric mean of (0.02 + 0.98 x component; audience fit's floor 0.04:
    the subject comes first) x authenticity^1.5 x
    coverage^``COVERAGE_POWER`` (the share of the brief's deliverables the creator has a
-   platform for). The geometric mean makes a match an "and" of its components; the
+   platform for; 1 for any share when the brief's ``platform_coverage`` is "alternatives",
+   and under "required" only creators on every platform rank). The geometric mean makes a
+   match an "and" of its components; the
    authenticity factor makes an account with fake-follower evidence sink (an authenticity
    weight of 0 turns it off too). Default weights: topic 0.30, audience 0.30, authenticity
    0.05, engagement 0.10, price 0.10, over-exposure 0.15, relationship 0.05; a caller's
@@ -75,7 +82,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -147,6 +154,12 @@ INFER_MIN = 0.05
 INFER_RATIO = 0.6
 INFER_MAX = 4
 COVERAGE_POWER = 0.5  # score x (share of the brief's deliverables the creator can make) ** this
+# What the brief's platforms mean (the brief's `platform_coverage`): "preferred" (the default)
+# scores a creator for part of the deliverables lower (score x coverage ** COVERAGE_POWER, price
+# for the whole brief at its rates, times the coverage); "required" ranks only creators on
+# every platform (the `every_platform` filter); "alternatives" takes the platforms as
+# alternatives: a creator for any of them is a full match, priced on what it can make.
+PLATFORM_COVERAGE: tuple[str, ...] = ("preferred", "required", "alternatives")
 
 _PRICE_MEDIAN = np.array(
     [DELIVERABLE_TYPES[d].median_cents_per_1k for d in mv.DELIVERABLES], dtype=np.float32
@@ -269,6 +282,7 @@ class BriefQuery:
     # US cents: the market's price for this brief when the budget is crowded (see
     # CROWDED_SHARE), the point up to which cost over the maximum is only mildly penalised.
     market_ceiling: float | None = None
+    platform_coverage: str = "preferred"  # one of PLATFORM_COVERAGE
 
 
 def resolve_brief(index: ListingIndex, brief: Mapping[str, Any]) -> BriefQuery:
@@ -296,6 +310,11 @@ def resolve_brief(index: ListingIndex, brief: Mapping[str, Any]) -> BriefQuery:
     topics = [t for t in brief.get("topics") or () if t]
     inferred = _infer_topics(index, qcols, qvals, topics)
     qcols, qvals = _expand(index, qcols, qvals, topics, inferred)
+    coverage = brief.get("platform_coverage") or "preferred"
+    if coverage not in PLATFORM_COVERAGE:
+        raise ValueError(
+            f"unknown platform_coverage {coverage!r}; known: {', '.join(PLATFORM_COVERAGE)}"
+        )
     return BriefQuery(
         brief=brief,
         platform_mask=sum(1 << p for p in platforms),
@@ -317,6 +336,7 @@ def resolve_brief(index: ListingIndex, brief: Mapping[str, Any]) -> BriefQuery:
         topic_cols=np.unique(np.array([topic_col(t) for t in topics], dtype=np.int32)),
         topics=topics,
         inferred=inferred,
+        platform_coverage=coverage,
     )
 
 
@@ -395,6 +415,7 @@ def hard_filter_mask(
     mask &= c["available"][:n] | (c["unavail_until"][:n] < q.start_day)
     if q.category_mask:
         mask &= (c["refused_mask"][:n] & np.uint64(q.category_mask)) == 0
+    filters = _with_brief_filters(q, filters)
     if filters is not None:
         mask &= _extra_filter_mask(index, q, filters, slice(0, n))
     for lid in (*blocked_ids, *exclusivity_conflicts):
@@ -426,6 +447,14 @@ def _extra_filter_mask(
     if f.every_platform and _named_platforms(q):
         out &= (c["platform_mask"][rows] & np.uint8(q.platform_mask)) == q.platform_mask
     return out
+
+
+def _with_brief_filters(q: BriefQuery, filters: RankFilters | None) -> RankFilters | None:
+    """The request's filters and the brief's own: a brief whose platforms are all required
+    (``platform_coverage`` "required") filters as the request's ``every_platform=true``."""
+    if q.platform_coverage != "required" or (filters is not None and filters.every_platform):
+        return filters
+    return replace(filters or RankFilters(), every_platform=True)
 
 
 def _named_platforms(q: BriefQuery) -> bool:
@@ -624,14 +653,26 @@ def _whole_brief(cost: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     return whole.astype(np.float32)
 
 
+def _counted(q: BriefQuery, coverage: np.ndarray) -> np.ndarray:
+    """The coverage the score and the price count: the share of the deliverables itself, or,
+    when the brief takes its platforms as alternatives, 1 for a creator who can make any of
+    them (0 for one who can make none)."""
+    if q.platform_coverage != "alternatives":
+        return coverage
+    return (coverage > 0).astype(np.float32)
+
+
 def _price_fit(
     q: BriefQuery, cost: np.ndarray, fair: np.ndarray, coverage: np.ndarray
 ) -> np.ndarray:
-    """Price fit from `_costs`: the budget, the fair median, the deliverables covered."""
+    """Price fit from `_costs`: the budget, the fair median, the deliverables covered (as
+    the brief counts them, `_counted`: with alternatives, what the creator asks for the
+    deliverables it can make is compared with the budget as it is)."""
     n_rows = len(cost)
     if not q.deliverables:
         return np.ones(n_rows, np.float32)
     budget_fit = np.ones(n_rows, np.float32)
+    coverage = _counted(q, coverage)
     asked, cost = cost, _whole_brief(cost, coverage)
     if q.budget_max is not None:
         over = cost > q.budget_max
@@ -932,7 +973,7 @@ def _crowded_budget(
     if len(relevant) < 10:
         return w
     cost, _, coverage = _costs(index.cols, q, relevant)  # the price alone decides
-    cost = _whole_brief(cost, coverage)
+    cost = _whole_brief(cost, _counted(q, coverage))  # as `_price_fit` prices them
     over = float(np.mean(cost > q.budget_max))
     if over <= CROWDED_SHARE or q.budget_max <= 0:
         return w
@@ -969,8 +1010,9 @@ def _top(
     score = combine(comps, w)
     # A creator who can deliver only part of the brief (no account on one of its platforms)
     # is only part of a match, whatever the weights: the brand would need someone else for
-    # the rest.
-    score = (score * parts.coverage ** np.float32(COVERAGE_POWER)).astype(np.float32)
+    # the rest (unless the brief takes its platforms as alternatives: `_counted`).
+    covered = _counted(q, parts.coverage)
+    score = (score * covered ** np.float32(COVERAGE_POWER)).astype(np.float32)
     gated = gate_masks(index, rows, filters)
     for crossed in gated.values():
         score = np.where(crossed, score * np.float32(GATE_FACTOR), score).astype(np.float32)
@@ -1041,13 +1083,20 @@ def filtered_out_reason(
         return f"unavailable {when}, the brief publishes from {iso_day(q.start_day)}"
     if q.category_mask and int(c["refused_mask"][row]) & q.category_mask:
         return f"refuses the brief's category ({brief.get('category')})"
+    asked = filters
+    filters = _with_brief_filters(q, filters)
     if filters is not None and filters.every_platform and _named_platforms(q):
         have_mask = int(c["platform_mask"][row])
         missing = [mv.PLATFORMS[p] for p in q.platforms if not have_mask >> p & 1]
         if missing:
+            by = (
+                "every_platform"
+                if asked is not None and asked.every_platform
+                else "the brief's platform_coverage: required"
+            )
             return (
                 f"no account on {'/'.join(missing)}, and every platform of the brief is "
-                "required (every_platform)"
+                f"required ({by})"
             )
     if filters is not None and not _extra_filter_mask(index, q, filters, slice(row, row + 1))[0]:
         return "excluded by the search filters (country, language, followers or authenticity)"
@@ -1325,8 +1374,11 @@ def _reasons(
             src = "rate card" if math.isfinite(asked) else "estimate"
             items.append(f"{cnt} x {mv.DELIVERABLES[d]} ({src})")
         cost, coverage = float(parts.cost[i]), float(parts.coverage[i])
+        alternatives = q.platform_coverage == "alternatives"
         text = f"{' + '.join(items)} = {_money(cost, q)}"
-        if 0 < coverage < 1:
+        if 0 < coverage < 1 and alternatives:
+            text += f" for the {_pct(coverage)} of them it can make"
+        elif 0 < coverage < 1:
             cost /= coverage  # the budget is for all of the deliverables (`_whole_brief`)
             text += f" for {_pct(coverage)} of them ({_money(cost, q)} for all at its rates)"
         if q.budget_min is not None and q.budget_max is not None:
@@ -1350,8 +1402,18 @@ def _reasons(
         fair, asked = float(parts.fair[i]), float(parts.cost[i])
         if fair > 0 and asked > FAIR_OVERSHOOT * fair:
             text += f"; asks {asked / fair:.1f}x the fair median {_money(fair, q)} for its reach"
-        if coverage < 1:
-            text += f"; can deliver only {_pct(coverage)} of the deliverables"
+        if coverage < 1 and alternatives and coverage > 0:
+            text += (
+                f"; can make {_pct(coverage)} of the deliverables; the brief takes its "
+                "platforms as alternatives (no penalty)"
+            )
+        elif coverage < 1:
+            text += (
+                f"; can deliver only {_pct(coverage)} of the deliverables (the brief prefers "
+                "creators for all of them: ranked lower)"
+                if q.platform_coverage == "preferred"
+                else f"; can deliver only {_pct(coverage)} of the deliverables"
+            )
     else:
         text = "the brief lists no deliverables to price"
     out["price_fit"] = (float(comps["price_fit"][i]), text)
