@@ -1150,6 +1150,9 @@ def test_a_creator_for_part_of_the_deliverables_is_priced_against_that_part_of_t
     value, reason = match.components["price_fit"]
     assert "below the" not in reason and "can deliver only 50% of the deliverables" in reason
     assert value == pytest.approx(0.5, abs=0.01)  # the coverage, nothing for being cheap
+    # The sum lists what it prices, and names the deliverable with no account behind it.
+    assert reason.startswith("2 x instagram_reel (rate card) = 900 EUR for 50% of them")
+    assert "no account for 2 x youtube_video" in reason
 
 
 TWO_PLATFORMS: dict[str, Any] = {

@@ -1368,14 +1368,17 @@ def _reasons(
 
     # Price fit.
     if q.deliverables:
-        items = []
+        items, missing = [], []
         for d, cnt in q.deliverables:
+            if not c["followers"][int(_DELIVERABLE_P[d]), row] > 0:
+                missing.append(f"{cnt} x {mv.DELIVERABLES[d]}")  # no account: not in the cost
+                continue
             asked = float(c["price"][d, row])
             src = "rate card" if math.isfinite(asked) else "estimate"
             items.append(f"{cnt} x {mv.DELIVERABLES[d]} ({src})")
         cost, coverage = float(parts.cost[i]), float(parts.coverage[i])
         alternatives = q.platform_coverage == "alternatives"
-        text = f"{' + '.join(items)} = {_money(cost, q)}"
+        text = f"{' + '.join(items) or 'nothing'} = {_money(cost, q)}"
         if 0 < coverage < 1 and alternatives:
             text += f" for the {_pct(coverage)} of them it can make"
         elif 0 < coverage < 1:
@@ -1402,17 +1405,18 @@ def _reasons(
         fair, asked = float(parts.fair[i]), float(parts.cost[i])
         if fair > 0 and asked > FAIR_OVERSHOOT * fair:
             text += f"; asks {asked / fair:.1f}x the fair median {_money(fair, q)} for its reach"
+        no_account = f", no account for {' + '.join(missing)}" if missing else ""
         if coverage < 1 and alternatives and coverage > 0:
             text += (
-                f"; can make {_pct(coverage)} of the deliverables; the brief takes its "
-                "platforms as alternatives (no penalty)"
+                f"; can make {_pct(coverage)} of the deliverables{no_account}; the brief takes "
+                "its platforms as alternatives (no penalty)"
             )
         elif coverage < 1:
             text += (
-                f"; can deliver only {_pct(coverage)} of the deliverables (the brief prefers "
-                "creators for all of them: ranked lower)"
+                f"; can deliver only {_pct(coverage)} of the deliverables{no_account} (the brief "
+                "prefers creators for all of them: ranked lower)"
                 if q.platform_coverage == "preferred"
-                else f"; can deliver only {_pct(coverage)} of the deliverables"
+                else f"; can deliver only {_pct(coverage)} of the deliverables{no_account}"
             )
     else:
         text = "the brief lists no deliverables to price"
