@@ -1332,3 +1332,37 @@ def test_a_creator_of_unknown_country_in_the_markets_language_is_estimated_as_li
     ) in sv[1]
     assert "~0% in SE/NO (not reported: the mean that creators outside SE/NO report)" in en[1]
     assert sv[0] > en[0] + 0.2
+
+
+def test_an_audience_far_off_one_target_is_not_made_up_for_by_the_others() -> None:
+    """The brief asks for Swedish and Norwegian women aged 18-34. One creator's audience is
+    all in Sweden and all women but only a fifth of it is 18-34; the other's is 48 % on
+    every target. The geometric mean of the three fits alone put the lopsided one first
+    (0.63 vs 0.60): a well-placed country made up for an audience of the wrong age. The
+    weakest dimension counts extra now, and the reason names it."""
+    lopsided = listing(
+        "inf_a_lopsided",
+        audience={
+            "countries": {"SE": 100.0},
+            "age_bands": {"18-24": 10.0, "25-34": 10.0, "35-44": 40.0, "45-54": 40.0},
+            "genders": {"female": 98.0, "male": 2.0},
+            "languages": {"sv": 100.0},
+        },
+    )
+    even = listing(
+        "inf_b_even",
+        audience={
+            "countries": {"SE": 40.0, "NO": 8.0, "US": 52.0},
+            "age_bands": {"18-24": 24.0, "25-34": 24.0, "35-44": 52.0},
+            "genders": {"female": 48.0, "male": 50.0, "other": 2.0},
+            "languages": {"sv": 50.0, "en": 50.0},
+        },
+    )
+    m = {x.listing_id: x for x in rank(build(lopsided, even), BRIEF, limit=5)}
+    fit = {lid: x.components["audience_fit"][0] for lid, x in m.items()}
+    assert fit["inf_b_even"] == pytest.approx(0.6, abs=0.005)
+    assert fit["inf_a_lopsided"] < fit["inf_b_even"]
+    assert m["inf_b_even"].score > m["inf_a_lopsided"].score
+    reason = m["inf_a_lopsided"].components["audience_fit"][1]
+    assert reason.endswith("weakest: 20% aged 18-34, which counts extra (every target at once)")
+    assert "weakest" not in m["inf_b_even"].components["audience_fit"][1]

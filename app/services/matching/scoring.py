@@ -22,11 +22,12 @@ listings):
                       posts are on the topic, the higher the cosine
    audience_fit       share of the audience in the target countries, ages, genders and
                       languages, each full at 80 %, combined by geometric mean over the
-                      targeted dimensions (an empty target is "any": 1); a dimension the
-                      listing does not report is estimated (``UNKNOWN_AUDIENCE_*``), not 0;
-                      a creator whose country is not given counts as living in the target
-                      when it makes content in a target country's first language other
-                      than English (``_at_home``)
+                      targeted dimensions ** 0.8 x the weakest dimension ** 0.2 (the brief
+                      asks for every target at once: ``AUDIENCE_WEAKEST``; an empty target
+                      is "any": 1); a dimension the listing does not report is estimated
+                      (``UNKNOWN_AUDIENCE_*``), not 0; a creator whose country is not given
+                      counts as living in the target when it makes content in a target
+                      country's first language other than English (``_at_home``)
    authenticity       fake-follower evidence (see ``authenticity``), 1 = no evidence
    engagement_quality engagement rate / median of same platform and size: 1x -> 0.5,
                       2.5x -> 0.83, then falling (far above the tier is a warning sign),
@@ -136,6 +137,10 @@ FAIR_OVERSHOOT = 1.5  # asking more than this x the fair median is penalised
 UNDER_BUDGET_POWER = 0.35
 OVER_BUDGET_POWER = 1.0
 AUDIENCE_ENOUGH = 0.8  # this share of the audience in the target is a full audience fit
+# Audience fit over several targeted dimensions: geometric mean ** (1 - this) x the weakest
+# dimension's fit ** this (round 7: the geometric mean alone let a well-placed country make up
+# for an audience of the wrong age).
+AUDIENCE_WEAKEST = 0.2
 # When more than this share of the topically relevant candidates cost more than the budget's
 # maximum, the budget is below the market for this brief: a price up to the relevant
 # candidates' median (at most NEGOTIABLE x the maximum) is what the market asks and costs
@@ -561,9 +566,18 @@ def components(
         # bigger share is no better a match (creators with international audiences are not
         # pushed down by the foreign part of an audience that already reaches the target).
         prod = np.minimum(shares[0][1] * np.float32(1 / AUDIENCE_ENOUGH), 1.0)
+        weakest = prod.copy()
         for _, sh in shares[1:]:
-            prod *= np.minimum(sh * np.float32(1 / AUDIENCE_ENOUGH), 1.0)
-        audience = prod ** np.float32(1.0 / len(shares)) if len(shares) > 1 else prod
+            fit = np.minimum(sh * np.float32(1 / AUDIENCE_ENOUGH), 1.0)
+            prod *= fit
+            np.minimum(weakest, fit, out=weakest)
+        audience = prod
+        if len(shares) > 1:
+            # The brief asks for all of its targets at once (Germans *and* 25-34): a dimension
+            # far off the target is not made up for by the others, so the weakest one counts
+            # extra (``AUDIENCE_WEAKEST``) on top of the geometric mean.
+            audience = prod ** np.float32((1.0 - AUDIENCE_WEAKEST) / len(shares))
+            audience *= weakest ** np.float32(AUDIENCE_WEAKEST)
     else:
         audience = np.ones(n_rows, np.float32)
 
@@ -1336,6 +1350,11 @@ def _reasons(
             else:
                 bits.append(f"{_pct(s)} {label}")
         audience_text = f"audience: {', '.join(bits)}"
+        fits = [min(float(share[i]) / AUDIENCE_ENOUGH, 1.0) for _, share in parts.shares]
+        if len(fits) > 1 and min(fits) < min(max(fits), 1.0):
+            # The weakest dimension counts extra in the fit (``AUDIENCE_WEAKEST``).
+            weakest = bits[fits.index(min(fits))]
+            audience_text += f"; weakest: {weakest}, which counts extra (every target at once)"
     else:
         audience_text = "the brief sets no target audience, so any audience fits"
     out["audience_fit"] = (float(comps["audience_fit"][i]), audience_text)
