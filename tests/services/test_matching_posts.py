@@ -323,3 +323,10 @@ def test_text_drops_other_languages_function_words_and_splits_japanese() -> None
         "neues", "video", "traillauf", "laufweste",
     ]  # fmt: skip
     assert "木工" in tokenize("作業台と木工の記録") and "木工" in tokenize("木工が大好き")
+
+
+def test_a_latin_word_glued_to_japanese_text_stays_a_word() -> None:
+    """'Studioは' was indexed as the bigrams 'st', 'tu', 'ud', … (matching any word with those
+    letters) instead of the word 'studio' and the kana."""
+    assert tokenize("新しいStudioは最高") == ["新し", "しい", "studio", "は最", "最高"]
+    assert tokenize("ラーメンramen") == ["ラー", "ーメ", "メン", "ramen"]

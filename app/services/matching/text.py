@@ -69,16 +69,21 @@ def hash_token(token: str) -> int:
 # Kana and CJK ideographs: Japanese and Chinese are written without spaces, so a "word" is a
 # whole phrase ("作業台と木工の記録"); such a run is indexed as its character bigrams (作業,
 # 業台, …, 木工, …), the usual way to match those languages without a dictionary.
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{_CJK_CHARS}]")
+# A word of another script glued to such a run ("studioは", "ラーメンramen") is a word of its
+# own, not bigrams of the run.
+_SCRIPT_RUNS = re.compile(f"[{_CJK_CHARS}]+|[^{_CJK_CHARS}]+")
 
 
 def tokenize(text: str) -> list[str]:
     out: list[str] = []
-    for t in _TOKEN.findall(text.lower()):
-        if _CJK.search(t):
-            out.extend(t[i : i + 2] for i in range(max(len(t) - 1, 1)))
-        elif len(t) > 1 and t not in STOP_WORDS:
-            out.append(t)
+    for word in _TOKEN.findall(text.lower()):
+        for t in _SCRIPT_RUNS.findall(word) if _CJK.search(word) else (word,):
+            if _CJK.match(t):
+                out.extend(t[i : i + 2] for i in range(max(len(t) - 1, 1)))
+            elif len(t) > 1 and t not in STOP_WORDS:
+                out.append(t)
     return out
 
 
