@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from datetime import date
 from typing import Any
 
@@ -1366,3 +1367,82 @@ def test_an_audience_far_off_one_target_is_not_made_up_for_by_the_others() -> No
     reason = m["inf_a_lopsided"].components["audience_fit"][1]
     assert reason.endswith("weakest: 20% aged 18-34, which counts extra (every target at once)")
     assert "weakest" not in m["inf_b_even"].components["audience_fit"][1]
+
+
+def test_a_creator_whose_samples_are_mostly_on_other_subjects_covers_the_brief_on_the_side() -> (
+    None
+):
+    """Both declare the brief's topics first, with the same bio and the same three samples on
+    them, so the declared topics and the text (saturated) alone tie them; the spread creator's
+    other samples are about gaming: about 3 of 10 on the brief's subject is a side subject
+    (issue 13, topic depth), and the reason says so. Ids sort the spread creator first."""
+    spread = listing(
+        "inf_a_spread",
+        content_samples=[
+            *listing("x")["content_samples"],
+            "Headshot clutch in ranked valorant tonight",
+            "Best loadout for sniper lobbies this season",
+            "Tournament scrims and crosshair settings",
+            "Ranked shooter clips with the squad",
+            "Esports finals watch party and sniper loadout",
+            "Valorant ranked grind with the squad tonight",
+            "Crosshair settings and sniper loadout for ranked",
+            "Clutch headshot in tournament scrims",
+            "Sniper lobbies and esports clips",
+            "Shooter loadout for the tournament tonight",
+        ],
+    )
+    index = build(spread, listing("inf_b_main"), listing("inf_c_main"))
+    m = {x.listing_id: x for x in rank(index, BRIEF, limit=5)}
+    main, side = m["inf_b_main"], m["inf_a_spread"]
+    assert main.components["topic_relevance"][0] > side.components["topic_relevance"][0]
+    assert main.score > side.score
+    # Samples of filler words only are placed under no topic (two of the gaming ones here).
+    assert re.search(
+        r"3 of ([6-9]|1[0-2]) content samples on the brief's subject \(a side subject",
+        side.components["topic_relevance"][1],
+    )
+    assert (
+        "3 of 3 content samples on the brief's subject (a main subject)"
+        in (main.components["topic_relevance"][1])
+    )
+
+
+def test_content_samples_placed_under_topics_survive_upsert_compaction_and_the_store(
+    tmp_path: Any,
+) -> None:
+    """The samples' placement is index data: an upserted listing is placed with the fitted
+    profiles, compaction keeps it, and a stored generation maps it back."""
+    from app.services.matching.store import IndexStore
+
+    index = build(listing("inf_b_main"), listing("inf_c_main"), listing("inf_d_main"))
+    spread = listing(
+        "inf_a_spread",
+        content_samples=[
+            *listing("x")["content_samples"],
+            "Headshot clutch in ranked valorant tonight",
+            "Best loadout for sniper lobbies this season",
+            "Tournament scrims and crosshair settings",
+            "Ranked shooter clips with the squad",
+            "Esports finals watch party and sniper loadout",
+            "Valorant ranked grind with the squad tonight",
+            "Crosshair settings and sniper loadout for ranked",
+            "Clutch headshot in tournament scrims",
+            "Sniper lobbies and esports clips",
+            "Shooter loadout for the tournament tonight",
+        ],
+    )
+    index.upsert(spread)
+
+    def relevance(ix: ListingIndex) -> dict[str, float]:
+        return {x.listing_id: x.components["topic_relevance"][0] for x in rank(ix, BRIEF, limit=5)}
+
+    before = relevance(index)
+    assert before["inf_a_spread"] < before["inf_b_main"]
+    index.compact()
+    assert relevance(index) == pytest.approx(before, abs=0.02)
+    store = IndexStore(tmp_path)
+    name = store.write(index, {})
+    generation = store.load(name)
+    assert generation is not None
+    assert relevance(generation.index) == pytest.approx(relevance(index))

@@ -20,6 +20,8 @@ scalars                      67 bytes                masks (platforms, languages
                                                      evidence and score, over-exposure
 text                         ~26 nnz x 8 bytes       TF-IDF of bio + samples + topics (CSC)
 topics                       ~2 nnz x 8 bytes        hashed topic slugs (CSC)
+samples                      ~1-3 nnz x 6 bytes      share of the content samples placed under
+                                                     each topic (CSC; ``_place_samples``)
 id                           ~64 bytes               fixed-width bytes + sorted id -> row
 ===========================  ======================  ========================================
 
@@ -75,6 +77,13 @@ TOPIC_DEPTH: tuple[float, ...] = (1.0, 0.6, 0.45, 0.35)
 PROFILE_TERMS = 24  # words kept per topic profile
 PROFILE_SAMPLE = 200_000  # listings a topic profile is fitted on, at most
 PROFILE_MIN_LISTINGS = 3  # a topic declared by fewer listings gets no profile
+# Topic depth from the content samples (issue 13): each sample is placed under the declared
+# topic whose profile it is closest to, when that cosine is at least SAMPLE_MIN_COS (a sample
+# of filler words is placed nowhere); a listing with fewer than SAMPLE_MIN placed samples has
+# no such evidence. The share of a listing's placed samples per topic is ``samples``.
+SAMPLE_MIN_COS = 0.1
+SAMPLE_MIN = 3
+SAMPLE_BLOCK = 4096  # samples placed per block (a dense block x profiles array)
 NO_DATE = np.iinfo(np.int32).max
 _EPOCH = date(1970, 1, 1)
 _NAN = float("nan")
@@ -134,6 +143,8 @@ _SCALARS: dict[str, tuple[type, float]] = {
     "freshness": (np.float32, 1.0),
     "authenticity": (np.float32, 1.0),
     "total_followers": (np.float32, 0.0),
+    # Content samples placed under a topic (``SAMPLE_MIN_COS``), at most 255.
+    "samples_placed": (np.uint8, 0),
 }
 _MATRICES: dict[str, tuple[int, type, float]] = {
     "followers": (len(mv.PLATFORMS), np.float32, 0.0),
@@ -290,6 +301,12 @@ class _Chunk:
         self.topic_weights: list[float] = []
         self.topic_len: list[int] = []
         self.topic_names: dict[int, str] = {}  # hashed topic -> its slug (for reasons)
+        # Each content sample's hashed terms (flattened) and its row: placed under topics
+        # once the topic profiles are known (``ListingIndex._place_samples``).
+        self.sample_terms: list[int] = []
+        self.sample_len: list[int] = []
+        self.sample_owner: list[int] = []
+        self.sample_csr: Csr | None = None
         # (likes per view, sponsored-share code, low-effort code, evidence bits, viral post
         # day) per listing, from its posts and comments.
         self.post_rows: list[tuple[float, int, int, int, int]] = []
@@ -351,6 +368,8 @@ class _Chunk:
         self.text_csr = _csr_counts(self.text_terms, self.text_len, n)
         self.topic_csr = _csr_max(self.topic_terms, self.topic_weights, self.topic_len, n)
         self.text_terms, self.topic_terms, self.topic_weights = [], [], []
+        self.sample_csr = _csr_counts(self.sample_terms, self.sample_len, len(self.sample_len))
+        self.sample_terms, self.sample_len = [], []
         _spikes(self, s, viral)
         s["geo_mismatch"][:] = _geo_mismatch(m["aud_country"], s["country"], s["lang_mask"])
         s["freshness"][:] = au.freshness(
@@ -383,6 +402,8 @@ class ListingIndex:
         self._alloc(0)
         self.text = Postings(tx.N_FEATURES)
         self.topics = Postings(N_TOPIC_FEATURES)
+        # Per row: the share of its placed content samples under each topic (``_place_samples``).
+        self.samples = Postings(N_TOPIC_FEATURES, np.float16)
         self.df = np.zeros(tx.N_FEATURES, dtype=np.int32)
         self.idf = tx.idf_from_df(self.df, 0)
         self.stats = au.EngagementStats(au.PRIOR_ER.copy(), au.PRIOR_CL.copy())
@@ -599,9 +620,16 @@ class ListingIndex:
         last = len(TOPIC_DEPTH) - 1
         c.topic_weights.extend(TOPIC_DEPTH[min(i, last)] for i in range(len(topics)))
         c.topic_len.append(len(topic_terms))
-        terms = tx.listing_terms(d.get("bio") or "", d.get("content_samples") or (), topics)
+        samples = d.get("content_samples") or ()
+        terms = tx.listing_terms(d.get("bio") or "", samples, topics)
         c.text_terms.extend(terms)
         c.text_len.append(len(terms))
+        for sample in samples:
+            sample_terms = tx.listing_terms("", (sample,), ())
+            if sample_terms:
+                c.sample_terms.extend(sample_terms)
+                c.sample_len.append(len(sample_terms))
+                c.sample_owner.append(j)
 
     # --- statistics -----------------------------------------------------------------------
 
@@ -641,6 +669,12 @@ class ListingIndex:
         which of the creators' own topic names a text is about."""
         if not self.topic_profiles or not len(cols):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        topics, matrix = self._profiles()
+        sims = matrix[:, cols] @ vals.astype(np.float32)
+        return topics, np.asarray(sims, dtype=np.float32).ravel()
+
+    def _profiles(self) -> Any:
+        """(hashed topics, CSC topics x words of their profiles), built on first use."""
         if self._profile_matrix is None:
             import scipy.sparse as sp
 
@@ -656,9 +690,54 @@ class ListingIndex:
                 shape=(len(topics), tx.N_FEATURES),
             ).tocsc()
             self._profile_matrix = (np.asarray(topics, dtype=np.int64), matrix)
-        topics, matrix = self._profile_matrix
-        sims = matrix[:, cols] @ vals.astype(np.float32)
-        return topics, np.asarray(sims, dtype=np.float32).ravel()
+        return self._profile_matrix
+
+    def _place_samples(
+        self, samples: Csr, owner: np.ndarray, n_rows: int
+    ) -> tuple[Csr, np.ndarray]:
+        """Place each content sample (CSR rows of 1 + ln tf) under the topic whose profile it is
+        closest to (cosine at least ``SAMPLE_MIN_COS``). Returns, per row of ``n_rows``, the
+        share of its placed samples under each topic (CSR; empty for a row with fewer than
+        ``SAMPLE_MIN`` placed) and the number placed (uint8)."""
+        import scipy.sparse as sp
+
+        indptr, cols, tf = samples
+        n_samples = len(indptr) - 1
+        placed_n = np.zeros(n_rows, np.uint8)
+        empty: Csr = (
+            np.zeros(n_rows + 1, np.int64),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.float32),
+        )
+        if not self.topic_profiles or n_samples == 0:
+            return empty, placed_n
+        topics, matrix = self._profiles()
+        vals = _row_normalise(tf * self.idf[cols], indptr)
+        s = sp.csr_matrix((vals, cols, indptr), shape=(n_samples, tx.N_FEATURES))
+        profiles_t = matrix.T.tocsr()  # words x topics
+        best = np.zeros(n_samples, np.int64)
+        best_cos = np.zeros(n_samples, np.float32)
+        for a in range(0, n_samples, SAMPLE_BLOCK):
+            sims = (s[a : a + SAMPLE_BLOCK] @ profiles_t).toarray()
+            best[a : a + len(sims)] = sims.argmax(axis=1)
+            best_cos[a : a + len(sims)] = sims.max(axis=1)
+        keep = best_cos >= SAMPLE_MIN_COS
+        rows, where = owner[keep].astype(np.int64), best[keep]
+        counts = np.bincount(rows, minlength=n_rows)
+        placed_n[:] = np.minimum(counts, 255)
+        enough = counts[rows] >= SAMPLE_MIN
+        rows, where = rows[enough], where[enough]
+        if not len(rows):
+            return empty, placed_n
+        keys, per = np.unique(rows * np.int64(len(topics)) + where, return_counts=True)
+        key_rows = keys // len(topics)
+        out_cols = topics[keys % len(topics)].astype(np.int32)
+        out_vals = (per / counts[key_rows]).astype(np.float32)
+        out_indptr = np.zeros(n_rows + 1, np.int64)
+        np.cumsum(np.bincount(key_rows, minlength=n_rows), out=out_indptr[1:])
+        # Columns sorted within each row (a CSR matrix wants them so).
+        order = np.lexsort((out_cols, key_rows))
+        return (out_indptr, out_cols[order], out_vals[order]), placed_n
 
     def _learn_topic_names(self, chunk: _Chunk) -> None:
         """The slugs of a chunk's declared topics (the first spelling seen), for reasons."""
@@ -776,6 +855,13 @@ class ListingIndex:
         self.text.append(row, cols, vals)
         _, topic_cols, topic_vals = topic_csr
         self.topics.append(row, topic_cols, topic_vals)
+        if chunk.sample_csr is not None:
+            # Placed under the topic profiles as fitted (refitted at compaction).
+            (_, s_cols, s_vals), placed = self._place_samples(
+                chunk.sample_csr, np.zeros(len(chunk.sample_owner), np.int64), 1
+            )
+            self.samples.append(row, s_cols, s_vals)
+            self.cols["samples_placed"][row] = placed[0]
         self._maybe_compact()
         return self.row_of[lid]
 
@@ -807,6 +893,7 @@ class ListingIndex:
         keep = np.flatnonzero(self.cols["alive"][:n])
         text_csr = self.text.to_csr(n)[keep]
         topic_csr = self.topics.to_csr(n)[keep]
+        sample_csr = self.samples.to_csr(n)[keep]
         new_cols: dict[str, np.ndarray] = {}
         cap = len(keep) + max(1024, len(keep) // 16)
         for k, (dt, fill) in _SCALARS.items():
@@ -833,6 +920,8 @@ class ListingIndex:
         self.idf = new_idf
         self.text.build(text_csr.indptr, cols, vals, self.n)
         self.topics.build(topic_csr.indptr, topic_csr.indices, topic_csr.data, self.n)
+        # The samples stay where they were placed (their words are not kept).
+        self.samples.build(sample_csr.indptr, sample_csr.indices, sample_csr.data, self.n)
         self.fit_topic_profiles()
         self.refresh_stats()
 
@@ -847,7 +936,9 @@ class ListingIndex:
     def memory_bytes(self) -> int:
         """Bytes held by the index (columns, posting lists, ids) — an estimate for ids."""
         arrays = sum(a.nbytes for a in self.cols.values())
-        postings = self.text.memory_bytes() + self.topics.memory_bytes()
+        postings = (
+            self.text.memory_bytes() + self.topics.memory_bytes() + self.samples.memory_bytes()
+        )
         stats = self.df.nbytes + self.idf.nbytes
         # Ids: fixed-width bytes per row and the sorted lookup (arrays); rows changed since the
         # build as Python strs (~57 bytes + length) and dict entries (~100 bytes).
@@ -907,7 +998,7 @@ class IndexBuilder:
 
         total = sum(c.n for c in chunks)
         index._alloc(total + max(1024, total // 16))
-        t_parts, p_parts = [], []
+        t_parts, p_parts, s_parts, s_owner = [], [], [], []
         start = 0
         ids: list[str] = []
         for c in chunks:
@@ -917,6 +1008,9 @@ class IndexBuilder:
             text_csr, topic_csr = c.csr_parts()
             t_parts.append(text_csr)
             p_parts.append(topic_csr)
+            if c.sample_csr is not None:
+                s_parts.append(c.sample_csr)
+                s_owner.append(np.asarray(c.sample_owner, dtype=np.int64) + start)
             start += c.n
         chunks.clear()
         index.n = total
@@ -939,6 +1033,14 @@ class IndexBuilder:
         p_indptr, p_cols, p_vals = _concat_csr(p_parts)
         index.topics.build(p_indptr, p_cols, p_vals, total)
         index.fit_topic_profiles()
+        (s_indptr, s_cols, s_vals), placed = index._place_samples(
+            _concat_csr(s_parts),
+            np.concatenate(s_owner) if s_owner else np.zeros(0, np.int64),
+            total,
+        )
+        del s_parts, s_owner
+        index.samples.build(s_indptr, s_cols, s_vals, total)
+        index.cols["samples_placed"][:total] = placed
         index.refresh_stats()
         return index
 

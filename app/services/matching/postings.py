@@ -13,11 +13,14 @@ import scipy.sparse as sp
 
 
 class Postings:
-    def __init__(self, n_cols: int) -> None:
+    def __init__(self, n_cols: int, vals_dtype: type = np.float32) -> None:
+        """`vals_dtype`: how the weights are stored (float16 where 3 digits are plenty: half
+        the bytes); they are computed with in float32."""
         self.n_cols = n_cols
+        self.vals_dtype = vals_dtype
         self.indptr = np.zeros(n_cols + 1, dtype=np.int64)
         self.rows = np.zeros(0, dtype=np.int32)
-        self.vals = np.zeros(0, dtype=np.float32)
+        self.vals: np.ndarray = np.zeros(0, dtype=vals_dtype)
         self.n_main = 0  # rows [0, n_main) are in the CSC part
         self._delta_rows: list[int] = []
         self._delta_cols: list[np.ndarray] = []
@@ -36,7 +39,7 @@ class Postings:
         csc.sort_indices()
         self.indptr = csc.indptr.astype(np.int64)
         self.rows = csc.indices.astype(np.int32)
-        self.vals = csc.data.astype(np.float32)
+        self.vals = csc.data.astype(self.vals_dtype)
         self.n_main = n_rows
         self._delta_rows, self._delta_cols, self._delta_vals = [], [], []
         self._delta_csr = None
@@ -54,7 +57,8 @@ class Postings:
     def to_csr(self, n_rows: int) -> sp.csr_matrix:
         """All rows as one CSR matrix of shape (n_rows, n_cols)."""
         main = sp.csc_matrix(
-            (self.vals, self.rows, self.indptr), shape=(self.n_main, self.n_cols)
+            (np.asarray(self.vals, dtype=np.float32), self.rows, self.indptr),
+            shape=(self.n_main, self.n_cols),
         ).tocsr()
         parts = [main]
         if n_rows > self.n_main:

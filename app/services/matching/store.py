@@ -46,8 +46,9 @@ from app.services.matching.index import IdColumn, ListingIndex, RowLookup
 # The files' layout and the columns' meaning: bump when a column is added or computed
 # differently, so that a node never maps a generation the code cannot read (it rebuilds).
 # 2: the spike_platform column (round 6); 3: last_post_day (the inactive gate); 4: spike_cl
-# (round 6); 5: last_post_day from the recent posts when any is dated (sponsored posts else).
-FORMAT = 5
+# (round 6); 5: last_post_day from the recent posts when any is dated (sponsored posts else);
+# 6: the content samples placed under topics (``samples``, ``samples_placed``: topic depth).
+FORMAT = 6
 CURRENT = "CURRENT"
 KEEP = 2  # generations kept on disk: the current one and the one before (readers may map it)
 
@@ -70,7 +71,11 @@ class Generation:
 
 def _arrays(index: ListingIndex) -> dict[str, np.ndarray]:
     arrays = {f"col.{k}": v for k, v in index.cols.items()}
-    for part, postings in (("text", index.text), ("topics", index.topics)):
+    for part, postings in (
+        ("text", index.text),
+        ("topics", index.topics),
+        ("samples", index.samples),
+    ):
         arrays[f"{part}.indptr"] = postings.indptr
         arrays[f"{part}.rows"] = postings.rows
         arrays[f"{part}.vals"] = postings.vals
@@ -149,7 +154,11 @@ class IndexStore:
         index.categories = dict(meta["categories"])
         index.topic_names = {int(k): v for k, v in meta.get("topic_names", {}).items()}
         index.cols = {k[len("col.") :]: v for k, v in a.items() if k.startswith("col.")}
-        for part, postings in (("text", index.text), ("topics", index.topics)):
+        for part, postings in (
+            ("text", index.text),
+            ("topics", index.topics),
+            ("samples", index.samples),
+        ):
             postings.indptr = a[f"{part}.indptr"]
             postings.rows = a[f"{part}.rows"]
             postings.vals = a[f"{part}.vals"]
@@ -200,7 +209,12 @@ class IndexStore:
     def write(self, index: ListingIndex, stamp: dict[str, Any]) -> str:
         """Write a new generation and make it CURRENT; call with the lock held. Returns its
         name. Only the index's built rows are written (a fresh build has no others)."""
-        if index.text.delta_size or index.topics.delta_size or index.ids.extra:
+        if (
+            index.text.delta_size
+            or index.topics.delta_size
+            or index.samples.delta_size
+            or index.ids.extra
+        ):
             raise ValueError("only a freshly built or compacted index is written")
         self.root.mkdir(parents=True, exist_ok=True)
         for stale in self.root.glob(".tmp-*"):  # left by a writer that died
