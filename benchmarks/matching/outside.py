@@ -403,17 +403,19 @@ async def load_and_rank(case: Case, base: str, ablation: bool) -> dict[str, Any]
         t0 = time.perf_counter()
         sem = asyncio.Semaphore(4)
         listing_id: dict[int, str] = {}
+        # An e-mail's local part: "world4 (platform_coverage=alternatives)" -> "world4".
+        who = f"{case.generator.split()[0]}-{case.seed}"
 
         async def creator(k: int) -> None:
             async with sem:
-                h = await _account(client, f"{case.generator}-{case.seed}-{k}@outside.example")
+                h = await _account(client, f"{who}-{k}@outside.example")
                 r = await _post(client, "/v1/influencers/me", json=case.creators[k], headers=h)
                 assert r.status_code == 201, r.text
                 listing_id[k] = r.json()["id"]
 
         await asyncio.gather(*(creator(k) for k in range(len(case.creators))))
         timings["load_creators_s"] = round(time.perf_counter() - t0, 1)
-        owner = await _account(client, f"{case.generator}-{case.seed}-owner@outside.example")
+        owner = await _account(client, f"{who}-owner@outside.example")
         brand_ids = []
         for body in case.brands:
             r = await client.post("/v1/brands", json=body, headers=owner)
