@@ -1369,14 +1369,10 @@ def test_an_audience_far_off_one_target_is_not_made_up_for_by_the_others() -> No
     assert "weakest" not in m["inf_b_even"].components["audience_fit"][1]
 
 
-def test_a_creator_whose_samples_are_mostly_on_other_subjects_covers_the_brief_on_the_side() -> (
-    None
-):
-    """Both declare the brief's topics first, with the same bio and the same three samples on
-    them, so the declared topics and the text (saturated) alone tie them; the spread creator's
-    other samples are about gaming: about 3 of 10 on the brief's subject is a side subject
-    (issue 13, topic depth), and the reason says so. Ids sort the spread creator first."""
-    spread = listing(
+def _spread_creator() -> dict[str, Any]:
+    """The brief's three samples (as every `listing` has) and ten about gaming: 3 of 10 or so
+    placed samples on the brief's subject."""
+    return listing(
         "inf_a_spread",
         content_samples=[
             *listing("x")["content_samples"],
@@ -1392,6 +1388,16 @@ def test_a_creator_whose_samples_are_mostly_on_other_subjects_covers_the_brief_o
             "Shooter loadout for the tournament tonight",
         ],
     )
+
+
+def test_a_creator_whose_samples_are_mostly_on_other_subjects_covers_the_brief_on_the_side() -> (
+    None
+):
+    """Both declare the brief's topics first, with the same bio and the same three samples on
+    them, so the declared topics and the text (saturated) alone tie them; the spread creator's
+    other samples are about gaming: about 3 of 10 on the brief's subject is a side subject
+    (issue 13, topic depth), and the reason says so. Ids sort the spread creator first."""
+    spread = _spread_creator()
     index = build(spread, listing("inf_b_main"), listing("inf_c_main"))
     m = {x.listing_id: x for x in rank(index, BRIEF, limit=5)}
     main, side = m["inf_b_main"], m["inf_a_spread"]
@@ -1416,22 +1422,7 @@ def test_content_samples_placed_under_topics_survive_upsert_compaction_and_the_s
     from app.services.matching.store import IndexStore
 
     index = build(listing("inf_b_main"), listing("inf_c_main"), listing("inf_d_main"))
-    spread = listing(
-        "inf_a_spread",
-        content_samples=[
-            *listing("x")["content_samples"],
-            "Headshot clutch in ranked valorant tonight",
-            "Best loadout for sniper lobbies this season",
-            "Tournament scrims and crosshair settings",
-            "Ranked shooter clips with the squad",
-            "Esports finals watch party and sniper loadout",
-            "Valorant ranked grind with the squad tonight",
-            "Crosshair settings and sniper loadout for ranked",
-            "Clutch headshot in tournament scrims",
-            "Sniper lobbies and esports clips",
-            "Shooter loadout for the tournament tonight",
-        ],
-    )
+    spread = _spread_creator()
     index.upsert(spread)
 
     def relevance(ix: ListingIndex) -> dict[str, float]:

@@ -168,7 +168,7 @@ INFER_MAX = 4
 # to the brief's words as the closest topic's. Topic relevance x (DEPTH_FLOOR + (1 -
 # DEPTH_FLOOR) x min(share on the subject / DEPTH_FULL, 1)): a subject that is at least
 # DEPTH_FULL of what the creator posts is a main subject; under it, the less, the lower.
-# Tuned on the twelve tuning worlds (round 8, issue 13): full at 60 % cost world3 31 its
+# Tuned on the twelve tuning worlds (round 7, issue 13): full at 60 % cost world3 31 its
 # fake+over-exposed share (1.8 -> 2.5 %: topic-deep fakes authenticity misses rose), while
 # at 40 % (samples are few, and some are filler) only clearly spread creators are lowered.
 SUBJECT_RATIO = 0.5
