@@ -1209,6 +1209,19 @@ def test_a_brief_that_requires_every_platform_filters_as_every_platform_does() -
     assert [b.brief_id for b in for_half] == ["brf_oat"]
 
 
+def test_a_creator_for_part_of_the_deliverables_scores_the_same_in_both_directions() -> None:
+    """The brief's /matches score for an Instagram-only creator on an Instagram + YouTube
+    brief and that brief's score in the creator's recommended briefs are one number: the
+    reverse ranking left out the coverage factor (x sqrt(0.5)), so the creator saw the brief
+    as a better fit than the brand saw the creator. With the platforms as alternatives
+    neither direction applies it."""
+    index = _half_and_whole()
+    for brief in (TWO_PLATFORMS, {**TWO_PLATFORMS, "platform_coverage": "alternatives"}):
+        forward = {m.listing_id: m.score for m in rank(index, brief, limit=40)}["inf_half"]
+        (back,) = rank_briefs_for_listing(_listing_doc("inf_half"), [brief], index=index)
+        assert back.score == pytest.approx(forward, rel=1e-5)
+
+
 def _listing_doc(lid: str) -> dict[str, Any]:
     card = [{"deliverable_type": "instagram_reel", "amount": 45_000, "currency": "EUR"}]
     return listing(lid, rate_card=card)

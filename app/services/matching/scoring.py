@@ -1060,6 +1060,20 @@ def _crowded_budget(
     return w
 
 
+def match_score(
+    comps: Mapping[str, np.ndarray], w: Mapping[str, float], q: BriefQuery, parts: _Parts
+) -> np.ndarray:
+    """The components combined (`combine`) times the coverage factor: a creator who can
+    deliver only part of the brief (no account on one of its platforms) is only part of a
+    match, whatever the weights: the brand would need someone else for the rest (unless the
+    brief takes its platforms as alternatives: `_counted`). Both directions score with it."""
+    covered = _counted(q, parts.coverage)
+    score: np.ndarray = (combine(comps, w) * covered ** np.float32(COVERAGE_POWER)).astype(
+        np.float32
+    )
+    return score
+
+
 def _top(
     index: ListingIndex,
     q: BriefQuery,
@@ -1078,12 +1092,7 @@ def _top(
     if len(rows) == 0:
         return None
     comps, parts = components(index, q, rows, relationship, topic)
-    score = combine(comps, w)
-    # A creator who can deliver only part of the brief (no account on one of its platforms)
-    # is only part of a match, whatever the weights: the brand would need someone else for
-    # the rest (unless the brief takes its platforms as alternatives: `_counted`).
-    covered = _counted(q, parts.coverage)
-    score = (score * covered ** np.float32(COVERAGE_POWER)).astype(np.float32)
+    score = match_score(comps, w, q, parts)
     gated = gate_masks(index, rows, filters)
     for crossed in gated.values():
         score = np.where(crossed, score * np.float32(GATE_FACTOR), score).astype(np.float32)
@@ -1239,7 +1248,7 @@ def rank_briefs_for_listing(
             )
             rel = {lid: v} if v is not None else None
         comps, parts = components(mini, q, rows, rel)
-        score = float(combine(comps, w)[0])
+        score = float(match_score(comps, w, q, parts)[0])
         scored.append((score, brief["id"], (q, comps, parts, rel)))
     scored.sort(key=lambda item: (-item[0], item[1]))
     out = []
