@@ -620,12 +620,12 @@ class ListingIndex:
         last = len(TOPIC_DEPTH) - 1
         c.topic_weights.extend(TOPIC_DEPTH[min(i, last)] for i in range(len(topics)))
         c.topic_len.append(len(topic_terms))
-        samples = d.get("content_samples") or ()
-        terms = tx.listing_terms(d.get("bio") or "", samples, topics)
+        terms, per_sample = tx.listing_terms(
+            d.get("bio") or "", d.get("content_samples") or (), topics
+        )
         c.text_terms.extend(terms)
         c.text_len.append(len(terms))
-        for sample in samples:
-            sample_terms = tx.listing_terms("", (sample,), ())
+        for sample_terms in per_sample:
             if sample_terms:
                 c.sample_terms.extend(sample_terms)
                 c.sample_len.append(len(sample_terms))

@@ -844,12 +844,18 @@ def _at_home(
     return speaks
 
 
+def _placing_bits(countries: list[int]) -> int:
+    """The ``lang_mask`` bits of the languages that place a creator of unknown country in one
+    of these countries (``_PLACING_LANGUAGE``)."""
+    return int(np.bitwise_or.reduce(_PLACING_LANGUAGE[countries])) if countries else 0
+
+
 def _placed_by_language(
     c: Mapping[str, np.ndarray], targets: list[int], rows: np.ndarray | slice
 ) -> np.ndarray:
     """Rows whose country is not given (or not listed) and whose creator makes content in a
     target country's first language other than English (``_PLACING_LANGUAGE``)."""
-    bits = int(np.bitwise_or.reduce(_PLACING_LANGUAGE[targets])) if targets else 0
+    bits = _placing_bits(targets)
     placed: np.ndarray = c["country"][rows] == mv.OTHER_COUNTRY
     if bits:
         placed &= (c["lang_mask"][rows] & np.uint64(bits)) != 0
@@ -1398,7 +1404,7 @@ def _reasons(
                 if name == "countries":
                     who = "living in" if home else "outside"
                     if home and int(c["country"][row]) == mv.OTHER_COUNTRY:
-                        placing = int(np.bitwise_or.reduce(_PLACING_LANGUAGE[q.countries]))
+                        placing = _placing_bits(q.countries)
                         spoken = [
                             lang
                             for j, lang in enumerate(mv.LANGUAGES)

@@ -42,6 +42,7 @@ from sqlalchemy.engine import make_url
 
 from app.services.matching import authenticity as au
 from app.services.matching.index import IdColumn, ListingIndex, RowLookup
+from app.services.matching.postings import Postings
 
 # The files' layout and the columns' meaning: bump when a column is added or computed
 # differently, so that a node never maps a generation the code cannot read (it rebuilds).
@@ -69,13 +70,14 @@ class Generation:
     stamp: dict[str, Any]
 
 
+def _postings(index: ListingIndex) -> tuple[tuple[str, Postings], ...]:
+    """The index's posting lists under the names their arrays are stored by."""
+    return (("text", index.text), ("topics", index.topics), ("samples", index.samples))
+
+
 def _arrays(index: ListingIndex) -> dict[str, np.ndarray]:
     arrays = {f"col.{k}": v for k, v in index.cols.items()}
-    for part, postings in (
-        ("text", index.text),
-        ("topics", index.topics),
-        ("samples", index.samples),
-    ):
+    for part, postings in _postings(index):
         arrays[f"{part}.indptr"] = postings.indptr
         arrays[f"{part}.rows"] = postings.rows
         arrays[f"{part}.vals"] = postings.vals
@@ -154,11 +156,7 @@ class IndexStore:
         index.categories = dict(meta["categories"])
         index.topic_names = {int(k): v for k, v in meta.get("topic_names", {}).items()}
         index.cols = {k[len("col.") :]: v for k, v in a.items() if k.startswith("col.")}
-        for part, postings in (
-            ("text", index.text),
-            ("topics", index.topics),
-            ("samples", index.samples),
-        ):
+        for part, postings in _postings(index):
             postings.indptr = a[f"{part}.indptr"]
             postings.rows = a[f"{part}.rows"]
             postings.vals = a[f"{part}.vals"]
@@ -209,12 +207,7 @@ class IndexStore:
     def write(self, index: ListingIndex, stamp: dict[str, Any]) -> str:
         """Write a new generation and make it CURRENT; call with the lock held. Returns its
         name. Only the index's built rows are written (a fresh build has no others)."""
-        if (
-            index.text.delta_size
-            or index.topics.delta_size
-            or index.samples.delta_size
-            or index.ids.extra
-        ):
+        if any(postings.delta_size for _, postings in _postings(index)) or index.ids.extra:
             raise ValueError("only a freshly built or compacted index is written")
         self.root.mkdir(parents=True, exist_ok=True)
         for stale in self.root.glob(".tmp-*"):  # left by a writer that died

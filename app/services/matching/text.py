@@ -94,14 +94,17 @@ def topic_tokens(topic: str) -> list[str]:
     return [*parts, glued] if len(parts) > 1 else parts
 
 
-def listing_terms(bio: str, samples: Iterable[str], topics: Iterable[str]) -> list[int]:
-    """Hashed columns (with repeats, one per occurrence) of a listing's text."""
-    tokens = tokenize(bio)
-    for sample in samples:
-        tokens.extend(tokenize(sample))
-    for topic in topics:
-        tokens.extend(topic_tokens(topic))
-    return [hash_token(t) for t in tokens]
+def listing_terms(
+    bio: str, samples: Iterable[str], topics: Iterable[str]
+) -> tuple[list[int], list[list[int]]]:
+    """Hashed columns (with repeats, one per occurrence) of a listing's text, and those of
+    each content sample alone (the index places each sample under a topic: topic depth)."""
+    per_sample = [[hash_token(t) for t in tokenize(sample)] for sample in samples]
+    terms = [hash_token(t) for t in tokenize(bio)]
+    for sample_terms in per_sample:
+        terms.extend(sample_terms)
+    terms.extend(hash_token(t) for topic in topics for t in topic_tokens(topic))
+    return terms, per_sample
 
 
 def brief_terms(brief: Mapping[str, Any]) -> tuple[list[int], dict[int, str]]:
