@@ -59,6 +59,21 @@ UnknownCount = Annotated[
 MAX_RECENT_POSTS = 100
 MAX_COMMENT_SAMPLES = 100
 CommentSample = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+# YouTube's description limit, the longest of the platforms' own caption fields (Instagram's
+# caption is at most 2,200 characters, TikTok's 4,000); a blog post or a podcast's show notes
+# are sent as their first 5,000 characters.
+MAX_CAPTION = 5000
+CAPTION_EXAMPLE = "Five-minute oat bowls for race week: oats, tofu, berries #veganfood #running"
+PostCaption = Annotated[
+    Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_CAPTION)] | None,
+    Field(
+        description=f"The post's text (caption, description, show notes) as published, at "
+        f"most {MAX_CAPTION:,} characters (YouTube's description limit; Instagram allows "
+        '2,200, TikTok 4,000), trimmed; null or left out when unknown, "" for a post '
+        "without text. The matching reads what the creator posts about from it (topic depth)",
+        examples=[CAPTION_EXAMPLE],
+    ),
+]
 
 
 class PostMetrics(Input):
@@ -76,6 +91,7 @@ class PostMetrics(Input):
                     "shares": 41,
                     "saves": None,
                     "sponsored": False,
+                    "caption": CAPTION_EXAMPLE,
                 }
             ]
         }
@@ -94,14 +110,16 @@ class PostMetrics(Input):
         StrictBool | None,
         Field(description="A paid or gifted post (disclosed as an ad); null when not said"),
     ] = None
+    caption: PostCaption = None
 
 
 RecentPosts = Annotated[
     list[PostMetrics],
     Field(
         max_length=MAX_RECENT_POSTS,
-        description=f"Up to {MAX_RECENT_POSTS} recent posts with their counts, any order; the "
-        "matching reads engagement, likes per view, viral posts and the sponsored share from them",
+        description=f"Up to {MAX_RECENT_POSTS} recent posts with their counts (and text), any "
+        "order; the matching reads engagement, likes per view, viral posts and the sponsored "
+        "share from them, and topic depth from the captions of the newest unsponsored ones",
     ),
 ]
 CommentSamples = Annotated[
@@ -170,6 +188,11 @@ class PostMetricsOut(Output):
     shares: int | None = None
     saves: int | None = None
     sponsored: bool | None = None
+    caption: str | None = Field(
+        None,
+        description="The post's text as published; null: unknown",
+        examples=[CAPTION_EXAMPLE],
+    )
 
 
 class AccountOut(Output):
