@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from app.services.matching.service import ListingIndexHolder, matches_for_brief
 from tests.factories import (
+    T0,
     account_body,
     assert_problem,
     create_brand,
@@ -94,6 +96,81 @@ async def test_the_index_follows_listing_changes(client):
     assert r.status_code == 200, r.text
     after = (await client.get(f"/v1/briefs/{brief['id']}/matches", headers=owner.headers)).json()
     assert listing["id"] not in [m["listing_id"] for m in after["data"]]
+
+
+FOOD_SAMPLES = [
+    "Five-minute oat bowls for race week with tofu and lentils #veganfood",
+    "Chickpea hummus and tempeh wraps after a long trail run",
+    "Vegan smoothie recipes for recovery, oat milk and cashew",
+]
+GAMING_TEXTS = [
+    "Headshot clutch in ranked valorant tonight",
+    "Best loadout for sniper lobbies this season",
+    "Tournament scrims and crosshair settings",
+    "Ranked shooter clips with the squad",
+    "Esports finals watch party and sniper loadout",
+    "Valorant ranked grind with the squad tonight",
+    "Crosshair settings and sniper loadout for ranked",
+    "Clutch headshot in tournament scrims",
+]
+
+
+async def test_captions_of_recent_posts_show_what_a_creator_posts_about(client, database):
+    """Two creators alike but for their posts' captions (issue 13, topic depth), sent through
+    the API: the one whose captions are about gaming covers the brief's subject on the side
+    and ranks below the one whose captions are on it; the reason names the captions as
+    evidence. Ranked by a fresh index of the database's listings (the app's own index was
+    built tests ago: topic profiles are refitted only at a rebuild or compaction)."""
+    owner, _, brief = await _brand_with_brief(client)
+    for _ in range(3):  # creators who declare gaming: the words of that topic
+        await _listing(
+            client,
+            bio="Ranked shooter clips and esports talk from Austin.",
+            topics=["gaming", "fps"],
+            content_samples=GAMING_TEXTS[:3],
+        )
+    await _listing(client, content_samples=FOOD_SAMPLES)
+
+    def posts(captions):
+        return [
+            {"posted_at": f"2026-11-{day:02d}T12:00:00Z", "likes": 1500, "caption": caption}
+            for day, caption in enumerate(captions, start=1)
+        ]
+
+    listings = {}
+    food = [
+        "Overnight oats with tofu and berries before the long run",
+        "Lentil and chickpea bowl, my race-week lunch",
+        "Tempeh wraps after a trail run, recipe below",
+        "Oat milk smoothie with cashew for recovery",
+    ]
+    for name, captions in (("off", GAMING_TEXTS), ("on", food)):
+        _, listings[name] = await _listing(
+            client,
+            content_samples=FOOD_SAMPLES,
+            accounts=[account_body(recent_posts=posts(captions))],
+        )
+    async with database.sessionmaker() as session:
+        ranked = await matches_for_brief(
+            session,
+            ListingIndexHolder(),
+            owner.id,
+            brief["id"],
+            today=T0.date(),
+            weights=None,
+            limit=1000,
+            cursor=None,
+            explain=[],
+        )
+    found = {m.listing_id: m for m in ranked.matches}
+    on, off = found[listings["on"]["id"]], found[listings["off"]["id"]]
+    assert on.score > off.score
+    reason = off.components["topic_relevance"][1]
+    assert "content samples and post captions on the brief's subject (a side subject" in reason
+    assert (
+        "content samples and post captions on the brief's subject (a main subject)"
+        in (on.components["topic_relevance"][1])
+    )
 
 
 async def test_weights_change_the_order_and_bad_weights_are_422(client):

@@ -88,6 +88,9 @@ GATE = 0.35  # below this, the fake-follower gate removes a listing from the top
 HAS_ENGAGEMENT, HAS_HISTORY, HAS_AUDIENCE = 1, 2, 4
 HAS_POSTS, HAS_COMMENTS = 8, 16  # per-post metrics (3+ posts), comment samples (10+)
 SPIKE_EXPLAINED = 32  # the follower spike follows a viral post
+# Not authenticity's: some of the samples the index placed under topics (topic depth) are post
+# captions, so the depth reason names them (kept here with the other bits of the column).
+SAMPLES_CAPTIONED = 64
 N_DATA_KINDS = 6
 # Shares kept as uint8 in half-percent units; this code means "unknown".
 UNKNOWN_SHARE = 255

@@ -20,8 +20,9 @@ scalars                      67 bytes                masks (platforms, languages
                                                      evidence and score, over-exposure
 text                         ~26 nnz x 8 bytes       TF-IDF of bio + samples + topics (CSC)
 topics                       ~2 nnz x 8 bytes        hashed topic slugs (CSC)
-samples                      ~1-3 nnz x 6 bytes      share of the content samples placed under
-                                                     each topic (CSC; ``_place_samples``)
+samples                      ~1-3 nnz x 6 bytes      share of the content samples and post
+                                                     captions placed under each topic (CSC;
+                                                     ``_place_samples``)
 id                           ~64 bytes               fixed-width bytes + sorted id -> row
 ===========================  ======================  ========================================
 
@@ -61,6 +62,7 @@ from app.services.matching.postings import Postings
 from app.services.matching.posts import (
     MIN_POSTS,
     account_posts,
+    listing_captions,
     listing_comments,
     low_effort_share,
 )
@@ -80,7 +82,9 @@ PROFILE_MIN_LISTINGS = 3  # a topic declared by fewer listings gets no profile
 # Topic depth from the content samples (issue 13): each sample is placed under the declared
 # topic whose profile it is closest to, when that cosine is at least SAMPLE_MIN_COS (a sample
 # of filler words is placed nowhere); a listing with fewer than SAMPLE_MIN placed samples has
-# no such evidence. The share of a listing's placed samples per topic is ``samples``.
+# no such evidence. The share of a listing's placed samples per topic is ``samples``. The
+# captions of the newest recent posts (``posts.listing_captions``) are samples too: each is one
+# more post whose subject is placed (``au.SAMPLES_CAPTIONED``: some placed ones are captions).
 SAMPLE_MIN_COS = 0.1
 SAMPLE_MIN = 3
 SAMPLE_BLOCK = 4096  # samples placed per block (a dense block x profiles array)
@@ -306,6 +310,7 @@ class _Chunk:
         self.sample_terms: list[int] = []
         self.sample_len: list[int] = []
         self.sample_owner: list[int] = []
+        self.caption_at: list[int] = []  # which of the samples are post captions
         self.sample_csr: Csr | None = None
         # (likes per view, sponsored-share code, low-effort code, evidence bits, viral post
         # day) per listing, from its posts and comments.
@@ -630,6 +635,20 @@ class ListingIndex:
                 c.sample_terms.extend(sample_terms)
                 c.sample_len.append(len(sample_terms))
                 c.sample_owner.append(j)
+        # Each caption of a recent post is one more sample of what the creator posts, for topic
+        # depth only: captions do not join the text (TF-IDF) vector. That vector is what a
+        # brief's words are compared with and what topic profiles are fitted on; captions are
+        # long, hashtag- and promotion-heavy and sent by some partners only, so in it they
+        # would make text similarity differ between creators with and without them, shift
+        # every listing's IDF, and add posting-list bytes per listing. A share of placed
+        # samples is comparable either way.
+        for caption in listing_captions(accounts, d.get("content_samples") or ()):
+            caption_terms = [tx.hash_token(t) for t in tx.tokenize(caption)]
+            if caption_terms:
+                c.caption_at.append(len(c.sample_owner))
+                c.sample_terms.extend(caption_terms)
+                c.sample_len.append(len(caption_terms))
+                c.sample_owner.append(j)
 
     # --- statistics -----------------------------------------------------------------------
 
@@ -693,24 +712,26 @@ class ListingIndex:
         return self._profile_matrix
 
     def _place_samples(
-        self, samples: Csr, owner: np.ndarray, n_rows: int
-    ) -> tuple[Csr, np.ndarray]:
+        self, samples: Csr, owner: np.ndarray, n_rows: int, captions: np.ndarray | None = None
+    ) -> tuple[Csr, np.ndarray, np.ndarray]:
         """Place each content sample (CSR rows of 1 + ln tf) under the topic whose profile it is
         closest to (cosine at least ``SAMPLE_MIN_COS``). Returns, per row of ``n_rows``, the
         share of its placed samples under each topic (CSR; empty for a row with fewer than
-        ``SAMPLE_MIN`` placed) and the number placed (uint8)."""
+        ``SAMPLE_MIN`` placed), the number placed (uint8) and whether any placed one is a post
+        caption (`captions`: the samples that are)."""
         import scipy.sparse as sp
 
         indptr, cols, tf = samples
         n_samples = len(indptr) - 1
         placed_n = np.zeros(n_rows, np.uint8)
+        captioned = np.zeros(n_rows, np.bool_)
         empty: Csr = (
             np.zeros(n_rows + 1, np.int64),
             np.zeros(0, np.int32),
             np.zeros(0, np.float32),
         )
         if not self.topic_profiles or n_samples == 0:
-            return empty, placed_n
+            return empty, placed_n, captioned
         topics, matrix = self._profiles()
         vals = _row_normalise(tf * self.idf[cols], indptr)
         s = sp.csr_matrix((vals, cols, indptr), shape=(n_samples, tx.N_FEATURES))
@@ -722,13 +743,15 @@ class ListingIndex:
             best[a : a + len(sims)] = sims.argmax(axis=1)
             best_cos[a : a + len(sims)] = sims.max(axis=1)
         keep = best_cos >= SAMPLE_MIN_COS
+        if captions is not None and len(captions):
+            captioned[owner[captions[keep[captions]]]] = True
         rows, where = owner[keep].astype(np.int64), best[keep]
         counts = np.bincount(rows, minlength=n_rows)
         placed_n[:] = np.minimum(counts, 255)
         enough = counts[rows] >= SAMPLE_MIN
         rows, where = rows[enough], where[enough]
         if not len(rows):
-            return empty, placed_n
+            return empty, placed_n, captioned
         keys, per = np.unique(rows * np.int64(len(topics)) + where, return_counts=True)
         key_rows = keys // len(topics)
         out_cols = topics[keys % len(topics)].astype(np.int32)
@@ -737,7 +760,7 @@ class ListingIndex:
         np.cumsum(np.bincount(key_rows, minlength=n_rows), out=out_indptr[1:])
         # Columns sorted within each row (a CSR matrix wants them so).
         order = np.lexsort((out_cols, key_rows))
-        return (out_indptr, out_cols[order], out_vals[order]), placed_n
+        return (out_indptr, out_cols[order], out_vals[order]), placed_n, captioned
 
     def _learn_topic_names(self, chunk: _Chunk) -> None:
         """The slugs of a chunk's declared topics (the first spelling seen), for reasons."""
@@ -857,11 +880,16 @@ class ListingIndex:
         self.topics.append(row, topic_cols, topic_vals)
         if chunk.sample_csr is not None:
             # Placed under the topic profiles as fitted (refitted at compaction).
-            (_, s_cols, s_vals), placed = self._place_samples(
-                chunk.sample_csr, np.zeros(len(chunk.sample_owner), np.int64), 1
+            (_, s_cols, s_vals), placed, captioned = self._place_samples(
+                chunk.sample_csr,
+                np.zeros(len(chunk.sample_owner), np.int64),
+                1,
+                np.asarray(chunk.caption_at, np.int64),
             )
             self.samples.append(row, s_cols, s_vals)
             self.cols["samples_placed"][row] = placed[0]
+            if captioned[0]:
+                self.cols["evidence_mask"][row] |= au.SAMPLES_CAPTIONED
         self._maybe_compact()
         return self.row_of[lid]
 
@@ -998,8 +1026,8 @@ class IndexBuilder:
 
         total = sum(c.n for c in chunks)
         index._alloc(total + max(1024, total // 16))
-        t_parts, p_parts, s_parts, s_owner = [], [], [], []
-        start = 0
+        t_parts, p_parts, s_parts, s_owner, s_captions = [], [], [], [], []
+        start = n_samples = 0
         ids: list[str] = []
         for c in chunks:
             index._store_chunk(c, start, ids=False)
@@ -1011,6 +1039,9 @@ class IndexBuilder:
             if c.sample_csr is not None:
                 s_parts.append(c.sample_csr)
                 s_owner.append(np.asarray(c.sample_owner, dtype=np.int64) + start)
+                if c.caption_at:
+                    s_captions.append(np.asarray(c.caption_at, dtype=np.int64) + n_samples)
+                n_samples += len(c.sample_owner)
             start += c.n
         chunks.clear()
         index.n = total
@@ -1033,14 +1064,16 @@ class IndexBuilder:
         p_indptr, p_cols, p_vals = _concat_csr(p_parts)
         index.topics.build(p_indptr, p_cols, p_vals, total)
         index.fit_topic_profiles()
-        (s_indptr, s_cols, s_vals), placed = index._place_samples(
+        (s_indptr, s_cols, s_vals), placed, captioned = index._place_samples(
             _concat_csr(s_parts),
             np.concatenate(s_owner) if s_owner else np.zeros(0, np.int64),
             total,
+            np.concatenate(s_captions) if s_captions else None,
         )
-        del s_parts, s_owner
+        del s_parts, s_owner, s_captions
         index.samples.build(s_indptr, s_cols, s_vals, total)
         index.cols["samples_placed"][:total] = placed
+        index.cols["evidence_mask"][np.flatnonzero(captioned)] |= au.SAMPLES_CAPTIONED
         index.refresh_stats()
         return index
 

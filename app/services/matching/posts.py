@@ -11,6 +11,8 @@ Python at extraction time; the index keeps only the few numbers the ranking read
 - **Sponsored share.** The share of the last 90 days' posts flagged sponsored, among the posts
   whose flag is known; with too few known flags it is unknown (the declared sponsored posts
   and the posting rate are used instead).
+- **Captions.** The text of the newest organic posts (``listing_captions``), which the index
+  places under the creator's topics like content samples (topic depth).
 - **Low-effort comments.** The share of sampled comments that are emoji or punctuation only,
   a short generic compliment, or a short repeat of another comment in the sample. Every popular
   account gets some; an engagement pod's comments are mostly that. Too small a sample is
@@ -24,7 +26,7 @@ import statistics
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 MIN_POSTS = 3  # posts with a count before a per-post figure counts
@@ -32,6 +34,12 @@ MIN_FLAGGED_POSTS = 5  # posts with a known sponsored flag before the share coun
 MIN_COMMENTS = 10  # sampled comments before their share counts
 VIRAL_VIEWS = 8.0  # a post with this many times the account's median views is viral
 GENERIC_MAX_WORDS = 5
+# Captions that count for topic depth: the newest CAPTIONS_MAX of a listing (over its accounts),
+# each its first CAPTION_CHARS characters (a caption's subject is in its words and hashtags, not
+# in its length): a partner sending 100 posts of 5,000 characters on each of 20 accounts costs
+# the index build a date read per post and a dozen samples, not 2,000 texts.
+CAPTIONS_MAX = 12
+CAPTION_CHARS = 1000
 
 # Words of short, generic compliments and filler in the languages creators write in most; a
 # comment made only of these (and emoji) says nothing about the post. Not exhaustive: a
@@ -194,6 +202,49 @@ def low_effort_share(samples: Iterable[str]) -> tuple[float, int]:
     return low / n, n
 
 
+def _posted(post: Mapping[str, Any]) -> datetime:
+    """When a post went live (a time without a zone read as UTC); unreadable: the oldest."""
+    try:
+        when = datetime.fromisoformat(str(post.get("posted_at") or ""))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def listing_captions(
+    accounts: Iterable[Mapping[str, Any]], content_samples: Iterable[str] = ()
+) -> list[str]:
+    """The captions of the listing's newest recent posts, newest first, for topic depth: at
+    most ``CAPTIONS_MAX``, each its first ``CAPTION_CHARS`` characters.
+
+    Left out: posts without text (null: unknown, or ""), posts flagged sponsored (a paid
+    post's subject is the advertiser's, not what the creator's audience follows them for),
+    captions without a word (emoji only), and a caption whose text (case, punctuation and
+    emoji set aside) is a content sample's or a newer caption's: the same post cross-posted to
+    another platform, or sent as a content sample too, is one piece of content, counted
+    once."""
+    found: list[tuple[Mapping[str, Any], str]] = []
+    for account in accounts:
+        for post in account.get("recent_posts") or ():
+            caption = post.get("caption")  # most posts have none: the cheap test first
+            if caption and isinstance(caption, str) and post.get("sponsored") is not True:
+                found.append((post, caption))
+    if not found:
+        return []
+    found.sort(key=lambda item: _posted(item[0]), reverse=True)  # stable: ties keep their order
+    seen = {_normalise(sample) for sample in content_samples}
+    out: list[str] = []
+    for _, caption in found:
+        key = _normalise(caption)
+        if not key or key in seen:  # no words (emoji only), or said already
+            continue
+        seen.add(key)
+        out.append(caption.strip()[:CAPTION_CHARS])
+        if len(out) == CAPTIONS_MAX:
+            break
+    return out
+
+
 def listing_comments(accounts: Iterable[Mapping[str, Any]]) -> list[str]:
     return [text for a in accounts for text in a.get("comment_samples") or ()]
 
@@ -201,6 +252,7 @@ def listing_comments(accounts: Iterable[Mapping[str, Any]]) -> list[str]:
 __all__ = [
     "AccountPosts",
     "account_posts",
+    "listing_captions",
     "listing_comments",
     "low_effort_share",
     "sponsored_share",

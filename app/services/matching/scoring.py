@@ -20,7 +20,8 @@ listings):
                       inferred topics' too),
                       vs bio + samples + topics (saturating at 0.3); the more of a creator's
                       posts are on the topic, the higher the cosine; all of it x the
-                      subject's depth: the share of the creator's content samples placed
+                      subject's depth: the share of the creator's content samples (and
+                      recent posts' captions: ``posts.listing_captions``) placed
                       under a topic close to the brief (``SUBJECT_RATIO``), full from
                       ``DEPTH_FULL`` (a main subject), ``DEPTH_FLOOR`` at none (a side
                       subject); fewer than ``index.SAMPLE_MIN`` placed samples: x 1
@@ -1373,7 +1374,12 @@ def _reasons(
     n_placed = int(c["samples_placed"][row])
     if parts.on_subject is not None and n_placed >= SAMPLE_MIN:
         on = round(float(parts.on_subject[i]) * n_placed)
-        word_text += f"; {on} of {n_placed} content samples on the brief's subject" + (
+        what = (
+            "content samples and post captions"
+            if int(c["evidence_mask"][row]) & au.SAMPLES_CAPTIONED
+            else "content samples"
+        )
+        word_text += f"; {on} of {n_placed} {what} on the brief's subject" + (
             " (a main subject)"
             if on >= DEPTH_FULL * n_placed
             else f" (a side subject: under {DEPTH_FULL:.0%} of the content)"

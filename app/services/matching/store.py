@@ -48,8 +48,9 @@ from app.services.matching.postings import Postings
 # differently, so that a node never maps a generation the code cannot read (it rebuilds).
 # 2: the spike_platform column (round 6); 3: last_post_day (the inactive gate); 4: spike_cl
 # (round 6); 5: last_post_day from the recent posts when any is dated (sponsored posts else);
-# 6: the content samples placed under topics (``samples``, ``samples_placed``: topic depth).
-FORMAT = 6
+# 6: the content samples placed under topics (``samples``, ``samples_placed``: topic depth);
+# 7: post captions placed with them (``evidence_mask``'s ``SAMPLES_CAPTIONED`` bit).
+FORMAT = 7
 CURRENT = "CURRENT"
 KEEP = 2  # generations kept on disk: the current one and the one before (readers may map it)
 
