@@ -1450,3 +1450,79 @@ def test_content_samples_placed_under_topics_survive_upsert_compaction_and_the_s
     generation = store.load(name)
     assert generation is not None
     assert relevance(generation.index) == pytest.approx(relevance(index))
+
+
+_THRIFT = (
+    "thrift vintage secondhand preloved haul flea market charity shop upcycled denim wool "
+    "cardigan mending patchwork bargain rack consignment retro blazer kilo sale swap resale "
+    "tweed corduroy embroidery altered"
+).split()
+_SNEAKERS = (
+    "kicks drop restock unboxing court runners high tops colorway lace laces sole midsole "
+    "jordans dunks trainers hype raffle resell sizing insole suede leather mesh cleaning "
+    "rotation grail release"
+).split()
+_COOKING = "soup stew bread oven pasta sauce garlic onion roast broth dough".split()
+
+
+def _creator_of(lid: str, words: list[str], topics: list[str], **overrides: Any) -> dict[str, Any]:
+    """A creator whose bio and content samples use all of `words` (a subject's vocabulary)."""
+    third = len(words) // 3
+    return listing(
+        lid,
+        bio=" ".join(words[:4]),
+        topics=topics,
+        content_samples=[" ".join(words[k * third : (k + 1) * third + 2]) for k in range(3)],
+        **overrides,
+    )
+
+
+def test_a_creator_of_a_neighbouring_subject_outranks_an_unrelated_one_with_the_same_audience(
+    tmp_path: Any,
+) -> None:
+    """Half the thrift-fashion creators also declare sneakers. A Swedish sneaker creator and a
+    Swedish cooking creator with the same audience share no word with a thrift brief: both had
+    a topic relevance of ~0, so the cooking creator (its id first) ranked above. The market
+    declares sneakers with thrift-fashion 4.3x as often as by chance: the sneaker creator is
+    a neighbour now, above the unrelated creator and below the subject's own creators, and
+    the reason says why."""
+    thrift = [
+        _creator_of(f"inf_t{k}", _THRIFT, ["thrift-fashion", "sneakers"][: 1 + k % 2])
+        for k in range(8)
+    ]
+    sneakers = [_creator_of(f"inf_s{k}", _SNEAKERS, ["sneakers"], country="US") for k in range(5)]
+    neighbour = _creator_of("inf_b_neighbour", _SNEAKERS, ["sneakers"])
+    unrelated = _creator_of("inf_a_unrelated", _COOKING, ["home-cooking"])
+    brief = {
+        **BRIEF,
+        "title": "Thrift week",
+        "description": "Secondhand thrift hauls: vintage denim and preloved wool from the flea "
+        "market.",
+        "topics": ["thrift-fashion"],
+    }
+    index = build(*thrift, *sneakers, neighbour, unrelated, fillers=72)
+    order = ids(rank(index, brief, limit=60))
+    assert order.index("inf_b_neighbour") < order.index("inf_a_unrelated")
+    assert set(order[:8]) == {f"inf_t{k}" for k in range(8)}
+    m = {x.listing_id: x for x in rank(index, brief, limit=60)}
+    value, reason = m["inf_b_neighbour"].components["topic_relevance"]
+    assert 0.02 < value < 0.05  # a tenth of a declared match, the depth's 0.7 on top
+    assert reason.startswith(
+        "declares sneakers, which creators of thrift-fashion often cover too (declared "
+        "together 4.3x as often as by chance"
+    )
+    assert m["inf_a_unrelated"].components["topic_relevance"][0] < 0.02
+    # The neighbours are index data: a stored generation maps them back, and the reverse
+    # ranking reads them from the index as the forward one does.
+    from app.services.matching.store import IndexStore
+
+    store = IndexStore(tmp_path)
+    generation = store.load(store.write(index, {}))
+    assert generation is not None
+    again = {x.listing_id: x for x in rank(generation.index, brief, limit=60)}
+    assert again["inf_b_neighbour"].components == m["inf_b_neighbour"].components
+    (back,) = rank_briefs_for_listing(neighbour, [brief], index=index)
+    assert (
+        "declares sneakers, which creators of thrift-fashion"
+        in (back.components["topic_relevance"][1])
+    )

@@ -30,7 +30,9 @@ Memory: 659 bytes per listing at 1,000,000 listings, 696 at 100,000, with the se
 data (629 MB for a million, measured by benchmarks/matching/memory.py; ``memory_bytes()`` reports
 it live); the ids are arrays (``IdColumn``, ``RowLookup``), so every array of a built index can be
 written to files and memory-mapped (``store``): a node's processes share one copy. The topic
-profiles are per topic, not per listing (24 terms each).
+profiles are per topic, not per listing (24 terms each), and so are the topics' neighbours
+(``topic_adjacent``: the topics the market declares together, by lift, fitted with the
+profiles).
 
 Changes are incremental: ``upsert`` tombstones the listing's old row and appends a new one
 (its text goes to a small row-major delta of the posting lists), ``remove`` tombstones.
@@ -79,6 +81,14 @@ TOPIC_DEPTH: tuple[float, ...] = (1.0, 0.6, 0.45, 0.35)
 PROFILE_TERMS = 24  # words kept per topic profile
 PROFILE_SAMPLE = 200_000  # listings a topic profile is fitted on, at most
 PROFILE_MIN_LISTINGS = 3  # a topic declared by fewer listings gets no profile
+# Topic adjacency (issue 13, round 8), fitted with the profiles: topics A and B neighbour each
+# other when the listings declaring both are at least ADJACENT_SUPPORT and their lift, P(B|A) /
+# P(B) (symmetric: declared together this many times as often as by chance), is at least
+# ADJACENT_MIN_LIFT; at most ADJACENT_MAX neighbours per topic, highest lift first. Creators
+# who cover one subject often cover a related one too; per topic, zero bytes per listing.
+ADJACENT_SUPPORT = 3
+ADJACENT_MIN_LIFT = 1.5
+ADJACENT_MAX = 8
 # Topic depth from the content samples (issue 13): each sample is placed under the declared
 # topic whose profile it is closest to, when that cosine is at least SAMPLE_MIN_COS (a sample
 # of filler words is placed nowhere); a listing with fewer than SAMPLE_MIN placed samples has
@@ -415,6 +425,8 @@ class ListingIndex:
         self.categories: dict[str, int] = {}
         self.n_dead = 0
         self.topic_profiles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # hashed topic -> (its neighbours, hashed; their lift), highest lift first
+        self.topic_adjacent: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.topic_names: dict[int, str] = {}  # hashed declared topic -> slug, for reasons
         self._profile_matrix: Any = None  # topics x words, built on first use
         # (dimension, *targets) -> mean share reported at home / away (scoring._audience_prior)
@@ -662,6 +674,7 @@ class ListingIndex:
         """
         n = self.n
         self.topic_profiles = {}
+        self.topic_adjacent = {}
         self._profile_matrix = None
         if n == 0:
             return
@@ -682,6 +695,37 @@ class ListingIndex:
             norm = float(np.sqrt((vals.astype(np.float64) ** 2).sum()))
             if norm > 0:
                 self.topic_profiles[t] = (cols.astype(np.int32), (vals / norm).astype(np.float32))
+        self._fit_adjacency(topics, counts, len(live))
+
+    def _fit_adjacency(self, declared: Any, counts: np.ndarray, n_live: int) -> None:
+        """Which declared topics neighbour which (``topic_adjacent``): the lift of declaring
+        both, P(B|A) / P(B) = together x listings / (declaring A x declaring B), over the
+        listings the profiles are fitted on (`declared`: listings x topics, 1 where declared).
+        """
+        keep = np.flatnonzero(counts >= PROFILE_MIN_LISTINGS)
+        if len(keep) < 2 or n_live == 0:
+            return
+        d = declared[:, keep].tocsr()
+        d.sum_duplicates()
+        d.data = np.ones_like(d.data)
+        together = (d.T @ d).tocoo()
+        pair = (together.row != together.col) & (together.data >= ADJACENT_SUPPORT)
+        a, b = together.row[pair], together.col[pair]
+        per = counts[keep].astype(np.float64)
+        lift = together.data[pair].astype(np.float64) * n_live / (per[a] * per[b])
+        strong = lift >= ADJACENT_MIN_LIFT
+        a, b, lift = a[strong], b[strong], lift[strong]
+        order = np.lexsort((-lift, a))
+        a, b, lift = a[order], b[order], lift[order]
+        if not len(a):
+            return
+        starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+        for lo, hi in zip(starts.tolist(), [*starts[1:].tolist(), len(a)], strict=True):
+            hi = min(hi, lo + ADJACENT_MAX)
+            self.topic_adjacent[int(keep[a[lo]])] = (
+                keep[b[lo:hi]].astype(np.int32),
+                lift[lo:hi].astype(np.float32),
+            )
 
     def topics_like(self, cols: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every profiled topic and the cosine of its profile with the query (cols, vals):

@@ -14,7 +14,10 @@ listings):
                       (its first topic counts 1, the second 0.6, later ones less: main vs
                       side subject;
                       the creators' own topic names closest to the brief's words count as
-                      the brief's topics, by closeness: ``_infer_topics``) +
+                      the brief's topics, by closeness: ``_infer_topics``; a creator who
+                      declares none of them but a topic the market declares with one of
+                      them, a neighbouring subject, counts ``ADJACENT_SHARE``:
+                      ``_adjacent_topics``) +
                       0.65 x TF-IDF cosine of the brief's text and topics, expanded with the
                       topics' profiles (the words creators on that topic use, any language;
                       inferred topics' too),
@@ -175,6 +178,17 @@ INFER_MAX = 4
 SUBJECT_RATIO = 0.5
 DEPTH_FULL = 0.4
 DEPTH_FLOOR = 0.7
+# Neighbouring subjects (round 8): a creator who declares none of the brief's topics (nor an
+# inferred one) but a topic the market declares together with one of them, ADJACENT_LIFT x as
+# often as by chance or more (``index.topic_adjacent``), counts as declaring ADJACENT_SHARE of
+# the brief's subject (by the declared topic's depth; a full declared match is 1): above an
+# unrelated creator at home (world2's, world3's and world4's truths grade such a neighbour 1),
+# but, at 0.1 (topic relevance ~0.035), still below the subject's creators abroad, which the
+# seed generator's truth grades 1 and its neighbours 0. Tuned on the twelve tuning worlds:
+# share 0.2-0.3 lifts world3 33 by 0.01 but costs seed 22 0.02-0.04; lift 2-3 lets in
+# neighbours the seed generator's families make by chance (lift 2-3.2 there, 2.5-10 in world3).
+ADJACENT_SHARE = 0.1
+ADJACENT_LIFT = 4.0
 COVERAGE_POWER = 0.5  # score x (share of the brief's deliverables the creator can make) ** this
 # What the brief's platforms mean (the brief's `platform_coverage`): "preferred" (the default)
 # scores a creator for part of the deliverables lower (score x coverage ** COVERAGE_POWER, price
@@ -308,6 +322,9 @@ class BriefQuery:
     # Profiled topics close to the brief's words and topics (``SUBJECT_RATIO``): a content
     # sample placed under one of them is on the brief's subject.
     subject_topics: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    # Topics the market declares with the brief's (``_adjacent_topics``): (neighbour, weight,
+    # the brief's topic it neighbours, lift), hashed.
+    adjacent: list[tuple[int, float, int, float]] = field(default_factory=list)
 
 
 def resolve_brief(index: ListingIndex, brief: Mapping[str, Any]) -> BriefQuery:
@@ -334,6 +351,7 @@ def resolve_brief(index: ListingIndex, brief: Mapping[str, Any]) -> BriefQuery:
     qcols, qvals = tx.weighted_query(cols, index.idf)
     topics = [t for t in brief.get("topics") or () if t]
     inferred = _infer_topics(index, qcols, qvals, topics)
+    topic_cols = np.unique(np.array([topic_col(t) for t in topics], dtype=np.int32))
     qcols, qvals = _expand(index, qcols, qvals, topics, inferred)
     coverage = brief.get("platform_coverage") or "preferred"
     if coverage not in PLATFORM_COVERAGE:
@@ -358,9 +376,10 @@ def resolve_brief(index: ListingIndex, brief: Mapping[str, Any]) -> BriefQuery:
         text_cols=qcols,
         text_vals=qvals,
         word_of=word_of,
-        topic_cols=np.unique(np.array([topic_col(t) for t in topics], dtype=np.int32)),
+        topic_cols=topic_cols,
         topics=topics,
         inferred=inferred,
+        adjacent=_adjacent_topics(index, topic_cols, inferred),
         platform_coverage=coverage,
         subject_topics=_subject_topics(index, qcols, qvals),
     )
@@ -394,6 +413,28 @@ def _infer_topics(
     keep = np.flatnonzero(sims >= max(INFER_MIN, INFER_RATIO * best))
     keep = keep[np.argsort(-sims[keep], kind="stable")][:INFER_MAX]
     return [(int(cols[k]), float(sims[k]) / best) for k in keep if int(cols[k]) not in own]
+
+
+def _adjacent_topics(
+    index: ListingIndex, topic_cols: np.ndarray, inferred: list[tuple[int, float]]
+) -> list[tuple[int, float, int, float]]:
+    """The topics the market declares together with the brief's own and inferred topics (lift
+    at least ``ADJACENT_LIFT``), none of those themselves: (neighbour, weight, the brief's
+    topic, lift), the weight being the brief's topic's (an inferred topic's closeness, 1 for
+    its own); a neighbour of several keeps the heaviest."""
+    sources = [(int(t), 1.0) for t in topic_cols.tolist()] + list(inferred)
+    own = {t for t, _ in sources}
+    best: dict[int, tuple[float, int, float]] = {}
+    for t, r in sources:
+        near = index.topic_adjacent.get(t)
+        if near is None:
+            continue
+        for b, lift in zip(near[0].tolist(), near[1].tolist(), strict=True):
+            if b in own or lift < ADJACENT_LIFT:
+                continue
+            if b not in best or (r, lift) > best[b][::2]:
+                best[b] = (r, t, lift)
+    return [(b, r, t, lift) for b, (r, t, lift) in sorted(best.items())]
 
 
 def _expand(
@@ -546,6 +587,15 @@ def topic_relevance(index: ListingIndex, q: BriefQuery) -> _Topic:
             per_topic = np.concatenate([per_topic, weight])
         share = index.topics.scores(cols, per_topic, n)
         np.minimum(share, one, out=share)
+        if q.adjacent:
+            # A neighbouring subject: a small share of the brief's, by the declared depth.
+            near = index.topics.scores(
+                np.array([b for b, *_ in q.adjacent], dtype=np.int32),
+                np.array([r for _, r, *_ in q.adjacent], np.float32) * np.float32(ADJACENT_SHARE),
+                n,
+            )
+            np.minimum(near, np.float32(ADJACENT_SHARE), out=near)
+            np.maximum(share, near, out=share)
         text_part = cosine * np.float32(1 / COSINE_SATURATION)
         np.minimum(text_part, one, out=text_part)
         text_part *= np.float32(1 - TOPIC_SHARE_WEIGHT)
@@ -1228,6 +1278,7 @@ def rank_briefs_for_listing(
         # mini index's own): a brief's topics are inferred and expanded as in the forward
         # ranking.
         mini.topic_profiles = index.topic_profiles
+        mini.topic_adjacent = index.topic_adjacent
         mini.topic_names = {**index.topic_names, **mini.topic_names}
     lid = listing["id"]
     conflicts = set(exclusivity_conflicts)
@@ -1290,6 +1341,7 @@ class _ReasonData:
 
     topic_hit: np.ndarray  # (rows, brief topics)
     inferred_hit: np.ndarray  # (rows, inferred topics)
+    adjacent_hit: np.ndarray  # (rows, neighbouring topics)
     text_hit: np.ndarray  # (rows, query columns)
     evidence: au.Evidence
     # The query's words, heaviest first: (position in q.text_cols, word), once per ranking.
@@ -1310,6 +1362,9 @@ class _ReasonData:
             topic_hit=index.topics.contains(rows, topic_cols, index.n),
             inferred_hit=index.topics.contains(
                 rows, np.array([t for t, _ in q.inferred], dtype=np.int64), index.n
+            ),
+            adjacent_hit=index.topics.contains(
+                rows, np.array([b for b, *_ in q.adjacent], dtype=np.int64), index.n
             ),
             text_hit=index.text.contains(rows, q.text_cols, index.n),
             evidence=index.evidence(rows),
@@ -1366,6 +1421,15 @@ def _reasons(
             topic_text += f"; {like_text}"
     elif like:
         topic_text = like_text
+    elif near := [a for a, h in zip(q.adjacent, why.adjacent_hit[k], strict=True) if h]:
+        # The strongest neighbour: the one declared together most often, as the evidence.
+        b, _, t, lift = max(near, key=lambda a: (a[1], a[3]))
+        slug = index.topic_names.get
+        topic_text = (
+            f"declares {slug(b, f'topic #{b}')}, which creators of {slug(t, f'topic #{t}')} "
+            f"often cover too (declared together {lift:.1f}x as often as by chance: a related "
+            "topic)"
+        )
     elif q.topics:
         topic_text = f"none of the brief's topics ({', '.join(q.topics)})"
     else:

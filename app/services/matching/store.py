@@ -49,8 +49,9 @@ from app.services.matching.postings import Postings
 # 2: the spike_platform column (round 6); 3: last_post_day (the inactive gate); 4: spike_cl
 # (round 6); 5: last_post_day from the recent posts when any is dated (sponsored posts else);
 # 6: the content samples placed under topics (``samples``, ``samples_placed``: topic depth);
-# 7: post captions placed with them (``evidence_mask``'s ``SAMPLES_CAPTIONED`` bit).
-FORMAT = 7
+# 7: post captions placed with them (``evidence_mask``'s ``SAMPLES_CAPTIONED`` bit);
+# 8: the topics' neighbours (``topic_adjacent``: lift of declaring both).
+FORMAT = 8
 CURRENT = "CURRENT"
 KEEP = 2  # generations kept on disk: the current one and the one before (readers may map it)
 
@@ -95,6 +96,14 @@ def _arrays(index: ListingIndex) -> dict[str, np.ndarray]:
     vals = [index.topic_profiles[t][1] for t in topics]
     arrays["profiles.cols"] = np.concatenate(cols) if cols else np.zeros(0, np.int32)
     arrays["profiles.vals"] = np.concatenate(vals) if vals else np.zeros(0, np.float32)
+    near = sorted(index.topic_adjacent)
+    arrays["adjacent.topics"] = np.asarray(near, dtype=np.int64)
+    lengths = [len(index.topic_adjacent[t][0]) for t in near]
+    arrays["adjacent.indptr"] = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    cols = [index.topic_adjacent[t][0] for t in near]
+    vals = [index.topic_adjacent[t][1] for t in near]
+    arrays["adjacent.cols"] = np.concatenate(cols) if cols else np.zeros(0, np.int32)
+    arrays["adjacent.vals"] = np.concatenate(vals) if vals else np.zeros(0, np.float32)
     return arrays
 
 
@@ -175,6 +184,14 @@ class IndexStore:
                 a["profiles.vals"][ptr[i] : ptr[i + 1]],
             )
             for i, t in enumerate(a["profiles.topics"].tolist())
+        }
+        ptr = a["adjacent.indptr"]
+        index.topic_adjacent = {
+            int(t): (
+                a["adjacent.cols"][ptr[i] : ptr[i + 1]],
+                a["adjacent.vals"][ptr[i] : ptr[i + 1]],
+            )
+            for i, t in enumerate(a["adjacent.topics"].tolist())
         }
         return index
 
