@@ -261,3 +261,16 @@ def test_captions_survive_upsert_compaction_and_the_store(tmp_path: Any) -> None
     generation = store.load(store.write(index, {}))
     assert generation is not None
     assert view(generation.index) == after
+
+
+def test_the_text_similarity_follows_the_words_and_the_depth_ends_the_reason() -> None:
+    """The topic reason read "... on the brief's subject (a main subject) (text similarity
+    0.49)": two brackets in a row, the similarity after the depth it has nothing to do with."""
+    m = by_id(build(with_captions("inf_b_on", ON_SUBJECT * 2)))
+    reason = m["inf_b_on"].components["topic_relevance"][1]
+    words, found, depth = reason.partition(
+        "; 9 of 9 content samples and post captions on the brief's subject"
+    )
+    assert found, reason
+    assert re.search(r"; content mentions .+ \(text similarity \d\.\d\d\)$", words), reason
+    assert depth == " (a main subject)", reason

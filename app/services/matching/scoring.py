@@ -1435,6 +1435,8 @@ def _reasons(
     else:
         topic_text = "the brief names no topics"
     word_text = f"; content mentions {', '.join(words)}" if words else "; few words in common"
+    # The similarity belongs to the words; the depth part, in brackets of its own, comes after.
+    word_text += f" (text similarity {float(parts.cosine[i]):.2f})"
     n_placed = int(c["samples_placed"][row])
     if parts.on_subject is not None and n_placed >= SAMPLE_MIN:
         on = round(float(parts.on_subject[i]) * n_placed)
@@ -1450,7 +1452,7 @@ def _reasons(
         )
     out["topic_relevance"] = (
         float(comps["topic_relevance"][i]),
-        f"{topic_text}{word_text} (text similarity {float(parts.cosine[i]):.2f})",
+        f"{topic_text}{word_text}",
     )
 
     # Audience fit.
