@@ -12,6 +12,7 @@ from tests.factories import (
     create_listing,
     register,
 )
+from tests.services.test_matching import GAMING_TEXTS as ALL_GAMING_TEXTS
 
 
 async def _brand_with_brief(client, **brief_fields):
@@ -103,16 +104,7 @@ FOOD_SAMPLES = [
     "Chickpea hummus and tempeh wraps after a long trail run",
     "Vegan smoothie recipes for recovery, oat milk and cashew",
 ]
-GAMING_TEXTS = [
-    "Headshot clutch in ranked valorant tonight",
-    "Best loadout for sniper lobbies this season",
-    "Tournament scrims and crosshair settings",
-    "Ranked shooter clips with the squad",
-    "Esports finals watch party and sniper loadout",
-    "Valorant ranked grind with the squad tonight",
-    "Crosshair settings and sniper loadout for ranked",
-    "Clutch headshot in tournament scrims",
-]
+GAMING_TEXTS = ALL_GAMING_TEXTS[:8]
 
 
 async def test_captions_of_recent_posts_show_what_a_creator_posts_about(client, database):

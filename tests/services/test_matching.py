@@ -1382,6 +1382,22 @@ def test_an_audience_far_off_one_target_is_not_made_up_for_by_the_others() -> No
     assert "weakest" not in m["inf_b_even"].components["audience_fit"][1]
 
 
+# Ten texts about gaming, far from every test brief: what a creator posts about besides the
+# brief's subject (content samples here; post captions in the caption tests).
+GAMING_TEXTS = [
+    "Headshot clutch in ranked valorant tonight",
+    "Best loadout for sniper lobbies this season",
+    "Tournament scrims and crosshair settings",
+    "Ranked shooter clips with the squad",
+    "Esports finals watch party and sniper loadout",
+    "Valorant ranked grind with the squad tonight",
+    "Crosshair settings and sniper loadout for ranked",
+    "Clutch headshot in tournament scrims",
+    "Sniper lobbies and esports clips",
+    "Shooter loadout for the tournament tonight",
+]
+
+
 def _spread_creator() -> dict[str, Any]:
     """The brief's three samples (as every `listing` has) and ten about gaming: 3 of 10 or so
     placed samples on the brief's subject."""
@@ -1389,16 +1405,7 @@ def _spread_creator() -> dict[str, Any]:
         "inf_a_spread",
         content_samples=[
             *listing("x")["content_samples"],
-            "Headshot clutch in ranked valorant tonight",
-            "Best loadout for sniper lobbies this season",
-            "Tournament scrims and crosshair settings",
-            "Ranked shooter clips with the squad",
-            "Esports finals watch party and sniper loadout",
-            "Valorant ranked grind with the squad tonight",
-            "Crosshair settings and sniper loadout for ranked",
-            "Clutch headshot in tournament scrims",
-            "Sniper lobbies and esports clips",
-            "Shooter loadout for the tournament tonight",
+            *GAMING_TEXTS,
         ],
     )
 

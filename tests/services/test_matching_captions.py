@@ -12,7 +12,7 @@ import pytest
 
 from app.services.matching import ListingIndex, rank
 from app.services.matching.posts import CAPTION_CHARS, CAPTIONS_MAX, listing_captions
-from tests.services.test_matching import AS_OF, BRIEF, account, listing
+from tests.services.test_matching import AS_OF, BRIEF, GAMING_TEXTS, account, listing
 from tests.services.test_matching import build as build_with_fillers
 
 ON_SUBJECT = [
@@ -23,18 +23,7 @@ ON_SUBJECT = [
     "Vegan breakfast bowls: oats, tofu, smoothie",
     "Hummus and lentils, the plant-based race fuel",
 ]
-OFF_SUBJECT = [
-    "Headshot clutch in ranked valorant tonight",
-    "Best loadout for sniper lobbies this season",
-    "Tournament scrims and crosshair settings",
-    "Ranked shooter clips with the squad",
-    "Esports finals watch party and sniper loadout",
-    "Valorant ranked grind with the squad tonight",
-    "Crosshair settings and sniper loadout for ranked",
-    "Clutch headshot in tournament scrims",
-    "Sniper lobbies and esports clips",
-    "Shooter loadout for the tournament tonight",
-]
+OFF_SUBJECT = GAMING_TEXTS
 
 
 def captioned_posts(captions: list[str | None], **fields: Any) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -77,6 +77,25 @@ def _postings(index: ListingIndex) -> tuple[tuple[str, Postings], ...]:
     return (("text", index.text), ("topics", index.topics), ("samples", index.samples))
 
 
+def _per_topic(
+    index: ListingIndex,
+) -> tuple[tuple[str, dict[int, tuple[np.ndarray, np.ndarray]]], ...]:
+    """The index's per-topic tables (topic -> (cols, vals)) under the names they are stored
+    by: the topic profiles and the neighbouring topics."""
+    return (("profiles", index.topic_profiles), ("adjacent", index.topic_adjacent))
+
+
+def _read_per_topic(
+    a: Mapping[str, np.ndarray], name: str
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """A per-topic table as `_arrays` stored it (views into the mapped arrays)."""
+    ptr = a[f"{name}.indptr"]
+    return {
+        int(t): (a[f"{name}.cols"][ptr[i] : ptr[i + 1]], a[f"{name}.vals"][ptr[i] : ptr[i + 1]])
+        for i, t in enumerate(a[f"{name}.topics"].tolist())
+    }
+
+
 def _arrays(index: ListingIndex) -> dict[str, np.ndarray]:
     arrays = {f"col.{k}": v for k, v in index.cols.items()}
     for part, postings in _postings(index):
@@ -88,22 +107,15 @@ def _arrays(index: ListingIndex) -> dict[str, np.ndarray]:
     arrays["row_of.keys"], arrays["row_of.rows"] = index.row_of.keys, index.row_of.rows
     for k, v in vars(index.stats).items():
         arrays[f"stats.{k}"] = np.asarray(v)
-    topics = sorted(index.topic_profiles)
-    arrays["profiles.topics"] = np.asarray(topics, dtype=np.int64)
-    lengths = [len(index.topic_profiles[t][0]) for t in topics]
-    arrays["profiles.indptr"] = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-    cols = [index.topic_profiles[t][0] for t in topics]
-    vals = [index.topic_profiles[t][1] for t in topics]
-    arrays["profiles.cols"] = np.concatenate(cols) if cols else np.zeros(0, np.int32)
-    arrays["profiles.vals"] = np.concatenate(vals) if vals else np.zeros(0, np.float32)
-    near = sorted(index.topic_adjacent)
-    arrays["adjacent.topics"] = np.asarray(near, dtype=np.int64)
-    lengths = [len(index.topic_adjacent[t][0]) for t in near]
-    arrays["adjacent.indptr"] = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-    cols = [index.topic_adjacent[t][0] for t in near]
-    vals = [index.topic_adjacent[t][1] for t in near]
-    arrays["adjacent.cols"] = np.concatenate(cols) if cols else np.zeros(0, np.int32)
-    arrays["adjacent.vals"] = np.concatenate(vals) if vals else np.zeros(0, np.float32)
+    for name, per_topic in _per_topic(index):
+        topics = sorted(per_topic)
+        arrays[f"{name}.topics"] = np.asarray(topics, dtype=np.int64)
+        lengths = [len(per_topic[t][0]) for t in topics]
+        arrays[f"{name}.indptr"] = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+        cols = [per_topic[t][0] for t in topics]
+        vals = [per_topic[t][1] for t in topics]
+        arrays[f"{name}.cols"] = np.concatenate(cols) if cols else np.zeros(0, np.int32)
+        arrays[f"{name}.vals"] = np.concatenate(vals) if vals else np.zeros(0, np.float32)
     return arrays
 
 
@@ -177,22 +189,8 @@ class IndexStore:
         index.stats = au.EngagementStats(
             **{k[len("stats.") :]: v for k, v in a.items() if k.startswith("stats.")}
         )
-        ptr = a["profiles.indptr"]
-        index.topic_profiles = {
-            int(t): (
-                a["profiles.cols"][ptr[i] : ptr[i + 1]],
-                a["profiles.vals"][ptr[i] : ptr[i + 1]],
-            )
-            for i, t in enumerate(a["profiles.topics"].tolist())
-        }
-        ptr = a["adjacent.indptr"]
-        index.topic_adjacent = {
-            int(t): (
-                a["adjacent.cols"][ptr[i] : ptr[i + 1]],
-                a["adjacent.vals"][ptr[i] : ptr[i + 1]],
-            )
-            for i, t in enumerate(a["adjacent.topics"].tolist())
-        }
+        index.topic_profiles = _read_per_topic(a, "profiles")
+        index.topic_adjacent = _read_per_topic(a, "adjacent")
         return index
 
     # --- writing ------------------------------------------------------------------------
