@@ -642,11 +642,6 @@ class ListingIndex:
         )
         c.text_terms.extend(terms)
         c.text_len.append(len(terms))
-        for sample_terms in per_sample:
-            if sample_terms:
-                c.sample_terms.extend(sample_terms)
-                c.sample_len.append(len(sample_terms))
-                c.sample_owner.append(j)
         # Each caption of a recent post is one more sample of what the creator posts, for topic
         # depth only: captions do not join the text (TF-IDF) vector. That vector is what a
         # brief's words are compared with and what topic profiles are fitted on; captions are
@@ -654,12 +649,14 @@ class ListingIndex:
         # would make text similarity differ between creators with and without them, shift
         # every listing's IDF, and add posting-list bytes per listing. A share of placed
         # samples is comparable either way.
-        for caption in listing_captions(accounts, d.get("content_samples") or ()):
-            caption_terms = [tx.hash_token(t) for t in tx.tokenize(caption)]
-            if caption_terms:
-                c.caption_at.append(len(c.sample_owner))
-                c.sample_terms.extend(caption_terms)
-                c.sample_len.append(len(caption_terms))
+        captions = listing_captions(accounts, d.get("content_samples") or ())
+        per_caption = [tx.text_terms(caption) for caption in captions]
+        for k, sample_terms in enumerate([*per_sample, *per_caption]):
+            if sample_terms:
+                if k >= len(per_sample):
+                    c.caption_at.append(len(c.sample_owner))
+                c.sample_terms.extend(sample_terms)
+                c.sample_len.append(len(sample_terms))
                 c.sample_owner.append(j)
 
     # --- statistics -----------------------------------------------------------------------

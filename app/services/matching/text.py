@@ -94,13 +94,18 @@ def topic_tokens(topic: str) -> list[str]:
     return [*parts, glued] if len(parts) > 1 else parts
 
 
+def text_terms(text: str) -> list[int]:
+    """Hashed columns of a text, one per occurrence."""
+    return [hash_token(t) for t in tokenize(text)]
+
+
 def listing_terms(
     bio: str, samples: Iterable[str], topics: Iterable[str]
 ) -> tuple[list[int], list[list[int]]]:
     """Hashed columns (with repeats, one per occurrence) of a listing's text, and those of
     each content sample alone (the index places each sample under a topic: topic depth)."""
-    per_sample = [[hash_token(t) for t in tokenize(sample)] for sample in samples]
-    terms = [hash_token(t) for t in tokenize(bio)]
+    per_sample = [text_terms(sample) for sample in samples]
+    terms = text_terms(bio)
     for sample_terms in per_sample:
         terms.extend(sample_terms)
     terms.extend(hash_token(t) for topic in topics for t in topic_tokens(topic))
