@@ -69,8 +69,9 @@ async def list_brief_matches(
         bool,
         Query(
             description="Only creators with an account on every platform of the brief. By "
-            "default a creator missing one of them ranks lower (score x the square root of the "
-            "share of the deliverables they can make): the campaign could be split. A brief "
+            "default a creator missing one of them ranks lower (score x the share of the "
+            "deliverables they can make to the power 0.25: x 0.84 for half of them): the "
+            "campaign could be split. A brief "
             "says so itself with `platform_coverage` (`required`: this filter, always; "
             "`alternatives`: no penalty for a creator on only some of the platforms)"
         ),

@@ -1212,7 +1212,7 @@ def test_a_brief_that_requires_every_platform_filters_as_every_platform_does() -
 def test_a_creator_for_part_of_the_deliverables_scores_the_same_in_both_directions() -> None:
     """The brief's /matches score for an Instagram-only creator on an Instagram + YouTube
     brief and that brief's score in the creator's recommended briefs are one number: the
-    reverse ranking left out the coverage factor (x sqrt(0.5)), so the creator saw the brief
+    reverse ranking left out the coverage factor (x 0.5 ** 0.25), so the creator saw the brief
     as a better fit than the brand saw the creator. With the platforms as alternatives
     neither direction applies it."""
     index = _half_and_whole()
@@ -1246,11 +1246,12 @@ def test_a_brief_taking_its_platforms_as_alternatives_does_not_penalise_part_of_
     # The creator on both is priced as before (all of the deliverables: nothing to scale).
     assert alt["inf_whole"].components == preferred["inf_whole"].components
     assert alt["inf_whole"].score == preferred["inf_whole"].score
-    # No coverage factor: with price left out, the score is the preferred one / sqrt(0.5).
+    # No coverage factor: with price left out, the score is the preferred one / 0.5 ** 0.25
+    # (the default's factor for half of the deliverables: x 0.84, round 9; was the square root).
     no_price = {"price_fit": 0.0}
     before = {m.listing_id: m.score for m in rank(index, TWO_PLATFORMS, limit=40, weights=no_price)}
     after = {m.listing_id: m.score for m in rank(index, alternatives, limit=40, weights=no_price)}
-    assert after["inf_half"] == pytest.approx(before["inf_half"] / math.sqrt(0.5), rel=1e-5)
+    assert after["inf_half"] == pytest.approx(before["inf_half"] / 0.5**0.25, rel=1e-5)
     assert after["inf_whole"] == before["inf_whole"]
     # The reverse ranking reads the brief alike.
     (for_half,) = rank_briefs_for_listing(_listing_doc("inf_half"), [alternatives], index=index)
