@@ -542,7 +542,7 @@ def main() -> None:
         "seeds 21-23 and rapport_dev/world2 seeds 11-13 (round 3: world3 31-33; round 2: world2 "
         "11-13 and seed 21-23; rounds 6-9 also rapport_dev/world4 41-43), in process; never on "
         "the reported seeds 1-3. The held-out figures of world3 and world4 (before any tuning "
-        "on them) are in outside-world3-heldout.md and outside-world4-heldout.md, rounds 4-8' "
+        "on them) are in outside-world3-heldout.md and outside-world4-heldout.md, rounds 4-8 "
         "in outside-round4.md to outside-round8.md",
     )
     ap.add_argument(

@@ -175,10 +175,10 @@ INFER_MAX = 4
 # Tuned on the twelve tuning worlds (issue 13). Round 7 kept 40 % / 0.7: full at 60 % then
 # cost world3 31 its fake+over-exposed share (1.8 -> 2.5 %). Round 9, with partial platform
 # coverage scored x coverage ** 0.25, swept full 0.4-0.8 and floor 0.5-0.7: from 0.6 to 0.8
-# every generator gains and no fake share moves; a floor under 0.6 costs world3. 70 % / 0.65
-# (the middle of that plateau): world3 0.807 -> 0.811, world4 0.807 -> 0.818, seed 0.918
-# -> 0.921, world2 0.920 -> 0.923. A creator who posts on the subject half the time covers
-# it, but not as its own.
+# every generator gains and fake shares move a slot at most; a floor under 0.6 costs world3.
+# 70 % / 0.65 (the middle of that plateau): world3 0.807 -> 0.811, world4 0.807 -> 0.818,
+# seed 0.918 -> 0.921, world2 0.920 -> 0.923. A creator who posts on the subject half the
+# time covers it, but not as its own.
 SUBJECT_RATIO = 0.5
 DEPTH_FULL = 0.7
 DEPTH_FLOOR = 0.65
