@@ -1399,14 +1399,14 @@ GAMING_TEXTS = [
 ]
 
 
-def _spread_creator() -> dict[str, Any]:
-    """The brief's three samples (as every `listing` has) and ten about gaming: 3 of 10 or so
-    placed samples on the brief's subject."""
+def _spread_creator(lid: str = "inf_a_spread", gaming: int = len(GAMING_TEXTS)) -> dict[str, Any]:
+    """The brief's three samples (as every `listing` has) and `gaming` about gaming: with all
+    ten, 3 of 10 or so placed samples on the brief's subject."""
     return listing(
-        "inf_a_spread",
+        lid,
         content_samples=[
             *listing("x")["content_samples"],
-            *GAMING_TEXTS,
+            *GAMING_TEXTS[:gaming],
         ],
     )
 
@@ -1440,10 +1440,7 @@ def test_a_creator_on_the_brief_s_subject_half_the_time_covers_it_on_the_side() 
     brief's subject. At a main subject from 40 % it tied the creators who post on nothing else
     (x 1 both); round 9 (issue 13) moved the line to 70 %: half the time is a side subject,
     below a specialist and above a creator spread further (3 of 10 or so)."""
-    half = listing(
-        "inf_a_half",
-        content_samples=[*listing("x")["content_samples"], *GAMING_TEXTS[:3]],
-    )
+    half = _spread_creator("inf_a_half", gaming=3)
     index = build(half, _spread_creator(), listing("inf_b_main"), listing("inf_c_main"))
     m = {x.listing_id: x for x in rank(index, BRIEF, limit=5)}
     relevance = {lid: x.components["topic_relevance"][0] for lid, x in m.items()}
